@@ -1,0 +1,139 @@
+import { readdir, readFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { PGlite } from '@electric-sql/pglite';
+
+export type Row = Record<string, unknown>;
+
+/** The part of a database connection that runs statements. */
+export interface Queryable {
+  /** Runs one parameterized statement and returns its rows. */
+  query<R = Row>(text: string, params?: readonly unknown[]): Promise<R[]>;
+  /** Runs a script of several statements without parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Queryable {
+  /** The PostgreSQL schema that holds this service's tables. */
+  readonly schema: string;
+  readonly kind: 'postgres' | 'pglite';
+  /** Statements sent since the database was opened (tests count them). */
+  readonly stats: { statements: number };
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** Each service owns its tables in a schema of its own name. */
+  schema: string;
+  /** `postgres://…` for PostgreSQL; without it the same SQL runs on embedded PGlite. */
+  databaseUrl?: string;
+  /** PGlite data directory; in memory when not given. */
+  dataDir?: string;
+  poolSize?: number;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
+
+export async function openDb(options: DbOptions): Promise<Db> {
+  if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${options.schema}`);
+  return options.databaseUrl ? openPostgres(options, options.databaseUrl) : openPglite(options);
+}
+
+function openPostgres(options: DbOptions, connectionString: string): Db {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 10,
+    // Every connection sees this service's own tables first and nothing of the others'.
+    options: `-c search_path=${options.schema}`,
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const stats = { statements: 0 };
+  const client = (c: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<R>(text: string, params?: readonly unknown[]) {
+      stats.statements++;
+      const result = await c.query(text, params as unknown[] | undefined);
+      return result.rows as R[];
+    },
+    async exec(sql: string) {
+      stats.statements++;
+      await c.query(sql);
+    },
+  });
+  return {
+    schema: options.schema,
+    kind: 'postgres',
+    stats,
+    ...client(pool),
+    async transaction(fn) {
+      const conn = await pool.connect();
+      try {
+        await conn.query('BEGIN');
+        const result = await fn(client(conn));
+        await conn.query('COMMIT');
+        return result;
+      } catch (error) {
+        await conn.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        conn.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(options: DbOptions): Promise<Db> {
+  if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
+  // int8 stays a string, as node-postgres returns it, so both back ends give the same rows.
+  const lite = await PGlite.create(options.dataDir, { parsers: { 20: (value: string) => value } });
+  await lite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema};`);
+  const stats = { statements: 0 };
+  type LiteLike = Pick<PGlite, 'query' | 'exec'>;
+  const client = (c: LiteLike): Queryable => ({
+    async query<R>(text: string, params?: readonly unknown[]) {
+      stats.statements++;
+      const result = await c.query<R>(text, params as unknown[] | undefined);
+      return result.rows;
+    },
+    async exec(sql: string) {
+      stats.statements++;
+      await c.exec(sql);
+    },
+  });
+  return {
+    schema: options.schema,
+    kind: 'pglite',
+    stats,
+    ...client(lite),
+    transaction: (fn) => lite.transaction((tx) => fn(client(tx))),
+    close: () => lite.close(),
+  };
+}
+
+/**
+ * Applies the plain SQL files of `dir` in name order, once each. An advisory
+ * lock makes replicas that start together take turns instead of racing.
+ */
+export async function migrate(db: Db, dir: string): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`memegraph:migrate:${db.schema}`]);
+    await tx.exec(`CREATE SCHEMA IF NOT EXISTS ${db.schema}`);
+    await tx.exec(
+      `CREATE TABLE IF NOT EXISTS ${db.schema}.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await tx.query<{ name: string }>(`SELECT name FROM ${db.schema}.schema_migrations`)).map((r) => r.name),
+    );
+    const applied: string[] = [];
+    for (const file of files) {
+      if (done.has(file)) continue;
+      await tx.exec(await readFile(path.join(dir, file), 'utf8'));
+      await tx.query(`INSERT INTO ${db.schema}.schema_migrations (name) VALUES ($1)`, [file]);
+      applied.push(file);
+    }
+    return applied;
+  });
+}

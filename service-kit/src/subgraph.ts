@@ -1,0 +1,94 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { GraphQLSchema } from 'graphql';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ErrorCode } from './errors';
+import { HttpError, closeServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
+import type { Logger } from './log';
+import { maskErrors } from './masking';
+import { VIEWER_HEADER, ViewerSignatureError, secretKey, verifyViewer, type Viewer } from './viewer';
+
+/** An extra HTTP route of a subgraph (images, internal endpoints). Returns false when it does not match. */
+export type Route = (req: IncomingMessage, res: ServerResponse, url: URL, viewer: () => Promise<Viewer>) => Promise<boolean>;
+
+export interface SubgraphServerOptions<C extends BaseContext> {
+  name: string;
+  schema: GraphQLSchema;
+  /** Shared with the router; only requests it signed are served. */
+  signingSecret: string;
+  log: Logger;
+  /** Builds the per-request context, DataLoaders included. */
+  context: (viewer: Viewer) => C;
+  routes?: Route[];
+  /** Largest accepted request body, in bytes. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Runs after the HTTP server has closed (close pools here). */
+  onClose?: () => Promise<void>;
+}
+
+export interface SubgraphServer {
+  httpServer: http.Server;
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A subgraph's HTTP server: `/health`, its own routes, and `/graphql`, which
+ * refuses every call that does not carry a valid viewer signature from the router.
+ */
+export async function createSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+  const key = secretKey(options.signingSecret);
+  const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
+  const apollo = new ApolloServer<C>({
+    schema: options.schema,
+    // Only the router talks to subgraphs, and it plans from the supergraph file.
+    introspection: false,
+    includeStacktraceInErrorResponses: false,
+    formatError: maskErrors(options.log),
+  });
+  await apollo.start();
+
+  const readViewer = async (req: IncomingMessage): Promise<Viewer> => {
+    const header = req.headers[VIEWER_HEADER];
+    if (typeof header !== 'string' || header.length === 0) {
+      throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Calls to the ${options.name} subgraph must come through the Memegraph router`);
+    }
+    try {
+      return await verifyViewer(header, key);
+    } catch (error) {
+      if (error instanceof ViewerSignatureError) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Refused: ${error.message}`);
+      throw error;
+    }
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok', service: options.name });
+    for (const route of options.routes ?? []) {
+      if (await route(req, res, url, () => readViewer(req))) return;
+    }
+    if (url.pathname !== '/graphql') return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');
+    const viewer = await readViewer(req);
+    const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
+    await executeGraphQL(apollo, req, res, body, async () => options.context(viewer));
+  };
+
+  const httpServer = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
+      options.log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
+      else res.destroy();
+    });
+  });
+  httpServer.keepAliveTimeout = 65_000;
+
+  return {
+    httpServer,
+    listen: (port, host) => listen(httpServer, port, host),
+    async close() {
+      await closeServer(httpServer);
+      await apollo.stop();
+      await options.onClose?.();
+    },
+  };
+}
