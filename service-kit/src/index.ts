@@ -6,6 +6,8 @@ export * from './internal';
 export * from './log';
 export * from './masking';
 export * from './pagination';
+export * from './session';
 export * from './subgraph';
 export * from './tiers';
 export * from './viewer';
+export * from './scalars';

@@ -1,0 +1,45 @@
+import { fileURLToPath } from 'node:url';
+import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
+import { z } from 'zod';
+import { seedUsers } from './seed';
+import { createUsersServer } from './server';
+
+const config = readConfig({
+  PORT: env.port(4001),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: env.optional(),
+  DATA_DIR: z.string().default('.data/users'),
+  SUBGRAPH_SIGNING_SECRET: env.secret(),
+  JWT_SECRET: env.secret(),
+  SESSION_TTL_SECONDS: env.int(7 * 24 * 3600, 60),
+  TIERS_JSON: env.optional(),
+  SEED_USERS: env.int(0),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+const log = createLogger('users', config.LOG_LEVEL);
+const db = await openDb({ schema: 'users', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+await migrate(db, fileURLToPath(new URL('../migrations', import.meta.url)));
+if (config.SEED_USERS > 0) {
+  const [{ count }] = (await db.query<{ count: string }>('SELECT count(*) AS count FROM users')) as [{ count: string }];
+  if (Number(count) === 0) await seedUsers(db, { users: config.SEED_USERS });
+}
+
+const server = await createUsersServer({
+  db,
+  signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+  log,
+  jwtSecret: secretKey(config.JWT_SECRET),
+  sessionTtlSeconds: config.SESSION_TTL_SECONDS,
+  tiers: loadTiers(config.TIERS_JSON),
+});
+const url = await server.listen(config.PORT, config.HOST);
+log.info({ url: `${url}/graphql` }, 'users subgraph ready');
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    await server.close();
+    await db.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,122 @@
+import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable } from '@memegraph/service-kit';
+import { generateApiKey } from '../auth/apiKeys';
+import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
+import type { UsersContext } from '../context';
+import { API_KEY_COLUMNS, SUBSCRIPTION_COLUMNS, USER_COLUMNS, type ApiKeyRow, type SubscriptionRow, type UserRow } from '../rows';
+
+const HANDLE = /^[A-Za-z0-9_]{3,30}$/;
+
+function requireUser(context: UsersContext): string {
+  const userId = viewerUserId(context.viewer);
+  if (!userId) throw unauthenticated();
+  return userId;
+}
+
+function checkPassword(password: string) {
+  if (password.length < 8 || password.length > 200) {
+    throw badUserInput('password must be 8 to 200 characters', { argumentName: 'password' });
+  }
+}
+
+async function session(user: UserRow, context: UsersContext) {
+  const { token, expiresAt } = await signSessionToken(user.id, context.config.jwtSecret, context.config.sessionTtlSeconds);
+  return { token, expiresAt, user };
+}
+
+const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
+
+async function cancelActive(tx: Queryable, userId: string): Promise<SubscriptionRow | null> {
+  const [row] = await tx.query<SubscriptionRow>(
+    `UPDATE subscriptions SET status = 'canceled', canceled_at = now()
+     WHERE user_id = $1 AND status = 'active' RETURNING ${SUBSCRIPTION_COLUMNS}`,
+    [userId],
+  );
+  return row ?? null;
+}
+
+export const Mutation = {
+  async signUp(_root: unknown, args: { handle: string; password: string; displayName?: string | null }, context: UsersContext) {
+    if (!HANDLE.test(args.handle)) {
+      throw badUserInput('handle must be 3 to 30 letters, digits or underscores', { argumentName: 'handle' });
+    }
+    checkPassword(args.password);
+    const displayName = (args.displayName ?? args.handle).trim();
+    if (displayName.length < 1 || displayName.length > 60) {
+      throw badUserInput('displayName must be 1 to 60 characters', { argumentName: 'displayName' });
+    }
+    const passwordHash = await hashPassword(args.password);
+    try {
+      const [user] = await context.db.query<UserRow>(
+        `INSERT INTO users (handle, display_name, password_hash) VALUES ($1, $2, $3) RETURNING ${USER_COLUMNS}`,
+        [args.handle, displayName, passwordHash],
+      );
+      return session(user!, context);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw badUserInput('handle is taken', { argumentName: 'handle' });
+      throw error;
+    }
+  },
+
+  async logIn(_root: unknown, args: { handle: string; password: string }, context: UsersContext) {
+    const [row] = await context.db.query<UserRow & { password_hash: string }>(
+      `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE lower(handle) = lower($1)`,
+      [args.handle],
+    );
+    // Always run the KDF, so an unknown handle cannot be told apart by timing.
+    const ok = await verifyPassword(args.password, row?.password_hash ?? DUMMY_HASH);
+    if (!row || !ok) throw unauthenticated('Wrong handle or password');
+    const { password_hash: _hash, ...user } = row;
+    return session(user, context);
+  },
+
+  async subscribe(_root: unknown, args: { plan: string }, context: UsersContext) {
+    const userId = requireUser(context);
+    const plan = args.plan.toLowerCase();
+    if (plan !== 'premium' && plan !== 'enterprise') {
+      throw badUserInput('plan must be PREMIUM or ENTERPRISE; use cancelSubscription to go back to FREE', { argumentName: 'plan' });
+    }
+    return context.db.transaction(async (tx) => {
+      // Lock the user so concurrent plan changes for one user take turns.
+      await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
+      const [current] = await tx.query<SubscriptionRow>(
+        `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1 AND status = 'active'`,
+        [userId],
+      );
+      if (current?.plan === plan) return current;
+      await cancelActive(tx, userId);
+      const [created] = await tx.query<SubscriptionRow>(
+        `INSERT INTO subscriptions (user_id, plan, status) VALUES ($1, $2, 'active') RETURNING ${SUBSCRIPTION_COLUMNS}`,
+        [userId, plan],
+      );
+      return created;
+    });
+  },
+
+  async cancelSubscription(_root: unknown, _args: unknown, context: UsersContext) {
+    return cancelActive(context.db, requireUser(context));
+  },
+
+  async createApiKey(_root: unknown, args: { name: string }, context: UsersContext) {
+    const userId = requireUser(context);
+    const name = args.name.trim();
+    if (name.length < 1 || name.length > 60) throw badUserInput('name must be 1 to 60 characters', { argumentName: 'name' });
+    const key = generateApiKey();
+    const [apiKey] = await context.db.query<ApiKeyRow>(
+      `INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`,
+      [userId, name, key.prefix, key.hash],
+    );
+    return { apiKey, secret: key.secret };
+  },
+
+  async revokeApiKey(_root: unknown, args: { id: string }, context: UsersContext) {
+    const userId = requireUser(context);
+    const id = parseId(args.id);
+    const [apiKey] = await context.db.query<ApiKeyRow>(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
+       WHERE id = $1 AND user_id = $2 RETURNING ${API_KEY_COLUMNS}`,
+      [id, userId],
+    );
+    if (!apiKey) throw badUserInput('No such API key', { argumentName: 'id' });
+    return apiKey;
+  },
+};

@@ -1,0 +1,25 @@
+import { TIERS, viewerUserId } from '@memegraph/service-kit';
+import type { UsersContext } from '../context';
+import { toGraphQLTier } from './tier';
+
+export const Query = {
+  me: (_root: unknown, _args: unknown, context: UsersContext) => {
+    const userId = viewerUserId(context.viewer);
+    return userId ? context.loaders.userById.load(userId) : null;
+  },
+  user: (_root: unknown, args: { id: string }, context: UsersContext) =>
+    /^\d{1,18}$/.test(args.id) ? context.loaders.userById.load(args.id) : null,
+  plans: (_root: unknown, _args: unknown, context: UsersContext) =>
+    TIERS.map((tier) => {
+      const limits = context.config.tiers[tier];
+      return {
+        tier: toGraphQLTier(tier),
+        name: limits.name,
+        monthlyPriceCents: limits.monthlyPriceCents,
+        requestsPerMinute: limits.requestsPerMinute,
+        maxCostPerOperation: limits.maxCostPerOperation,
+        aiGenerationsPerMinute: limits.aiGenerationsPerMinute,
+        scopes: limits.scopes,
+      };
+    }),
+};

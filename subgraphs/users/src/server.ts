@@ -1,0 +1,28 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { createSubgraphServer, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
+import { createContext, type UsersConfig } from './context';
+import { viewerRoute } from './internal';
+import { resolvers } from './resolvers';
+
+const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
+
+export interface UsersServerOptions extends UsersConfig {
+  db: Db;
+  signingSecret: string;
+  log: Logger;
+}
+
+export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
+  const { db, signingSecret, log, ...config } = options;
+  return createSubgraphServer({
+    name: 'users',
+    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+    signingSecret,
+    log,
+    context: (viewer) => createContext(viewer, db, config),
+    routes: [viewerRoute(db)],
+  });
+}
