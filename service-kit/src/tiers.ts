@@ -85,7 +85,7 @@ export function loadTiers(json: string | undefined): TierTable {
   } catch {
     throw new Error('Invalid configuration:\n  TIERS_JSON: not valid JSON');
   }
-  const overrides = z.record(z.enum(TIERS), tierLimits.partial()).safeParse(raw);
+  const overrides = z.partialRecord(z.enum(TIERS), tierLimits.partial().strict()).safeParse(raw);
   if (!overrides.success) {
     throw new Error(`Invalid configuration:\n  TIERS_JSON: ${overrides.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
   }

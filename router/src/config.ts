@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { env, loadTiers, readConfig, type TierTable } from '@memegraph/service-kit';
+
+export interface RouterConfig {
+  port: number;
+  host: string;
+  supergraphPath: string;
+  /** Per-subgraph URL overrides; subgraphs not named here use the URL in the supergraph. */
+  subgraphUrls: Record<string, string>;
+  signingSecret: string;
+  jwtSecret: string;
+  introspection: boolean;
+  bodyLimitBytes: number;
+  tiers: TierTable;
+  /** The subgraph that resolves credentials to viewers. */
+  viewerSubgraph: string;
+  /** The subgraph that serves `/images/…`. */
+  imagesSubgraph: string;
+  logLevel: string;
+}
+
+const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
+const SUBGRAPH_URL_PREFIX = 'SUBGRAPH_URL_';
+
+/** Reads and validates the router's configuration once, at start. */
+export function loadRouterConfig(source: Record<string, string | undefined> = process.env): RouterConfig {
+  const config = readConfig(
+    {
+      PORT: env.port(4000),
+      HOST: z.string().default('127.0.0.1'),
+      SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH),
+      SUBGRAPH_SIGNING_SECRET: env.secret(),
+      JWT_SECRET: env.secret(),
+      INTROSPECTION: env.bool(true),
+      BODY_LIMIT_BYTES: env.int(512 * 1024, 1024),
+      TIERS_JSON: env.optional(),
+      VIEWER_SUBGRAPH: z.string().default('users'),
+      IMAGES_SUBGRAPH: z.string().default('memes'),
+      LOG_LEVEL: z.string().default('info'),
+    },
+    source,
+  );
+  const subgraphUrls: Record<string, string> = {};
+  for (const [key, value] of Object.entries(source)) {
+    if (!key.startsWith(SUBGRAPH_URL_PREFIX) || !value) continue;
+    if (!URL.canParse(value)) throw new Error(`Invalid configuration:\n  ${key}: not a URL`);
+    subgraphUrls[key.slice(SUBGRAPH_URL_PREFIX.length).toLowerCase()] = value;
+  }
+  return {
+    port: config.PORT,
+    host: config.HOST,
+    supergraphPath: config.SUPERGRAPH_PATH,
+    subgraphUrls,
+    signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+    jwtSecret: config.JWT_SECRET,
+    introspection: config.INTROSPECTION,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    tiers: loadTiers(config.TIERS_JSON),
+    viewerSubgraph: config.VIEWER_SUBGRAPH,
+    imagesSubgraph: config.IMAGES_SUBGRAPH,
+    logLevel: config.LOG_LEVEL,
+  };
+}

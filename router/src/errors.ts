@@ -1,0 +1,43 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { GraphQLFormattedError } from 'graphql';
+import { ErrorCode, httpStatusFor, maskErrors, type Logger } from '@memegraph/service-kit';
+
+/**
+ * The router's one place for error shapes: subgraph failures become
+ * DOWNSTREAM_SERVICE_ERROR naming the service; anything uncoded is masked.
+ */
+export function formatRouterError(log: Logger) {
+  const mask = maskErrors(log);
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const serviceName = formatted.extensions?.serviceName;
+    if (typeof serviceName === 'string' && formatted.extensions?.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+      return {
+        message: `The ${serviceName} service failed`,
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { code: ErrorCode.DOWNSTREAM_SERVICE_ERROR, serviceName },
+      };
+    }
+    return mask(formatted, error);
+  };
+}
+
+/**
+ * When a request produced no data at all, its HTTP status says why (401,
+ * 403, 429, …), taken from the first error's code. Partial results stay 200.
+ */
+export const statusFromErrors: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        if (response.body.kind !== 'single') return;
+        const { data, errors } = response.body.singleResult;
+        if (data !== undefined && data !== null) return;
+        const code = errors?.[0]?.extensions?.code;
+        const status = typeof code === 'string' ? httpStatusFor[code] : undefined;
+        if (status && status !== 200 && (response.http.status === undefined || response.http.status === 200)) {
+          response.http.status = status;
+        }
+      },
+    };
+  },
+};

@@ -1,0 +1,2 @@
+export { loadRouterConfig, type RouterConfig } from './config';
+export { createRouter, type Router } from './server';

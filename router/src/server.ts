@@ -1,0 +1,154 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { printSchema, type GraphQLSchema } from 'graphql';
+import {
+  ErrorCode,
+  HttpError,
+  closeServer,
+  createInternalClient,
+  executeGraphQL,
+  listen,
+  readJsonBody,
+  secretKey,
+  sendError,
+  sendJson,
+  type Logger,
+} from '@memegraph/service-kit';
+import type { RouterConfig } from './config';
+import { createRouterContext, type RouterContext } from './context';
+import { SignedViewerDataSource } from './datasource';
+import { formatRouterError, statusFromErrors } from './errors';
+import { loadSupergraph } from './supergraph';
+import { createViewerIdentifier } from './viewer';
+
+export interface Router {
+  httpServer: http.Server;
+  listen(port: number, host?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, POST, OPTIONS',
+  'access-control-allow-headers':
+    'content-type, accept, authorization, x-api-key, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
+  'access-control-max-age': '600',
+};
+
+/** The router: Apollo Server over @apollo/gateway, behind Memegraph's own HTTP edge. */
+export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
+  const supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
+  const urlOf = (name: string) => {
+    const url = supergraph.subgraphUrls.get(name);
+    if (!url) throw new Error(`The supergraph has no subgraph named ${name}`);
+    return url;
+  };
+
+  const gateway = new ApolloGateway({
+    supergraphSdl: supergraph.gatewaySdl,
+    buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!),
+  });
+  const schemaHolder: { api?: GraphQLSchema } = {};
+  const apollo = new ApolloServer<RouterContext>({
+    gateway,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    formatError: formatRouterError(log),
+    plugins: [
+      statusFromErrors,
+      {
+        async serverWillStart() {
+          return {
+            schemaDidLoadOrUpdate({ apiSchema }) {
+              schemaHolder.api = apiSchema;
+            },
+          };
+        },
+      },
+    ],
+  });
+  await apollo.start();
+
+  const signingKey = secretKey(config.signingSecret);
+  const identify = createViewerIdentifier({
+    jwtSecret: config.jwtSecret,
+    tiers: config.tiers,
+    call: createInternalClient({ caller: 'router', signingSecret: config.signingSecret }),
+    viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
+  });
+  const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
+
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'POST') {
+      return sendError(res, 405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS', ...CORS_HEADERS });
+    }
+    const viewer = await identify(req);
+    const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
+    await executeGraphQL(apollo, req, res, body, async () => createRouterContext(viewer, signingKey), CORS_HEADERS);
+  };
+
+  const proxyImage = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const upstream = await fetch(new URL(url.pathname + url.search, imagesOrigin), {
+      headers: req.headers['if-none-match'] ? { 'if-none-match': String(req.headers['if-none-match']) } : {},
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => null);
+    if (!upstream) return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The images service failed to answer');
+    const headers: Record<string, string> = {};
+    for (const name of ['content-type', 'cache-control', 'etag', 'content-length']) {
+      const value = upstream.headers.get(name);
+      if (value) headers[name] = value;
+    }
+    res.writeHead(upstream.status, headers);
+    if (upstream.body) Readable.fromWeb(upstream.body).pipe(res);
+    else res.end();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, CORS_HEADERS);
+      return res.end();
+    }
+    switch (url.pathname) {
+      case '/graphql':
+        return handleGraphQL(req, res);
+      case '/health':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/schema.graphql':
+        if (!config.introspection || !schemaHolder.api) break;
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS });
+        return res.end(printSchema(schemaHolder.api));
+    }
+    if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
+    sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
+  };
+
+  const httpServer = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) {
+        const extra: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+        return sendError(res, error.status, error.code, error.message, { ...extra, ...CORS_HEADERS });
+      }
+      const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+      if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR) {
+        return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'A service the router depends on failed to answer', CORS_HEADERS);
+      }
+      log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', CORS_HEADERS);
+      else res.destroy();
+    });
+  });
+  httpServer.keepAliveTimeout = 65_000;
+
+  return {
+    httpServer,
+    listen: (port, host) => listen(httpServer, port, host),
+    async close() {
+      await closeServer(httpServer);
+      await apollo.stop();
+    },
+  };
+}

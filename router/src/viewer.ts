@@ -1,0 +1,66 @@
+import type { IncomingMessage } from 'node:http';
+import {
+  ErrorCode,
+  HttpError,
+  Scope,
+  anonymousViewer,
+  clientIp,
+  secretKey,
+  verifySessionToken,
+  type InternalClient,
+  type TierTable,
+  type Viewer,
+} from '@memegraph/service-kit';
+
+/** The users subgraph's answer about a credential. */
+type ViewerLookup =
+  | { viewer: { userId: string; tier: Viewer['tier']; isAdmin: boolean; apiKeyId?: string } }
+  | { viewer: null; reason: 'unknown' | 'revoked' };
+
+const REASONS: Record<string, string> = {
+  unknown: 'The credential does not belong to any account',
+  revoked: 'The API key has been revoked',
+};
+
+const unauthenticated = (message: string) => new HttpError(401, ErrorCode.UNAUTHENTICATED, message);
+
+/**
+ * Works out who is asking: a user by JWT (`Authorization: Bearer`) or API
+ * key (`x-api-key`), or anonymous when neither is sent. A credential that is
+ * sent but bad is refused, never silently downgraded to anonymous.
+ */
+export function createViewerIdentifier(options: { jwtSecret: string; tiers: TierTable; call: InternalClient; viewerUrl: URL }) {
+  const jwtKey = secretKey(options.jwtSecret);
+
+  const lookup = async (body: { apiKey: string } | { userId: string }): Promise<Viewer> => {
+    const result = await options.call<ViewerLookup>(options.viewerUrl, body);
+    if (!result.viewer) throw unauthenticated(REASONS[result.reason] ?? 'Invalid credential');
+    const { userId, tier, isAdmin, apiKeyId } = result.viewer;
+    const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
+    return { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
+  };
+
+  return async function identify(req: IncomingMessage): Promise<Viewer> {
+    const authorization = req.headers.authorization;
+    const apiKey = req.headers['x-api-key'];
+    if (authorization !== undefined && apiKey !== undefined) {
+      throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Send either Authorization or x-api-key, not both');
+    }
+    if (typeof apiKey === 'string') {
+      if (apiKey.length === 0 || apiKey.length > 200) throw unauthenticated('Invalid API key');
+      return lookup({ apiKey });
+    }
+    if (typeof authorization === 'string') {
+      const match = /^Bearer\s+([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
+      if (!match) throw unauthenticated('Authorization must be "Bearer <token>"');
+      let userId: string;
+      try {
+        userId = await verifySessionToken(match[1]!, jwtKey);
+      } catch {
+        throw unauthenticated('Invalid or expired token');
+      }
+      return lookup({ userId });
+    }
+    return anonymousViewer(clientIp(req));
+  };
+}

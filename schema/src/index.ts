@@ -1,0 +1,1 @@
+export { SUBGRAPHS, SUPERGRAPH_PATH, composeSupergraph, subgraphSchemaPath, type SubgraphName } from './compose';

@@ -1,0 +1,128 @@
+/**
+ * `npm start`: the whole platform on one machine — the three subgraphs and
+ * the router, each in its own process, on embedded defaults (PGlite under
+ * .data/) unless DATABASE_URL is set. First start seeds a demo catalog.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+const dataDir = path.resolve(root, process.env.DATA_DIR ?? '.data');
+const env = process.env;
+
+/** Secrets for local runs are made once and kept in .data/, so sessions survive restarts. */
+function localSecrets(): { signing: string; jwt: string } {
+  if (env.SUBGRAPH_SIGNING_SECRET && env.JWT_SECRET) return { signing: env.SUBGRAPH_SIGNING_SECRET, jwt: env.JWT_SECRET };
+  const file = path.join(dataDir, 'local-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { signing: string; jwt: string };
+  mkdirSync(dataDir, { recursive: true });
+  const secrets = { signing: randomBytes(32).toString('base64url'), jwt: randomBytes(32).toString('base64url') };
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+const secrets = localSecrets();
+const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
+const ports = { router: port('PORT', 4000), users: port('USERS_PORT', 4001), memes: port('MEMES_PORT', 4002), ai: port('AI_PORT', 4003) };
+const local = (p: number) => `http://127.0.0.1:${p}`;
+const publicUrl = env.PUBLIC_URL ?? `http://localhost:${ports.router}`;
+const seedUsers = env.SEED_USERS ?? '200';
+const seedMemes = env.SEED_MEMES ?? '2000';
+
+const common = {
+  ...env,
+  SUBGRAPH_SIGNING_SECRET: secrets.signing,
+  JWT_SECRET: secrets.jwt,
+};
+
+const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: number }[] = [
+  {
+    name: 'users',
+    entry: 'subgraphs/users/src/main.ts',
+    port: ports.users,
+    env: { ...common, PORT: String(ports.users), DATA_DIR: path.join(dataDir, 'users'), SEED_USERS: seedUsers },
+  },
+  {
+    name: 'memes',
+    entry: 'subgraphs/memes/src/main.ts',
+    port: ports.memes,
+    env: {
+      ...common,
+      PORT: String(ports.memes),
+      DATA_DIR: path.join(dataDir, 'memes'),
+      PUBLIC_URL: publicUrl,
+      SEED_USERS: seedUsers,
+      SEED_MEMES: seedMemes,
+    },
+  },
+  {
+    name: 'ai',
+    entry: 'subgraphs/ai/src/main.ts',
+    port: ports.ai,
+    env: { ...common, PORT: String(ports.ai), DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
+  },
+  {
+    name: 'router',
+    entry: 'router/src/main.ts',
+    port: ports.router,
+    env: {
+      ...common,
+      PORT: String(ports.router),
+      SUBGRAPH_URL_USERS: `${local(ports.users)}/graphql`,
+      SUBGRAPH_URL_MEMES: `${local(ports.memes)}/graphql`,
+      SUBGRAPH_URL_AI: `${local(ports.ai)}/graphql`,
+    },
+  },
+];
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  const deadline = setTimeout(() => process.exit(code), 10_000);
+  deadline.unref();
+  Promise.all(children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null))).then(() =>
+    process.exit(code),
+  );
+}
+
+async function waitForHealth(name: string, p: number, child: ChildProcess): Promise<void> {
+  // Embedded PostgreSQL and the first seed take a few seconds; give up after two minutes.
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
+    const ok = await fetch(`${local(p)}/health`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} did not become healthy on port ${p}`);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(0));
+
+try {
+  for (const service of services) {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, service.entry)], {
+      cwd: root,
+      env: service.env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    children.push(child);
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(`memegraph: ${service.name} stopped (${signal ?? `code ${code}`}); stopping everything`);
+      stopAll(1);
+    });
+    await waitForHealth(service.name, service.port, child);
+  }
+  console.log(`\nMemegraph is up: ${publicUrl}/graphql  (database: ${env.DATABASE_URL ? 'PostgreSQL' : `embedded, in ${dataDir}`})\n`);
+} catch (error) {
+  console.error(`memegraph: ${(error as Error).message}`);
+  stopAll(1);
+}
