@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
 import { z } from 'zod';
+import { AI_MIGRATIONS } from './index';
 import { createAiServer } from './server';
 
 const config = readConfig({
@@ -15,7 +15,7 @@ const config = readConfig({
 
 const log = createLogger('ai', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-await migrate(db, fileURLToPath(new URL('../migrations', import.meta.url)));
+await migrate(db, AI_MIGRATIONS);
 
 const server = await createAiServer({ db, signingSecret: config.SUBGRAPH_SIGNING_SECRET, log, memesUrl: config.MEMES_URL });
 const url = await server.listen(config.PORT, config.HOST);

@@ -1,6 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
 import { z } from 'zod';
+import { USERS_MIGRATIONS } from './index';
 import { seedUsers } from './seed';
 import { createUsersServer } from './server';
 
@@ -19,7 +19,7 @@ const config = readConfig({
 
 const log = createLogger('users', config.LOG_LEVEL);
 const db = await openDb({ schema: 'users', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-await migrate(db, fileURLToPath(new URL('../migrations', import.meta.url)));
+await migrate(db, USERS_MIGRATIONS);
 if (config.SEED_USERS > 0) {
   const [{ count }] = (await db.query<{ count: string }>('SELECT count(*) AS count FROM users')) as [{ count: string }];
   if (Number(count) === 0) await seedUsers(db, { users: config.SEED_USERS });
