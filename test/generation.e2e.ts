@@ -55,8 +55,10 @@ describe('generateMeme with the local provider', () => {
     expect(image.headers.get('cache-control')).toContain('immutable');
     const svg = await image.text();
     expect(svg).toContain('<svg');
-    expect(svg).toContain('WHEN THE BUILD IS GREEN');
-    expect(svg).toContain(meme.bottomText.toUpperCase().split(' ')[0]!.replace(/&/g, '&amp;'));
+    // The captions as drawn: the text of every line, outside the accessible title.
+    const drawn = [...svg.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((m) => m[1]).join(' ');
+    expect(drawn).toContain('WHEN THE BUILD IS GREEN ON THE FIRST TRY');
+    expect(drawn).toContain(meme.bottomText.toUpperCase().replace(/&/g, '&amp;'));
 
     // The same image through the router's own origin.
     const viaRouter = await fetch(`${stack.routerUrl}${new URL(meme.imageUrl).pathname}${new URL(meme.imageUrl).search}`);

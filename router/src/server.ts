@@ -2,7 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
-import { printSchema, type GraphQLSchema } from 'graphql';
+import { printSchema } from 'graphql';
 import {
   ErrorCode,
   HttpError,
@@ -50,7 +50,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     supergraphSdl: supergraph.gatewaySdl,
     buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!),
   });
-  const schemaHolder: { api?: GraphQLSchema } = {};
+  const schemaHolder: { sdl?: string } = {};
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     introspection: config.introspection,
@@ -63,7 +63,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         async serverWillStart() {
           return {
             schemaDidLoadOrUpdate({ apiSchema }) {
-              schemaHolder.api = apiSchema;
+              schemaHolder.sdl = printSchema(apiSchema);
             },
           };
         },
@@ -118,9 +118,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
       case '/schema.graphql':
-        if (!config.introspection || !schemaHolder.api) break;
+        if (!config.introspection || !schemaHolder.sdl) break;
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS });
-        return res.end(printSchema(schemaHolder.api));
+        return res.end(schemaHolder.sdl);
     }
     if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
     sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
@@ -130,7 +130,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
         const extra: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-        return sendError(res, error.status, error.code, error.message, { ...extra, ...CORS_HEADERS });
+        return sendError(res, error.status, error.code, error.message, { ...extra, ...error.headers, ...CORS_HEADERS });
       }
       const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
       if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR) {

@@ -11,6 +11,11 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+
+  /** Headers the answer needs: an unread body leaves the connection unusable, so close it. */
+  get headers(): Record<string, string> {
+    return this.status === 413 ? { connection: 'close' } : {};
+  }
 }
 
 /** Reads a request body, refusing it as soon as it passes `limitBytes`. */

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ErrorCode } from './errors';
 import { HttpError, closeServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
 import type { Logger } from './log';
@@ -44,6 +45,8 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     introspection: false,
     includeStacktraceInErrorResponses: false,
     formatError: maskErrors(options.log),
+    // Traces are for Apollo's hosted reporting, which Memegraph does not use.
+    plugins: [ApolloServerPluginInlineTraceDisabled()],
   });
   await apollo.start();
 
@@ -74,7 +77,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
 
   const httpServer = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message);
+      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message, error.headers);
       options.log.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
       else res.destroy();

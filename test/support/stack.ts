@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AI_MIGRATIONS, createAiServer } from '@memegraph/ai';
-import { MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
+import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createRouter, loadRouterConfig } from '@memegraph/router';
 import { DEFAULT_TIERS, createLogger, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
