@@ -53,7 +53,7 @@ describe('anonymous browsing through the router', () => {
     let seen = 0;
     for (let i = 0; i < 10; i++) {
       const response = await anonymous<MemePage>(PAGE, { first: 100, after });
-      const page = response.body.data!.memes;
+      const page: MemePage['memes'] = response.body.data!.memes;
       seen += page.edges.length;
       if (!page.pageInfo.hasNextPage) break;
       after = page.pageInfo.endCursor;

@@ -1,4 +1,4 @@
-import { createLogger } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal } from '@memegraph/service-kit';
 import { loadRouterConfig } from './config';
 import { createRouter } from './server';
 
@@ -8,9 +8,4 @@ const router = await createRouter(config, log);
 const url = await router.listen(config.port, config.host);
 log.info({ url: `${url}/graphql` }, 'router ready');
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, async () => {
-    await router.close();
-    process.exit(0);
-  });
-}
+drainOnSignal(log, () => router.close());

@@ -55,6 +55,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     gateway,
     introspection: config.introspection,
     csrfPrevention: true,
+    // main.ts drains the process itself (drainOnSignal).
+    stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
     formatError: formatRouterError(log),
     plugins: [

@@ -87,7 +87,7 @@ function openPostgres(options: DbOptions, connectionString: string): Db {
 async function openPglite(options: DbOptions): Promise<Db> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true });
   // int8 stays a string, as node-postgres returns it, so both back ends give the same rows.
-  const lite = await PGlite.create(options.dataDir, { parsers: { 20: (value: string) => value } });
+  const lite = await PGlite.create({ dataDir: options.dataDir, parsers: { 20: (value: string) => value } });
   await lite.exec(`CREATE SCHEMA IF NOT EXISTS ${options.schema}; SET search_path TO ${options.schema};`);
   const stats = { statements: 0 };
   type LiteLike = Pick<PGlite, 'query' | 'exec'>;

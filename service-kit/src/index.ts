@@ -11,3 +11,4 @@ export * from './subgraph';
 export * from './tiers';
 export * from './viewer';
 export * from './scalars';
+export * from './lifecycle';

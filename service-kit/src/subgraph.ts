@@ -44,6 +44,8 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     // Only the router talks to subgraphs, and it plans from the supergraph file.
     introspection: false,
     includeStacktraceInErrorResponses: false,
+    // Each process drains itself (drainOnSignal); Apollo's own handlers would re-raise the signal mid-drain.
+    stopOnTerminationSignals: false,
     formatError: maskErrors(options.log),
     // Traces are for Apollo's hosted reporting, which Memegraph does not use.
     plugins: [ApolloServerPluginInlineTraceDisabled()],

@@ -20,7 +20,7 @@ export async function gql<D = Record<string, any>>(
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...headers },
     body: JSON.stringify({ query, variables }),
   });
-  return { status: response.status, headers: response.headers, body: await response.json() };
+  return { status: response.status, headers: response.headers, body: (await response.json()) as GraphQLResponse<D>['body'] };
 }
 
 /** A client of the router at `baseUrl`, with optional credentials. */

@@ -4,7 +4,7 @@ import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from
 import { createRouter, loadRouterConfig } from '@memegraph/router';
 import { DEFAULT_TIERS, createLogger, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
-import { createTestDatabase } from './database';
+import { createTestDatabase, type TestDatabase } from './database';
 
 export interface Stack {
   routerUrl: string;
@@ -25,6 +25,15 @@ export interface StackOptions {
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
+  try {
+    return await startOn(database, options);
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+}
+
+async function startOn(database: TestDatabase, options: StackOptions): Promise<Stack> {
   const secrets = { signing: randomBytes(32).toString('hex'), jwt: randomBytes(32).toString('hex') };
   const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const open = async (schema: string, migrations: string) => {

@@ -1,4 +1,4 @@
-import { createLogger, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { AI_MIGRATIONS } from './index';
 import { createAiServer } from './server';
@@ -21,10 +21,7 @@ const server = await createAiServer({ db, signingSecret: config.SUBGRAPH_SIGNING
 const url = await server.listen(config.PORT, config.HOST);
 log.info({ url: `${url}/graphql` }, 'ai subgraph ready');
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, async () => {
-    await server.close();
-    await db.close();
-    process.exit(0);
-  });
-}
+drainOnSignal(log, async () => {
+  await server.close();
+  await db.close();
+});

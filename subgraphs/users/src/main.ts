@@ -1,4 +1,4 @@
-import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { USERS_MIGRATIONS } from './index';
 import { seedUsers } from './seed';
@@ -36,10 +36,7 @@ const server = await createUsersServer({
 const url = await server.listen(config.PORT, config.HOST);
 log.info({ url: `${url}/graphql` }, 'users subgraph ready');
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, async () => {
-    await server.close();
-    await db.close();
-    process.exit(0);
-  });
-}
+drainOnSignal(log, async () => {
+  await server.close();
+  await db.close();
+});

@@ -1,0 +1,24 @@
+import type { MemesContext } from '../context';
+import type { MemeRow, TemplateRow } from '../rows';
+import { maybeDbId } from '../validation';
+
+export const Meme = {
+  /** The router resolving `{ __typename: "Meme", id }`: null when the meme is missing or not for this viewer. */
+  __resolveReference: (reference: { id: unknown }, ctx: MemesContext): Promise<MemeRow | null> | null => {
+    const id = maybeDbId(reference.id);
+    return id === null ? null : ctx.loaders.meme.load(id);
+  },
+  topText: (meme: MemeRow) => meme.top_text,
+  bottomText: (meme: MemeRow) => meme.bottom_text,
+  createdAt: (meme: MemeRow) => meme.created_at,
+  template: async (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<TemplateRow> => {
+    const template = await ctx.loaders.template.load(meme.template_id);
+    // The foreign key makes this unreachable; a null here would break a non-null field less clearly.
+    if (!template) throw new Error(`Template ${meme.template_id} of meme ${meme.id} is missing`);
+    return template;
+  },
+  /** Users live in the users subgraph; the router fetches the rest of them from there. */
+  author: (meme: MemeRow) => ({ __typename: 'User' as const, id: meme.author_id }),
+  viewerVote: (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<number | null> => ctx.loaders.viewerVote.load(meme.id),
+  imageUrl: (meme: MemeRow, _args: unknown, ctx: MemesContext): string => ctx.urls.meme(meme),
+};

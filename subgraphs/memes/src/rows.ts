@@ -1,0 +1,56 @@
+import type { Row } from '@memegraph/service-kit';
+
+export type MemeOrigin = 'HUMAN' | 'AI';
+
+/** A meme as the resolvers see it: one row of `memes`, without the search vector. */
+export interface MemeRow {
+  id: string;
+  title: string;
+  top_text: string;
+  bottom_text: string;
+  template_id: string;
+  tags: string[];
+  author_id: string;
+  score: number;
+  origin: MemeOrigin;
+  created_at: Date;
+}
+
+export interface TemplateRow {
+  id: string;
+  name: string;
+  /** Unchecked JSON; `parseArt` makes it safe to draw. */
+  art: unknown;
+}
+
+/** The columns of a `MemeRow`, for a query where the table is aliased `alias`. */
+export const memeColumns = (alias: string) =>
+  ['id', 'title', 'top_text', 'bottom_text', 'template_id', 'tags', 'author_id', 'score', 'origin', 'created_at']
+    .map((c) => `${alias}.${c}`)
+    .join(', ');
+
+// Both database back ends are normalised here: bigint ids may arrive as
+// strings (pg) or numbers (PGlite in memory), timestamps as Date or text.
+const id = (value: unknown) => String(value);
+
+export function toMemeRow(row: Row): MemeRow {
+  return {
+    id: id(row.id),
+    title: String(row.title),
+    top_text: String(row.top_text),
+    bottom_text: String(row.bottom_text),
+    template_id: id(row.template_id),
+    tags: Array.isArray(row.tags) ? row.tags.map(String) : [],
+    author_id: id(row.author_id),
+    score: Number(row.score),
+    origin: row.origin === 'AI' ? 'AI' : 'HUMAN',
+    created_at: row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at)),
+  };
+}
+
+/** A jsonb value: parsed by both drivers, but tolerate text in case a column or cast hands back a string. */
+export const jsonValue = (value: unknown): unknown => (typeof value === 'string' ? JSON.parse(value) : value);
+
+export function toTemplateRow(row: Row): TemplateRow {
+  return { id: id(row.id), name: String(row.name), art: jsonValue(row.art) };
+}
