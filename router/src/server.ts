@@ -1,4 +1,5 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -7,6 +8,7 @@ import {
   ErrorCode,
   HttpError,
   closeServer,
+  createHttpServer,
   createInternalClient,
   executeGraphQL,
   listen,
@@ -108,11 +110,11 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     else res.end();
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, CORS_HEADERS);
-      return res.end();
+      res.writeHead(204, CORS_HEADERS).end();
+      return;
     }
     switch (url.pathname) {
       case '/graphql':
@@ -121,29 +123,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         return sendJson(res, 200, { status: 'ok' });
       case '/schema.graphql':
         if (!config.introspection || !schemaHolder.sdl) break;
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS });
-        return res.end(schemaHolder.sdl);
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schemaHolder.sdl);
+        return;
     }
     if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
     sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
   };
 
-  const httpServer = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
-        const extra: Record<string, string> = error.status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-        return sendError(res, error.status, error.code, error.message, { ...extra, ...error.headers, ...CORS_HEADERS });
-      }
-      const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
-      if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR) {
-        return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'A service the router depends on failed to answer', CORS_HEADERS);
-      }
-      log.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', CORS_HEADERS);
-      else res.destroy();
-    });
-  });
-  httpServer.keepAliveTimeout = 65_000;
+  const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS });
 
   return {
     httpServer,

@@ -1,7 +1,8 @@
-import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext, type ContextThunk } from '@apollo/server';
 import { ErrorCode } from './errors';
+import type { Logger } from './log';
 
 export class HttpError extends Error {
   constructor(
@@ -12,9 +13,11 @@ export class HttpError extends Error {
     super(message);
   }
 
-  /** Headers the answer needs: an unread body leaves the connection unusable, so close it. */
+  /** Headers the answer needs. An unread body leaves the connection unusable, so 413 closes it. */
   get headers(): Record<string, string> {
-    return this.status === 413 ? { connection: 'close' } : {};
+    if (this.status === 413) return { connection: 'close' };
+    if (this.status === 401) return { 'www-authenticate': 'Bearer' };
+    return {};
   }
 }
 
@@ -126,4 +129,31 @@ export function closeServer(server: Server): Promise<void> {
 /** Where the request came from; the router's anonymous limits key on it. */
 export function clientIp(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * An HTTP server around `handle`: coded errors keep their status and code,
+ * a failed downstream call is a 502, anything else a bare 500 with the
+ * details in the log only.
+ */
+export function createHttpServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  options: { log: Logger; headers?: Record<string, string> },
+): Server {
+  const headers = options.headers ?? {};
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers });
+      const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+      if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR && !res.headersSent) {
+        return sendError(res, 502, code, (error as Error).message, headers);
+      }
+      options.log.error({ err: error, url: req.url }, 'request failed');
+      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', headers);
+      else res.destroy();
+    });
+  });
+  // Longer than common load balancers' idle timeouts, so they close first.
+  server.keepAliveTimeout = 65_000;
+  return server;
 }

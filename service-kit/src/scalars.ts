@@ -1,9 +1,20 @@
 import { GraphQLScalarType, Kind } from 'graphql';
+import { badUserInput } from './errors';
 
-/** ISO 8601 instants in UTC, on the wire as strings. */
-export const DateTime = new GraphQLScalarType({
+function toDate(value: unknown): Date {
+  const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+  if (!date || Number.isNaN(date.getTime())) throw badUserInput('DateTime must be an ISO 8601 date and time');
+  return date;
+}
+
+/** Instants as ISO 8601 strings in UTC, e.g. `2025-01-31T12:00:00.000Z`. */
+export const DateTime = new GraphQLScalarType<Date, string>({
   name: 'DateTime',
-  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
-  parseValue: (value) => new Date(String(value)),
-  parseLiteral: (ast) => (ast.kind === Kind.STRING ? new Date(ast.value) : null),
+  description: 'An instant in time, as an ISO 8601 string in UTC.',
+  serialize: (value) => toDate(value).toISOString(),
+  parseValue: (value) => toDate(value),
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw badUserInput('DateTime must be a string');
+    return toDate(ast.value);
+  },
 });

@@ -1,9 +1,10 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ErrorCode } from './errors';
-import { HttpError, closeServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
+import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
 import type { Logger } from './log';
 import { maskErrors } from './masking';
 import { VIEWER_HEADER, ViewerSignatureError, secretKey, verifyViewer, type Viewer } from './viewer';
@@ -77,15 +78,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     await executeGraphQL(apollo, req, res, body, async () => options.context(viewer));
   };
 
-  const httpServer = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message, error.headers);
-      options.log.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error');
-      else res.destroy();
-    });
-  });
-  httpServer.keepAliveTimeout = 65_000;
+  const httpServer = createHttpServer(handle, { log: options.log });
 
   return {
     httpServer,

@@ -1,6 +1,6 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import type { MemesContext } from '../context';
-import { DateTime } from './DateTime';
+import { DateTime } from '@memegraph/service-kit';
 import { Meme } from './Meme';
 import { Mutation } from './Mutation';
 import { Query } from './Query';
