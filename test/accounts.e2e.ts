@@ -164,9 +164,12 @@ describe('credentials that are sent but bad', () => {
     }
   });
 
-  it('mutations that need a user are refused for anonymous viewers', async () => {
+  it('mutations that need a user are refused for anonymous viewers before any subgraph call', async () => {
+    const before = stack.subgraphRequests();
     const response = await routerClient(stack.routerUrl)(`mutation { createApiKey(name: "x") { secret } }`);
-    expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    expect(response.status).toBe(401);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
+    expect(response.body.errors?.[0]?.path).toEqual(['createApiKey']);
+    expect(response.status).toBe(403);
+    expect(stack.subgraphRequests()).toEqual(before);
   });
 });

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routerClient } from './support/client';
-import { startStack, type Stack } from './support/stack';
+import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
 
 let stack: Stack;
 let anonymous: ReturnType<typeof routerClient>;
 
 beforeAll(async () => {
-  stack = await startStack({ users: 20, memes: 200 });
+  // Pages of 100 cost more than an anonymous viewer may spend; these tests are about browsing.
+  stack = await startStack({ users: 20, memes: 200, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } });
   anonymous = routerClient(stack.routerUrl);
 });
 afterAll(() => stack?.close());

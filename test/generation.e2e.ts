@@ -83,11 +83,11 @@ describe('generateMeme with the local provider', () => {
     expect(first.template.id).toBe('1');
   });
 
-  it('a free viewer is refused with FORBIDDEN and nothing is generated', async () => {
+  it('a free viewer is refused with UNAUTHORIZED_FIELD_OR_TYPE and nothing is generated', async () => {
     const free = await account('just_free');
     const before = await stack.dbs.ai.query<{ n: string }>('SELECT count(*) AS n FROM generations');
     const response = await free.client<Generated>(GENERATE, { input: { prompt: 'let me in' } });
-    expect(response.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
     expect(response.status).toBe(403);
     const after = await stack.dbs.ai.query<{ n: string }>('SELECT count(*) AS n FROM generations');
     expect(after[0]!.n).toBe(before[0]!.n);

@@ -18,6 +18,14 @@ export interface RouterConfig {
   /** The subgraph that serves `/images/…`. */
   imagesSubgraph: string;
   logLevel: string;
+  /** Shared state for every router; unset: this process alone. */
+  redisUrl?: string;
+  redisPrefix: string;
+  defaultListSize: number;
+  usageFlushMs: number;
+  /** How long this process trusts a cached viewer (short without Redis: nothing invalidates it). */
+  viewerCacheLocalMs: number;
+  entitlementMutations: Set<string>;
 }
 
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -38,6 +46,12 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       VIEWER_SUBGRAPH: z.string().default('users'),
       IMAGES_SUBGRAPH: z.string().default('memes'),
       LOG_LEVEL: z.string().default('info'),
+      REDIS_URL: env.optional(),
+      REDIS_PREFIX: z.string().default('memegraph:'),
+      DEFAULT_LIST_SIZE: env.int(20, 1),
+      USAGE_FLUSH_MS: env.int(5_000, 100),
+      VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
+      ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey'),
     },
     source,
   );
@@ -60,5 +74,11 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     viewerSubgraph: config.VIEWER_SUBGRAPH,
     imagesSubgraph: config.IMAGES_SUBGRAPH,
     logLevel: config.LOG_LEVEL,
+    redisUrl: config.REDIS_URL,
+    redisPrefix: config.REDIS_PREFIX,
+    defaultListSize: config.DEFAULT_LIST_SIZE,
+    usageFlushMs: config.USAGE_FLUSH_MS,
+    viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (config.REDIS_URL ? 30_000 : 1_000),
+    entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
   };
 }

@@ -20,10 +20,19 @@ import {
 } from '@memegraph/service-kit';
 import type { RouterConfig } from './config';
 import { createRouterContext, type RouterContext } from './context';
-import { SignedViewerDataSource } from './datasource';
+import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
-import { loadSupergraph } from './supergraph';
-import { createViewerIdentifier } from './viewer';
+import { SignedViewerDataSource } from './gateway/datasource';
+import { PipelineGateway, viewerKey } from './gateway/pipeline';
+import { loadSupergraph } from './gateway/supergraph';
+import { createFieldRateLimiter } from './limits/fieldRateLimit';
+import { LimitCode, OperationLimits } from './limits/operationLimits';
+import { createWindowCounter } from './limits/requestRate';
+import { SchemaPolicy } from './policy/schemaPolicy';
+import { openSharedState } from './state/shared';
+import { createUsageMeter, startUsageFlush } from './usage/meter';
+import { ViewerCache } from './viewer/cache';
+import { createViewerIdentifier } from './viewer/identify';
 
 export interface Router {
   httpServer: http.Server;
@@ -36,10 +45,28 @@ const CORS_HEADERS = {
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers':
     'content-type, accept, authorization, x-api-key, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
+  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after',
   'access-control-max-age': '600',
 };
 
-/** The router: Apollo Server over @apollo/gateway, behind Memegraph's own HTTP edge. */
+const RATE_WINDOW_MS = 60_000;
+
+const nextUtcMidnight = () => {
+  const now = new Date();
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+};
+
+/** The GraphQL documents of a request body or query string (several for a batch). */
+function documentsOf(req: IncomingMessage, body: unknown): string[] {
+  if (req.method === 'GET') {
+    const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('query');
+    return query ? [query] : [];
+  }
+  const operations = Array.isArray(body) ? body : [body];
+  return operations.flatMap((op) => (op && typeof op === 'object' && typeof (op as { query?: unknown }).query === 'string' ? [(op as { query: string }).query] : []));
+}
+
+/** The router: Apollo Server over @apollo/gateway, behind Memegraph's request pipeline. */
 export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
   const supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
   const urlOf = (name: string) => {
@@ -48,15 +75,39 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     return url;
   };
 
-  const gateway = new ApolloGateway({
-    supergraphSdl: supergraph.gatewaySdl,
-    buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!),
-  });
+  const state = openSharedState(config.redisUrl, config.redisPrefix);
+  const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
+  const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });
+  await viewerCache.start();
+  const usage = createUsageMeter(state, call, new URL('/internal/usage', urlOf(config.viewerSubgraph)));
+  const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
+  const requestRate = createWindowCounter(state);
+  const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
+
+  const gateway = new PipelineGateway(
+    new ApolloGateway({
+      supergraphSdl: supergraph.gatewaySdl,
+      buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!),
+    }),
+    {
+      policy: SchemaPolicy.fromSupergraph(supergraph.sdl),
+      tiers: config.tiers,
+      bucket: createCostBucket(state),
+      fieldLimiter: createFieldRateLimiter(state),
+      usage,
+      viewerCache,
+      defaultListSize: config.defaultListSize,
+      entitlementMutations: config.entitlementMutations,
+      log,
+    },
+  );
   const schemaHolder: { sdl?: string } = {};
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     introspection: config.introspection,
     csrfPrevention: true,
+    // Batches are bounded per tier before they reach Apollo.
+    allowBatchedHttpRequests: true,
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
@@ -80,18 +131,52 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const identify = createViewerIdentifier({
     jwtSecret: config.jwtSecret,
     tiers: config.tiers,
-    call: createInternalClient({ caller: 'router', signingSecret: config.signingSecret }),
+    call,
     viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
+    cache: viewerCache,
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
 
   const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'POST') {
-      return sendError(res, 405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS', ...CORS_HEADERS });
+      throw new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' });
     }
     const viewer = await identify(req);
+    const limits = config.tiers[viewer.tier];
+    const key = viewerKey(viewer);
+
+    // Request rate, per viewer and tier, shared by every router.
+    const window = await requestRate.hit(`rl:${key}`, RATE_WINDOW_MS);
+    const rateHeaders = {
+      'x-ratelimit-limit': String(limits.requestsPerMinute),
+      'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
+      'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
+    };
+    if (window.count > limits.requestsPerMinute) {
+      const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
+      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter });
+    }
+    // Daily quota, counted on the hot path in shared state.
+    const today = await usage.countRequest(key);
+    if (today > limits.dailyRequestQuota) {
+      const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
+      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', `The daily quota of ${limits.dailyRequestQuota} requests is spent`, {
+        ...rateHeaders,
+        'retry-after': retryAfter,
+      }, { quota: 'daily' });
+    }
+
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
-    await executeGraphQL(apollo, req, res, body, async () => createRouterContext(viewer, signingKey), CORS_HEADERS);
+    if (Array.isArray(body) && body.length > limits.maxBatchSize) {
+      throw new HttpError(400, LimitCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`, rateHeaders);
+    }
+    try {
+      for (const document of documentsOf(req, body)) operationLimits.check(document, limits);
+    } catch (error) {
+      if (error instanceof HttpError) throw new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders });
+      throw error;
+    }
+    await executeGraphQL(apollo, req, res, body, async () => createRouterContext(viewer, signingKey), { ...CORS_HEADERS, ...rateHeaders });
   };
 
   const proxyImage = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
@@ -101,7 +186,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     }).catch(() => null);
     if (!upstream) return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The images service failed to answer');
     const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'cache-control', 'etag', 'content-length']) {
+    for (const name of ['content-type', 'cache-control', 'etag', 'content-length', 'content-security-policy', 'x-content-type-options']) {
       const value = upstream.headers.get(name);
       if (value) headers[name] = value;
     }
@@ -138,6 +223,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     async close() {
       await closeServer(httpServer);
       await apollo.stop();
+      await stopUsageFlush();
+      await state.close();
     },
   };
 }

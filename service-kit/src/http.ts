@@ -9,15 +9,19 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    private readonly extraHeaders: Record<string, string> = {},
+    /** Extra `extensions` for the error body. */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(message);
   }
 
   /** Headers the answer needs. An unread body leaves the connection unusable, so 413 closes it. */
   get headers(): Record<string, string> {
-    if (this.status === 413) return { connection: 'close' };
-    if (this.status === 401) return { 'www-authenticate': 'Bearer' };
-    return {};
+    const headers = { ...this.extraHeaders };
+    if (this.status === 413) headers.connection = 'close';
+    if (this.status === 401) headers['www-authenticate'] = 'Bearer';
+    return headers;
   }
 }
 
@@ -52,8 +56,15 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /** A GraphQL-shaped error body for failures that happen before GraphQL runs. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { errors: [{ message, extensions: { code } }] }, headers);
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+  extensions: Record<string, unknown> = {},
+): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code, ...extensions } }] }, headers);
 }
 
 const isJson = (contentType: string | undefined) =>
@@ -143,7 +154,9 @@ export function createHttpServer(
   const headers = options.headers ?? {};
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers });
+      if (error instanceof HttpError) {
+        return sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers }, error.extensions);
+      }
       const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
       if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR && !res.headersSent) {
         return sendError(res, 502, code, (error as Error).message, headers);

@@ -12,3 +12,4 @@ export * from './tiers';
 export * from './viewer';
 export * from './scalars';
 export * from './lifecycle';
+export * from './redis';

@@ -29,6 +29,8 @@ export interface SubgraphServerOptions<C extends BaseContext> {
 
 export interface SubgraphServer {
   httpServer: http.Server;
+  /** Counters for metrics and tests. */
+  stats: { graphqlRequests: number };
   listen(port: number, host?: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     }
   };
 
+  const stats = { graphqlRequests: 0 };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok', service: options.name });
@@ -74,6 +77,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     }
     if (url.pathname !== '/graphql') return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');
     const viewer = await readViewer(req);
+    stats.graphqlRequests++;
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
     await executeGraphQL(apollo, req, res, body, async () => options.context(viewer));
   };
@@ -82,6 +86,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
 
   return {
     httpServer,
+    stats,
     listen: (port, host) => listen(httpServer, port, host),
     async close() {
       await closeServer(httpServer);

@@ -20,6 +20,15 @@ const tierLimits = z.object({
   aiGenerationsPerMinute: z.number().int().min(0),
   /** Queue priority for AI generation; lower runs first. */
   aiPriority: z.number().int().min(1),
+  /** Requests per UTC day; past it, RATE_LIMIT_EXCEEDED until midnight. */
+  dailyRequestQuota: z.number().int().positive(),
+  /** Operation limits, checked before any costly work. */
+  maxDepth: z.number().int().positive(),
+  maxAliases: z.number().int().min(0),
+  maxRootFields: z.number().int().positive(),
+  maxTokens: z.number().int().positive(),
+  maxDocumentBytes: z.number().int().positive(),
+  maxBatchSize: z.number().int().positive(),
   scopes: z.array(z.string()),
 });
 export type TierLimits = z.infer<typeof tierLimits>;
@@ -39,6 +48,13 @@ export const DEFAULT_TIERS: TierTable = {
     costRestorePerSecond: 50,
     aiGenerationsPerMinute: 0,
     aiPriority: 100,
+    dailyRequestQuota: 10_000,
+    maxDepth: 10,
+    maxAliases: 15,
+    maxRootFields: 10,
+    maxTokens: 2_000,
+    maxDocumentBytes: 8_192,
+    maxBatchSize: 1,
     scopes: [],
   },
   free: {
@@ -50,6 +66,13 @@ export const DEFAULT_TIERS: TierTable = {
     costRestorePerSecond: 100,
     aiGenerationsPerMinute: 0,
     aiPriority: 50,
+    dailyRequestQuota: 100_000,
+    maxDepth: 12,
+    maxAliases: 30,
+    maxRootFields: 15,
+    maxTokens: 5_000,
+    maxDocumentBytes: 16_384,
+    maxBatchSize: 5,
     scopes: [Scope.READ, Scope.WRITE],
   },
   premium: {
@@ -61,6 +84,13 @@ export const DEFAULT_TIERS: TierTable = {
     costRestorePerSecond: 500,
     aiGenerationsPerMinute: 100,
     aiPriority: 10,
+    dailyRequestQuota: 1_000_000,
+    maxDepth: 15,
+    maxAliases: 50,
+    maxRootFields: 20,
+    maxTokens: 10_000,
+    maxDocumentBytes: 32_768,
+    maxBatchSize: 10,
     scopes: [Scope.READ, Scope.WRITE, Scope.AI],
   },
   enterprise: {
@@ -72,6 +102,13 @@ export const DEFAULT_TIERS: TierTable = {
     costRestorePerSecond: 2_000,
     aiGenerationsPerMinute: 500,
     aiPriority: 1,
+    dailyRequestQuota: 10_000_000,
+    maxDepth: 20,
+    maxAliases: 100,
+    maxRootFields: 30,
+    maxTokens: 20_000,
+    maxDocumentBytes: 65_536,
+    maxBatchSize: 20,
     scopes: [Scope.READ, Scope.WRITE, Scope.AI],
   },
 };

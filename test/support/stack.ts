@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AI_MIGRATIONS, createAiServer } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
-import { createRouter, loadRouterConfig } from '@memegraph/router';
+import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
 import { DEFAULT_TIERS, createLogger, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -11,13 +11,30 @@ export interface Stack {
   subgraphUrls: { users: string; memes: string; ai: string };
   dbs: { users: Db; memes: Db; ai: Db };
   secrets: { signing: string; jwt: string };
+  /** The router configuration every router of this stack shares. */
+  routerEnv: Record<string, string>;
+  addRouter(env?: Record<string, string>): Promise<string>;
+  /** GraphQL requests each subgraph has served. */
+  subgraphRequests(): { users: number; memes: number; ai: number };
   close(): Promise<void>;
 }
 
 export interface StackOptions {
   users?: number;
   memes?: number;
+  /** Extra router configuration, e.g. `TIERS_JSON`. */
+  routerEnv?: Record<string, string>;
+  /** Run without Redis: every limit and cache in-process. */
+  noRedis?: boolean;
 }
+
+/** Tier overrides for tests about something other than limits. */
+export const GENEROUS_ANONYMOUS = JSON.stringify({
+  anonymous: { maxCostPerOperation: 100_000, costBucketCapacity: 1_000_000, requestsPerMinute: 100_000 },
+});
+
+/** The real Redis the tests share; each stack keeps its keys under a prefix of its own. */
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /**
  * The whole platform in this process, on port 0, against a fresh database
@@ -35,6 +52,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
 async function startOn(database: TestDatabase, options: StackOptions): Promise<Stack> {
   const secrets = { signing: randomBytes(32).toString('hex'), jwt: randomBytes(32).toString('hex') };
+  const redisPrefix = `memegraph-test:${randomBytes(6).toString('hex')}:`;
   const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const open = async (schema: string, migrations: string) => {
     const db = await openDb({ schema, databaseUrl: database.url, poolSize: 5 });
@@ -69,25 +87,35 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   const ai = await start(
     await createAiServer({ db: dbs.ai, signingSecret: secrets.signing, log, memesUrl: new URL(memes).origin }),
   );
-  const router = await createRouter(
-    loadRouterConfig({
-      SUBGRAPH_SIGNING_SECRET: secrets.signing,
-      JWT_SECRET: secrets.jwt,
-      SUBGRAPH_URL_USERS: users,
-      SUBGRAPH_URL_MEMES: memes,
-      SUBGRAPH_URL_AI: ai,
-    }),
-    log,
-  );
-  const routerUrl = await router.listen(0);
+  const routerEnv = {
+    SUBGRAPH_SIGNING_SECRET: secrets.signing,
+    JWT_SECRET: secrets.jwt,
+    SUBGRAPH_URL_USERS: users,
+    SUBGRAPH_URL_MEMES: memes,
+    SUBGRAPH_URL_AI: ai,
+    ...(options.noRedis ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redisPrefix }),
+    USAGE_FLUSH_MS: '200',
+    ...options.routerEnv,
+  };
+  const routers: Router[] = [];
+  /** Starts one more router on the same subgraphs and Redis, as another instance would. */
+  const addRouter = async (env: Record<string, string> = {}) => {
+    const router = await createRouter(loadRouterConfig({ ...routerEnv, ...env }), log);
+    routers.push(router);
+    return router.listen(0);
+  };
+  const routerUrl = await addRouter();
 
   return {
     routerUrl,
     subgraphUrls: { users, memes, ai },
     dbs,
     secrets,
+    routerEnv,
+    addRouter,
+    subgraphRequests: () => ({ users: servers[0]!.stats.graphqlRequests, memes: servers[1]!.stats.graphqlRequests, ai: servers[2]!.stats.graphqlRequests }),
     async close() {
-      await router.close();
+      for (const router of routers) await router.close();
       for (const server of servers.reverse()) await server.close();
       for (const db of Object.values(dbs)) await db.close();
       await database.drop();

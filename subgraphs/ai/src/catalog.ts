@@ -14,7 +14,7 @@ export function createCatalog(call: InternalClient, memesUrl: string) {
         at(`/internal/templates/${encodeURIComponent(templateId)}/captions`),
       ),
     /** Idempotent on generationId: handing the same generation over twice yields one meme. */
-    addAiMeme: async (input: GeneratedMeme & { generationId: string; templateId: string; authorId: string }) =>
+    addAiMeme: async (input: GeneratedMeme & { generationId: string; templateId: string; authorId: string; prompt: string }) =>
       (await call<{ meme: { id: string; imageUrl: string } }>(at('/internal/ai-memes'), input)).meme,
   };
 }

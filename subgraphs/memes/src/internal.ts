@@ -27,7 +27,7 @@ export function internalRoutes(options: { db: Queryable; urls: ImageUrls }): Rou
       return { template: { id: template.id, name: template.name }, captions: await bestCaptions(db, id, CAPTIONS_PER_TEMPLATE) };
     }),
 
-    // POST /internal/ai-memes { generationId, title, topText, bottomText, templateId, tags, authorId } → { meme: { id, imageUrl } }
+    // POST /internal/ai-memes { generationId, title, topText, bottomText, templateId, tags, authorId, prompt } → { meme: { id, imageUrl } }
     internalRoute('POST', /^\/internal\/ai-memes$/, async ({ body }) => {
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badUserInput('Body must be a JSON object');
       const fields = body as Record<string, unknown>;
@@ -40,8 +40,9 @@ export function internalRoutes(options: { db: Queryable; urls: ImageUrls }): Rou
       }
       const authorId = dbId(String(fields.authorId), 'authorId');
       const input = validateMemeInput(fields);
+      const prompt = typeof fields.prompt === 'string' ? fields.prompt.slice(0, 280) : null;
       // A retried hand-over (the job ran twice, or the answer was lost) finds the meme the first one made.
-      const meme = (await insertMeme(db, { ...input, authorId, origin: 'AI', generationId })) ?? (await memeByGenerationId(db, generationId));
+      const meme = (await insertMeme(db, { ...input, authorId, origin: 'AI', generationId, prompt })) ?? (await memeByGenerationId(db, generationId));
       if (!meme) throw badUserInput(`No template with id ${input.templateId}`, { field: 'templateId' });
       return { meme: { id: meme.id, imageUrl: urls.meme(meme) } };
     }),

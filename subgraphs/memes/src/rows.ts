@@ -14,6 +14,7 @@ export interface MemeRow {
   score: number;
   origin: MemeOrigin;
   created_at: Date;
+  prompt: string | null;
 }
 
 export interface TemplateRow {
@@ -25,7 +26,7 @@ export interface TemplateRow {
 
 /** The columns of a `MemeRow`, for a query where the table is aliased `alias`. */
 export const memeColumns = (alias: string) =>
-  ['id', 'title', 'top_text', 'bottom_text', 'template_id', 'tags', 'author_id', 'score', 'origin', 'created_at']
+  ['id', 'title', 'top_text', 'bottom_text', 'template_id', 'tags', 'author_id', 'score', 'origin', 'created_at', 'prompt']
     .map((c) => `${alias}.${c}`)
     .join(', ');
 
@@ -45,6 +46,7 @@ export function toMemeRow(row: Row): MemeRow {
     score: Number(row.score),
     origin: row.origin === 'AI' ? 'AI' : 'HUMAN',
     created_at: row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at)),
+    prompt: typeof row.prompt === 'string' ? row.prompt : null,
   };
 }
 

@@ -127,14 +127,14 @@ export async function votesOf(db: Queryable, userId: string, memeIds: readonly s
  */
 export async function insertMeme(
   db: Queryable,
-  input: MemeInput & { authorId: string; origin: MemeOrigin; generationId: string | null },
+  input: MemeInput & { authorId: string; origin: MemeOrigin; generationId: string | null; prompt?: string | null },
 ): Promise<MemeRow | null> {
   const rows = await db.query(
-    `INSERT INTO memes AS m (title, top_text, bottom_text, template_id, tags, author_id, origin, generation_id)
-     SELECT $1, $2, $3, t.id, $5::text[], $6, $7, $8 FROM templates t WHERE t.id = $4
+    `INSERT INTO memes AS m (title, top_text, bottom_text, template_id, tags, author_id, origin, generation_id, prompt)
+     SELECT $1, $2, $3, t.id, $5::text[], $6, $7, $8, $9 FROM templates t WHERE t.id = $4
      ON CONFLICT (generation_id) DO NOTHING
      RETURNING ${M}`,
-    [input.title, input.topText, input.bottomText, input.templateId, input.tags, input.authorId, input.origin, input.generationId],
+    [input.title, input.topText, input.bottomText, input.templateId, input.tags, input.authorId, input.origin, input.generationId, input.prompt ?? null],
   );
   return rows[0] ? toMemeRow(rows[0]) : null;
 }

@@ -5,6 +5,7 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { createSubgraphServer, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
 import { createContext, type UsersConfig } from './context';
 import { viewerRoute } from './internal';
+import { usageRoute } from './usage';
 import { resolvers } from './resolvers';
 
 const typeDefs = parse(readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'));
@@ -23,6 +24,6 @@ export function createUsersServer(options: UsersServerOptions): Promise<Subgraph
     signingSecret,
     log,
     context: (viewer) => createContext(viewer, db, config),
-    routes: [viewerRoute(db)],
+    routes: [viewerRoute(db), usageRoute(db)],
   });
 }

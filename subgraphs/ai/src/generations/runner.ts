@@ -36,7 +36,7 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob): 
     await deps.store.markRunning(job.generationId, templateId);
     const material = await deps.catalog.captions(templateId);
     const generated = await deps.provider.generate({ prompt: job.prompt, template: material.template, captions: material.captions });
-    const meme = await deps.catalog.addAiMeme({ ...generated, generationId: job.generationId, templateId, authorId: job.userId });
+    const meme = await deps.catalog.addAiMeme({ ...generated, generationId: job.generationId, templateId, authorId: job.userId, prompt: job.prompt });
     await deps.store.markSucceeded(job.generationId, meme.id);
   } catch (error) {
     const code = error instanceof GraphQLError && typeof error.extensions.code === 'string' ? error.extensions.code : ErrorCode.TASK_FAILED;

@@ -1,3 +1,4 @@
+import { Scope, forbidden, hasScope } from '@memegraph/service-kit';
 import type { MemesContext } from '../context';
 import type { MemeRow, TemplateRow } from '../rows';
 import { maybeDbId } from '../validation';
@@ -21,4 +22,9 @@ export const Meme = {
   author: (meme: MemeRow) => ({ __typename: 'User' as const, id: meme.author_id }),
   viewerVote: (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<number | null> => ctx.loaders.viewerVote.load(meme.id),
   imageUrl: (meme: MemeRow, _args: unknown, ctx: MemesContext): string => ctx.urls.meme(meme),
+  /** Premium content: the router removes this field for other viewers; checked again here. */
+  prompt: (meme: MemeRow, _args: unknown, ctx: MemesContext): string | null => {
+    if (ctx.viewer.kind !== 'service' && !hasScope(ctx.viewer, Scope.AI)) throw forbidden('Meme.prompt is for Memes AI viewers');
+    return meme.prompt;
+  },
 };

@@ -1,4 +1,4 @@
-import { TIERS, viewerUserId } from '@memegraph/service-kit';
+import { TIERS, forbidden, viewerUserId } from '@memegraph/service-kit';
 import type { UsersContext } from '../context';
 import { toGraphQLTier } from './tier';
 
@@ -9,6 +9,10 @@ export const Query = {
   },
   user: (_root: unknown, args: { id: string }, context: UsersContext) =>
     /^\d{1,18}$/.test(args.id) ? context.loaders.userById.load(args.id) : null,
+  /** The router answers this field itself; reaching a subgraph means the call did not come through a router. */
+  rateLimit: () => {
+    throw forbidden('Query.rateLimit is answered by the router');
+  },
   plans: (_root: unknown, _args: unknown, context: UsersContext) =>
     TIERS.map((tier) => {
       const limits = context.config.tiers[tier];

@@ -1,4 +1,5 @@
-import { forbidden, viewerUserId } from '@memegraph/service-kit';
+import { badUserInput, forbidden, viewerUserId } from '@memegraph/service-kit';
+import { usageOf } from '../usage';
 import type { UsersContext } from '../context';
 import { API_KEY_COLUMNS, type ApiKeyRow, type UserRow } from '../rows';
 import { tierOf, toGraphQLTier } from './tier';
@@ -19,6 +20,11 @@ export const User = {
   subscription: (user: UserRow, _args: unknown, context: UsersContext) => {
     assertSelf(user, context, 'subscription');
     return context.loaders.activeSubscriptionByUserId.load(user.id);
+  },
+  usage: (user: UserRow, args: { days: number }, context: UsersContext) => {
+    assertSelf(user, context, 'usage');
+    if (!Number.isInteger(args.days) || args.days < 1 || args.days > 90) throw badUserInput('days must be between 1 and 90', { argumentName: 'days' });
+    return usageOf(context.db, user.id, args.days);
   },
   apiKeys: (user: UserRow, _args: unknown, context: UsersContext) => {
     assertSelf(user, context, 'apiKeys');

@@ -1,6 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
-import type { RouterContext } from './context';
+import type { RouterContext } from '../context';
 
 /** Every router → subgraph call carries the viewer, signed and short-lived. */
 export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import {
   ErrorCode,
@@ -11,6 +12,7 @@ import {
   type TierTable,
   type Viewer,
 } from '@memegraph/service-kit';
+import type { ViewerCache } from './cache';
 
 /** The users subgraph's answer about a credential. */
 type ViewerLookup =
@@ -29,15 +31,27 @@ const unauthenticated = (message: string) => new HttpError(401, ErrorCode.UNAUTH
  * key (`x-api-key`), or anonymous when neither is sent. A credential that is
  * sent but bad is refused, never silently downgraded to anonymous.
  */
-export function createViewerIdentifier(options: { jwtSecret: string; tiers: TierTable; call: InternalClient; viewerUrl: URL }) {
+export function createViewerIdentifier(options: {
+  jwtSecret: string;
+  tiers: TierTable;
+  call: InternalClient;
+  viewerUrl: URL;
+  cache: ViewerCache;
+}) {
   const jwtKey = secretKey(options.jwtSecret);
 
-  const lookup = async (body: { apiKey: string } | { userId: string }): Promise<Viewer> => {
+  const lookup = async (credential: string, body: { apiKey: string } | { userId: string }): Promise<Viewer> => {
+    const cached = await options.cache.get(credential);
+    if (cached) return cached;
+    const generation = options.cache.generation('userId' in body ? body.userId : null);
     const result = await options.call<ViewerLookup>(options.viewerUrl, body);
+    // Refusals are not cached: a revoked key stays refused in the database anyway.
     if (!result.viewer) throw unauthenticated(REASONS[result.reason] ?? 'Invalid credential');
     const { userId, tier, isAdmin, apiKeyId } = result.viewer;
     const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
-    return { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
+    const viewer: Extract<Viewer, { kind: 'user' }> = { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
+    await options.cache.set(credential, viewer, 'userId' in body ? generation : options.cache.generation(userId));
+    return viewer;
   };
 
   return async function identify(req: IncomingMessage): Promise<Viewer> {
@@ -48,7 +62,8 @@ export function createViewerIdentifier(options: { jwtSecret: string; tiers: Tier
     }
     if (typeof apiKey === 'string') {
       if (apiKey.length === 0 || apiKey.length > 200) throw unauthenticated('Invalid API key');
-      return lookup({ apiKey });
+      // Keyed by a hash: the cache must never hold a usable secret.
+      return lookup(`key:${createHash('sha256').update(apiKey).digest('base64url')}`, { apiKey });
     }
     if (typeof authorization === 'string') {
       const match = /^Bearer\s+([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
@@ -59,7 +74,7 @@ export function createViewerIdentifier(options: { jwtSecret: string; tiers: Tier
       } catch {
         throw unauthenticated('Invalid or expired token');
       }
-      return lookup({ userId });
+      return lookup(`user:${userId}`, { userId });
     }
     return anonymousViewer(clientIp(req));
   };

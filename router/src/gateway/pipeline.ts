@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import type { ApolloGateway } from '@apollo/gateway';
+import type {
+  GatewayExecutionResult,
+  GatewayExecutor,
+  GatewayGraphQLRequestContext,
+  GatewayInterface,
+  GatewaySchemaLoadOrUpdateCallback,
+} from '@apollo/server-gateway-interface';
+import { ErrorCode, type Logger, type TierTable, type Viewer } from '@memegraph/service-kit';
+import type { RouterContext } from '../context';
+import type { CostBucket } from '../cost/bucket';
+import { actualCost, estimateCost } from '../cost/calculate';
+import type { FieldRateLimiter } from '../limits/fieldRateLimit';
+import { ROUTER_FIELDS, analyzeOperation, type GuardedField, type OperationAnalysis } from '../operation/analyze';
+import { patchResult, type Removal } from '../operation/patch';
+import { withoutFields } from '../operation/rewrite';
+import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
+import type { UsageMeter } from '../usage/meter';
+import type { ViewerCache } from '../viewer/cache';
+
+export const PipelineCode = {
+  UNAUTHORIZED_FIELD_OR_TYPE: 'UNAUTHORIZED_FIELD_OR_TYPE',
+  COST_ESTIMATED_TOO_EXPENSIVE: 'COST_ESTIMATED_TOO_EXPENSIVE',
+  THROTTLED: 'THROTTLED',
+  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
+} as const;
+
+export interface PipelineOptions {
+  policy: SchemaPolicy;
+  tiers: TierTable;
+  bucket: CostBucket;
+  fieldLimiter: FieldRateLimiter;
+  usage: UsageMeter;
+  viewerCache: ViewerCache;
+  /** List size for list fields without @listSize. */
+  defaultListSize: number;
+  /** Mutations after which the viewer's cached entitlement must be dropped everywhere. */
+  entitlementMutations: ReadonlySet<string>;
+  log: Logger;
+}
+
+/** The key limits, buckets and quotas are kept under: the user, or the client IP for anonymous viewers. */
+export function viewerKey(viewer: Viewer): string {
+  if (viewer.kind === 'user') return `u:${viewer.userId}`;
+  if (viewer.kind === 'service') return `s:${viewer.service}`;
+  return `ip:${viewer.clientIp ?? 'unknown'}`;
+}
+
+/** Why `viewer` may not see a field with `policy`, or null when it may. */
+export function denial(policy: Policy, viewer: Viewer): string | null {
+  if ((policy.authenticated || policy.requiresScopes?.length) && viewer.kind !== 'user') return 'Sign in to see this field';
+  const sets = policy.requiresScopes;
+  if (sets?.length && !sets.some((set) => set.every((scope) => viewer.scopes.includes(scope)))) {
+    return `This field needs scope ${sets.map((s) => s.join(' + ')).join(' or ')}`;
+  }
+  return null;
+}
+
+function argumentValues(field: GuardedField, schema: GraphQLSchema, variables: Record<string, unknown>): Record<string, unknown> {
+  const type = schema.getType(field.typeName);
+  const definition = type && 'getFields' in type ? type.getFields()[field.fieldName] : undefined;
+  const values: Record<string, unknown> = {};
+  for (const arg of definition && 'args' in definition ? definition.args : []) {
+    const node = field.node.arguments?.find((a) => a.name.value === arg.name);
+    values[arg.name] = node ? valueFromAST(node.value, arg.type, variables) : arg.defaultValue;
+  }
+  return values;
+}
+
+const CHARGE_NOTHING = { cost: 0, nodeCount: 0 };
+
+/**
+ * The router's pipeline around @apollo/gateway's executor: authorization,
+ * demand control and field rate limits before the query plan is made;
+ * refunds, usage and the removed fields' nulls after execution.
+ */
+export class PipelineGateway implements GatewayInterface {
+  private schema?: GraphQLSchema;
+  private inner?: GatewayExecutor;
+  private readonly analyses = new LRUCache<string, OperationAnalysis>({ max: 2_000 });
+  private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
+
+  constructor(
+    private readonly gateway: ApolloGateway,
+    private readonly options: PipelineOptions,
+  ) {}
+
+  onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback) {
+    return this.gateway.onSchemaLoadOrUpdate((schemaContext) => {
+      this.schema = schemaContext.apiSchema;
+      this.analyses.clear();
+      this.rewrites.clear();
+      callback(schemaContext);
+    });
+  }
+
+  async load(options: Parameters<GatewayInterface['load']>[0]) {
+    const { executor } = await this.gateway.load(options);
+    this.inner = executor ?? undefined;
+    return { executor: (requestContext: GatewayGraphQLRequestContext) => this.execute(requestContext) };
+  }
+
+  stop() {
+    return this.gateway.stop();
+  }
+
+  private analysis(rc: GatewayGraphQLRequestContext): OperationAnalysis {
+    const key = `${rc.queryHash}:${rc.operationName ?? ''}`;
+    let analysis = this.analyses.get(key);
+    if (!analysis) {
+      analysis = analyzeOperation(this.schema!, this.options.policy, rc.document, rc.operationName);
+      this.analyses.set(key, analysis);
+    }
+    return analysis;
+  }
+
+  private rewrite(rc: GatewayGraphQLRequestContext, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>) {
+    if (remove.size === 0) return { document: rc.document, queryHash: rc.queryHash };
+    const signature = analysis.guarded.map((g) => (remove.has(g.node) ? '1' : '0')).join('');
+    const queryHash = createHash('sha256').update(`${rc.queryHash}:${rc.operationName ?? ''}:${signature}`).digest('hex');
+    let document = this.rewrites.get(queryHash);
+    if (!document) {
+      document = withoutFields(rc.document, remove);
+      this.rewrites.set(queryHash, document);
+    }
+    return { document, queryHash };
+  }
+
+  private async execute(rc: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> {
+    const { options } = this;
+    const schema = this.schema!;
+    const context = rc.context as RouterContext;
+    const viewer = context.viewer;
+    const limits = options.tiers[viewer.tier];
+    const key = viewerKey(viewer);
+    const bucketLimits = { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond };
+    const variables = rc.request.variables ?? {};
+    const analysis = this.analysis(rc);
+    const setHeader = (name: string, value: string) => rc.response?.http?.headers.set(name, value);
+
+    // 1. Authorization: fields this viewer may not see never reach the planner.
+    const removals: Removal[] = [];
+    const remove = new Set<FieldNode>();
+    const routerFields: GuardedField[] = [];
+    for (const field of analysis.guarded) {
+      const reason = denial(field.policy, viewer);
+      if (reason) {
+        removals.push({ ...field, error: { code: PipelineCode.UNAUTHORIZED_FIELD_OR_TYPE, message: reason } });
+        remove.add(field.node);
+      } else if (ROUTER_FIELDS.has(`${field.typeName}.${field.fieldName}`)) {
+        routerFields.push(field);
+        remove.add(field.node);
+      }
+    }
+
+    // 2. Demand control on what would actually run.
+    let plan = this.rewrite(rc, analysis, remove);
+    const estimate = estimateCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables }, options);
+    const dryRun = routerFields.some((f) => argumentValues(f, schema, variables).dryRun === true);
+    const throttleStatus = (available: number) => ({
+      maximumAvailable: limits.costBucketCapacity,
+      currentlyAvailable: Math.floor(available),
+      restoreRate: limits.costRestorePerSecond,
+    });
+    if (estimate.cost > limits.maxCostPerOperation) {
+      const bucket = await options.bucket.peek(`cost:${key}`, bucketLimits);
+      return {
+        errors: [
+          new GraphQLError(`The operation's estimated cost ${estimate.cost} is over this tier's maximum of ${limits.maxCostPerOperation}`, {
+            extensions: { code: PipelineCode.COST_ESTIMATED_TOO_EXPENSIVE, cost: { estimated: estimate.cost, max: limits.maxCostPerOperation } },
+          }),
+        ],
+        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(bucket.available) } },
+      };
+    }
+    const charge = dryRun ? CHARGE_NOTHING : estimate;
+    const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
+    if (!taken.allowed) {
+      const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+      setHeader('retry-after', String(retryAfter));
+      return {
+        errors: [
+          new GraphQLError(`Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(taken.available)} are left`, {
+            extensions: { code: PipelineCode.THROTTLED, retryAfterSeconds: retryAfter },
+          }),
+        ],
+        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(taken.available) } },
+      };
+    }
+    const rateLimitValue = (remaining: number) => ({
+      cost: estimate.cost,
+      limit: limits.costBucketCapacity,
+      remaining: Math.floor(remaining),
+      used: Math.ceil(limits.costBucketCapacity - remaining),
+      resetAt: new Date(Date.now() + ((limits.costBucketCapacity - remaining) / limits.costRestorePerSecond) * 1000).toISOString(),
+      nodeCount: estimate.nodeCount,
+    });
+    if (dryRun) {
+      // GitHub's dryRun: cost the operation, run nothing, charge nothing.
+      const data: Record<string, unknown> = {};
+      const patched = patchResult(data, routerFields.map((f) => ({ ...f, value: rateLimitValue(taken.available) })));
+      return {
+        data: patched.data ?? undefined,
+        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(taken.available) } },
+      };
+    }
+
+    // 3. Field-level @rateLimit, per occurrence, shared by every router.
+    let rateLimited = false;
+    for (const field of analysis.guarded) {
+      if (!field.policy.rateLimit || remove.has(field.node)) continue;
+      const message = await options.fieldLimiter(
+        { viewerKey: key, fieldName: `${field.typeName}.${field.fieldName}`, args: argumentValues(field, schema, variables) },
+        field.policy.rateLimit,
+      );
+      if (message) {
+        rateLimited = true;
+        removals.push({ ...field, error: { code: PipelineCode.RATE_LIMIT_EXCEEDED, message } });
+        remove.add(field.node);
+      }
+    }
+    if (rateLimited) plan = this.rewrite(rc, analysis, remove);
+
+    // 4. Plan and execute what is left.
+    const result = await this.inner!({ ...rc, document: plan.document, queryHash: plan.queryHash });
+
+    // 5. Refund what the estimate over-charged.
+    const actual = result.data
+      ? actualCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables, data: result.data }, options)
+      : CHARGE_NOTHING;
+    const refund = charge.cost - actual.cost;
+    const after = refund > 0 ? await options.bucket.refund(`cost:${key}`, refund, bucketLimits) : taken;
+
+    // 6. Put the removed fields back: the router's own values, or nulls with errors.
+    const patched = patchResult(result.data, [...removals, ...routerFields.map((f) => ({ ...f, value: rateLimitValue(after.available) }))]);
+    const errors = [
+      ...(result.errors ?? []),
+      ...patched.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })),
+    ];
+    if (rateLimited && patched.data && Object.values(patched.data).every((v) => v === null)) {
+      // Nothing was served: every field asked for was over its limit.
+      if (rc.response?.http) rc.response.http.status = 429;
+      setHeader('retry-after', '60');
+    }
+
+    // 7. Metering, and entitlement changes reaching every router.
+    if (viewer.kind === 'user') {
+      await options.usage.record(viewer.userId, actual.cost);
+      const rootFields = analysis.operation.operation === 'mutation'
+        ? analysis.operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []))
+        : [];
+      if (rootFields.some((name) => options.entitlementMutations.has(name))) await options.viewerCache.invalidateUser(viewer.userId);
+    }
+
+    return {
+      data: patched.data,
+      ...(errors.length ? { errors } : {}),
+      extensions: {
+        ...result.extensions,
+        cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual.cost, throttleStatus: throttleStatus(after.available) },
+      },
+    };
+  }
+}

@@ -1,0 +1,108 @@
+import { LRUCache } from 'lru-cache';
+import type { Viewer } from '@memegraph/service-kit';
+import type { SharedState } from '../state/shared';
+
+export interface ViewerCacheOptions {
+  /** How long this process keeps a viewer. Without Redis there is no invalidation, so keep it short. */
+  localTtlMs: number;
+  /** How long Redis keeps a viewer for every router. */
+  sharedTtlMs: number;
+  maxEntries?: number;
+}
+
+type UserViewer = Extract<Viewer, { kind: 'user' }>;
+
+/**
+ * Viewer lookups, cached in-process and in Redis. A change to a user's
+ * entitlement (plan, keys) is published on Redis; every router drops that
+ * user's entries at once.
+ */
+export class ViewerCache {
+  private readonly local: LRUCache<string, UserViewer>;
+  /** userId → credential keys cached locally, to drop them all on a change. */
+  private readonly byUser = new Map<string, Set<string>>();
+  /** Bumped on each invalidation; a lookup that started before it must not be cached. */
+  private readonly generations = new Map<string, number>();
+  private readonly channel: string;
+
+  constructor(
+    private readonly state: SharedState,
+    private readonly options: ViewerCacheOptions,
+  ) {
+    this.local = new LRUCache({
+      max: options.maxEntries ?? 50_000,
+      ttl: options.localTtlMs,
+      dispose: (viewer, key) => this.byUser.get(viewer.userId)?.delete(key),
+    });
+    this.channel = `${state.prefix}viewer-invalidate`;
+  }
+
+  /** Starts listening for invalidations from other routers. */
+  async start(): Promise<void> {
+    if (!this.state.subscriber) return;
+    this.state.subscriber.on('message', (channel: string, userId: string) => {
+      if (channel === this.channel) this.dropLocal(userId);
+    });
+    await this.state.subscriber.subscribe(this.channel);
+  }
+
+  generation(userId: string | null): number {
+    return userId ? (this.generations.get(userId) ?? 0) : 0;
+  }
+
+  async get(credential: string): Promise<UserViewer | undefined> {
+    const hit = this.local.get(credential);
+    if (hit) return hit;
+    if (!this.state.redis) return undefined;
+    const raw = await this.state.redis.get(this.key(credential));
+    if (!raw) return undefined;
+    const viewer = JSON.parse(raw) as UserViewer;
+    this.remember(credential, viewer);
+    return viewer;
+  }
+
+  /** Caches a lookup unless the user changed while it was in flight. */
+  async set(credential: string, viewer: UserViewer, generationAtStart: number): Promise<void> {
+    if (this.generation(viewer.userId) !== generationAtStart) return;
+    this.remember(credential, viewer);
+    if (!this.state.redis) return;
+    await this.state.redis
+      .multi()
+      .set(this.key(credential), JSON.stringify(viewer), 'PX', this.options.sharedTtlMs)
+      .sadd(this.userKey(viewer.userId), credential)
+      .pexpire(this.userKey(viewer.userId), this.options.sharedTtlMs)
+      .exec();
+  }
+
+  /** Forgets everything cached for a user, here, in Redis and on every other router. */
+  async invalidateUser(userId: string): Promise<void> {
+    this.dropLocal(userId);
+    const redis = this.state.redis;
+    if (!redis) return;
+    const credentials = await redis.smembers(this.userKey(userId));
+    const pipeline = redis.multi().del(this.userKey(userId));
+    for (const credential of credentials) pipeline.del(this.key(credential));
+    await pipeline.publish(this.channel, userId).exec();
+  }
+
+  private remember(credential: string, viewer: UserViewer): void {
+    this.local.set(credential, viewer);
+    let keys = this.byUser.get(viewer.userId);
+    if (!keys) this.byUser.set(viewer.userId, (keys = new Set()));
+    keys.add(credential);
+  }
+
+  private dropLocal(userId: string): void {
+    this.generations.set(userId, this.generation(userId) + 1);
+    for (const credential of this.byUser.get(userId) ?? []) this.local.delete(credential);
+    this.byUser.delete(userId);
+  }
+
+  private key(credential: string): string {
+    return `${this.state.prefix}viewer:${credential}`;
+  }
+
+  private userKey(userId: string): string {
+    return `${this.state.prefix}viewer-user:${userId}`;
+  }
+}
