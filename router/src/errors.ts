@@ -34,7 +34,9 @@ export const statusFromErrors: ApolloServerPlugin = {
         if (data !== undefined && data !== null) return;
         const code = errors?.[0]?.extensions?.code;
         const status = typeof code === 'string' ? httpStatusFor[code] : undefined;
-        if (status && status !== 200 && (response.http.status === undefined || response.http.status === 200)) {
+        // Apollo answers 400 for any result without data; a known code says better what happened.
+        const current = response.http.status;
+        if (status && status !== 200 && (current === undefined || current === 200 || current === 400)) {
           response.http.status = status;
         }
       },

@@ -1,4 +1,5 @@
 import { Kind, type FieldNode, type SelectionSetNode } from 'graphql';
+import { PLACEHOLDER } from './rewrite';
 
 /** A field the router took out of the operation, and what to put in its place. */
 export interface Removal {
@@ -38,6 +39,17 @@ function setAt(target: unknown, path: string[], make: () => unknown): void {
   else setAt(object[head], rest, make);
 }
 
+/** Takes out the stand-ins `withoutFields` put where a selection set became empty. */
+function dropPlaceholders(value: unknown): void {
+  if (Array.isArray(value)) {
+    for (const item of value) dropPlaceholders(item);
+  } else if (value && typeof value === 'object') {
+    const object = value as Json;
+    delete object[PLACEHOLDER];
+    for (const child of Object.values(object)) dropPlaceholders(child);
+  }
+}
+
 export interface PatchedResult {
   data: Json | null;
   errors: { message: string; path: string[]; extensions: Record<string, unknown> }[];
@@ -51,6 +63,7 @@ export interface PatchedResult {
 export function patchResult(data: Json | null | undefined, removals: readonly Removal[], valueTypename = 'RateLimit'): PatchedResult {
   // A null `data` stays null: a non-null root field already failed.
   let result: Json | null = data ?? null;
+  if (removals.length > 0) dropPlaceholders(result);
   const errors: PatchedResult['errors'] = [];
   for (const removal of removals) {
     if (removal.value) {

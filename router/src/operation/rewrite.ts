@@ -1,10 +1,17 @@
 import { Kind, visit, type DocumentNode, type FieldNode, type SelectionSetNode } from 'graphql';
 
-const TYPENAME: FieldNode = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } };
+/** The response key of the `__typename` that stands in for a removed selection; patchResult takes it out again. */
+export const PLACEHOLDER = 'memegraphRemoved';
+
+const TYPENAME: FieldNode = {
+  kind: Kind.FIELD,
+  alias: { kind: Kind.NAME, value: PLACEHOLDER },
+  name: { kind: Kind.NAME, value: '__typename' },
+};
 
 /**
  * The document without the given field nodes. A selection set left empty
- * gets `__typename` (so the document stays valid and plannable), and
+ * gets an aliased `__typename` (so the document stays valid and plannable), and
  * variables no longer used are dropped.
  */
 export function withoutFields(document: DocumentNode, remove: ReadonlySet<FieldNode>): DocumentNode {
