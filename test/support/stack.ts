@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { AI_MIGRATIONS, createAiServer } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
@@ -26,6 +27,21 @@ export interface StackOptions {
   routerEnv?: Record<string, string>;
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
+}
+
+/** Deletes every key a stack left under its prefix. */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Tier overrides for tests about something other than limits. */
@@ -119,6 +135,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
       for (const server of servers.reverse()) await server.close();
       for (const db of Object.values(dbs)) await db.close();
       await database.drop();
+      if (!options.noRedis) await dropRedisPrefix(redisPrefix);
     },
   };
 }
