@@ -16,7 +16,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['{router,service-kit,schema,subgraphs/*}/src/**/*.test.ts'],
+          include: ['{router,service-kit,schema,gallery,subgraphs/*}/src/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -61,7 +61,8 @@ describe('demand control', () => {
     const tiers = JSON.stringify({ anonymous: { costBucketCapacity: 20, costRestorePerSecond: 1, maxCostPerOperation: 15 } });
     const a = await stack.addRouter({ TIERS_JSON: tiers, REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}throttle:` });
     const second = await stack.addRouter({ TIERS_JSON: tiers, REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}throttle:` });
-    const QUERY = `{ trending(first: 10) { id } }`;
+    // Ten random memes: 10 points, and never served from the response cache.
+    const QUERY = `{ ${Array.from({ length: 10 }, (_, i) => `m${i}: randomMeme { id }`).join(' ')} }`;
     expect((await routerClient(a)(QUERY)).status).toBe(200); // 10 of 20 points
     expect((await routerClient(second)(QUERY)).status).toBe(200); // the other 10, on the other router
     const refused = await withoutSubgraphCalls(() => routerClient(a)(QUERY));
@@ -174,7 +175,8 @@ describe('operation limits', () => {
 describe('usage metering', () => {
   it('counts requests and cost points per day in Redis and flushes them to PostgreSQL in the background', async () => {
     const account = await signUp(stack.routerUrl, 'metered');
-    for (let i = 0; i < 3; i++) await account.client(`{ trending(first: 2) { id } }`);
+    // Random memes (1 point each) are never cache hits, which cost nothing.
+    for (let i = 0; i < 3; i++) await account.client(`{ a: randomMeme { id } b: randomMeme { id } }`);
     await eventually(async () => {
       const rows = await stack.dbs.users.query<{ requests: string }>(`SELECT requests FROM usage_daily WHERE user_id = $1`, [account.id]);
       return Number(rows[0]?.requests ?? 0) >= 3;

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { env, loadTiers, readConfig, type TierTable } from '@memegraph/service-kit';
+import { TIERS, env, loadTiers, readConfig, type Tier, type TierTable } from '@memegraph/service-kit';
+import { TRUSTED_MODES, type TrustedMode } from './persisted/trustedDocuments';
 
 export interface RouterConfig {
   port: number;
@@ -26,6 +27,11 @@ export interface RouterConfig {
   /** How long this process trusts a cached viewer (short without Redis: nothing invalidates it). */
   viewerCacheLocalMs: number;
   entitlementMutations: Set<string>;
+  /** In-process response cache lifetime, in front of Redis. */
+  cacheLocalTtlMs: number;
+  staleIfErrorSeconds: number;
+  apqTtlSeconds: number;
+  trustedDocuments: { manifest?: string; mode: TrustedMode; byTier: Partial<Record<Tier, TrustedMode>> };
 }
 
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -52,6 +58,22 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       USAGE_FLUSH_MS: env.int(5_000, 100),
       VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
       ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey'),
+      CACHE_LOCAL_TTL_MS: env.int(5_000),
+      STALE_IF_ERROR_SECONDS: env.int(300),
+      APQ_TTL_SECONDS: env.int(86_400, 1),
+      TRUSTED_DOCUMENTS_MANIFEST: env.optional(),
+      TRUSTED_DOCUMENTS_MODE: z.enum(TRUSTED_MODES).default('off'),
+      TRUSTED_DOCUMENTS_MODE_BY_TIER: z
+        .string()
+        .default('{}')
+        .transform((text, ctx) => {
+          try {
+            return z.partialRecord(z.enum(TIERS), z.enum(TRUSTED_MODES)).parse(JSON.parse(text));
+          } catch {
+            ctx.addIssue({ code: 'custom', message: 'must be JSON like {"enterprise":"off"}' });
+            return z.NEVER;
+          }
+        }),
     },
     source,
   );
@@ -80,5 +102,13 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     usageFlushMs: config.USAGE_FLUSH_MS,
     viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (config.REDIS_URL ? 30_000 : 1_000),
     entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
+    cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
+    staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
+    apqTtlSeconds: config.APQ_TTL_SECONDS,
+    trustedDocuments: {
+      manifest: config.TRUSTED_DOCUMENTS_MANIFEST,
+      mode: config.TRUSTED_DOCUMENTS_MODE,
+      byTier: config.TRUSTED_DOCUMENTS_MODE_BY_TIER,
+    },
   };
 }

@@ -20,6 +20,7 @@ import {
 } from '@memegraph/service-kit';
 import type { RouterConfig } from './config';
 import { createRouterContext, type RouterContext } from './context';
+import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
 import { SignedViewerDataSource } from './gateway/datasource';
@@ -29,6 +30,8 @@ import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { LimitCode, OperationLimits } from './limits/operationLimits';
 import { createWindowCounter } from './limits/requestRate';
 import { SchemaPolicy } from './policy/schemaPolicy';
+import { TrustedDocuments, type OperationRequest } from './persisted/trustedDocuments';
+import { RedisKeyValueCache } from './state/keyValueCache';
 import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
@@ -45,7 +48,7 @@ const CORS_HEADERS = {
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers':
     'content-type, accept, authorization, x-api-key, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
-  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after',
+  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age',
   'access-control-max-age': '600',
 };
 
@@ -56,14 +59,21 @@ const nextUtcMidnight = () => {
   return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
 };
 
-/** The GraphQL documents of a request body or query string (several for a batch). */
-function documentsOf(req: IncomingMessage, body: unknown): string[] {
-  if (req.method === 'GET') {
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('query');
-    return query ? [query] : [];
-  }
+/** The operations of a POST body (several for a batch). */
+function operationsOf(body: unknown): OperationRequest[] {
   const operations = Array.isArray(body) ? body : [body];
-  return operations.flatMap((op) => (op && typeof op === 'object' && typeof (op as { query?: unknown }).query === 'string' ? [(op as { query: string }).query] : []));
+  return operations.filter((op): op is OperationRequest => !!op && typeof op === 'object');
+}
+
+/** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
+function getOperation(params: URLSearchParams): OperationRequest {
+  let extensions: OperationRequest['extensions'];
+  try {
+    extensions = params.has('extensions') ? (JSON.parse(params.get('extensions')!) as OperationRequest['extensions']) : undefined;
+  } catch {
+    throw new HttpError(400, ErrorCode.BAD_REQUEST, 'The extensions parameter is not valid JSON');
+  }
+  return { query: params.get('query') ?? undefined, extensions };
 }
 
 /** The router: Apollo Server over @apollo/gateway, behind Memegraph's request pipeline. */
@@ -83,6 +93,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
   const requestRate = createWindowCounter(state);
   const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
+  const trusted = new TrustedDocuments(config.trustedDocuments.manifest, config.trustedDocuments.mode, config.trustedDocuments.byTier, log);
+  const responseCache = new ResponseCache(state, { localTtlMs: config.cacheLocalTtlMs, staleIfErrorSeconds: config.staleIfErrorSeconds });
+  await responseCache.start();
 
   const gateway = new PipelineGateway(
     new ApolloGateway({
@@ -98,6 +111,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       viewerCache,
       defaultListSize: config.defaultListSize,
       entitlementMutations: config.entitlementMutations,
+      responseCache,
       log,
     },
   );
@@ -108,6 +122,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     csrfPrevention: true,
     // Batches are bounded per tier before they reach Apollo.
     allowBatchedHttpRequests: true,
+    // Automatic persisted queries: in Redis, so every router knows every hash.
+    persistedQueries: state.redis
+      ? { cache: new RedisKeyValueCache(state.redis, `${config.redisPrefix}apq:`, config.apqTtlSeconds), ttl: config.apqTtlSeconds }
+      : { ttl: config.apqTtlSeconds },
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
@@ -167,16 +185,35 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     }
 
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
-    if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-      throw new HttpError(400, LimitCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`, rateHeaders);
-    }
+    let search: string | undefined;
     try {
-      for (const document of documentsOf(req, body)) operationLimits.check(document, limits);
+      if (Array.isArray(body) && body.length > limits.maxBatchSize) {
+        throw new HttpError(400, LimitCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`);
+      }
+      let operations: OperationRequest[];
+      if (req.method === 'GET') {
+        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+        const operation = getOperation(params);
+        trusted.apply(operation, viewer.tier);
+        if (typeof operation.query === 'string') params.set('query', operation.query);
+        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
+        search = `?${params.toString()}`;
+        operations = [operation];
+      } else {
+        operations = operationsOf(body);
+        for (const operation of operations) trusted.apply(operation, viewer.tier);
+      }
+      for (const operation of operations) if (typeof operation.query === 'string') operationLimits.check(operation.query, limits);
     } catch (error) {
-      if (error instanceof HttpError) throw new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders });
+      if (error instanceof HttpError) throw new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders }, error.extensions);
       throw error;
     }
-    await executeGraphQL(apollo, req, res, body, async () => createRouterContext(viewer, signingKey), { ...CORS_HEADERS, ...rateHeaders });
+    await executeGraphQL(apollo, req, res, {
+      body,
+      search,
+      context: async () => createRouterContext(viewer, signingKey),
+      headers: { ...CORS_HEADERS, ...rateHeaders },
+    });
   };
 
   const proxyImage = async (req: IncomingMessage, res: ServerResponse, url: URL) => {

@@ -98,17 +98,21 @@ export async function executeGraphQL<C extends BaseContext>(
   apollo: ApolloServer<C>,
   req: IncomingMessage,
   res: ServerResponse,
-  body: unknown,
-  context: ContextThunk<C>,
-  extraHeaders: Record<string, string> = {},
+  request: {
+    body: unknown;
+    context: ContextThunk<C>;
+    headers?: Record<string, string>;
+    /** The query string to use instead of the URL's (a GET whose parameters the caller rewrote). */
+    search?: string;
+  },
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const search = request.search ?? new URL(req.url ?? '/', 'http://localhost').search;
   const response = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: toHeaderMap(req), search: url.search, body },
-    context,
+    httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: toHeaderMap(req), search, body: request.body },
+    context: request.context,
   });
   for (const [key, value] of response.headers) res.setHeader(key, value);
-  for (const [key, value] of Object.entries(extraHeaders)) res.setHeader(key, value);
+  for (const [key, value] of Object.entries(request.headers ?? {})) res.setHeader(key, value);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
     res.end(response.body.string);

@@ -79,7 +79,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     const viewer = await readViewer(req);
     stats.graphqlRequests++;
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
-    await executeGraphQL(apollo, req, res, body, async () => options.context(viewer));
+    await executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) });
   };
 
   const httpServer = createHttpServer(handle, { log: options.log });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { ApolloGateway } from '@apollo/gateway';
 import type {
@@ -11,6 +11,11 @@ import type {
 } from '@apollo/server-gateway-interface';
 import { ErrorCode, type Logger, type TierTable, type Viewer } from '@memegraph/service-kit';
 import type { RouterContext } from '../context';
+import { ENTITY_ID, ENTITY_TYPE, takeEntityTags, withEntityIds } from '../cache/entities';
+import { responseCacheKey, normalizedDocument } from '../cache/key';
+import { cachePolicyOf, type CachePolicy } from '../cache/policy';
+import { purgeTagsFor } from '../cache/rules';
+import { ageOf, isFresh, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
 import { actualCost, estimateCost } from '../cost/calculate';
 import type { FieldRateLimiter } from '../limits/fieldRateLimit';
@@ -39,6 +44,7 @@ export interface PipelineOptions {
   defaultListSize: number;
   /** Mutations after which the viewer's cached entitlement must be dropped everywhere. */
   entitlementMutations: ReadonlySet<string>;
+  responseCache: ResponseCache;
   log: Logger;
 }
 
@@ -72,6 +78,28 @@ function argumentValues(field: GuardedField, schema: GraphQLSchema, variables: R
 
 const CHARGE_NOTHING = { cost: 0, nodeCount: 0 };
 
+interface Prepared {
+  analysis: OperationAnalysis;
+  cachePolicy: CachePolicy;
+  normalized: string;
+  /** Root field names, for mutations. */
+  mutationFields: string[];
+}
+
+const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
+  !!errors?.some((e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string');
+
+/** Removes the entity keys the router added, for responses that are not tagged. */
+function stripEntityKeys(value: unknown): void {
+  if (Array.isArray(value)) for (const item of value) stripEntityKeys(item);
+  else if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    delete object[ENTITY_ID];
+    delete object[ENTITY_TYPE];
+    for (const child of Object.values(object)) stripEntityKeys(child);
+  }
+}
+
 /**
  * The router's pipeline around @apollo/gateway's executor: authorization,
  * demand control and field rate limits before the query plan is made;
@@ -80,7 +108,7 @@ const CHARGE_NOTHING = { cost: 0, nodeCount: 0 };
 export class PipelineGateway implements GatewayInterface {
   private schema?: GraphQLSchema;
   private inner?: GatewayExecutor;
-  private readonly analyses = new LRUCache<string, OperationAnalysis>({ max: 2_000 });
+  private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
 
   constructor(
@@ -107,14 +135,37 @@ export class PipelineGateway implements GatewayInterface {
     return this.gateway.stop();
   }
 
-  private analysis(rc: GatewayGraphQLRequestContext): OperationAnalysis {
+  private prepare(rc: GatewayGraphQLRequestContext): Prepared {
     const key = `${rc.queryHash}:${rc.operationName ?? ''}`;
-    let analysis = this.analyses.get(key);
-    if (!analysis) {
-      analysis = analyzeOperation(this.schema!, this.options.policy, rc.document, rc.operationName);
-      this.analyses.set(key, analysis);
+    let prepared = this.analyses.get(key);
+    if (!prepared) {
+      const analysis = analyzeOperation(this.schema!, this.options.policy, rc.document, rc.operationName);
+      const fragments = new Map<string, FragmentDefinitionNode>();
+      for (const d of rc.document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+      const mutationFields =
+        analysis.operation.operation === 'mutation'
+          ? analysis.operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []))
+          : [];
+      prepared = {
+        analysis,
+        cachePolicy: cachePolicyOf(this.schema!, this.options.policy, analysis.operation, fragments),
+        normalized: normalizedDocument(rc.document, analysis.operation),
+        mutationFields,
+      };
+      this.analyses.set(key, prepared);
     }
-    return analysis;
+    return prepared;
+  }
+
+  /** The planned document with entity ids added, so the response can be tagged. */
+  private withIds(plan: { document: DocumentNode; queryHash: string }) {
+    const queryHash = `${plan.queryHash}:ids`;
+    let document = this.rewrites.get(queryHash);
+    if (!document) {
+      document = withEntityIds(this.schema!, plan.document);
+      this.rewrites.set(queryHash, document);
+    }
+    return { document, queryHash };
   }
 
   private rewrite(rc: GatewayGraphQLRequestContext, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>) {
@@ -138,7 +189,8 @@ export class PipelineGateway implements GatewayInterface {
     const key = viewerKey(viewer);
     const bucketLimits = { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond };
     const variables = rc.request.variables ?? {};
-    const analysis = this.analysis(rc);
+    const prepared = this.prepare(rc);
+    const analysis = prepared.analysis;
     const setHeader = (name: string, value: string) => rc.response?.http?.headers.set(name, value);
 
     // 1. Authorization: fields this viewer may not see never reach the planner.
@@ -224,17 +276,63 @@ export class PipelineGateway implements GatewayInterface {
     }
     if (rateLimited) plan = this.rewrite(rc, analysis, remove);
 
-    // 4. Plan and execute what is left.
-    const result = await this.inner!({ ...rc, document: plan.document, queryHash: plan.queryHash });
+    // 4. The response cache: only for queries whose every field may be cached and nothing was removed.
+    const cacheable = prepared.cachePolicy.maxAge > 0 && removals.length === 0 && routerFields.length === 0;
+    const cacheKey = cacheable
+      ? responseCacheKey({ normalized: prepared.normalized, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy })
+      : null;
+    const cached = cacheKey ? await options.responseCache.get(cacheKey) : undefined;
+    const costExtension = (actualQueryCost: number, available: number) => ({
+      cost: { requestedQueryCost: estimate.cost, actualQueryCost, throttleStatus: throttleStatus(available) },
+    });
+    const isGet = rc.request.http?.method === 'GET';
+    const cacheHeaders = (age: number) => {
+      setHeader('age', String(age));
+      if (isGet && prepared.cachePolicy.scope === 'PUBLIC') setHeader('cache-control', `public, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
+    };
+    if (cached && isFresh(cached)) {
+      // Served from the cache: nothing ran, so nothing is charged.
+      const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
+      setHeader('x-cache', 'HIT');
+      cacheHeaders(ageOf(cached));
+      if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
+      return { data: structuredClone(cached.data), extensions: costExtension(0, after.available) };
+    }
 
-    // 5. Refund what the estimate over-charged.
+    // 5. Plan and execute what is left; ids are added when the response will be cached or purges others.
+    const tagged = cacheable || prepared.mutationFields.length > 0;
+    const executed = tagged ? this.withIds(plan) : plan;
+    const result = await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
+    const tags = tagged && result.data ? takeEntityTags(schema, executed.document, result.data) : new Set<string>();
+    if (!tagged && result.data) stripEntityKeys(result.data);
+
+    if (cacheKey && result.errors?.length && hasDownstreamFailure(result.errors) && cached) {
+      // Stale if error: a recent good answer beats a failure, marked as such.
+      const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
+      setHeader('x-cache', 'STALE');
+      setHeader('age', String(ageOf(cached)));
+      return { data: structuredClone(cached.data), extensions: { ...costExtension(0, after.available), stale: true } };
+    }
+    if (cacheKey) {
+      setHeader('x-cache', 'MISS');
+      if (!result.errors?.length && result.data) {
+        // Errors and partial results are never cached.
+        await options.responseCache.set(cacheKey, { data: structuredClone(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
+        cacheHeaders(0);
+      }
+    }
+    if (prepared.mutationFields.length > 0) {
+      await options.responseCache.purge([...tags, ...purgeTagsFor(prepared.mutationFields, viewer.kind === 'user' ? viewer.userId : null)]);
+    }
+
+    // 6. Refund what the estimate over-charged.
     const actual = result.data
       ? actualCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables, data: result.data }, options)
       : CHARGE_NOTHING;
     const refund = charge.cost - actual.cost;
     const after = refund > 0 ? await options.bucket.refund(`cost:${key}`, refund, bucketLimits) : taken;
 
-    // 6. Put the removed fields back: the router's own values, or nulls with errors.
+    // 7. Put the removed fields back: the router's own values, or nulls with errors.
     const patched = patchResult(result.data, [...removals, ...routerFields.map((f) => ({ ...f, value: rateLimitValue(after.available) }))]);
     const errors = [
       ...(result.errors ?? []),
@@ -246,22 +344,16 @@ export class PipelineGateway implements GatewayInterface {
       setHeader('retry-after', '60');
     }
 
-    // 7. Metering, and entitlement changes reaching every router.
+    // 8. Metering, and entitlement changes reaching every router.
     if (viewer.kind === 'user') {
       await options.usage.record(viewer.userId, actual.cost);
-      const rootFields = analysis.operation.operation === 'mutation'
-        ? analysis.operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []))
-        : [];
-      if (rootFields.some((name) => options.entitlementMutations.has(name))) await options.viewerCache.invalidateUser(viewer.userId);
+      if (prepared.mutationFields.some((name) => options.entitlementMutations.has(name))) await options.viewerCache.invalidateUser(viewer.userId);
     }
 
     return {
       data: patched.data,
       ...(errors.length ? { errors } : {}),
-      extensions: {
-        ...result.extensions,
-        cost: { requestedQueryCost: estimate.cost, actualQueryCost: actual.cost, throttleStatus: throttleStatus(after.available) },
-      },
+      extensions: { ...result.extensions, ...costExtension(actual.cost, after.available) },
     };
   }
 }

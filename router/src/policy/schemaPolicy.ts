@@ -17,6 +17,7 @@ export interface Policy {
   cost?: number;
   listSize?: ListSize;
   rateLimit?: { max: number; window: string };
+  cacheControl?: { maxAge?: number; scope?: 'PUBLIC' | 'PRIVATE'; inheritMaxAge: boolean };
 }
 
 /**
@@ -40,7 +41,8 @@ export class SchemaPolicy {
         definition.kind !== Kind.OBJECT_TYPE_EXTENSION &&
         definition.kind !== Kind.INTERFACE_TYPE_DEFINITION &&
         definition.kind !== Kind.SCALAR_TYPE_DEFINITION &&
-        definition.kind !== Kind.ENUM_TYPE_DEFINITION
+        definition.kind !== Kind.ENUM_TYPE_DEFINITION &&
+        definition.kind !== Kind.UNION_TYPE_DEFINITION
       ) {
         continue;
       }
@@ -94,6 +96,13 @@ function readPolicy(directives: readonly ConstDirectiveNode[]): Policy | null {
           slicingArguments: argument(directive, 'slicingArguments') as string[] | undefined,
           sizedFields: argument(directive, 'sizedFields') as string[] | undefined,
           requireOneSlicingArgument: (argument(directive, 'requireOneSlicingArgument') as boolean | undefined) ?? true,
+        };
+        break;
+      case 'cacheControl':
+        get().cacheControl = {
+          maxAge: argument(directive, 'maxAge') as number | undefined,
+          scope: argument(directive, 'scope') as 'PUBLIC' | 'PRIVATE' | undefined,
+          inheritMaxAge: (argument(directive, 'inheritMaxAge') as boolean | undefined) ?? false,
         };
         break;
       case 'rateLimit':

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { createGalleryClient, sha256Hex } from './client';
+import type { PersistedQueryManifest } from './manifest';
+import { TRENDING_MEMES, VOTE } from './operations';
+
+/** What one request carried, GET or POST alike. */
+interface Sent {
+  method: string;
+  headers: Headers;
+  query?: string;
+  hash?: string;
+  variables?: Record<string, unknown>;
+}
+
+/** A fetch that answers from `respond` and keeps what was sent, as the router would see it. */
+function fakeRouter(respond: (sent: Sent) => unknown) {
+  const sent: Sent[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? 'GET';
+    const params =
+      method === 'GET'
+        ? {
+            query: url.searchParams.get('query') ?? undefined,
+            extensions: JSON.parse(url.searchParams.get('extensions') ?? '{}') as unknown,
+            variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown,
+          }
+        : (JSON.parse(String(init?.body)) as { query?: string; extensions?: unknown; variables?: unknown });
+    const { persistedQuery } = (params.extensions ?? {}) as { persistedQuery?: { sha256Hash?: string } };
+    const request: Sent = {
+      method,
+      headers: new Headers(init?.headers),
+      query: params.query,
+      hash: persistedQuery?.sha256Hash,
+      variables: params.variables as Record<string, unknown>,
+    };
+    sent.push(request);
+    return new Response(JSON.stringify(respond(request)), { headers: { 'content-type': 'application/json' } });
+  };
+  return { fetch, sent };
+}
+
+const TRENDING = {
+  trending: [
+    {
+      __typename: 'Meme',
+      id: '1',
+      title: 'Doge',
+      score: 3,
+      origin: 'HUMAN',
+      imageUrl: '/images/1.svg',
+      author: { __typename: 'User', id: '7', handle: 'shibe' },
+      template: { __typename: 'Template', id: '2', name: 'Doge' },
+    },
+  ],
+};
+const NOT_FOUND = { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] };
+
+async function manifest(): Promise<PersistedQueryManifest> {
+  return JSON.parse(await readFile(new URL('../persisted-query-manifest.json', import.meta.url), 'utf8')) as PersistedQueryManifest;
+}
+
+describe('createGalleryClient', () => {
+  it('hashes with WebCrypto exactly as node:crypto does', async () => {
+    expect(await sha256Hex('query { ✓ }')).toBe(createHash('sha256').update('query { ✓ }').digest('hex'));
+  });
+
+  it('apq: a hashed GET first, the full query by POST only after PERSISTED_QUERY_NOT_FOUND', async () => {
+    const router = fakeRouter((sent) => (sent.query ? { data: TRENDING } : NOT_FOUND));
+    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'apq', token: 'jwt', fetch: router.fetch });
+
+    const { data } = await client.query({ query: TRENDING_MEMES });
+
+    expect(data?.trending[0]?.author.handle).toBe('shibe');
+    expect(router.sent.map(({ method, query }) => [method, query !== undefined])).toEqual([
+      ['GET', false],
+      ['POST', true],
+    ]);
+    const [hashed, registration] = router.sent as [Sent, Sent];
+    expect(hashed.hash).toBe(await sha256Hex(registration.query ?? ''));
+    expect(registration.hash).toBe(hashed.hash);
+    expect(hashed.headers.get('authorization')).toBe('Bearer jwt');
+    // The hash of what Apollo Client sends is the manifest's id for the same
+    // operation: one id for both kinds of persisted query.
+    expect((await manifest()).operations.find((operation) => operation.name === 'TrendingMemes')?.id).toBe(hashed.hash);
+  });
+
+  it('trusted-documents: only manifest ids, GET for queries and POST for mutations, never the text', async () => {
+    const ids = new Map((await manifest()).operations.map((operation) => [operation.name, operation.id]));
+    const router = fakeRouter((sent) =>
+      sent.hash === ids.get('Vote') ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } } : { data: TRENDING },
+    );
+    const client = createGalleryClient({
+      uri: 'http://router.test/graphql',
+      mode: 'trusted-documents',
+      apiKey: 'mg_key',
+      manifest: await manifest(),
+      fetch: router.fetch,
+    });
+
+    await client.query({ query: TRENDING_MEMES });
+    const voted = await client.mutate({ mutation: VOTE, variables: { memeId: '1', value: 1 } });
+
+    expect(voted.data?.vote.score).toBe(4);
+    expect(router.sent.map(({ method, query, hash }) => [method, query, hash])).toEqual([
+      ['GET', undefined, ids.get('TrendingMemes')],
+      ['POST', undefined, ids.get('Vote')],
+    ]);
+    expect(router.sent[1]?.variables).toEqual({ memeId: '1', value: 1 });
+    expect(router.sent.every((sent) => sent.headers.get('x-api-key') === 'mg_key')).toBe(true);
+  });
+
+  it('trusted-documents needs the manifest', () => {
+    expect(() => createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents' })).toThrow(/manifest/);
+  });
+});

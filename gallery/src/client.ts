@@ -1,0 +1,61 @@
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
+import type { PersistedQueryManifest } from './manifest';
+
+export type PersistedQueryMode = 'apq' | 'trusted-documents';
+
+export interface GalleryClientOptions {
+  /** The router's GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
+  uri: string;
+  /**
+   * - `apq`: automatic persisted queries. The client sends the SHA-256 of each
+   *   query; on `PERSISTED_QUERY_NOT_FOUND` it sends the query once more with
+   *   its text, and the router keeps it (in Redis, for every router).
+   * - `trusted-documents`: the client sends only the manifest id of each
+   *   operation, as a router enforcing a safelist requires.
+   */
+  mode: PersistedQueryMode;
+  /** A session token from `signUp` / `logIn`, sent as `Authorization: Bearer …`. */
+  token?: string;
+  /** An API key, sent as `x-api-key`. */
+  apiKey?: string;
+  /** The gallery's `persisted-query-manifest.json`; required in `trusted-documents` mode. */
+  manifest?: PersistedQueryManifest;
+  /** The fetch to send requests with; the global one by default. */
+  fetch?: typeof fetch;
+}
+
+/** Lower-case hex SHA-256 of a string, with WebCrypto: the same code runs in Node and in browsers. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** An Apollo Client for the Memegraph router that sends persisted queries. */
+export function createGalleryClient(options: GalleryClientOptions): ApolloClient {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.apiKey) headers['x-api-key'] = options.apiKey;
+
+  const http = new HttpLink({ uri: options.uri, headers, fetch: options.fetch ?? globalThis.fetch });
+  return new ApolloClient({ cache: new InMemoryCache(), link: persistedQueryLink(options).concat(http) });
+}
+
+function persistedQueryLink(options: GalleryClientOptions): PersistedQueryLink {
+  if (options.mode === 'apq') {
+    // Hashed queries go by GET so that a CDN (and the router) can cache public
+    // answers by URL; the one-time registration with the full text, and every
+    // mutation, stays a POST.
+    return new PersistedQueryLink({ sha256: sha256Hex, useGETForHashedQueries: true });
+  }
+  const { manifest } = options;
+  if (!manifest) throw new Error('createGalleryClient: mode "trusted-documents" needs the persisted query manifest (options.manifest)');
+  // Ids are looked up by operation name; an operation missing from the
+  // manifest fails in the client rather than sending its text. GET for
+  // queries, as in APQ mode: the request is only an id and variables.
+  return new PersistedQueryLink({
+    ...generatePersistedQueryIdsFromManifest({ loadManifest: () => manifest }),
+    useGETForHashedQueries: true,
+  });
+}

@@ -1,0 +1,3 @@
+export { createGalleryClient, sha256Hex, type GalleryClientOptions, type PersistedQueryMode } from './client';
+export type { PersistedQueryManifest, PersistedQueryManifestOperation } from './manifest';
+export * from './operations';

@@ -1,0 +1,127 @@
+import { LRUCache } from 'lru-cache';
+import type { SharedState } from '../state/shared';
+
+export interface CachedResponse {
+  data: Record<string, unknown>;
+  /** Epoch ms. */
+  storedAt: number;
+  /** Seconds the response is fresh. */
+  maxAge: number;
+  tags: string[];
+}
+
+export interface ResponseCacheOptions {
+  /** How long this process keeps a response itself, in front of Redis. */
+  localTtlMs: number;
+  /** How long past its maxAge a response may still be served when a subgraph fails. */
+  staleIfErrorSeconds: number;
+  maxEntries?: number;
+}
+
+export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
+export const isFresh = (entry: CachedResponse, now = Date.now()) => now - entry.storedAt < entry.maxAge * 1000;
+
+/**
+ * The router's response cache: an in-process LRU (seconds) over Redis.
+ * Entries are tagged with the entities they hold; purging a tag removes
+ * them from Redis and, through pub/sub, from every router's LRU.
+ */
+export class ResponseCache {
+  private readonly local: LRUCache<string, CachedResponse>;
+  private readonly byTag = new Map<string, Set<string>>();
+  private readonly channel: string;
+
+  constructor(
+    private readonly state: SharedState,
+    private readonly options: ResponseCacheOptions,
+  ) {
+    this.local = new LRUCache({
+      max: options.maxEntries ?? 10_000,
+      ttl: 1, // set per entry
+      dispose: (entry, key) => {
+        for (const tag of entry.tags) this.byTag.get(tag)?.delete(key);
+      },
+    });
+    this.channel = `${state.prefix}cache-purge`;
+  }
+
+  async start(): Promise<void> {
+    if (!this.state.subscriber) return;
+    this.state.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel) this.dropLocal(JSON.parse(message) as string[]);
+    });
+    await this.state.subscriber.subscribe(this.channel);
+  }
+
+  /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
+  async get(key: string): Promise<CachedResponse | undefined> {
+    const hit = this.local.get(key);
+    if (hit) return hit;
+    if (!this.state.redis) return undefined;
+    const raw = await this.state.redis.get(this.redisKey(key));
+    if (!raw) return undefined;
+    const entry = JSON.parse(raw) as CachedResponse;
+    if (isFresh(entry)) this.remember(key, entry);
+    return entry;
+  }
+
+  async set(key: string, entry: CachedResponse): Promise<void> {
+    this.remember(key, entry);
+    const redis = this.state.redis;
+    if (!redis) return;
+    const ttlMs = (entry.maxAge + this.options.staleIfErrorSeconds) * 1000;
+    const pipeline = redis.multi().set(this.redisKey(key), JSON.stringify(entry), 'PX', ttlMs);
+    for (const tag of entry.tags) {
+      pipeline.sadd(this.tagKey(tag), key);
+      // Tag sets live as long as their longest-lived entry could.
+      pipeline.pexpire(this.tagKey(tag), ttlMs, 'GT');
+      pipeline.pexpire(this.tagKey(tag), ttlMs, 'NX');
+    }
+    await pipeline.exec();
+  }
+
+  /** Removes every response holding any of `tags`, here, in Redis and on every other router. */
+  async purge(tags: readonly string[]): Promise<void> {
+    if (tags.length === 0) return;
+    this.dropLocal(tags);
+    const redis = this.state.redis;
+    if (!redis) return;
+    const members = await Promise.all(tags.map((tag) => redis.smembers(this.tagKey(tag))));
+    const pipeline = redis.multi();
+    for (const [i, keys] of members.entries()) {
+      for (const key of keys) pipeline.del(this.redisKey(key));
+      pipeline.del(this.tagKey(tags[i]!));
+    }
+    pipeline.publish(this.channel, JSON.stringify(tags));
+    await pipeline.exec();
+  }
+
+  private remember(key: string, entry: CachedResponse): void {
+    // Without Redis this LRU is the only layer, so it keeps stale entries for stale-if-error too.
+    const ttl = this.state.redis
+      ? Math.min(this.options.localTtlMs, entry.maxAge * 1000 - (Date.now() - entry.storedAt))
+      : (entry.maxAge + this.options.staleIfErrorSeconds) * 1000 - (Date.now() - entry.storedAt);
+    if (ttl <= 0) return;
+    this.local.set(key, entry, { ttl });
+    for (const tag of entry.tags) {
+      let keys = this.byTag.get(tag);
+      if (!keys) this.byTag.set(tag, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  private dropLocal(tags: readonly string[]): void {
+    for (const tag of tags) {
+      for (const key of this.byTag.get(tag) ?? []) this.local.delete(key);
+      this.byTag.delete(tag);
+    }
+  }
+
+  private redisKey(key: string): string {
+    return `${this.state.prefix}response:${key}`;
+  }
+
+  private tagKey(tag: string): string {
+    return `${this.state.prefix}tag:${tag}`;
+  }
+}

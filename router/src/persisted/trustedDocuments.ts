@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { HttpError, type Logger, type Tier } from '@memegraph/service-kit';
+
+export type TrustedMode = 'off' | 'log' | 'enforce';
+export const TRUSTED_MODES = ['off', 'log', 'enforce'] as const;
+
+const manifestSchema = z.object({
+  format: z.literal('apollo-persisted-query-manifest'),
+  version: z.literal(1),
+  operations: z.array(z.object({ id: z.string().min(1), name: z.string().optional(), type: z.string().optional(), body: z.string().min(1) })),
+});
+
+export const PERSISTED_QUERY_NOT_IN_LIST = 'PERSISTED_QUERY_NOT_IN_LIST';
+
+/** One GraphQL request of an HTTP body (or a GET's parameters). */
+export interface OperationRequest {
+  query?: unknown;
+  extensions?: { persistedQuery?: { sha256Hash?: unknown } } & Record<string, unknown>;
+}
+
+/**
+ * Trusted documents: an Apollo persisted-query manifest the router loads at
+ * start. `enforce` runs only operations referenced by manifest id; `log`
+ * runs anything but logs what is not in the list; `off` ignores it.
+ */
+export class TrustedDocuments {
+  private readonly byId = new Map<string, string>();
+  private readonly bodies = new Set<string>();
+
+  constructor(
+    manifestPath: string | undefined,
+    private readonly defaultMode: TrustedMode,
+    private readonly modeByTier: Partial<Record<Tier, TrustedMode>>,
+    private readonly log: Logger,
+  ) {
+    if (!manifestPath) {
+      if (defaultMode !== 'off' || Object.values(modeByTier).some((m) => m !== 'off')) {
+        throw new Error('Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: required when TRUSTED_DOCUMENTS_MODE is log or enforce');
+      }
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    } catch (error) {
+      throw new Error(`Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: cannot read ${manifestPath}: ${(error as Error).message}`);
+    }
+    const manifest = manifestSchema.safeParse(raw);
+    if (!manifest.success) throw new Error(`Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: not an apollo-persisted-query-manifest v1`);
+    for (const op of manifest.data.operations) {
+      this.byId.set(op.id, op.body);
+      this.bodies.add(createHash('sha256').update(op.body).digest('hex'));
+    }
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  modeFor(tier: Tier): TrustedMode {
+    return this.modeByTier[tier] ?? this.defaultMode;
+  }
+
+  /**
+   * Resolves a manifest id to its document in place (the request then runs
+   * like any other), and refuses what the viewer's mode does not allow.
+   */
+  apply(request: OperationRequest, tier: Tier): void {
+    const mode = this.modeFor(tier);
+    if (mode === 'off') return;
+    const id = request.extensions?.persistedQuery?.sha256Hash;
+    const listed = typeof id === 'string' ? this.byId.get(id) : undefined;
+    if (listed !== undefined) {
+      request.query = listed;
+      // The id is resolved here; APQ must not treat it as an unregistered hash.
+      delete request.extensions!.persistedQuery;
+      return;
+    }
+    if (mode === 'enforce') {
+      throw new HttpError(400, PERSISTED_QUERY_NOT_IN_LIST, 'Only operations from the trusted documents list, referenced by id, may run');
+    }
+    const known = typeof request.query === 'string' && this.bodies.has(createHash('sha256').update(request.query).digest('hex'));
+    if (!known) this.log.warn({ tier, id: typeof id === 'string' ? id : undefined }, 'operation not in the trusted documents list');
+  }
+}
