@@ -17,6 +17,8 @@ export interface Stack {
   addRouter(env?: Record<string, string>): Promise<string>;
   /** GraphQL requests each subgraph has served. */
   subgraphRequests(): { users: number; memes: number; ai: number };
+  /** Stops a subgraph's HTTP server, as if the service went down. */
+  stopSubgraph(name: 'users' | 'memes' | 'ai'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,13 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     routerEnv,
     addRouter,
     subgraphRequests: () => ({ users: servers[0]!.stats.graphqlRequests, memes: servers[1]!.stats.graphqlRequests, ai: servers[2]!.stats.graphqlRequests }),
+    async stopSubgraph(name) {
+      const server = servers[['users', 'memes', 'ai'].indexOf(name)]!.httpServer;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
     async close() {
       for (const router of routers) await router.close();
       for (const server of servers.reverse()) await server.close();

@@ -1,10 +1,7 @@
 import {
   Kind,
   TypeInfo,
-  getNamedType,
   isInterfaceType,
-  isListType,
-  getNullableType,
   isObjectType,
   visit,
   visitWithTypeInfo,
@@ -47,28 +44,15 @@ export function withEntityIds(schema: GraphQLSchema, document: DocumentNode): Do
 }
 
 /**
- * The entity tags of a response (`Meme:42`), plus `Meme:list` for every
- * list of memes, read from the added keys, which it then removes.
+ * The entity tags of a response (`Meme:42`), plus `Meme:list` when memes
+ * appear inside a list (a new meme changes such lists), read from the
+ * added keys, which it then removes.
  */
-export function takeEntityTags(schema: GraphQLSchema, document: DocumentNode, data: unknown): Set<string> {
+export function takeEntityTags(data: unknown): Set<string> {
   const tags = new Set<string>();
-  const typeInfo = new TypeInfo(schema);
-  // Which parent types hold lists of entities, found from the document with the schema.
-  visit(
-    document,
-    visitWithTypeInfo(typeInfo, {
-      Field() {
-        const type = typeInfo.getType();
-        if (!type) return;
-        const nullable = getNullableType(type);
-        const named = getNamedType(type);
-        if (isListType(nullable) && (isObjectType(named) || isInterfaceType(named)) && named.getFields().id) tags.add(`${named.name}:list`);
-      },
-    }),
-  );
-  const walk = (value: unknown) => {
+  const walk = (value: unknown, inList: boolean) => {
     if (Array.isArray(value)) {
-      for (const item of value) walk(item);
+      for (const item of value) walk(item, true);
       return;
     }
     if (!value || typeof value !== 'object') return;
@@ -77,9 +61,12 @@ export function takeEntityTags(schema: GraphQLSchema, document: DocumentNode, da
     const type = object[ENTITY_TYPE];
     delete object[ENTITY_ID];
     delete object[ENTITY_TYPE];
-    if (id !== undefined && id !== null && typeof type === 'string') tags.add(`${type}:${String(id)}`);
-    for (const child of Object.values(object)) walk(child);
+    if (typeof type === 'string') {
+      if (id !== undefined && id !== null) tags.add(`${type}:${String(id)}`);
+      if (inList) tags.add(`${type}:list`);
+    }
+    for (const child of Object.values(object)) walk(child, inList);
   };
-  walk(data);
+  walk(data, false);
   return tags;
 }

@@ -303,7 +303,7 @@ export class PipelineGateway implements GatewayInterface {
     const tagged = cacheable || prepared.mutationFields.length > 0;
     const executed = tagged ? this.withIds(plan) : plan;
     const result = await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
-    const tags = tagged && result.data ? takeEntityTags(schema, executed.document, result.data) : new Set<string>();
+    const tags = tagged && result.data ? takeEntityTags(result.data) : new Set<string>();
     if (!tagged && result.data) stripEntityKeys(result.data);
 
     if (cacheKey && result.errors?.length && hasDownstreamFailure(result.errors) && cached) {

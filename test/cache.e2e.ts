@@ -1,0 +1,138 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, signUp } from './support/accounts';
+import { routerClient } from './support/client';
+import { Redis } from 'ioredis';
+import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
+
+let stack: Stack;
+let routerB: string;
+
+beforeAll(async () => {
+  stack = await startStack({ users: 20, memes: 120, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, STALE_IF_ERROR_SECONDS: '120' } });
+  routerB = await stack.addRouter();
+});
+afterAll(() => stack?.close());
+
+describe('response cache', () => {
+  it('answers a repeated query from the cache, whatever its whitespace or definition order, without calling a subgraph', async () => {
+    const client = routerClient(stack.routerUrl);
+    const first = await client(`query Hot { trending(first: 3) { ...M } } fragment M on Meme { id score }`);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    const before = stack.subgraphRequests();
+    const second = await client(`fragment M on Meme {   id
+      score }
+      query Hot {
+        trending(first: 3) { ...M }
+      }`);
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    expect(Number(second.headers.get('age'))).toBeGreaterThanOrEqual(0);
+    expect(second.body.data).toEqual(first.body.data);
+    expect(stack.subgraphRequests()).toEqual(before);
+    // Another router finds it in Redis.
+    const onB = await routerClient(routerB)(`query Hot { trending(first: 3) { ...M } } fragment M on Meme { id score }`);
+    expect(onB.headers.get('x-cache')).toBe('HIT');
+    expect(stack.subgraphRequests()).toEqual(before);
+    // Different variables are a different answer.
+    const other = await client(`query Hot { trending(first: 4) { ...M } } fragment M on Meme { id score }`);
+    expect(other.headers.get('x-cache')).toBe('MISS');
+  });
+
+  it('a vote through router A shows on router B at once, even for a query that did not ask for ids', async () => {
+    const voter = await signUp(stack.routerUrl, 'cache_voter');
+    const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+    const QUERY = `query($id: ID!) { meme(id: $id) { title score } }`;
+    const onB = routerClient(routerB);
+    expect((await onB<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score).toBe(meme!.score);
+    expect((await onB(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('HIT');
+
+    await voter.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: meme!.id });
+    const ms = await eventually(async () => (await onB<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1);
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it('a new meme purges cached lists of memes on every router', async () => {
+    const author = await signUp(stack.routerUrl, 'cache_author');
+    const LIST = `{ memes(first: 1) { edges { node { title } } } }`;
+    const onB = routerClient(routerB);
+    await onB(LIST);
+    expect((await onB(LIST)).headers.get('x-cache')).toBe('HIT');
+    await author.client(`mutation { createMeme(input: { title: "Fresh out of the oven", topText: "a", bottomText: "b", templateId: "1" }) { id } }`);
+    await eventually(async () => (await onB<{ memes: { edges: { node: { title: string } }[] } }>(LIST)).body.data!.memes.edges[0]!.node.title === 'Fresh out of the oven');
+  });
+
+  it('free and premium viewers, and two viewers on PRIVATE data, never get each other’s cached answers', async () => {
+    const free = await signUp(stack.routerUrl, 'cache_free');
+    const premium = await signUp(stack.routerUrl, 'cache_premium', 'PREMIUM');
+    const FEED = `{ feed(first: 40) { edges { node { id origin } } } }`;
+    const origins = (r: { body: { data?: { feed: { edges: { node: { origin: string } }[] } } | null } }) =>
+      r.body.data!.feed.edges.map((e) => e.node.origin);
+    const premiumFeed = await premium.client(FEED);
+    expect(origins(premiumFeed as never)).toContain('AI');
+    const freeFeed = await free.client(FEED);
+    expect(freeFeed.headers.get('x-cache')).toBe('MISS');
+    expect(origins(freeFeed as never)).not.toContain('AI');
+    expect((await free.client(FEED)).headers.get('x-cache')).toBe('HIT');
+    expect(origins((await premium.client(FEED)) as never)).toContain('AI');
+
+    const ME = `{ me { handle tier } }`;
+    const a = await free.client<{ me: { handle: string } }>(ME);
+    const b = await premium.client<{ me: { handle: string } }>(ME);
+    expect(a.body.data!.me.handle).toBe('cache_free');
+    expect(b.body.data!.me.handle).toBe('cache_premium');
+    expect((await free.client<{ me: { handle: string } }>(ME)).body.data!.me.handle).toBe('cache_free');
+    expect((await premium.client<{ me: { handle: string } }>(ME)).body.data!.me.handle).toBe('cache_premium');
+  });
+
+  it('never caches errors or partial results', async () => {
+    const free = await signUp(stack.routerUrl, 'cache_partial');
+    const QUERY = `{ trending(first: 1) { id prompt } }`;
+    const first = await free.client(QUERY);
+    expect(first.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
+    expect(first.headers.get('x-cache')).toBeNull();
+    const parse = await free.client(`{ trending(first: 1) { nope } }`);
+    expect(parse.status).toBe(400);
+    expect(parse.headers.get('x-cache')).toBeNull();
+  });
+
+  it('GET for a public query carries Cache-Control for CDNs; private data does not', async () => {
+    const url = `${stack.routerUrl}/graphql?query=${encodeURIComponent('{ templates { id name } }')}`;
+    const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+    const account = await signUp(stack.routerUrl, 'cache_private_get');
+    const me = await fetch(`${stack.routerUrl}/graphql?query=${encodeURIComponent('{ me { handle } }')}`, {
+      headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${account.token}` },
+    });
+    expect(me.headers.get('cache-control') ?? '').not.toContain('public');
+  });
+
+  it('serves cached data stale when a subgraph is down; uncached data fails with DOWNSTREAM_SERVICE_ERROR', async () => {
+    // A router without the in-process layer, so the entry's age in Redis is all that counts.
+    const client = routerClient(await stack.addRouter({ CACHE_LOCAL_TTL_MS: '0' }));
+    const CACHED = `{ templates { id name } }`;
+    const good = await client(CACHED);
+    expect((await client(CACHED)).headers.get('x-cache')).toBe('HIT');
+    // Let the cached answer age past its maxAge (3600 s), within the stale window (maxAge + 120 s).
+    const redis = new Redis(TEST_REDIS_URL);
+    for (const key of await redis.keys(`${stack.routerEnv.REDIS_PREFIX}response:*`)) {
+      const entry = JSON.parse((await redis.get(key))!) as { storedAt: number; maxAge: number };
+      entry.storedAt -= (entry.maxAge + 60) * 1000;
+      await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
+    }
+    redis.disconnect();
+
+    await stack.stopSubgraph('memes');
+    const stale = await client(CACHED);
+    expect(stale.status).toBe(200);
+    expect(stale.headers.get('x-cache')).toBe('STALE');
+    expect(Number(stale.headers.get('age'))).toBeGreaterThan(3600);
+    expect(stale.body.extensions?.stale).toBe(true);
+    expect(stale.body.data).toEqual(good.body.data);
+    expect(stale.body.errors).toBeUndefined();
+
+    const uncached = await client(`{ trending(first: 7) { id } }`);
+    expect(uncached.body.errors?.[0]?.extensions).toMatchObject({ code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'memes' });
+    expect(uncached.body.data).toBeNull();
+    expect(uncached.status).toBe(502);
+  });
+});
