@@ -80,10 +80,12 @@ describe('premium content', () => {
   it('an AI-only field comes back null with UNAUTHORIZED_FIELD_OR_TYPE at its path, the rest is served, and the subgraph never sees it', async () => {
     const free = await signUp(stack.routerUrl, 'curious_free');
     const premium = await signUp(stack.routerUrl, 'paying_member', 'PREMIUM');
-    const generated = await premium.client<{ generateMeme: { meme: { id: string } } }>(
-      `mutation { generateMeme(input: { prompt: "secret sauce" }) { meme { id } } }`,
+    const started = await premium.client<{ generateMeme: { id: string } }>(`mutation { generateMeme(input: { prompt: "secret sauce" }) { id } }`);
+    const finished = await premium.client<{ generation: { meme: { id: string } } }>(
+      `query($id: ID!) { generation(id: $id, waitSeconds: 5) { meme { id } } }`,
+      { id: started.body.data!.generateMeme.id },
     );
-    const id = generated.body.data!.generateMeme.meme.id;
+    const id = finished.body.data!.generation.meme.id;
     const human = (await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`))[0]!.id;
     const QUERY = `query($id: ID!) { meme(id: $id) { id title prompt } }`;
 

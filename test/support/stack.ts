@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { AI_MIGRATIONS, createAiServer } from '@memegraph/ai';
+import {
+  AI_MIGRATIONS,
+  createAiServer,
+  createCatalogFor,
+  createGenerationStore,
+  createProvider,
+  createResultCache,
+  readAiProvidersConfig,
+  startBullMqWorker,
+  type QueueSettings,
+} from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
-import { DEFAULT_TIERS, createLogger, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
+import { DEFAULT_TIERS, createLogger, loadTiers, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -12,6 +22,8 @@ export interface Stack {
   subgraphUrls: { users: string; memes: string; ai: string };
   dbs: { users: Db; memes: Db; ai: Db };
   secrets: { signing: string; jwt: string };
+  /** The Redis key prefix of this stack. */
+  redisPrefix: string;
   /** The router configuration every router of this stack shares. */
   routerEnv: Record<string, string>;
   addRouter(env?: Record<string, string>): Promise<string>;
@@ -29,6 +41,16 @@ export interface StackOptions {
   routerEnv?: Record<string, string>;
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
+  ai?: {
+    /** BullMQ on Redis instead of the in-process queue. */
+    queue?: 'bullmq' | 'memory';
+    /** With BullMQ: run a worker in this process, or none (the test starts real worker processes). */
+    worker?: 'in-process' | 'none';
+    /** The provider settings, as AI_PROVIDERS and friends would give them. */
+    providerEnv?: Record<string, string>;
+    settings?: Partial<QueueSettings>;
+    tiersJson?: string;
+  };
 }
 
 /** Deletes every key a stack left under its prefix. */
@@ -102,9 +124,47 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     }),
   );
   const memes = await start(await createMemesServer({ db: dbs.memes, signingSecret: secrets.signing, log }));
+  const aiOptions = options.ai ?? {};
+  const memesOrigin = new URL(memes).origin;
+  const provider = createProvider(readAiProvidersConfig(aiOptions.providerEnv ?? {}), log);
+  const settings: QueueSettings = { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 30_000, ...aiOptions.settings };
+  const aiRedis = aiOptions.queue === 'bullmq' ? { url: TEST_REDIS_URL, prefix: redisPrefix } : null;
   const ai = await start(
-    await createAiServer({ db: dbs.ai, signingSecret: secrets.signing, log, memesUrl: new URL(memes).origin }),
+    await createAiServer({
+      db: dbs.ai,
+      signingSecret: secrets.signing,
+      log,
+      memesUrl: memesOrigin,
+      tiers: loadTiers(aiOptions.tiersJson),
+      queue: settings,
+      redis: aiRedis,
+      provider,
+    }),
   );
+  const workers: { close(): Promise<void> }[] = [];
+  if (aiRedis && aiOptions.worker !== 'none') {
+    const workerRedis = new Redis(TEST_REDIS_URL);
+    const worker = startBullMqWorker({
+      redisUrl: TEST_REDIS_URL,
+      prefix: redisPrefix,
+      settings,
+      lockDurationMs: 5_000,
+      deps: {
+        store: createGenerationStore(dbs.ai),
+        catalog: createCatalogFor(secrets.signing, memesOrigin),
+        provider,
+        results: createResultCache(workerRedis, redisPrefix),
+        log,
+      },
+      log,
+    });
+    workers.push({
+      async close() {
+        await worker.close();
+        workerRedis.disconnect();
+      },
+    });
+  }
   const routerEnv = {
     SUBGRAPH_SIGNING_SECRET: secrets.signing,
     JWT_SECRET: secrets.jwt,
@@ -130,6 +190,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     dbs,
     secrets,
     routerEnv,
+    redisPrefix,
     addRouter,
     subgraphRequests: () => ({ users: servers[0]!.stats.graphqlRequests, memes: servers[1]!.stats.graphqlRequests, ai: servers[2]!.stats.graphqlRequests }),
     async stopSubgraph(name) {
@@ -141,6 +202,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     },
     async close() {
       for (const router of routers) await router.close();
+      for (const worker of workers) await worker.close();
       for (const server of servers.reverse()) await server.close();
       for (const db of Object.values(dbs)) await db.close();
       await database.drop();

@@ -3,59 +3,59 @@ import { getGraphQLRateLimiter, type Identity, type Store } from 'graphql-rate-l
 import type { GraphQLResolveInfo } from 'graphql';
 import type { SharedState } from '../state/shared';
 
+export interface FieldLimit {
+  max: number;
+  window: string;
+}
+
+/** Window lengths graphql-rate-limit accepts (`ms` syntax), in milliseconds. */
+function windowMs(window: string): number {
+  const match = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(window.trim());
+  if (!match) throw new Error(`unsupported @rateLimit window "${window}"`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms']!;
+  return Number(match[1]) * unit;
+}
+
 /**
  * graphql-rate-limit's limiter reads an identity's call timestamps, decides,
- * then writes them back. Two routers doing that at once could both admit
- * the last call, so this store holds a lock from the read to the write:
- * per identity, exactly one decision at a time across every router.
+ * then writes them back: two routers doing that at once could both admit the
+ * last call. This store makes the read the decision: it atomically counts
+ * the calls in the window and, when there is room, records this one, then
+ * answers so that the limiter reaches the same verdict. The write-back is
+ * then redundant and ignored. Every router shares one count; none can admit
+ * more than `max` in a window.
  */
-abstract class LockingStore implements Store {
-  private readonly held = new Map<string, string[]>();
+abstract class ReservingStore implements Store {
+  /** The limit of each field, set before the limiter runs for it. */
+  readonly limits = new Map<string, { max: number; windowMs: number }>();
 
-  protected abstract lock(key: string): Promise<string>;
-  protected abstract unlock(key: string, token: string): Promise<void>;
-  protected abstract read(key: string): Promise<number[]>;
-  protected abstract write(key: string, timestamps: readonly number[], windowMs: number): Promise<void>;
-
-  private key(identity: Identity): string {
-    return `frl:${identity.contextIdentity}:${identity.fieldIdentity}`;
-  }
+  protected abstract reserve(key: string, now: number, windowMs: number, max: number): Promise<number>;
 
   async getForIdentity(identity: Identity): Promise<readonly number[]> {
-    const key = this.key(identity);
-    const token = await this.lock(key);
-    const tokens = this.held.get(key) ?? [];
-    tokens.push(token);
-    this.held.set(key, tokens);
-    try {
-      return await this.read(key);
-    } catch (error) {
-      await this.release(key);
-      throw error;
-    }
+    const fieldName = identity.fieldIdentity.split(':')[0]!;
+    const limit = this.limits.get(fieldName);
+    if (!limit) throw new Error(`no @rateLimit known for ${fieldName}`);
+    const now = Date.now();
+    const before = await this.reserve(`frl:${identity.contextIdentity}:${identity.fieldIdentity}`, now, limit.windowMs, limit.max);
+    // The limiter only counts these: `before` calls, all still inside the window.
+    return Array.from({ length: before }, () => now);
   }
 
-  async setForIdentity(identity: Identity, timestamps: readonly number[], windowMs = 60_000): Promise<void> {
-    const key = this.key(identity);
-    try {
-      await this.write(key, timestamps, windowMs);
-    } finally {
-      await this.release(key);
-    }
-  }
-
-  private async release(key: string): Promise<void> {
-    const token = this.held.get(key)?.shift();
-    if (this.held.get(key)?.length === 0) this.held.delete(key);
-    if (token) await this.unlock(key, token);
+  setForIdentity(): void {
+    // Recorded atomically by getForIdentity already.
   }
 }
 
-const LOCK_TTL_MS = 5_000;
-const LOCK_WAIT_MS = 5_000;
-const UNLOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+// Drop calls that left the window, count the rest, record this call if there is room.
+const RESERVE = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+local count = redis.call('ZCARD', KEYS[1])
+if count < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1] .. ':' .. ARGV[4]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return count
+`;
 
-class RedisLockingStore extends LockingStore {
+class RedisReservingStore extends ReservingStore {
   constructor(
     private readonly redis: NonNullable<SharedState['redis']>,
     private readonly prefix: string,
@@ -63,80 +63,37 @@ class RedisLockingStore extends LockingStore {
     super();
   }
 
-  protected async lock(key: string): Promise<string> {
-    const token = randomBytes(12).toString('base64url');
-    const deadline = Date.now() + LOCK_WAIT_MS;
-    for (let attempt = 0; ; attempt++) {
-      // The lock expires by itself, so a router that dies holding it blocks nobody for long.
-      if ((await this.redis.set(`${this.prefix}${key}:lock`, token, 'PX', LOCK_TTL_MS, 'NX')) === 'OK') return token;
-      if (Date.now() > deadline) throw new Error('rate limit lock not acquired in time');
-      await new Promise((r) => setTimeout(r, Math.min(2 + attempt, 20) * (0.5 + Math.random())));
-    }
-  }
-
-  protected async unlock(key: string, token: string): Promise<void> {
-    await this.redis.eval(UNLOCK, 1, `${this.prefix}${key}:lock`, token);
-  }
-
-  protected async read(key: string): Promise<number[]> {
-    const raw = await this.redis.get(`${this.prefix}${key}`);
-    return raw ? (JSON.parse(raw) as number[]) : [];
-  }
-
-  protected async write(key: string, timestamps: readonly number[], windowMs: number): Promise<void> {
-    await this.redis.set(`${this.prefix}${key}`, JSON.stringify(timestamps), 'PX', windowMs);
+  protected async reserve(key: string, now: number, windowMs: number, max: number): Promise<number> {
+    return (await this.redis.eval(RESERVE, 1, `${this.prefix}${key}`, now, windowMs, max, randomBytes(6).toString('hex'))) as number;
   }
 }
 
-class MemoryLockingStore extends LockingStore {
-  private readonly queues = new Map<string, Promise<void>>();
-  private readonly releases = new Map<string, () => void>();
-  private readonly data = new Map<string, { timestamps: readonly number[]; expiresAt: number }>();
+class MemoryReservingStore extends ReservingStore {
+  private readonly calls = new Map<string, number[]>();
 
-  protected async lock(key: string): Promise<string> {
-    const previous = this.queues.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => (release = resolve));
-    this.queues.set(key, previous.then(() => current));
-    await previous;
-    const token = randomBytes(6).toString('hex');
-    this.releases.set(`${key}:${token}`, release);
-    return token;
+  protected async reserve(key: string, now: number, windowMs: number, max: number): Promise<number> {
+    // No await between counting and recording: atomic within this process.
+    const live = (this.calls.get(key) ?? []).filter((t) => t > now - windowMs);
+    const count = live.length;
+    if (count < max) live.push(now);
+    this.calls.set(key, live);
+    return count;
   }
-
-  protected async unlock(key: string, token: string): Promise<void> {
-    this.releases.get(`${key}:${token}`)?.();
-    this.releases.delete(`${key}:${token}`);
-  }
-
-  protected async read(key: string): Promise<number[]> {
-    const entry = this.data.get(key);
-    return entry && entry.expiresAt > Date.now() ? [...entry.timestamps] : [];
-  }
-
-  protected async write(key: string, timestamps: readonly number[], windowMs: number): Promise<void> {
-    this.data.set(key, { timestamps, expiresAt: Date.now() + windowMs });
-  }
-}
-
-export interface FieldLimit {
-  max: number;
-  window: string;
 }
 
 /** Checks one call of a `@rateLimit` field; resolves to an error message when over the limit. */
 export type FieldRateLimiter = (call: { viewerKey: string; fieldName: string; args: Record<string, unknown> }, limit: FieldLimit) => Promise<string | undefined>;
 
 export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
-  const store = state.redis ? new RedisLockingStore(state.redis, state.prefix) : new MemoryLockingStore();
+  const store = state.redis ? new RedisReservingStore(state.redis, state.prefix) : new MemoryReservingStore();
   const limiter = getGraphQLRateLimiter({
     store,
     identifyContext: (context: { viewerKey: string }) => context.viewerKey,
-    formatError: ({ fieldName, max, window }) =>
-      `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
+    formatError: ({ fieldName, max, window }) => `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
   });
-  return (call, limit) =>
-    limiter(
+  return (call, limit) => {
+    store.limits.set(call.fieldName, { max: limit.max, windowMs: windowMs(limit.window) });
+    return limiter(
       {
         parent: undefined,
         args: call.args,
@@ -146,4 +103,5 @@ export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
       },
       { max: limit.max, window: limit.window },
     );
+  };
 }

@@ -1,6 +1,7 @@
-import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { AI_MIGRATIONS } from './index';
+import { createProvider, readAiProvidersConfig } from './providers/config';
 import { createAiServer } from './server';
 
 const config = readConfig({
@@ -10,6 +11,12 @@ const config = readConfig({
   DATA_DIR: z.string().default('.data/ai'),
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
+  REDIS_URL: env.optional(),
+  REDIS_PREFIX: z.string().default('memegraph:'),
+  TIERS_JSON: env.optional(),
+  AI_CONCURRENCY: env.int(20, 1),
+  AI_MAX_WAITING: env.int(1_000, 1),
+  AI_JOB_TIMEOUT_MS: env.int(60_000, 100),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -17,9 +24,19 @@ const log = createLogger('ai', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
 await migrate(db, AI_MIGRATIONS);
 
-const server = await createAiServer({ db, signingSecret: config.SUBGRAPH_SIGNING_SECRET, log, memesUrl: config.MEMES_URL });
+const server = await createAiServer({
+  db,
+  signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+  log,
+  memesUrl: config.MEMES_URL,
+  tiers: loadTiers(config.TIERS_JSON),
+  queue: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
+  // With Redis, worker-main.ts runs the jobs; without, this process does (one instance only).
+  redis: config.REDIS_URL ? { url: config.REDIS_URL, prefix: config.REDIS_PREFIX } : null,
+  provider: createProvider(readAiProvidersConfig(process.env), log),
+});
 const url = await server.listen(config.PORT, config.HOST);
-log.info({ url: `${url}/graphql` }, 'ai subgraph ready');
+log.info({ url: `${url}/graphql`, queue: config.REDIS_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
 
 drainOnSignal(log, async () => {
   await server.close();

@@ -15,37 +15,83 @@ export interface GenerationRow {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  priority: number;
+  cached: boolean;
 }
 
 const COLUMNS =
-  'id, user_id, prompt, template_id, status, provider, meme_id, error_code, error_message, created_at, started_at, finished_at';
+  'id, user_id, prompt, template_id, status, provider, meme_id, error_code, error_message, created_at, started_at, finished_at, priority, cached';
 
 /** The generations table: the AI subgraph's own record of every request. */
 export function createGenerationStore(db: Queryable) {
   return {
-    async create(input: { userId: string; prompt: string; templateId: string | null; provider: string }) {
+    async create(input: { userId: string; prompt: string; templateId: string; provider: string; priority: number }) {
       const [row] = await db.query<GenerationRow>(
-        `INSERT INTO generations (user_id, prompt, template_id, status, provider)
-         VALUES ($1, $2, $3, 'QUEUED', $4) RETURNING ${COLUMNS}`,
-        [input.userId, input.prompt, input.templateId, input.provider],
+        `INSERT INTO generations (user_id, prompt, template_id, status, provider, priority)
+         VALUES ($1, $2, $3, 'QUEUED', $4, $5) RETURNING ${COLUMNS}`,
+        [input.userId, input.prompt, input.templateId, input.provider, input.priority],
       );
       return row!;
+    },
+    /** A generation answered from the result cache: finished before it was ever queued. */
+    async createFinished(input: { userId: string; prompt: string; templateId: string; provider: string; memeId: string }) {
+      const [row] = await db.query<GenerationRow>(
+        `INSERT INTO generations (user_id, prompt, template_id, status, provider, meme_id, cached, started_at, finished_at)
+         VALUES ($1, $2, $3, 'SUCCEEDED', $4, $5, true, now(), now()) RETURNING ${COLUMNS}`,
+        [input.userId, input.prompt, input.templateId, input.provider, input.memeId],
+      );
+      return row!;
+    },
+    async remove(id: string) {
+      await db.query('DELETE FROM generations WHERE id = $1', [id]);
+    },
+    /** 1-based place in the waiting line: ahead are higher priorities, then older jobs of the same. */
+    async queuePositions(ids: readonly string[]) {
+      const rows = await db.query<{ id: string; position: string }>(
+        `SELECT g.id, (SELECT count(*) FROM generations w
+                       WHERE w.status = 'QUEUED' AND (w.priority < g.priority OR (w.priority = g.priority AND w.id <= g.id))) AS position
+         FROM generations g WHERE g.id = ANY($1::bigint[]) AND g.status = 'QUEUED'`,
+        [ids],
+      );
+      return new Map(rows.map((r) => [r.id, Number(r.position)]));
+    },
+    async statusCounts() {
+      const rows = await db.query<{ status: GenerationStatus; count: string }>('SELECT status, count(*) AS count FROM generations GROUP BY status');
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])) as Partial<Record<GenerationStatus, number>>;
+    },
+    /** Mean seconds waited and run by generations that finished in the last `minutes`. */
+    async recentTimes(minutes: number) {
+      const [row] = await db.query<{ wait: number | null; run: number | null; finished: string }>(
+        `SELECT avg(extract(epoch FROM started_at - created_at))::float AS wait,
+                avg(extract(epoch FROM finished_at - started_at))::float AS run,
+                count(*) AS finished
+         FROM generations WHERE finished_at > now() - make_interval(mins => $1) AND NOT cached`,
+        [minutes],
+      );
+      return { meanWaitSeconds: row?.wait ?? 0, meanRunSeconds: row?.run ?? 0, finished: Number(row?.finished ?? 0) };
     },
     async byIds(ids: readonly string[]) {
       return db.query<GenerationRow>(`SELECT ${COLUMNS} FROM generations WHERE id = ANY($1::bigint[])`, [ids]);
     },
     async markRunning(id: string, templateId: string) {
-      await db.query(`UPDATE generations SET status = 'RUNNING', started_at = now(), template_id = $2 WHERE id = $1`, [id, templateId]);
-    },
-    async markSucceeded(id: string, memeId: string) {
       await db.query(
-        `UPDATE generations SET status = 'SUCCEEDED', meme_id = $2, finished_at = now(), error_code = NULL, error_message = NULL WHERE id = $1`,
-        [id, memeId],
+        `UPDATE generations SET status = 'RUNNING', started_at = COALESCE(started_at, now()), template_id = $2
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
+        [id, templateId],
+      );
+    },
+    /** Finishes a generation once: a second worker finishing the same job changes nothing. */
+    async markSucceeded(id: string, memeId: string, cached: boolean) {
+      await db.query(
+        `UPDATE generations SET status = 'SUCCEEDED', meme_id = $2, cached = $3, finished_at = now(), error_code = NULL, error_message = NULL
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
+        [id, memeId, cached],
       );
     },
     async markFailed(id: string, code: string, message: string) {
       await db.query(
-        `UPDATE generations SET status = 'FAILED', error_code = $2, error_message = $3, finished_at = now() WHERE id = $1`,
+        `UPDATE generations SET status = 'FAILED', error_code = $2, error_message = $3, finished_at = now()
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
         [id, code, message],
       );
     },

@@ -12,6 +12,8 @@ export const Generation = {
   __resolveReference: async (reference: { id: string }, context: AiContext) =>
     /^\d{1,18}$/.test(reference.id) ? visibleTo(await context.loaders.generationById.load(reference.id), context) : null,
   meme: (row: GenerationRow) => (row.meme_id ? { __typename: 'Meme', id: row.meme_id } : null),
+  queuePosition: (row: GenerationRow, _args: unknown, context: AiContext) =>
+    row.status === 'QUEUED' ? context.loaders.queuePosition.load(row.id) : null,
   error: (row: GenerationRow) => (row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null),
   createdAt: (row: GenerationRow) => row.created_at,
   finishedAt: (row: GenerationRow) => row.finished_at,

@@ -1,0 +1,67 @@
+/**
+ * The AI generation worker: takes jobs from the BullMQ queue and runs them
+ * against the provider key pool, apart from the subgraph's HTTP server.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { z } from 'zod';
+import { AI_MIGRATIONS } from './index';
+import { startBullMqWorker } from './generations/queue';
+import { createResultCache } from './generations/resultCache';
+import { createGenerationStore } from './generations/store';
+import { createProvider, readAiProvidersConfig } from './providers/config';
+import { keyStatusBoard } from './providers/status';
+import { createCatalogFor } from './server';
+
+const config = readConfig({
+  DATABASE_URL: env.optional(),
+  DATA_DIR: z.string().default('.data/ai'),
+  SUBGRAPH_SIGNING_SECRET: env.secret(),
+  MEMES_URL: env.url().default('http://127.0.0.1:4002'),
+  REDIS_URL: z.string().min(1, 'the worker needs Redis; without it the ai subgraph runs jobs itself'),
+  REDIS_PREFIX: z.string().default('memegraph:'),
+  AI_CONCURRENCY: env.int(20, 1),
+  AI_MAX_WAITING: env.int(1_000, 1),
+  AI_JOB_TIMEOUT_MS: env.int(60_000, 100),
+  /** How long a job's lock lasts; a worker that dies frees its jobs after this. */
+  AI_LOCK_DURATION_MS: env.int(30_000, 1_000),
+  LOG_LEVEL: z.string().default('info'),
+});
+
+const log = createLogger('ai-worker', config.LOG_LEVEL);
+const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+await migrate(db, AI_MIGRATIONS);
+const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+const provider = createProvider(readAiProvidersConfig(process.env), log);
+
+const worker = startBullMqWorker({
+  redisUrl: config.REDIS_URL,
+  prefix: config.REDIS_PREFIX,
+  settings: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
+  lockDurationMs: config.AI_LOCK_DURATION_MS,
+  deps: {
+    store: createGenerationStore(db),
+    catalog: createCatalogFor(config.SUBGRAPH_SIGNING_SECRET, config.MEMES_URL),
+    provider,
+    results: createResultCache(redis, config.REDIS_PREFIX),
+    log,
+  },
+  log,
+});
+
+// The subgraph's admin query reads every worker's key health from Redis.
+const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
+const board = keyStatusBoard(redis, config.REDIS_PREFIX);
+const report = setInterval(() => {
+  board.publish(workerId, provider.stats()).catch((error: unknown) => log.warn({ err: error }, 'key status not published'));
+}, 5_000);
+await board.publish(workerId, provider.stats());
+log.info({ workerId, concurrency: config.AI_CONCURRENCY }, 'ai worker ready');
+
+drainOnSignal(log, async () => {
+  clearInterval(report);
+  await worker.close();
+  redis.disconnect();
+  await db.close();
+});
