@@ -64,6 +64,17 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
     port: ports.ai,
     env: { ...common, PORT: String(ports.ai), DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
   },
+  // With Redis, AI jobs run in a worker process of their own; without, the ai subgraph runs them.
+  ...(env.REDIS_URL
+    ? [
+        {
+          name: 'ai-worker',
+          entry: 'subgraphs/ai/src/worker-main.ts',
+          port: 0,
+          env: { ...common, DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
+        },
+      ]
+    : []),
   {
     name: 'router',
     entry: 'router/src/main.ts',
@@ -119,7 +130,8 @@ try {
       console.error(`memegraph: ${service.name} stopped (${signal ?? `code ${code}`}); stopping everything`);
       stopAll(1);
     });
-    await waitForHealth(service.name, service.port, child);
+    // The worker serves no HTTP; it is up once it runs.
+    if (service.port > 0) await waitForHealth(service.name, service.port, child);
   }
   console.log(`\nMemegraph is up: ${publicUrl}/graphql  (database: ${env.DATABASE_URL ? 'PostgreSQL' : `embedded, in ${dataDir}`})\n`);
 } catch (error) {

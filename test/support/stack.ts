@@ -24,6 +24,10 @@ export interface Stack {
   secrets: { signing: string; jwt: string };
   /** The Redis key prefix of this stack. */
   redisPrefix: string;
+  /** The stack's database, for processes the test starts itself. */
+  databaseUrl: string;
+  /** Starts a BullMQ worker in this process (stacks with `ai.queue: 'bullmq'`). */
+  startAiWorker(): void;
   /** The router configuration every router of this stack shares. */
   routerEnv: Record<string, string>;
   addRouter(env?: Record<string, string>): Promise<string>;
@@ -142,7 +146,9 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     }),
   );
   const workers: { close(): Promise<void> }[] = [];
-  if (aiRedis && aiOptions.worker !== 'none') {
+  /** A BullMQ worker in this process, as worker-main.ts runs one. */
+  const startAiWorker = () => {
+    if (!aiRedis) throw new Error('the stack runs the in-process queue');
     const workerRedis = new Redis(TEST_REDIS_URL);
     const worker = startBullMqWorker({
       redisUrl: TEST_REDIS_URL,
@@ -164,7 +170,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
         workerRedis.disconnect();
       },
     });
-  }
+  };
+  if (aiRedis && aiOptions.worker !== 'none') startAiWorker();
   const routerEnv = {
     SUBGRAPH_SIGNING_SECRET: secrets.signing,
     JWT_SECRET: secrets.jwt,
@@ -191,6 +198,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     secrets,
     routerEnv,
     redisPrefix,
+    databaseUrl: database.url,
+    startAiWorker,
     addRouter,
     subgraphRequests: () => ({ users: servers[0]!.stats.graphqlRequests, memes: servers[1]!.stats.graphqlRequests, ai: servers[2]!.stats.graphqlRequests }),
     async stopSubgraph(name) {

@@ -40,7 +40,7 @@ export class BullMqQueue implements GenerationQueue {
     const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
     if (waiting >= this.settings.maxWaiting) throw overloaded(this.settings.maxWaiting);
     // The generation id is the job id: the same generation can never be queued twice.
-    await this.queue.add('generate', job, { jobId: job.generationId, priority, removeOnComplete: 1000, removeOnFail: 1000 });
+    await this.queue.add('generate', job, { jobId: `generation-${job.generationId}`, priority, removeOnComplete: 1000, removeOnFail: 1000 });
   }
 
   async depth() {
