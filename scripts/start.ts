@@ -64,14 +64,14 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
     port: ports.ai,
     env: { ...common, PORT: String(ports.ai), DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
   },
-  // With Redis, AI jobs run in a worker process of their own; without, the ai subgraph runs them.
-  ...(env.REDIS_URL
+  // With Redis and PostgreSQL, AI jobs run in a worker process of their own; otherwise the ai subgraph runs them.
+  ...(env.REDIS_URL && env.DATABASE_URL
     ? [
         {
           name: 'ai-worker',
           entry: 'subgraphs/ai/src/worker-main.ts',
           port: 0,
-          env: { ...common, DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
+          env: { ...common, MEMES_URL: local(ports.memes) },
         },
       ]
     : []),

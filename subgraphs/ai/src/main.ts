@@ -31,12 +31,13 @@ const server = await createAiServer({
   memesUrl: config.MEMES_URL,
   tiers: loadTiers(config.TIERS_JSON),
   queue: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
-  // With Redis, worker-main.ts runs the jobs; without, this process does (one instance only).
-  redis: config.REDIS_URL ? { url: config.REDIS_URL, prefix: config.REDIS_PREFIX } : null,
+  // With Redis and PostgreSQL, worker-main.ts runs the jobs; otherwise this process does (one instance
+  // only: embedded PGlite cannot be shared by two processes).
+  redis: config.REDIS_URL && config.DATABASE_URL ? { url: config.REDIS_URL, prefix: config.REDIS_PREFIX } : null,
   provider: createProvider(readAiProvidersConfig(process.env), log),
 });
 const url = await server.listen(config.PORT, config.HOST);
-log.info({ url: `${url}/graphql`, queue: config.REDIS_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
+log.info({ url: `${url}/graphql`, queue: config.REDIS_URL && config.DATABASE_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
 
 drainOnSignal(log, async () => {
   await server.close();

@@ -15,8 +15,8 @@ import { keyStatusBoard } from './providers/status';
 import { createCatalogFor } from './server';
 
 const config = readConfig({
-  DATABASE_URL: env.optional(),
-  DATA_DIR: z.string().default('.data/ai'),
+  // The worker shares the ai tables with the subgraph's process: embedded PGlite cannot do that.
+  DATABASE_URL: z.string().min(1, 'the worker needs PostgreSQL; without it the ai subgraph runs jobs itself'),
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
   REDIS_URL: z.string().min(1, 'the worker needs Redis; without it the ai subgraph runs jobs itself'),
@@ -30,7 +30,7 @@ const config = readConfig({
 });
 
 const log = createLogger('ai-worker', config.LOG_LEVEL);
-const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
+const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL });
 await migrate(db, AI_MIGRATIONS);
 const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
 const provider = createProvider(readAiProvidersConfig(process.env), log);
