@@ -2,7 +2,6 @@
  * The AI generation worker: takes jobs from the BullMQ queue and runs them
  * against the provider key pool, apart from the subgraph's HTTP server.
  */
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
 import { z } from 'zod';
@@ -11,7 +10,6 @@ import { startBullMqWorker } from './generations/queue';
 import { createResultCache } from './generations/resultCache';
 import { createGenerationStore } from './generations/store';
 import { createProvider, readAiProvidersConfig } from './providers/config';
-import { keyStatusBoard } from './providers/status';
 import { createCatalogFor } from './server';
 
 const config = readConfig({
@@ -49,18 +47,9 @@ const worker = startBullMqWorker({
   },
   log,
 });
-
-// The subgraph's admin query reads every worker's key health from Redis.
-const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
-const board = keyStatusBoard(redis, config.REDIS_PREFIX);
-const report = setInterval(() => {
-  board.publish(workerId, provider.stats()).catch((error: unknown) => log.warn({ err: error }, 'key status not published'));
-}, 5_000);
-await board.publish(workerId, provider.stats());
-log.info({ workerId, concurrency: config.AI_CONCURRENCY }, 'ai worker ready');
+log.info({ concurrency: config.AI_CONCURRENCY }, 'ai worker ready');
 
 drainOnSignal(log, async () => {
-  clearInterval(report);
   await worker.close();
   redis.disconnect();
   await db.close();

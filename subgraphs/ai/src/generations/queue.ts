@@ -1,6 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ErrorCode, codedError, type Logger } from '@memegraph/service-kit';
+import type { PooledProvider } from '../providers/config';
+import { keyStatusBoard } from '../providers/status';
 import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
 
 export const QUEUE_NAME = 'generations';
@@ -63,9 +66,17 @@ export function startBullMqWorker(options: {
   prefix: string;
   settings: QueueSettings;
   lockDurationMs: number;
-  deps: RunDependencies;
+  deps: RunDependencies & { provider: PooledProvider };
   log: Logger;
-}): Worker<GenerationJob> {
+}): { close(): Promise<void> } {
+  // The subgraph's admin query reads every worker's key health from Redis.
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+  const board = keyStatusBoard(redis, options.prefix);
+  const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  const publish = () =>
+    board.publish(workerId, options.deps.provider.stats()).catch((error: unknown) => options.log.warn({ err: error }, 'key status not published'));
+  void publish();
+  const report = setInterval(publish, 5_000);
   const worker = new Worker<GenerationJob>(
     QUEUE_NAME,
     (job) => runGeneration(options.deps, job.data, AbortSignal.timeout(options.settings.jobTimeoutMs)),
@@ -80,7 +91,13 @@ export function startBullMqWorker(options: {
   );
   worker.on('failed', (job, error) => options.log.error({ err: error, jobId: job?.id }, 'generation job failed'));
   worker.on('error', (error) => options.log.error({ err: error }, 'generation worker error'));
-  return worker;
+  return {
+    async close() {
+      clearInterval(report);
+      await worker.close();
+      redis.disconnect();
+    },
+  };
 }
 
 interface Waiting {
