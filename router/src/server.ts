@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
@@ -17,9 +18,10 @@ import {
   sendError,
   sendJson,
   type Logger,
+  type Viewer,
 } from '@memegraph/service-kit';
 import type { RouterConfig } from './config';
-import { createRouterContext, type RouterContext } from './context';
+import { createRouterContext, type RequestReport, type RouterContext } from './context';
 import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
@@ -28,6 +30,7 @@ import { PipelineGateway, viewerKey } from './gateway/pipeline';
 import { loadSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { LimitCode, OperationLimits } from './limits/operationLimits';
+import { createRouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
 import { SchemaPolicy } from './policy/schemaPolicy';
 import { TrustedDocuments, type OperationRequest } from './persisted/trustedDocuments';
@@ -47,8 +50,8 @@ const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers':
-    'content-type, accept, authorization, x-api-key, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
-  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age',
+    'content-type, accept, authorization, x-api-key, x-request-id, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
+  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age, x-request-id',
   'access-control-max-age': '600',
 };
 
@@ -86,6 +89,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   const state = openSharedState(config.redisUrl, config.redisPrefix);
+  const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });
   await viewerCache.start();
@@ -94,13 +98,17 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const requestRate = createWindowCounter(state);
   const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
   const trusted = new TrustedDocuments(config.trustedDocuments.manifest, config.trustedDocuments.mode, config.trustedDocuments.byTier, log);
-  const responseCache = new ResponseCache(state, { localTtlMs: config.cacheLocalTtlMs, staleIfErrorSeconds: config.staleIfErrorSeconds });
+  const responseCache = new ResponseCache(state, {
+    localTtlMs: config.cacheLocalTtlMs,
+    staleIfErrorSeconds: config.staleIfErrorSeconds,
+    onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
+  });
   await responseCache.start();
 
   const gateway = new PipelineGateway(
     new ApolloGateway({
       supergraphSdl: supergraph.gatewaySdl,
-      buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!),
+      buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!, metrics.subgraphLatency),
     }),
     {
       policy: SchemaPolicy.fromSupergraph(supergraph.sdl),
@@ -112,6 +120,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       defaultListSize: config.defaultListSize,
       entitlementMutations: config.entitlementMutations,
       responseCache,
+      metrics,
       log,
     },
   );
@@ -155,11 +164,50 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
 
-  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse) => {
+  /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
+  const observe = (req: IncomingMessage, res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const operation = report.operationName ?? 'anonymous';
+      metrics.requests.observe({ operation, status: String(res.statusCode) }, seconds);
+      const who = viewer();
+      log.info(
+        {
+          requestId: report.requestId,
+          operation,
+          viewer: who.id,
+          tier: who.tier,
+          status: res.statusCode,
+          durationMs: Math.round(seconds * 10_000) / 10,
+          cache: report.cache,
+          cost: report.cost,
+          rejection: report.rejection,
+        },
+        'request',
+      );
+    });
+  };
+
+  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, report: RequestReport) => {
+    let known: { id: string; tier: string } = { id: 'unidentified', tier: 'unknown' };
+    observe(req, res, report, () => known);
+    const rejected = (error: HttpError, tier: string) => {
+      report.rejection = error.code;
+      metrics.rejections.inc({ reason: error.code, tier });
+      return error;
+    };
     if (req.method !== 'GET' && req.method !== 'POST') {
-      throw new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' });
+      throw rejected(new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }), 'unknown');
     }
-    const viewer = await identify(req);
+    let viewer: Viewer;
+    try {
+      viewer = await identify(req);
+    } catch (error) {
+      if (error instanceof HttpError) throw rejected(error, 'unknown');
+      throw error;
+    }
+    known = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
     const limits = config.tiers[viewer.tier];
     const key = viewerKey(viewer);
 
@@ -172,16 +220,19 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     };
     if (window.count > limits.requestsPerMinute) {
       const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
-      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter });
+      throw rejected(
+        new HttpError(429, 'RATE_LIMIT_EXCEEDED', `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter }),
+        viewer.tier,
+      );
     }
     // Daily quota, counted on the hot path in shared state.
     const today = await usage.countRequest(key);
     if (today > limits.dailyRequestQuota) {
       const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
-      throw new HttpError(429, 'RATE_LIMIT_EXCEEDED', `The daily quota of ${limits.dailyRequestQuota} requests is spent`, {
-        ...rateHeaders,
-        'retry-after': retryAfter,
-      }, { quota: 'daily' });
+      throw rejected(
+        new HttpError(429, 'RATE_LIMIT_EXCEEDED', `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
+        viewer.tier,
+      );
     }
 
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
@@ -205,14 +256,16 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       }
       for (const operation of operations) if (typeof operation.query === 'string') operationLimits.check(operation.query, limits);
     } catch (error) {
-      if (error instanceof HttpError) throw new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders }, error.extensions);
+      if (error instanceof HttpError) {
+        throw rejected(new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders }, error.extensions), viewer.tier);
+      }
       throw error;
     }
     await executeGraphQL(apollo, req, res, {
       body,
       search,
-      context: async () => createRouterContext(viewer, signingKey),
-      headers: { ...CORS_HEADERS, ...rateHeaders },
+      context: async () => createRouterContext(viewer, signingKey, report),
+      headers: { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId },
     });
   };
 
@@ -232,6 +285,20 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     else res.end();
   };
 
+  let draining = false;
+  /** Ready: not draining, Redis answers (when configured) and every subgraph is ready. */
+  const readiness = async (): Promise<Record<string, string>> => {
+    const checks: Record<string, string> = {};
+    if (state.redis) checks.redis = await state.redis.ping().then(() => 'ok', () => 'unavailable');
+    await Promise.all(
+      [...supergraph.subgraphUrls].map(async ([name, url]) => {
+        const ok = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+        checks[name] = ok ? 'ok' : 'unavailable';
+      }),
+    );
+    return checks;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
@@ -239,10 +306,24 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       return;
     }
     switch (url.pathname) {
-      case '/graphql':
-        return handleGraphQL(req, res);
+      case '/graphql': {
+        // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
+        const given = req.headers['x-request-id'];
+        const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', requestId);
+        return handleGraphQL(req, res, { requestId });
+      }
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
+      case '/ready': {
+        if (draining) return sendJson(res, 503, { status: 'draining' });
+        const checks = await readiness();
+        const ready = Object.values(checks).every((c) => c === 'ok');
+        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks });
+      }
+      case '/metrics':
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+        return;
       case '/schema.graphql':
         if (!config.introspection || !schemaHolder.sdl) break;
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schemaHolder.sdl);
@@ -258,6 +339,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     httpServer,
     listen: (port, host) => listen(httpServer, port, host),
     async close() {
+      draining = true;
       await closeServer(httpServer);
       await apollo.stop();
       await stopUsageFlush();

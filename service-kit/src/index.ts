@@ -13,3 +13,4 @@ export * from './viewer';
 export * from './scalars';
 export * from './lifecycle';
 export * from './redis';
+export * from './metrics';

@@ -6,6 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { ErrorCode } from './errors';
 import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
 import type { Logger } from './log';
+import { LATENCY_BUCKETS, createMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
 import { VIEWER_HEADER, ViewerSignatureError, secretKey, verifyViewer, type Viewer } from './viewer';
 
@@ -25,10 +26,15 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   bodyLimitBytes?: number;
   /** Runs after the HTTP server has closed (close pools here). */
   onClose?: () => Promise<void>;
+  /** Throws when a dependency does not answer; `/ready` reports it. */
+  readiness?: () => Promise<void>;
+  /** The service's Prometheus registry, for metrics of its own; one is made otherwise. */
+  metrics?: Metrics;
 }
 
 export interface SubgraphServer {
   httpServer: http.Server;
+  metrics: Metrics;
   /** Counters for metrics and tests. */
   stats: { graphqlRequests: number };
   listen(port: number, host?: string): Promise<string>;
@@ -69,26 +75,47 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
   };
 
   const stats = { graphqlRequests: 0 };
+  const metrics = options.metrics ?? createMetrics(options.name);
+  const requests = metrics.histogram('subgraph_request_duration_seconds', 'GraphQL requests served, by outcome', ['status'], LATENCY_BUCKETS);
+  let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok', service: options.name });
+    if (url.pathname === '/ready') {
+      if (draining) return sendJson(res, 503, { status: 'draining', service: options.name });
+      try {
+        await options.readiness?.();
+        return sendJson(res, 200, { status: 'ready', service: options.name });
+      } catch (error) {
+        return sendJson(res, 503, { status: 'unavailable', service: options.name, reason: (error as Error).message });
+      }
+    }
+    if (url.pathname === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return;
+    }
     for (const route of options.routes ?? []) {
       if (await route(req, res, url, () => readViewer(req))) return;
     }
     if (url.pathname !== '/graphql') return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');
     const viewer = await readViewer(req);
     stats.graphqlRequests++;
+    const timer = requests.startTimer();
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
     await executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) });
+    timer({ status: String(res.statusCode) });
   };
 
   const httpServer = createHttpServer(handle, { log: options.log });
 
   return {
     httpServer,
+    metrics,
     stats,
     listen: (port, host) => listen(httpServer, port, host),
     async close() {
+      draining = true;
       await closeServer(httpServer);
       await apollo.stop();
       await options.onClose?.();

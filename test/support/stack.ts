@@ -13,7 +13,7 @@ import {
 } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
-import { DEFAULT_TIERS, createLogger, loadTiers, migrate, openDb, type Db, type SubgraphServer } from '@memegraph/service-kit';
+import { DEFAULT_TIERS, createLogger, loadTiers, migrate, openDb, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -30,7 +30,7 @@ export interface Stack {
   startAiWorker(): void;
   /** The router configuration every router of this stack shares. */
   routerEnv: Record<string, string>;
-  addRouter(env?: Record<string, string>): Promise<string>;
+  addRouter(env?: Record<string, string>, log?: Logger): Promise<string>;
   /** GraphQL requests each subgraph has served. */
   subgraphRequests(): { users: number; memes: number; ai: number };
   /** Stops a subgraph's HTTP server, as if the service went down. */
@@ -184,8 +184,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   };
   const routers: Router[] = [];
   /** Starts one more router on the same subgraphs and Redis, as another instance would. */
-  const addRouter = async (env: Record<string, string> = {}) => {
-    const router = await createRouter(loadRouterConfig({ ...routerEnv, ...env }), log);
+  const addRouter = async (env: Record<string, string> = {}, routerLog: Logger = log) => {
+    const router = await createRouter(loadRouterConfig({ ...routerEnv, ...env }), routerLog);
     routers.push(router);
     return router.listen(0);
   };

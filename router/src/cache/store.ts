@@ -15,6 +15,8 @@ export interface ResponseCacheOptions {
   localTtlMs: number;
   /** How long past its maxAge a response may still be served when a subgraph fails. */
   staleIfErrorSeconds: number;
+  /** Told of every lookup: which layer answered and how. */
+  onLookup?: (layer: 'local' | 'redis', result: 'hit' | 'stale' | 'miss') => void;
   maxEntries?: number;
 }
 
@@ -55,13 +57,25 @@ export class ResponseCache {
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
   async get(key: string): Promise<CachedResponse | undefined> {
+    const report = this.options.onLookup;
     const hit = this.local.get(key);
-    if (hit) return hit;
-    if (!this.state.redis) return undefined;
+    if (hit) {
+      report?.('local', isFresh(hit) ? 'hit' : 'stale');
+      return hit;
+    }
+    if (!this.state.redis) {
+      report?.('local', 'miss');
+      return undefined;
+    }
     const raw = await this.state.redis.get(this.redisKey(key));
-    if (!raw) return undefined;
+    if (!raw) {
+      report?.('redis', 'miss');
+      return undefined;
+    }
     const entry = JSON.parse(raw) as CachedResponse;
-    if (isFresh(entry)) this.remember(key, entry);
+    const fresh = isFresh(entry);
+    report?.('redis', fresh ? 'hit' : 'stale');
+    if (fresh) this.remember(key, entry);
     return entry;
   }
 

@@ -1,17 +1,35 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
+import type { Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
 
 /** Every router → subgraph call carries the viewer, signed and short-lived. */
 export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
-  constructor(private readonly serviceName: string, url: string) {
+  constructor(
+    private readonly serviceName: string,
+    url: string,
+    private readonly latency?: Histogram<'subgraph' | 'outcome'>,
+  ) {
     super({ url });
+  }
+
+  override async process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
+    const stop = this.latency?.startTimer({ subgraph: this.serviceName });
+    try {
+      const response = await super.process(options);
+      stop?.({ outcome: response.errors?.length ? 'errors' : 'ok' });
+      return response;
+    } catch (error) {
+      stop?.({ outcome: 'failed' });
+      throw error;
+    }
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>): Promise<void> {
     // Health checks and schema loads have no request context; they go unsigned and are refused.
     if (!('signedViewer' in context)) return;
     request.http?.headers.set(VIEWER_HEADER, await context.signedViewer());
+    request.http?.headers.set('x-request-id', context.report.requestId);
   }
 
   /**

@@ -19,6 +19,7 @@ import { ageOf, isFresh, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
 import { actualCost, estimateCost } from '../cost/calculate';
 import type { FieldRateLimiter } from '../limits/fieldRateLimit';
+import type { RouterMetrics } from '../metrics';
 import { ROUTER_FIELDS, analyzeOperation, type GuardedField, type OperationAnalysis } from '../operation/analyze';
 import { patchResult, type Removal } from '../operation/patch';
 import { withoutFields } from '../operation/rewrite';
@@ -45,6 +46,7 @@ export interface PipelineOptions {
   /** Mutations after which the viewer's cached entitlement must be dropped everywhere. */
   entitlementMutations: ReadonlySet<string>;
   responseCache: ResponseCache;
+  metrics: RouterMetrics;
   log: Logger;
 }
 
@@ -192,6 +194,12 @@ export class PipelineGateway implements GatewayInterface {
     const prepared = this.prepare(rc);
     const analysis = prepared.analysis;
     const setHeader = (name: string, value: string) => rc.response?.http?.headers.set(name, value);
+    const report = context.report;
+    report.operationName = rc.operationName ?? undefined;
+    const reject = (reason: string) => {
+      report.rejection = reason;
+      options.metrics.rejections.inc({ reason, tier: viewer.tier });
+    };
 
     // 1. Authorization: fields this viewer may not see never reach the planner.
     const removals: Removal[] = [];
@@ -200,6 +208,7 @@ export class PipelineGateway implements GatewayInterface {
     for (const field of analysis.guarded) {
       const reason = denial(field.policy, viewer);
       if (reason) {
+        reject(PipelineCode.UNAUTHORIZED_FIELD_OR_TYPE);
         removals.push({ ...field, error: { code: PipelineCode.UNAUTHORIZED_FIELD_OR_TYPE, message: reason } });
         remove.add(field.node);
       } else if (ROUTER_FIELDS.has(`${field.typeName}.${field.fieldName}`)) {
@@ -217,7 +226,9 @@ export class PipelineGateway implements GatewayInterface {
       currentlyAvailable: Math.floor(available),
       restoreRate: limits.costRestorePerSecond,
     });
+    report.cost = estimate.cost;
     if (estimate.cost > limits.maxCostPerOperation) {
+      reject(PipelineCode.COST_ESTIMATED_TOO_EXPENSIVE);
       const bucket = await options.bucket.peek(`cost:${key}`, bucketLimits);
       return {
         errors: [
@@ -231,6 +242,7 @@ export class PipelineGateway implements GatewayInterface {
     const charge = dryRun ? CHARGE_NOTHING : estimate;
     const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
     if (!taken.allowed) {
+      reject(PipelineCode.THROTTLED);
       const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
       setHeader('retry-after', String(retryAfter));
       return {
@@ -269,12 +281,15 @@ export class PipelineGateway implements GatewayInterface {
         field.policy.rateLimit,
       );
       if (message) {
+        reject(PipelineCode.RATE_LIMIT_EXCEEDED);
         rateLimited = true;
         removals.push({ ...field, error: { code: PipelineCode.RATE_LIMIT_EXCEEDED, message } });
         remove.add(field.node);
       }
     }
     if (rateLimited) plan = this.rewrite(rc, analysis, remove);
+
+    options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
 
     // 4. The response cache: only for queries whose every field may be cached and nothing was removed.
     const cacheable = prepared.cachePolicy.maxAge > 0 && removals.length === 0 && routerFields.length === 0;
@@ -294,6 +309,7 @@ export class PipelineGateway implements GatewayInterface {
       // Served from the cache: nothing ran, so nothing is charged.
       const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
       setHeader('x-cache', 'HIT');
+      report.cache = 'HIT';
       cacheHeaders(ageOf(cached));
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
       return { data: structuredClone(cached.data), extensions: costExtension(0, after.available) };
@@ -310,11 +326,13 @@ export class PipelineGateway implements GatewayInterface {
       // Stale if error: a recent good answer beats a failure, marked as such.
       const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
       setHeader('x-cache', 'STALE');
+      report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
       return { data: structuredClone(cached.data), extensions: { ...costExtension(0, after.available), stale: true } };
     }
     if (cacheKey) {
       setHeader('x-cache', 'MISS');
+      report.cache = 'MISS';
       if (!result.errors?.length && result.data) {
         // Errors and partial results are never cached.
         await options.responseCache.set(cacheKey, { data: structuredClone(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });

@@ -3,8 +3,10 @@ import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { Redis } from 'ioredis';
+import { Gauge } from 'prom-client';
 import {
   createInternalClient,
+  createMetrics,
   createSubgraphServer,
   type Db,
   type Logger,
@@ -84,7 +86,50 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
     keyStatus,
     templates: cachedTemplates(catalog),
   };
+  const metrics = createMetrics('ai');
+  // Read at scrape time: queue depth and every key's health.
+  new Gauge({
+    name: 'ai_queue_jobs',
+    help: 'Generation jobs waiting and running',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    async collect() {
+      const depth = await queue.depth();
+      this.set({ state: 'waiting' }, depth.waiting);
+      this.set({ state: 'active' }, depth.active);
+    },
+  });
+  const BREAKER = { closed: 0, 'half-open': 1, open: 2, isolated: 3 } as const;
+  new Gauge({
+    name: 'ai_key_breaker_state',
+    help: 'Circuit breaker of each provider key: 0 closed, 1 half-open, 2 open, 3 isolated',
+    labelNames: ['key'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const key of await keyStatus()) this.set({ key: key.id }, BREAKER[key.breaker]);
+    },
+  });
+  new Gauge({
+    name: 'ai_key_requests',
+    help: 'Attempts per provider key by outcome since the worker started',
+    labelNames: ['key', 'outcome'],
+    registers: [metrics.registry],
+    async collect() {
+      this.reset();
+      for (const key of await keyStatus()) {
+        this.set({ key: key.id, outcome: 'success' }, key.successes);
+        this.set({ key: key.id, outcome: 'failure' }, key.failures);
+        this.set({ key: key.id, outcome: 'throttled' }, key.throttled);
+      }
+    },
+  });
   return createSubgraphServer({
+    metrics,
+    // Ready when the database answers.
+    readiness: async () => {
+      await options.db.query('SELECT 1');
+    },
     name: 'ai',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     signingSecret: options.signingSecret,

@@ -19,6 +19,10 @@ export interface UsersServerOptions extends UsersConfig {
 export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
   const { db, signingSecret, log, ...config } = options;
   return createSubgraphServer({
+    // Ready when the database answers.
+    readiness: async () => {
+      await db.query('SELECT 1');
+    },
     name: 'users',
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     signingSecret,
