@@ -88,7 +88,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     return url;
   };
 
-  const state = openSharedState(config.redisUrl, config.redisPrefix);
+  const state = openSharedState(config.redisUrl, config.redisPrefix, log);
   const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });
@@ -133,7 +133,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     allowBatchedHttpRequests: true,
     // Automatic persisted queries: in Redis, so every router knows every hash.
     persistedQueries: state.redis
-      ? { cache: new RedisKeyValueCache(state.redis, `${config.redisPrefix}apq:`, config.apqTtlSeconds), ttl: config.apqTtlSeconds }
+      ? { cache: new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds), ttl: config.apqTtlSeconds }
       : { ttl: config.apqTtlSeconds },
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
@@ -286,7 +286,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   let draining = false;
-  /** Ready: not draining, Redis answers (when configured) and every subgraph is ready. */
+  /**
+   * Ready unless draining. A dependency that does not answer is reported,
+   * not fatal: the router still serves (without Redis, on its own state;
+   * without a subgraph, the rest of each response), and taking every router
+   * out of rotation over a shared dependency would turn a fault into an outage.
+   */
   const readiness = async (): Promise<Record<string, string>> => {
     const checks: Record<string, string> = {};
     if (state.redis) checks.redis = await state.redis.ping().then(() => 'ok', () => 'unavailable');
@@ -318,8 +323,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       case '/ready': {
         if (draining) return sendJson(res, 503, { status: 'draining' });
         const checks = await readiness();
-        const ready = Object.values(checks).every((c) => c === 'ok');
-        return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks });
+        const healthy = Object.values(checks).every((c) => c === 'ok');
+        return sendJson(res, 200, { status: healthy ? 'ready' : 'degraded', checks });
       }
       case '/metrics':
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());

@@ -48,11 +48,15 @@ export class ResponseCache {
   }
 
   async start(): Promise<void> {
-    if (!this.state.subscriber) return;
-    this.state.subscriber.on('message', (channel: string, message: string) => {
+    const subscriber = this.state.subscriber;
+    if (!subscriber) return;
+    subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.dropLocal(JSON.parse(message) as string[]);
     });
-    await this.state.subscriber.subscribe(this.channel);
+    // Subscribe now, and again whenever the connection comes back.
+    const subscribe = () => subscriber.subscribe(this.channel).catch((e: unknown) => this.state.fellBack('cache invalidation', e));
+    subscriber.on('ready', () => void subscribe());
+    await subscribe();
   }
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
@@ -67,7 +71,11 @@ export class ResponseCache {
       report?.('local', 'miss');
       return undefined;
     }
-    const raw = await this.state.redis.get(this.redisKey(key));
+    const raw = await this.state.redis.get(this.redisKey(key)).catch((e: unknown) => {
+      // Redis away: the cache is bypassed, the request is served fresh.
+      this.state.fellBack('response cache', e);
+      return null;
+    });
     if (!raw) {
       report?.('redis', 'miss');
       return undefined;
@@ -91,7 +99,7 @@ export class ResponseCache {
       pipeline.pexpire(this.tagKey(tag), ttlMs, 'GT');
       pipeline.pexpire(this.tagKey(tag), ttlMs, 'NX');
     }
-    await pipeline.exec();
+    await pipeline.exec().catch((e: unknown) => this.state.fellBack('response cache', e));
   }
 
   /** Removes every response holding any of `tags`, here, in Redis and on every other router. */
@@ -100,14 +108,18 @@ export class ResponseCache {
     this.dropLocal(tags);
     const redis = this.state.redis;
     if (!redis) return;
-    const members = await Promise.all(tags.map((tag) => redis.smembers(this.tagKey(tag))));
-    const pipeline = redis.multi();
-    for (const [i, keys] of members.entries()) {
-      for (const key of keys) pipeline.del(this.redisKey(key));
-      pipeline.del(this.tagKey(tags[i]!));
+    try {
+      const members = await Promise.all(tags.map((tag) => redis.smembers(this.tagKey(tag))));
+      const pipeline = redis.multi();
+      for (const [i, keys] of members.entries()) {
+        for (const key of keys) pipeline.del(this.redisKey(key));
+        pipeline.del(this.tagKey(tags[i]!));
+      }
+      pipeline.publish(this.channel, JSON.stringify(tags));
+      await pipeline.exec();
+    } catch (error) {
+      this.state.fellBack('cache invalidation', error);
     }
-    pipeline.publish(this.channel, JSON.stringify(tags));
-    await pipeline.exec();
   }
 
   private remember(key: string, entry: CachedResponse): void {

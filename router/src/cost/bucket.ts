@@ -1,3 +1,4 @@
+import { withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface BucketState {
@@ -103,5 +104,7 @@ class MemoryCostBucket implements CostBucket {
 }
 
 export function createCostBucket(state: SharedState): CostBucket {
-  return state.redis ? new RedisCostBucket(state.redis, state.prefix) : new MemoryCostBucket();
+  const memory = new MemoryCostBucket();
+  if (!state.redis) return memory;
+  return withFallback<CostBucket>(new RedisCostBucket(state.redis, state.prefix), memory, (e) => state.fellBack('cost bucket', e));
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getGraphQLRateLimiter, type Identity, type Store } from 'graphql-rate-limit';
 import type { GraphQLResolveInfo } from 'graphql';
+import { withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface FieldLimit {
@@ -85,14 +86,19 @@ class MemoryReservingStore extends ReservingStore {
 export type FieldRateLimiter = (call: { viewerKey: string; fieldName: string; args: Record<string, unknown> }, limit: FieldLimit) => Promise<string | undefined>;
 
 export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
-  const store = state.redis ? new RedisReservingStore(state.redis, state.prefix) : new MemoryReservingStore();
+  const memory = new MemoryReservingStore();
+  const store = state.redis
+    ? withFallback<ReservingStore>(new RedisReservingStore(state.redis, state.prefix), memory, (e) => state.fellBack('field rate limits', e))
+    : memory;
   const limiter = getGraphQLRateLimiter({
     store,
     identifyContext: (context: { viewerKey: string }) => context.viewerKey,
     formatError: ({ fieldName, max, window }) => `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
   });
   return (call, limit) => {
-    store.limits.set(call.fieldName, { max: limit.max, windowMs: windowMs(limit.window) });
+    const known = { max: limit.max, windowMs: windowMs(limit.window) };
+    store.limits.set(call.fieldName, known);
+    memory.limits.set(call.fieldName, known);
     return limiter(
       {
         parent: undefined,

@@ -1,3 +1,4 @@
+import { withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface WindowHit {
@@ -51,5 +52,7 @@ class MemoryWindowCounter implements WindowCounter {
 }
 
 export function createWindowCounter(state: SharedState): WindowCounter {
-  return state.redis ? new RedisWindowCounter({ ...state, redis: state.redis }) : new MemoryWindowCounter();
+  const memory = new MemoryWindowCounter();
+  if (!state.redis) return memory;
+  return withFallback<WindowCounter>(new RedisWindowCounter({ ...state, redis: state.redis }), memory, (e) => state.fellBack('request rate', e));
 }

@@ -1,4 +1,4 @@
-import type { InternalClient, Logger } from '@memegraph/service-kit';
+import { withFallback, type InternalClient, type Logger } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface UsageEntry {
@@ -135,7 +135,10 @@ export function createUsageMeter(state: SharedState, call: InternalClient, usage
   const send = async (entries: UsageEntry[]) => {
     if (entries.length > 0) await call(usageUrl, { entries });
   };
-  return state.redis ? new RedisUsageMeter(state.redis, state.prefix, send) : new MemoryUsageMeter(send);
+  const memory = new MemoryUsageMeter(send);
+  if (!state.redis) return memory;
+  // While Redis is away, counts are kept here and flushed by this instance.
+  return withFallback<UsageMeter>(new RedisUsageMeter(state.redis, state.prefix, send), memory, (e) => state.fellBack('usage meter', e));
 }
 
 /** Flushes every `intervalMs` until stopped; a failed flush is retried by the next. */

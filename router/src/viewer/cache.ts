@@ -39,11 +39,15 @@ export class ViewerCache {
 
   /** Starts listening for invalidations from other routers. */
   async start(): Promise<void> {
-    if (!this.state.subscriber) return;
-    this.state.subscriber.on('message', (channel: string, userId: string) => {
+    const subscriber = this.state.subscriber;
+    if (!subscriber) return;
+    subscriber.on('message', (channel: string, userId: string) => {
       if (channel === this.channel) this.dropLocal(userId);
     });
-    await this.state.subscriber.subscribe(this.channel);
+    // Subscribe now, and again whenever the connection comes back.
+    const subscribe = () => subscriber.subscribe(this.channel).catch((e: unknown) => this.state.fellBack('viewer invalidation', e));
+    subscriber.on('ready', () => void subscribe());
+    await subscribe();
   }
 
   generation(userId: string | null): number {
@@ -54,7 +58,10 @@ export class ViewerCache {
     const hit = this.local.get(credential);
     if (hit) return hit;
     if (!this.state.redis) return undefined;
-    const raw = await this.state.redis.get(this.key(credential));
+    const raw = await this.state.redis.get(this.key(credential)).catch((e: unknown) => {
+      this.state.fellBack('viewer cache', e);
+      return null;
+    });
     if (!raw) return undefined;
     const viewer = JSON.parse(raw) as UserViewer;
     this.remember(credential, viewer);
@@ -71,7 +78,8 @@ export class ViewerCache {
       .set(this.key(credential), JSON.stringify(viewer), 'PX', this.options.sharedTtlMs)
       .sadd(this.userKey(viewer.userId), credential)
       .pexpire(this.userKey(viewer.userId), this.options.sharedTtlMs)
-      .exec();
+      .exec()
+      .catch((e: unknown) => this.state.fellBack('viewer cache', e));
   }
 
   /** Forgets everything cached for a user, here, in Redis and on every other router. */
@@ -79,10 +87,15 @@ export class ViewerCache {
     this.dropLocal(userId);
     const redis = this.state.redis;
     if (!redis) return;
-    const credentials = await redis.smembers(this.userKey(userId));
-    const pipeline = redis.multi().del(this.userKey(userId));
-    for (const credential of credentials) pipeline.del(this.key(credential));
-    await pipeline.publish(this.channel, userId).exec();
+    try {
+      const credentials = await redis.smembers(this.userKey(userId));
+      const pipeline = redis.multi().del(this.userKey(userId));
+      for (const credential of credentials) pipeline.del(this.key(credential));
+      await pipeline.publish(this.channel, userId).exec();
+    } catch (error) {
+      // Other routers keep their copy until its TTL ends; nothing here can reach them now.
+      this.state.fellBack('viewer invalidation', error);
+    }
   }
 
   private remember(credential: string, viewer: UserViewer): void {
