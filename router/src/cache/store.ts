@@ -95,7 +95,8 @@ export class ResponseCache {
     const pipeline = redis.multi().set(this.redisKey(key), JSON.stringify(entry), 'PX', ttlMs);
     for (const tag of entry.tags) {
       pipeline.sadd(this.tagKey(tag), key);
-      // Tag sets live as long as their longest-lived entry could.
+      // A tag set must outlive its longest-lived entry, or a purge would miss that entry:
+      // extend (GT), or set when the set is new (NX), never shorten.
       pipeline.pexpire(this.tagKey(tag), ttlMs, 'GT');
       pipeline.pexpire(this.tagKey(tag), ttlMs, 'NX');
     }

@@ -312,7 +312,8 @@ export class PipelineGateway implements GatewayInterface {
       report.cache = 'HIT';
       cacheHeaders(ageOf(cached));
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
-      return { data: structuredClone(cached.data), extensions: costExtension(0, after.available) };
+      // Shared, never mutated: Apollo only serializes it.
+      return { data: cached.data, extensions: costExtension(0, after.available) };
     }
 
     // 5. Plan and execute what is left; ids are added when the response will be cached or purges others.
@@ -328,14 +329,15 @@ export class PipelineGateway implements GatewayInterface {
       setHeader('x-cache', 'STALE');
       report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
-      return { data: structuredClone(cached.data), extensions: { ...costExtension(0, after.available), stale: true } };
+      return { data: cached.data, extensions: { ...costExtension(0, after.available), stale: true } };
     }
     if (cacheKey) {
       setHeader('x-cache', 'MISS');
       report.cache = 'MISS';
       if (!result.errors?.length && result.data) {
         // Errors and partial results are never cached.
-        await options.responseCache.set(cacheKey, { data: structuredClone(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
+        // Nothing changes the data after this point (no fields were removed), so it is stored as is.
+        await options.responseCache.set(cacheKey, { data: result.data, storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
         cacheHeaders(0);
       }
     }
