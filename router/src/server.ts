@@ -27,7 +27,7 @@ import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
 import { SignedViewerDataSource } from './gateway/datasource';
 import { PipelineGateway, viewerKey } from './gateway/pipeline';
-import { loadSupergraph } from './gateway/supergraph';
+import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { LimitCode, OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics } from './metrics';
@@ -81,7 +81,7 @@ function getOperation(params: URLSearchParams): OperationRequest {
 
 /** The router: Apollo Server over @apollo/gateway, behind Memegraph's request pipeline. */
 export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
-  const supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
+  let supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
   const urlOf = (name: string) => {
     const url = supergraph.subgraphUrls.get(name);
     if (!url) throw new Error(`The supergraph has no subgraph named ${name}`);
@@ -105,9 +105,25 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
   await responseCache.start();
 
+  let stopWatching = () => {};
   const gateway = new PipelineGateway(
     new ApolloGateway({
-      supergraphSdl: supergraph.gatewaySdl,
+      // The supergraph file is watched: a new version is swapped in without dropping a request.
+      supergraphSdl: async ({ update }) => {
+        stopWatching = watchSupergraph(
+          config.supergraphPath,
+          config.subgraphUrls,
+          supergraph.sdl,
+          (next) => {
+            supergraph = next;
+            gateway.setPolicy(SchemaPolicy.fromSupergraph(next.sdl));
+            update(next.gatewaySdl);
+            log.info({ path: config.supergraphPath }, 'supergraph reloaded');
+          },
+          (error) => log.error({ err: error, path: config.supergraphPath }, 'supergraph not reloaded; keeping the running one'),
+        );
+        return { supergraphSdl: supergraph.gatewaySdl, cleanup: async () => stopWatching() };
+      },
       buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!, metrics.subgraphLatency),
     }),
     {

@@ -118,6 +118,13 @@ export class PipelineGateway implements GatewayInterface {
     private readonly options: PipelineOptions,
   ) {}
 
+  /** A reloaded supergraph brings its own directives; the gateway's schema update follows. */
+  setPolicy(policy: SchemaPolicy): void {
+    this.options.policy = policy;
+    this.analyses.clear();
+    this.rewrites.clear();
+  }
+
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback) {
     return this.gateway.onSchemaLoadOrUpdate((schemaContext) => {
       this.schema = schemaContext.apiSchema;

@@ -37,3 +37,38 @@ export async function loadSupergraph(path: string, overrides: Record<string, str
   }
   return { sdl, gatewaySdl, subgraphUrls };
 }
+
+/**
+ * Watches the supergraph file and hands every valid new version to
+ * `apply`; an invalid one is logged and the running schema kept.
+ * Polling (not fs.watch) also catches editors and deploy tools that
+ * replace the file rather than write it.
+ */
+export function watchSupergraph(
+  path: string,
+  overrides: Record<string, string>,
+  current: string,
+  apply: (next: LoadedSupergraph) => void,
+  onError: (error: unknown) => void,
+  intervalMs = 500,
+): () => void {
+  let last = current;
+  let checking = false;
+  const timer = setInterval(async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const sdl = await readFile(path, 'utf8');
+      if (sdl === last) return;
+      const next = await loadSupergraph(path, overrides);
+      last = next.sdl;
+      apply(next);
+    } catch (error) {
+      onError(error);
+    } finally {
+      checking = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
