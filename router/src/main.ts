@@ -31,6 +31,6 @@ if (processes > 1 && cluster.isPrimary) {
 } else {
   const router = await createRouter(config, log);
   const url = await router.listen(config.port, config.host);
-  log.info({ url: `${url}/graphql`, pid: process.pid }, 'router ready');
+  log.info({ url: `${url}/graphql` }, 'router ready');
   drainOnSignal(log, () => router.close());
 }
