@@ -32,6 +32,9 @@ export interface RouterConfig {
   staleIfErrorSeconds: number;
   apqTtlSeconds: number;
   trustedDocuments: { manifest?: string; mode: TrustedMode; byTier: Partial<Record<Tier, TrustedMode>> };
+  subgraphTimeoutMs: number;
+  breakerThreshold: number;
+  breakerHalfOpenMs: number;
 }
 
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -58,6 +61,9 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       USAGE_FLUSH_MS: env.int(5_000, 100),
       VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
       ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey'),
+      SUBGRAPH_TIMEOUT_MS: env.int(10_000, 10),
+      SUBGRAPH_BREAKER_THRESHOLD: env.int(5, 1),
+      SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
       CACHE_LOCAL_TTL_MS: env.int(5_000),
       STALE_IF_ERROR_SECONDS: env.int(300),
       APQ_TTL_SECONDS: env.int(86_400, 1),
@@ -102,6 +108,9 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     usageFlushMs: config.USAGE_FLUSH_MS,
     viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (config.REDIS_URL ? 30_000 : 1_000),
     entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
+    subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
+    breakerThreshold: config.SUBGRAPH_BREAKER_THRESHOLD,
+    breakerHalfOpenMs: config.SUBGRAPH_BREAKER_HALF_OPEN_MS,
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
     apqTtlSeconds: config.APQ_TTL_SECONDS,

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { CircuitState } from 'cockatiel';
 import { printSchema } from 'graphql';
 import {
   ErrorCode,
@@ -56,6 +57,13 @@ const CORS_HEADERS = {
 };
 
 const RATE_WINDOW_MS = 60_000;
+
+const BREAKER_GAUGE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.HalfOpen]: 1,
+  [CircuitState.Open]: 2,
+  [CircuitState.Isolated]: 3,
+};
 
 const nextUtcMidnight = () => {
   const now = new Date();
@@ -124,7 +132,19 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         );
         return { supergraphSdl: supergraph.gatewaySdl, cleanup: async () => stopWatching() };
       },
-      buildService: ({ name, url }) => new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!, metrics.subgraphLatency),
+      buildService: ({ name, url }) => {
+        metrics.breakers.set({ subgraph: name }, 0);
+        return new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!, {
+          timeoutMs: config.subgraphTimeoutMs,
+          breakerThreshold: config.breakerThreshold,
+          breakerHalfOpenMs: config.breakerHalfOpenMs,
+          latency: metrics.subgraphLatency,
+          onBreakerChange: (subgraph, state) => {
+            metrics.breakers.set({ subgraph }, BREAKER_GAUGE[state]);
+            log.warn({ subgraph, state: CircuitState[state] }, 'subgraph circuit breaker changed');
+          },
+        });
+      },
     }),
     {
       policy: SchemaPolicy.fromSupergraph(supergraph.sdl),

@@ -1,26 +1,62 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
+import type { FetcherResponse } from '@apollo/utils.fetcher';
+import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy, type CircuitState } from 'cockatiel';
 import type { Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
 
 /** Every router → subgraph call carries the viewer, signed and short-lived. */
 export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContext> {
+  private readonly breaker: CircuitBreakerPolicy;
+
   constructor(
     private readonly serviceName: string,
     url: string,
-    private readonly latency?: Histogram<'subgraph' | 'outcome'>,
+    options: {
+      /** Time limit of one fetch from this subgraph. */
+      timeoutMs: number;
+      /** Consecutive failed fetches that open the circuit, and how long it stays open before a probe. */
+      breakerThreshold: number;
+      breakerHalfOpenMs: number;
+      latency?: Histogram<'subgraph' | 'outcome'>;
+      onBreakerChange?: (subgraph: string, state: CircuitState) => void;
+    },
   ) {
-    super({ url });
+    super({
+      url,
+      // Node's fetch keeps connections alive in a pool per origin; each fetch gets a deadline.
+      fetcher: (input, init) =>
+        fetch(input, { ...init, body: init?.body as string | undefined, signal: AbortSignal.timeout(options.timeoutMs) }) as Promise<FetcherResponse>,
+    });
+    this.latency = options.latency;
+    this.breaker = circuitBreaker(handleAll, {
+      halfOpenAfter: options.breakerHalfOpenMs,
+      breaker: new ConsecutiveBreaker(options.breakerThreshold),
+    });
+    this.breaker.onStateChange((state) => options.onBreakerChange?.(serviceName, state));
   }
 
+  private readonly latency?: Histogram<'subgraph' | 'outcome'>;
+
+  /**
+   * A subgraph that keeps failing is not called until it has had time to
+   * recover: its fields fail fast with DOWNSTREAM_SERVICE_ERROR meanwhile.
+   * Only transport failures count (unreachable, timeout, HTTP error), not
+   * GraphQL errors in a good answer.
+   */
   override async process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
     const stop = this.latency?.startTimer({ subgraph: this.serviceName });
     try {
-      const response = await super.process(options);
+      const response = await this.breaker.execute(() => super.process(options));
       stop?.({ outcome: response.errors?.length ? 'errors' : 'ok' });
       return response;
     } catch (error) {
-      stop?.({ outcome: 'failed' });
+      stop?.({ outcome: error instanceof BrokenCircuitError ? 'circuit_open' : 'failed' });
+      if (error instanceof BrokenCircuitError) {
+        throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `The ${this.serviceName} service is failing; not called for now`, {
+          serviceName: this.serviceName,
+        });
+      }
       throw error;
     }
   }
