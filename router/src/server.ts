@@ -14,6 +14,7 @@ import {
   createInternalClient,
   executeGraphQL,
   listen,
+  isJsonContentType,
   readJsonBody,
   secretKey,
   sendError,
@@ -271,6 +272,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       );
     }
 
+    if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
+      throw rejected(new HttpError(415, ErrorCode.BAD_REQUEST, 'POST bodies must be application/json', rateHeaders), viewer.tier);
+    }
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
     let search: string | undefined;
     try {

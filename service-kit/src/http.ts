@@ -67,13 +67,13 @@ export function sendError(
   sendJson(res, status, { errors: [{ message, extensions: { code, ...extensions } }] }, headers);
 }
 
-const isJson = (contentType: string | undefined) =>
+export const isJsonContentType = (contentType: string | undefined) =>
   !!contentType && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.split(';')[0]!.trim());
 
 /** Parses the JSON body of a POST, with coded errors for the ways it can be wrong. */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const raw = await readBody(req, limitBytes);
-  if (!isJson(req.headers['content-type'])) return raw.length ? raw.toString('utf8') : undefined;
+  if (!isJsonContentType(req.headers['content-type'])) return raw.length ? raw.toString('utf8') : undefined;
   if (raw.length === 0) throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty');
   try {
     return JSON.parse(raw.toString('utf8'));
