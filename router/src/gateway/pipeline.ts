@@ -326,7 +326,11 @@ export class PipelineGateway implements GatewayInterface {
     // 5. Plan and execute what is left; ids are added when the response will be cached or purges others.
     const tagged = cacheable || prepared.mutationFields.length > 0;
     const executed = tagged ? this.withIds(plan) : plan;
-    const result = await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
+    // Nothing left to run when every root field was removed: no plan, no subgraph call.
+    const everythingRemoved = analysis.operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && remove.has(s));
+    const result: GatewayExecutionResult = everythingRemoved
+      ? { data: {} }
+      : await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
     const tags = tagged && result.data ? takeEntityTags(result.data) : new Set<string>();
     if (!tagged && result.data) stripEntityKeys(result.data);
 
