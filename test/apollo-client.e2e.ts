@@ -12,6 +12,7 @@ import {
   type PersistedQueryManifest,
 } from '@memegraph/gallery';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './support/accounts';
 import { gql } from './support/client';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
 
@@ -126,8 +127,15 @@ describe('Apollo Client with automatic persisted queries', () => {
     expect(byId.data?.meme?.id).toBe(one!.id);
 
     // ...runs on a second router by hash alone, for a meme nobody asked for
-    // yet: that router can only have the query text from Redis.
+    // yet: that router can only have the query text from Redis. Apollo Server
+    // stores a registration without waiting for it, so wait until it has landed.
     const otherRouter = await stack.addRouter();
+    const registered = first.exchanges.find((e) => e.method === 'POST' && e.query?.includes('MemeById'));
+    const probe = `${otherRouter}/graphql?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: registered!.hash } }))}`;
+    await eventually(async () => {
+      const answer = (await (await fetch(probe, { headers: { 'apollo-require-preflight': 'true' } })).json()) as { errors?: unknown[] };
+      return !JSON.stringify(answer.errors ?? []).includes('PERSISTED_QUERY_NOT_FOUND');
+    });
     const third = galleryClient(otherRouter, { mode: 'apq' });
     const elsewhere = await third.client.query({ query: MEME_BY_ID, variables: { id: two!.id } });
     expect(elsewhere.data?.meme).toMatchObject({ id: two!.id, title: two!.title, template: { name: two!.template.name } });
