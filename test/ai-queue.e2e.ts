@@ -189,4 +189,22 @@ describe('the generation queue', () => {
     const text = JSON.stringify(status.body);
     for (const key of fake.keys) expect(text).not.toContain(key);
   });
+
+  it('a finished AI meme shows in the premium feed at once: the worker purges cached lists', async () => {
+    const premium = await signUp(stack.routerUrl, 'feed_watcher', 'PREMIUM');
+    const FEED = `{ feed(first: 5) { edges { node { id origin } } } }`;
+    await premium.client(FEED);
+    expect((await premium.client(FEED)).headers.get('x-cache')).toBe('HIT');
+    const started = await premium.client<{ generateMeme: { id: string } }>(GENERATE, { p: 'straight into the feed' });
+    const done = await premium.client<{ generation: { meme: { id: string } } }>(
+      `query($id: ID!) { generation(id: $id, waitSeconds: 10) { meme { id } } }`,
+      { id: started.body.data!.generateMeme.id },
+    );
+    const memeId = done.body.data!.generation.meme.id;
+    const ms = await eventually(async () => {
+      const feed = await premium.client<{ feed: { edges: { node: { id: string } }[] } }>(FEED);
+      return feed.body.data!.feed.edges.some((e) => e.node.id === memeId);
+    });
+    expect(ms).toBeLessThan(1000);
+  });
 });

@@ -45,16 +45,23 @@ export class ResponseCache {
       },
     });
     this.channel = `${state.prefix}cache-purge`;
+    this.requests = `${state.prefix}cache-purge-request`;
   }
+
+  /** Where services other than routers (the AI worker) ask for a purge. */
+  private readonly requests: string;
 
   async start(): Promise<void> {
     const subscriber = this.state.subscriber;
     if (!subscriber) return;
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.dropLocal(JSON.parse(message) as string[]);
+      // Every router acts on a request; purging twice is harmless.
+      if (channel === this.requests) void this.purge(JSON.parse(message) as string[]);
     });
     // Subscribe now, and again whenever the connection comes back.
-    const subscribe = () => subscriber.subscribe(this.channel).catch((e: unknown) => this.state.fellBack('cache invalidation', e));
+    const subscribe = () =>
+      subscriber.subscribe(this.channel, this.requests).catch((e: unknown) => this.state.fellBack('cache invalidation', e));
     subscriber.on('ready', () => void subscribe());
     await subscribe();
   }

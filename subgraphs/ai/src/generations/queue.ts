@@ -72,6 +72,12 @@ export function startBullMqWorker(options: {
   // The subgraph's admin query reads every worker's key health from Redis.
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
   const board = keyStatusBoard(redis, options.prefix);
+  const deps = {
+    ...options.deps,
+    purge: async (tags: string[]) => {
+      await redis.publish(`${options.prefix}cache-purge-request`, JSON.stringify(tags));
+    },
+  };
   const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const publish = () =>
     board.publish(workerId, options.deps.provider.stats()).catch((error: unknown) => options.log.warn({ err: error }, 'key status not published'));
@@ -79,7 +85,7 @@ export function startBullMqWorker(options: {
   const report = setInterval(publish, 5_000);
   const worker = new Worker<GenerationJob>(
     QUEUE_NAME,
-    (job) => runGeneration(options.deps, job.data, AbortSignal.timeout(options.settings.jobTimeoutMs)),
+    (job) => runGeneration(deps, job.data, AbortSignal.timeout(options.settings.jobTimeoutMs)),
     {
       connection: new Redis(options.redisUrl, { maxRetriesPerRequest: null }),
       prefix: `${options.prefix}bull`,

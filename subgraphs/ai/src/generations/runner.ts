@@ -20,6 +20,8 @@ export interface RunDependencies {
   provider: MemeProvider;
   results: ResultCache;
   log: Logger;
+  /** Asks the routers to purge cached responses holding these tags (a new meme changes lists). */
+  purge?: (tags: string[]) => Promise<void>;
 }
 
 const CODES_FROM_PROVIDERS = new Set<string>([ErrorCode.AI_SERVICE_UNAVAILABLE, ErrorCode.QUOTA_EXCEEDED]);
@@ -46,6 +48,8 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob, s
     const meme = await deps.catalog.addAiMeme({ ...generated, generationId: job.generationId, templateId: job.templateId, authorId: job.userId, prompt: job.prompt });
     await deps.results.set(key, meme.id);
     await deps.store.markSucceeded(job.generationId, meme.id, false);
+    // The new AI meme belongs in cached feeds and lists now, not when they expire.
+    await deps.purge?.(['Meme:list', `User:${job.userId}`]).catch((error: unknown) => deps.log.warn({ err: error }, 'cache purge not requested'));
   } catch (error) {
     const code = error instanceof GraphQLError && typeof error.extensions.code === 'string' ? error.extensions.code : ErrorCode.TASK_FAILED;
     deps.log.warn({ err: error, generationId: job.generationId }, 'generation failed');
