@@ -1,0 +1,288 @@
+import { join } from 'node:path';
+import { combine, runLoad, validate, type HttpRequest, type LoadResult, type LoadSlice, type ResponseCheck, type Sample } from './load';
+import { cpuBetween, machineBusyMs, ownCpuMicros } from './machine';
+import type { Platform } from './platform';
+import { serverFile, startProcess, type BenchProcess } from './process';
+import type { ProcessStats } from './protocol';
+
+export interface BenchSettings {
+  /** Measured seconds per target, in `rounds` slices. */
+  seconds: number;
+  /**
+   * Targets are measured in turns, a slice each per round, the order rotating
+   * every round: a machine that speeds up or slows down during the run (JIT,
+   * caches, neighbours) then affects every target alike.
+   */
+  rounds: number;
+  connections: number;
+  /** Load on each target before measuring, so JIT, pools and caches are warm. */
+  warmupSeconds: number;
+  /** More warm-up for the first target of a run, which also warms the subgraphs and PostgreSQL for the others. */
+  platformWarmupSeconds: number;
+  /** Requests checked before and after measuring each target. */
+  validationRequests: number;
+  /** Where servers under test write V8 CPU profiles (`--cpu-prof`); unset: not profiled. */
+  profileDir?: string;
+}
+
+/** A server file under `bench/servers/`. */
+export type ServerKind = 'router' | 'gateway' | 'ceiling';
+
+/** One server under test, in a process of its own, and the request it is measured with. */
+export interface TargetSpec {
+  name: string;
+  description: string;
+  server: ServerKind;
+  env: Record<string, string>;
+  request: HttpRequest;
+  check: ResponseCheck;
+  /** Subgraph calls each request must cause (the query plan's fetches): fewer means the target skipped the work. */
+  subgraphCallsPerRequest?: number;
+}
+
+/** A started target whose answers were checked. */
+export interface Target {
+  spec: TargetSpec;
+  process: BenchProcess;
+  url: string;
+  /** One answer, byte for byte (e.g. for a server that replays it). */
+  sample: Sample;
+}
+
+export interface TargetResult {
+  name: string;
+  description: string;
+  server: ServerKind;
+  load: LoadResult;
+  /** Highest RSS of the server process, sampled every 100 ms from its start to the end of measuring. */
+  peakRssBytes: number;
+  /**
+   * CPU (user + system) per request the server received while measuring
+   * (including those whose answer came after the end of a slice: the
+   * server did their work all the same): the server, the subgraphs process, the PostgreSQL backends of
+   * the benchmark's database (NaN without /proc), Redis, the load generator
+   * (this process), and everything else the machine did meanwhile.
+   */
+  cpuMicrosPerRequest: { server: number; subgraphs: number; postgres: number; redis: number; loadGenerator: number; other: number };
+  /** Cores busy with none of the above while measuring: another program competing for the machine. */
+  otherCores: number;
+  /** CPU the server used while measuring, in cores (1 = one core busy all the time). */
+  serverCores: number;
+  /** GraphQL requests the subgraphs served per request the server received. */
+  subgraphCallsPerRequest: number;
+  /** Requests the server received but did not answer: cut off at the end of a slice. */
+  abandonedRequests: number;
+  warnings: string[];
+}
+
+export interface ScenarioResult {
+  /** The target the others are compared with. */
+  baseline: string;
+  targets: TargetResult[];
+  /** Figures the scenario derives, e.g. `{ pipelineOverheadPercent: 12.3 }`. */
+  metrics: Record<string, number>;
+  /** The same, as lines for the reader. */
+  summary: string[];
+}
+
+/** A named benchmark: `npm run bench -- --scenario <name>`. */
+export interface Scenario {
+  name: string;
+  description: string;
+  run(bench: Bench): Promise<ScenarioResult>;
+}
+
+const IDLE_POLL_MS = 50;
+const IDLE_TIMEOUT_MS = 30_000;
+/** More than this many cores busy outside the benchmark's processes makes a measurement suspect. */
+const OTHER_CORES_WARNING = 0.15;
+
+/**
+ * Stats once `process` has answered every request it received. Load stops
+ * with requests in flight; they finish (or fail) after it, and their CPU
+ * and subgraph calls must land inside a measured window, not the next one.
+ */
+async function idleStats(process: BenchProcess): Promise<ProcessStats> {
+  const deadline = Date.now() + IDLE_TIMEOUT_MS;
+  for (;;) {
+    const stats = await process.stats();
+    if (stats.requests.inFlight === 0) return stats;
+    if (Date.now() > deadline) throw new Error(`${process.name} still has ${stats.requests.inFlight} requests in flight after ${IDLE_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
+  }
+}
+
+const cpuMicros = (stats: ProcessStats) => stats.cpuUserMicros + stats.cpuSystemMicros;
+const counted = (stats: ProcessStats) => Object.values(stats.counters).reduce((sum, n) => sum + n, 0);
+
+/** Everything measured around one slice of load, as differences. */
+interface Window {
+  slice: LoadSlice;
+  answered: number;
+  received: number;
+  subgraphCalls: number;
+  cpu: { server: number; subgraphs: number; postgres: number; redis: number; loadGenerator: number; machine: number };
+}
+
+/** What scenarios measure with: the running platform, the settings, `start` and `measure`. */
+export class Bench {
+  private platformWarm = false;
+  private readonly started: Target[] = [];
+
+  constructor(
+    readonly settings: BenchSettings,
+    readonly platform: Platform,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  /** Router configuration for this platform; `extra` on top (e.g. `TIERS_JSON`). */
+  routerEnv(extra: Record<string, string> = {}): Record<string, string> {
+    const { platform } = this;
+    return {
+      SUBGRAPH_SIGNING_SECRET: platform.secrets.signing,
+      JWT_SECRET: platform.secrets.jwt,
+      SUBGRAPH_URL_USERS: platform.subgraphUrls.users,
+      SUBGRAPH_URL_MEMES: platform.subgraphUrls.memes,
+      SUBGRAPH_URL_AI: platform.subgraphUrls.ai,
+      REDIS_URL: platform.redisUrl,
+      REDIS_PREFIX: platform.redisPrefix,
+      LOG_LEVEL: 'warn',
+      // @apollo/gateway otherwise probes cloud metadata endpoints at start and
+      // reports to Apollo at stop; same for router and baseline, and no part of either.
+      APOLLO_TELEMETRY_DISABLED: 'true',
+      ...extra,
+    };
+  }
+
+  /** Starts a target in its own process and checks its answers. It stays idle until measured. */
+  async start(spec: TargetSpec): Promise<Target> {
+    // A directory per target: tsx's loader thread writes a profile of its own next to the main thread's.
+    const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)] : [];
+    const process = await startProcess(spec.name, serverFile(spec.server), spec.env, nodeArgs);
+    const target: Target = { spec, process, url: process.info.url ?? '', sample: { body: Buffer.alloc(0), contentType: '' } };
+    this.started.push(target);
+    if (!target.url) throw new Error(`${spec.name} reported no URL`);
+    target.sample = await validate(target.url, spec.request, spec.check, this.settings.validationRequests);
+    this.say(`  ${spec.name}: started, answers checked`);
+    return target;
+  }
+
+  /**
+   * Warms every target up, measures them in rotating turns, checks their
+   * answers again (a target that broke under load must not pass), and
+   * stops them. Results in the order given.
+   */
+  async measure(targets: readonly Target[]): Promise<TargetResult[]> {
+    const { settings } = this;
+    try {
+      for (const target of targets) {
+        const seconds = settings.warmupSeconds + (this.platformWarm ? 0 : settings.platformWarmupSeconds);
+        this.platformWarm = true;
+        this.say(`  ${target.spec.name}: warming up ${seconds}s`);
+        if (seconds > 0) await runLoad(target.url, target.spec.request, { seconds, connections: settings.connections });
+      }
+      const windows = new Map<Target, Window[]>(targets.map((t) => [t, []]));
+      const sliceSeconds = settings.seconds / settings.rounds;
+      this.say(`  measuring ${targets.length} targets for ${settings.seconds}s each, in ${settings.rounds} rounds of ${sliceSeconds.toFixed(1)}s slices`);
+      for (let round = 0; round < settings.rounds; round++) {
+        for (let i = 0; i < targets.length; i++) {
+          const target = targets[(round + i) % targets.length]!;
+          windows.get(target)!.push(await this.window(target, sliceSeconds));
+        }
+      }
+      for (const target of targets) await validate(target.url, target.spec.request, target.spec.check, settings.validationRequests);
+      const results: TargetResult[] = [];
+      for (const target of targets) results.push(this.result(target, windows.get(target)!, (await target.process.stats()).peakRssBytes));
+      return results;
+    } finally {
+      for (const target of targets) await this.stop(target);
+    }
+  }
+
+  /** Stops every target still running (after a failure). */
+  async stopAll(): Promise<void> {
+    for (const target of [...this.started]) await this.stop(target);
+  }
+
+  private async stop(target: Target): Promise<void> {
+    const at = this.started.indexOf(target);
+    if (at < 0) return;
+    this.started.splice(at, 1);
+    await target.process.stop();
+  }
+
+  private async window(target: Target, seconds: number): Promise<Window> {
+    const { platform } = this;
+    const server = await idleStats(target.process);
+    const subgraphs = await idleStats(platform.subgraphs);
+    const [redis, postgres, machine, own] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
+    const slice = await runLoad(target.url, target.spec.request, { seconds, connections: this.settings.connections });
+    const serverAfter = await idleStats(target.process);
+    const subgraphsAfter = await idleStats(platform.subgraphs);
+    const [redisAfter, postgresAfter, machineAfter, ownAfter] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
+    return {
+      slice,
+      answered: serverAfter.requests.answered - server.requests.answered,
+      received: serverAfter.requests.received - server.requests.received,
+      subgraphCalls: counted(subgraphsAfter) - counted(subgraphs),
+      cpu: {
+        server: cpuMicros(serverAfter) - cpuMicros(server),
+        subgraphs: cpuMicros(subgraphsAfter) - cpuMicros(subgraphs),
+        postgres: cpuBetween(postgres, postgresAfter),
+        redis: (redisAfter - redis) * 1e6,
+        loadGenerator: ownAfter - own,
+        machine: (machineAfter - machine) * 1000,
+      },
+    };
+  }
+
+  private result(target: Target, windows: readonly Window[], peakRssBytes: number): TargetResult {
+    const { spec } = target;
+    const load = combine(windows.map((w) => w.slice));
+    const total = (pick: (w: Window) => number) => windows.reduce((sum, w) => sum + pick(w), 0);
+    const received = Math.max(1, total((w) => w.received));
+    const cpu = {
+      server: total((w) => w.cpu.server),
+      subgraphs: total((w) => w.cpu.subgraphs),
+      postgres: total((w) => w.cpu.postgres),
+      redis: total((w) => w.cpu.redis),
+      loadGenerator: total((w) => w.cpu.loadGenerator),
+    };
+    const known = Object.values(cpu).reduce((sum, micros) => sum + (Number.isNaN(micros) ? 0 : micros), 0);
+    const other = Math.max(0, total((w) => w.cpu.machine) - known);
+    const otherCores = other / 1e6 / load.seconds;
+    const subgraphCalls = total((w) => w.subgraphCalls) / received;
+
+    const warnings: string[] = [];
+    if (load.non2xx + load.socketErrors > 0) warnings.push(`${load.non2xx} non-2xx answers, ${load.socketErrors} socket errors (${load.timeouts} timeouts)`);
+    if (load.responseBytes.max > load.responseBytes.min * 1.05) {
+      warnings.push(`answers varied in size (${load.responseBytes.min}–${load.responseBytes.max} bytes): some were not the checked answer`);
+    }
+    // A little under: requests cut off while the router was still reading them never reach the subgraphs.
+    if (spec.subgraphCallsPerRequest !== undefined && subgraphCalls < spec.subgraphCallsPerRequest * 0.95) {
+      warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${spec.subgraphCallsPerRequest}: it skipped work (a cache?)`);
+    }
+    if (otherCores > OTHER_CORES_WARNING) warnings.push(`something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`);
+
+    return {
+      name: spec.name,
+      description: spec.description,
+      server: spec.server,
+      load,
+      peakRssBytes,
+      cpuMicrosPerRequest: {
+        server: cpu.server / received,
+        subgraphs: cpu.subgraphs / received,
+        postgres: cpu.postgres / received,
+        redis: cpu.redis / received,
+        loadGenerator: cpu.loadGenerator / received,
+        other: other / received,
+      },
+      otherCores,
+      serverCores: cpu.server / 1e6 / load.seconds,
+      subgraphCallsPerRequest: subgraphCalls,
+      abandonedRequests: total((w) => w.received - w.answered),
+      warnings,
+    };
+  }
+}

@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { createRedis, type Redis } from '@memegraph/service-kit';
+import { createTestDatabase, type TestDatabase } from '../../test/support/database';
+import { processesCpu, type ProcessesCpu } from './machine';
+import { serverFile, startProcess, type BenchProcess } from './process';
+
+/** What every scenario runs against: a fresh database, the three subgraphs in one process, a Redis prefix of its own. */
+export interface Platform {
+  subgraphs: BenchProcess;
+  subgraphUrls: { users: string; memes: string; ai: string };
+  secrets: { signing: string; jwt: string };
+  redisUrl: string;
+  redisPrefix: string;
+  /** CPU seconds Redis has used since it started (`INFO cpu`): limits, quotas and caches cost Redis time too. */
+  redisCpuSeconds(): Promise<number>;
+  /** CPU of the PostgreSQL backends serving the benchmark's database (not other databases' users); null without /proc. */
+  postgresCpu(): ProcessesCpu | null;
+  /** Stops the subgraphs, drops the database, deletes the Redis prefix. */
+  close(): Promise<{ redisKeysDeleted: number }>;
+}
+
+export interface PlatformOptions {
+  /** Seeded rows. */
+  users: number;
+  memes: number;
+  /** Where the routers under test keep limits, quotas and buckets. */
+  redisUrl: string;
+}
+
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  // Redis first: without it nothing else is worth starting.
+  const redis = await connectRedis(options.redisUrl, 'memegraph-bench');
+  const database = await createTestDatabase().catch(async (error: unknown) => {
+    await redis.quit();
+    throw error;
+  });
+  const secrets = { signing: randomBytes(32).toString('hex'), jwt: randomBytes(32).toString('hex') };
+  const redisPrefix = `memegraph-bench:${randomBytes(6).toString('hex')}:`;
+  let subgraphs: BenchProcess;
+  try {
+    subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), {
+      DATABASE_URL: database.url,
+      SUBGRAPH_SIGNING_SECRET: secrets.signing,
+      JWT_SECRET: secrets.jwt,
+      SEED_USERS: String(options.users),
+      SEED_MEMES: String(options.memes),
+      LOG_LEVEL: 'warn',
+    });
+  } catch (error) {
+    await redis.quit();
+    await database.drop();
+    throw error;
+  }
+  const url = (name: string) => {
+    const value = subgraphs.info[name];
+    if (!value) throw new Error(`the subgraphs process reported no ${name} URL`);
+    return value;
+  };
+  // A backend's command line names its database: "postgres: 15/main: user <database> host(port) state".
+  const databaseName = new URL(database.url).pathname.slice(1);
+  return {
+    subgraphs,
+    subgraphUrls: { users: url('users'), memes: url('memes'), ai: url('ai') },
+    secrets,
+    redisUrl: options.redisUrl,
+    redisPrefix,
+    async redisCpuSeconds() {
+      const info = await redis.info('cpu');
+      const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+      return seconds('used_cpu_sys') + seconds('used_cpu_user');
+    },
+    postgresCpu: () => processesCpu((name, commandLine) => name === 'postgres' && commandLine.includes(` ${databaseName} `)),
+    async close() {
+      await redis.quit();
+      return closePlatform(subgraphs, database, options.redisUrl, redisPrefix);
+    },
+  };
+}
+
+async function closePlatform(subgraphs: BenchProcess, database: TestDatabase, redisUrl: string, redisPrefix: string) {
+  try {
+    await subgraphs.stop();
+  } finally {
+    await database.drop();
+  }
+  return { redisKeysDeleted: await deletePrefix(redisUrl, redisPrefix) };
+}
+
+/** A connection that is ready: service-kit's clients refuse commands until then rather than queue them. */
+async function connectRedis(url: string, name: string): Promise<Redis> {
+  const redis = createRedis(url, name);
+  if (redis.status === 'ready') return redis;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`Redis at ${url} did not answer within 5 s`)), 5_000);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } catch (error) {
+    redis.disconnect();
+    throw error;
+  }
+  return redis;
+}
+
+/** Deletes every key under `prefix`: limits, quotas and buckets the routers left behind. */
+async function deletePrefix(redisUrl: string, prefix: string): Promise<number> {
+  const redis = await connectRedis(redisUrl, 'memegraph-bench-cleanup');
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) deleted += await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    await redis.quit();
+  }
+  return deleted;
+}

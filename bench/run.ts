@@ -1,0 +1,140 @@
+/**
+ * `npm run bench [-- --duration 10 --connections 50 --warmup 3 --scenario <name>]`
+ *
+ * Starts a fresh platform (database, subgraphs, Redis prefix), runs the
+ * scenarios one after another, prints a table per scenario, writes every
+ * number to `bench/results/<timestamp>.json`, and removes what it made.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Bench, type BenchSettings, type ScenarioResult } from './lib/bench';
+import { startPlatform, type Platform } from './lib/platform';
+import { killAll } from './lib/process';
+import { formatScenario } from './lib/report';
+import { SCENARIOS } from './scenarios/index';
+
+/** The rows `npm start` seeds: the catalog a scenario reads from. */
+const SEED = { users: 200, memes: 2_000 };
+
+const USAGE = `Usage: npm run bench -- [options]
+  --duration <s>      measured seconds per target (default 10)
+  --rounds <n>        measure the targets in turns, n slices each (default 4)
+  --connections <n>   concurrent connections (default 50)
+  --warmup <s>        load before measuring each target (default 3; the first target of a run gets 5 more,
+                      as it warms the subgraphs and PostgreSQL for all)
+  --scenario <name>   run one scenario: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
+Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
+             BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+
+function readOptions() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '4' },
+      connections: { type: 'string', default: '50' },
+      warmup: { type: 'string', default: '3' },
+      scenario: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const number = (name: string, raw: string, min: number) => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number of at least ${min}, not ${raw}\n\n${USAGE}`);
+    return value;
+  };
+  const settings: BenchSettings = {
+    seconds: number('duration', values.duration, 1),
+    rounds: number('rounds', values.rounds, 1),
+    connections: number('connections', values.connections, 1),
+    warmupSeconds: number('warmup', values.warmup, 0),
+    platformWarmupSeconds: 5,
+    validationRequests: 20,
+    ...(values.profile ? { profileDir: fileURLToPath(new URL(`results/${RUN_ID}-profiles/`, import.meta.url)) } : {}),
+  };
+  const scenarios = values.scenario ? SCENARIOS.filter((s) => s.name === values.scenario) : SCENARIOS;
+  if (scenarios.length === 0) throw new Error(`No scenario named ${values.scenario}\n\n${USAGE}`);
+  return {
+    settings,
+    scenarios,
+    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
+
+/** The run's timestamp, in file names (no colons, for every file system). */
+const RUN_ID = new Date().toISOString().replace(/:/g, '-');
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const machine = () => ({
+  cpus: os.availableParallelism(),
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+  platform: `${os.platform()} ${os.release()}`,
+  node: process.version,
+});
+
+async function main() {
+  const options = readOptions();
+  const startedAt = new Date();
+  let platform: Platform | undefined;
+  // Children die with us whatever happens; an interrupted run still drops its database.
+  process.on('exit', killAll);
+  process.once('SIGINT', () => {
+    say('\ninterrupted: stopping servers, dropping the database');
+    killAll();
+    void (platform?.close() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+
+  const { cpus } = machine();
+  say(`Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
+    `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`);
+  say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs)…`);
+  platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl });
+  const results: Array<{ name: string; description: string } & ScenarioResult> = [];
+  const bench = new Bench(options.settings, platform, say);
+  let failure: unknown;
+  try {
+    for (const scenario of options.scenarios) {
+      say(`\n## ${scenario.name}\n${scenario.description}`);
+      const result = await scenario.run(bench);
+      results.push({ name: scenario.name, description: scenario.description, ...result });
+      say(`\n${formatScenario(result)}`);
+    }
+  } catch (error) {
+    failure = error;
+  }
+  let cleanup: { redisKeysDeleted: number } | undefined;
+  try {
+    await bench.stopAll();
+    cleanup = await platform.close();
+    platform = undefined;
+  } catch (error) {
+    // The first failure is the one to see; a cleanup failing after it is reported beside it.
+    if (failure) console.error(`cleanup failed too: ${error instanceof Error ? error.message : String(error)}`);
+    else failure = error;
+  }
+  if (failure || !cleanup) throw failure;
+
+  const file = new URL(`results/${RUN_ID}.json`, import.meta.url);
+  await mkdir(new URL('results/', import.meta.url), { recursive: true });
+  await writeFile(
+    file,
+    `${JSON.stringify({ startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: machine(), settings: options.settings, seed: SEED, scenarios: results, cleanup }, null, 2)}\n`,
+  );
+  say(`\nresults: ${fileURLToPath(file)}; database dropped, ${cleanup.redisKeysDeleted} Redis keys deleted`);
+  if (options.settings.profileDir) say(`CPU profiles: ${options.settings.profileDir}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  killAll();
+  process.exit(1);
+});

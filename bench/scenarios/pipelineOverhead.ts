@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import type { Scenario, TargetResult } from '../lib/bench';
+import { graphqlRequest, servedWithoutErrors, type ResponseCheck } from '../lib/load';
+
+/** A typical anonymous read that crosses subgraphs: memes, then users for the authors. */
+const TRENDING = '{ trending(first: 10) { id title score author { handle } template { name } } }';
+/**
+ * The same query, but not cacheable: `randomMeme` has no `@cacheControl`
+ * hint, so the operation's maxAge is 0 and the router skips the response
+ * cache (no lookup, no write, no entity tags); `@include(if: false)` means
+ * it never runs. It shows the pipeline without the response cache.
+ */
+const TRENDING_UNCACHEABLE = TRENDING.replace(/ }$/, ' randomMeme @include(if: false) { id } }');
+/** The query plan: one fetch from memes, one `_entities` fetch from users. */
+const SUBGRAPH_CALLS = 2;
+
+/** Limits far above what the load reaches, so the router does all its work and refuses nothing. */
+const UNLIMITED_ANONYMOUS = JSON.stringify({
+  anonymous: {
+    requestsPerMinute: 100_000_000,
+    dailyRequestQuota: 1_000_000_000,
+    costBucketCapacity: 1_000_000_000,
+    costRestorePerSecond: 1_000_000_000,
+    maxCostPerOperation: 100_000,
+  },
+});
+
+/** Ten trending memes, each with its author's handle and template's name. */
+const tenTrendingMemes: ResponseCheck = (status, body, headers) => {
+  const problem = servedWithoutErrors(status, body, headers);
+  if (problem) return problem;
+  const trending = (body as { data: { trending?: unknown } }).data.trending;
+  if (!Array.isArray(trending) || trending.length !== 10) return 'trending is not a list of 10';
+  const complete = trending.every((meme: unknown) => {
+    const m = meme as { id?: unknown; author?: { handle?: unknown } | null; template?: { name?: unknown } | null };
+    return typeof m.id === 'string' && typeof m.author?.handle === 'string' && typeof m.template?.name === 'string';
+  });
+  return complete ? null : 'a meme lacks its id, author handle or template name';
+};
+
+/** The answer was executed, not served from the response cache. */
+const executed: ResponseCheck = (status, body, headers) =>
+  headers.get('x-cache') === 'HIT' ? 'served from the response cache: this scenario measures execution' : tenTrendingMemes(status, body, headers);
+
+/** The answer did not go through the response cache at all. */
+const notCached: ResponseCheck = (status, body, headers) =>
+  headers.has('x-cache') ? `the response cache took part (x-cache: ${headers.get('x-cache')}): the query is cacheable after all` : tenTrendingMemes(status, body, headers);
+
+/**
+ * Every request carries a variable of its own, which the operation does not
+ * declare and execution ignores: the document (and so the parse, validation,
+ * plan and analysis caches) stays the same, but no response cache keyed on
+ * the variables can answer it. Both servers execute every request.
+ */
+function distinctRequests(query: string) {
+  const run = randomBytes(4).toString('hex');
+  let sequence = 0;
+  return graphqlRequest(query, () => ({ benchRequest: `${run}-${sequence++}` }));
+}
+
+export const pipelineOverhead: Scenario = {
+  name: 'pipeline-overhead',
+  description:
+    'What Memegraph’s request pipeline costs on a typical anonymous cross-subgraph query, executed every time: ' +
+    'the router (and the router with the response cache out of the way) against plain @apollo/gateway over the same subgraphs, ' +
+    'and node:http writing the same bytes as the ceiling.',
+  async run(bench) {
+    const request = distinctRequests(TRENDING);
+    const gateway = await bench.start({
+      name: 'gateway',
+      description: 'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)',
+      server: 'gateway',
+      env: bench.routerEnv(),
+      request,
+      check: executed,
+      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+    });
+    const router = await bench.start({
+      name: 'router',
+      description: 'the Memegraph router, full pipeline on Redis; every request a response-cache miss (lookup, execution, write)',
+      server: 'router',
+      env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
+      request,
+      check: executed,
+      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+    });
+    const uncacheable = await bench.start({
+      name: 'router-uncacheable',
+      description: 'the router on the same query made uncacheable: the pipeline without the response cache',
+      server: 'router',
+      env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
+      request: distinctRequests(TRENDING_UNCACHEABLE),
+      check: notCached,
+      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+    });
+    const ceiling = await bench.start({
+      name: 'ceiling',
+      description: 'node:http writing the router’s answer bytes',
+      server: 'ceiling',
+      env: { BENCH_BODY_BASE64: router.sample.body.toString('base64'), BENCH_CONTENT_TYPE: router.sample.contentType },
+      // The ceiling ignores the body; making each one distinct would only slow the load generator down.
+      request: graphqlRequest(TRENDING),
+      check: tenTrendingMemes,
+    });
+    const [base, full, withoutCache, top] = (await bench.measure([gateway, router, uncacheable, ceiling])) as [TargetResult, TargetResult, TargetResult, TargetResult];
+
+    const overhead = (target: TargetResult) => (1 - target.load.requestsPerSecond / base.load.requestsPerSecond) * 100;
+    // What the router costs the machine beyond the baseline: its own CPU and the Redis work it causes.
+    const extraCpu = (target: TargetResult) =>
+      target.cpuMicrosPerRequest.server + target.cpuMicrosPerRequest.redis - base.cpuMicrosPerRequest.server - base.cpuMicrosPerRequest.redis;
+    const metrics = {
+      pipelineOverheadPercent: overhead(full),
+      pipelineCpuMicrosPerRequest: extraCpu(full),
+      uncacheableOverheadPercent: overhead(withoutCache),
+      uncacheableCpuMicrosPerRequest: extraCpu(withoutCache),
+    };
+    return {
+      baseline: 'gateway',
+      targets: [top, base, full, withoutCache],
+      metrics,
+      summary: [
+        `pipeline overhead (1 - router/gateway req/s): ${metrics.pipelineOverheadPercent.toFixed(1)}%, ` +
+          `${metrics.pipelineCpuMicrosPerRequest.toFixed(0)} µs more CPU per request (router + Redis)`,
+        `without the response cache (router-uncacheable): ${metrics.uncacheableOverheadPercent.toFixed(1)}%, ` +
+          `${metrics.uncacheableCpuMicrosPerRequest.toFixed(0)} µs more CPU per request`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * The three subgraphs in one process, on port 0, against the benchmark's
+ * database: migrated and seeded here, as `npm start` does.
+ */
+import { AI_MIGRATIONS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
+import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
+import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey, type Db, type SubgraphServer } from '@memegraph/service-kit';
+import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
+import { runBenchChild } from '../lib/child';
+
+const config = readConfig({
+  DATABASE_URL: env.optional(),
+  SUBGRAPH_SIGNING_SECRET: env.secret(),
+  JWT_SECRET: env.secret(),
+  SEED_USERS: env.int(200, 1),
+  SEED_MEMES: env.int(2_000),
+  /** Tier limits, as the users and ai subgraphs apply them. */
+  TIERS_JSON: env.optional(),
+  LOG_LEVEL: env.optional(),
+});
+
+await runBenchChild(async () => {
+  if (!config.DATABASE_URL) throw new Error('Invalid configuration:\n  DATABASE_URL: required (the benchmark makes a database of its own)');
+  const databaseUrl = config.DATABASE_URL;
+  const log = createLogger('subgraphs', config.LOG_LEVEL ?? 'warn');
+  const dbs: Db[] = [];
+  const open = async (schema: string, migrations: string) => {
+    const db = await openDb({ schema, databaseUrl });
+    dbs.push(db);
+    await migrate(db, migrations);
+    return db;
+  };
+  const users = await open('users', USERS_MIGRATIONS);
+  const memes = await open('memes', MEMES_MIGRATIONS);
+  const ai = await open('ai', AI_MIGRATIONS);
+  await seedUsers(users, { users: config.SEED_USERS });
+  await seedMemes(memes, { users: config.SEED_USERS, memes: config.SEED_MEMES });
+  // Fresh statistics now, so the planner has them from the first request and
+  // autovacuum has no reason to wake up in the middle of a measurement.
+  await memes.exec('VACUUM ANALYZE');
+
+  const tiers = loadTiers(config.TIERS_JSON);
+  const listen = async (server: SubgraphServer) => `${await server.listen(0)}/graphql`;
+  const usersServer = await createUsersServer({
+    db: users,
+    signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+    log,
+    jwtSecret: secretKey(config.JWT_SECRET),
+    sessionTtlSeconds: 3600,
+    tiers,
+  });
+  const memesServer = await createMemesServer({ db: memes, signingSecret: config.SUBGRAPH_SIGNING_SECRET, log });
+  const info: Record<string, string> = { users: await listen(usersServer), memes: await listen(memesServer) };
+  // The ai subgraph hands finished memes to the memes subgraph, so it starts once memes listens.
+  const aiServer = await createAiServer({
+    db: ai,
+    signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+    log,
+    memesUrl: new URL(info.memes!).origin,
+    tiers,
+    queue: { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 60_000 },
+    // The in-process queue and the built-in offline provider: no worker processes, no network.
+    redis: null,
+    provider: createProvider(readAiProvidersConfig({}), log),
+  });
+  info.ai = await listen(aiServer);
+  const servers = [usersServer, memesServer, aiServer];
+
+  return {
+    info,
+    httpServers: servers.map((s) => s.httpServer),
+    counters: () => ({
+      usersRequests: usersServer.stats.graphqlRequests,
+      memesRequests: memesServer.stats.graphqlRequests,
+      aiRequests: aiServer.stats.graphqlRequests,
+    }),
+    async close() {
+      for (const server of [...servers].reverse()) await server.close();
+      for (const db of dbs) await db.close();
+    },
+  };
+});
