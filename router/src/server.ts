@@ -114,6 +114,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
   await responseCache.start();
 
+  // @apollo/gateway reports usage to Apollo and probes cloud metadata endpoints unless
+  // told not to; Memegraph sends nothing off the machine.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   let stopWatching = () => {};
   const gateway = new PipelineGateway(
     new ApolloGateway({

@@ -165,6 +165,11 @@ export function createHttpServer(
       if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR && !res.headersSent) {
         return sendError(res, 502, code, (error as Error).message, headers);
       }
+      // A client that hung up mid-request is not a server fault.
+      if (req.destroyed || (error as { code?: string }).code === 'ECONNRESET' || (error as Error).message === 'aborted') {
+        options.log.debug({ url: req.url }, 'client went away');
+        return res.destroy();
+      }
       options.log.error({ err: error, url: req.url }, 'request failed');
       if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', headers);
       else res.destroy();

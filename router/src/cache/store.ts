@@ -20,6 +20,21 @@ export interface ResponseCacheOptions {
   maxEntries?: number;
 }
 
+/**
+ * Stores an entry and records it under each of its tags in one round trip.
+ * A tag set must outlive its longest-lived entry, or a purge would miss
+ * that entry: its expiry is extended, never shortened.
+ */
+const STORE = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local ttl = tonumber(ARGV[2])
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+return #KEYS - 1
+`;
+
 export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 export const isFresh = (entry: CachedResponse, now = Date.now()) => now - entry.storedAt < entry.maxAge * 1000;
 
@@ -62,8 +77,9 @@ export class ResponseCache {
     // Subscribe now, and again whenever the connection comes back.
     const subscribe = () =>
       subscriber.subscribe(this.channel, this.requests).catch((e: unknown) => this.state.fellBack('cache invalidation', e));
+    // ioredis does not queue commands while connecting (see createRedis): subscribe once ready.
     subscriber.on('ready', () => void subscribe());
-    await subscribe();
+    if (subscriber.status === 'ready') await subscribe();
   }
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
@@ -99,15 +115,9 @@ export class ResponseCache {
     const redis = this.state.redis;
     if (!redis) return;
     const ttlMs = (entry.maxAge + this.options.staleIfErrorSeconds) * 1000;
-    const pipeline = redis.multi().set(this.redisKey(key), JSON.stringify(entry), 'PX', ttlMs);
-    for (const tag of entry.tags) {
-      pipeline.sadd(this.tagKey(tag), key);
-      // A tag set must outlive its longest-lived entry, or a purge would miss that entry:
-      // extend (GT), or set when the set is new (NX), never shorten.
-      pipeline.pexpire(this.tagKey(tag), ttlMs, 'GT');
-      pipeline.pexpire(this.tagKey(tag), ttlMs, 'NX');
-    }
-    await pipeline.exec().catch((e: unknown) => this.state.fellBack('response cache', e));
+    await redis
+      .eval(STORE, 1 + entry.tags.length, this.redisKey(key), ...entry.tags.map((tag) => this.tagKey(tag)), JSON.stringify(entry), ttlMs, key)
+      .catch((e: unknown) => this.state.fellBack('response cache', e));
   }
 
   /** Removes every response holding any of `tags`, here, in Redis and on every other router. */

@@ -348,6 +348,7 @@ export class PipelineGateway implements GatewayInterface {
       if (!result.errors?.length && result.data) {
         // Errors and partial results are never cached.
         // Nothing changes the data after this point (no fields were removed), so it is stored as is.
+        // The answer waits for the write, so every router finds it once a client has seen it.
         await options.responseCache.set(cacheKey, { data: result.data, storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
         cacheHeaders(0);
       }

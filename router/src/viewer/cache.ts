@@ -46,8 +46,9 @@ export class ViewerCache {
     });
     // Subscribe now, and again whenever the connection comes back.
     const subscribe = () => subscriber.subscribe(this.channel).catch((e: unknown) => this.state.fellBack('viewer invalidation', e));
+    // ioredis does not queue commands while connecting (see createRedis): subscribe once ready.
     subscriber.on('ready', () => void subscribe());
-    await subscribe();
+    if (subscriber.status === 'ready') await subscribe();
   }
 
   generation(userId: string | null): number {
