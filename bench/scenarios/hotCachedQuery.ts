@@ -1,0 +1,79 @@
+import type { Scenario, TargetResult } from '../lib/bench';
+import { graphqlRequest, servedWithoutErrors, type ResponseCheck } from '../lib/load';
+
+/** The typical anonymous read of pipeline-overhead, asked again and again: what a response-cache hit costs. */
+const TRENDING = '{ trending(first: 10) { id title score author { handle } template { name } } }';
+
+/** Limits far above what the load reaches, so the router refuses nothing. */
+const UNLIMITED_ANONYMOUS = JSON.stringify({
+  anonymous: {
+    requestsPerMinute: 100_000_000,
+    dailyRequestQuota: 1_000_000_000,
+    costBucketCapacity: 1_000_000_000,
+    costRestorePerSecond: 1_000_000_000,
+    maxCostPerOperation: 100_000,
+  },
+});
+
+const tenMemes: ResponseCheck = (status, body, headers) => {
+  const problem = servedWithoutErrors(status, body, headers);
+  if (problem) return problem;
+  const trending = (body as { data: { trending?: unknown } }).data.trending;
+  return Array.isArray(trending) && trending.length === 10 ? null : 'trending is not a list of 10';
+};
+
+/** Every measured answer must come from the cache, or the number says nothing about hits. */
+const hit: ResponseCheck = (status, body, headers) =>
+  headers.get('x-cache') === 'HIT' ? tenMemes(status, body, headers) : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
+
+export const hotCachedQuery: Scenario = {
+  name: 'hot-cached-query',
+  description:
+    'A hot query answered from the response cache: the router on cache hits against plain @apollo/gateway executing the same query ' +
+    'and node:http writing the same bytes (the ceiling).',
+  async run(bench) {
+    const request = graphqlRequest(TRENDING);
+    const gateway = await bench.start({
+      name: 'gateway',
+      description: 'plain @apollo/server + @apollo/gateway executing every request (baseline)',
+      server: 'gateway',
+      env: bench.routerEnv(),
+      request,
+      check: tenMemes,
+      subgraphCallsPerRequest: 2,
+    });
+    // The check's first request fills the cache; every later one, measured ones included, must be a hit.
+    const router = await bench.start({
+      name: 'router-hit',
+      description: 'the Memegraph router, full pipeline on Redis, answering from the response cache',
+      server: 'router',
+      env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
+      request,
+      check: (status, body, headers) => (headers.get('x-cache') === 'MISS' ? tenMemes(status, body, headers) : hit(status, body, headers)),
+      subgraphCallsPerRequest: 0,
+    });
+    const ceiling = await bench.start({
+      name: 'ceiling',
+      description: 'node:http writing the router’s answer bytes',
+      server: 'ceiling',
+      env: { BENCH_BODY_BASE64: router.sample.body.toString('base64'), BENCH_CONTENT_TYPE: router.sample.contentType },
+      request,
+      check: tenMemes,
+    });
+    const [base, cached, top] = (await bench.measure([gateway, router, ceiling])) as [TargetResult, TargetResult, TargetResult];
+    const metrics = {
+      hitSpeedupOverGateway: cached.load.requestsPerSecond / base.load.requestsPerSecond,
+      hitShareOfCeilingPercent: (cached.load.requestsPerSecond / top.load.requestsPerSecond) * 100,
+      hitRouterCpuMicrosPerRequest: cached.cpuMicrosPerRequest.server,
+    };
+    return {
+      baseline: 'gateway',
+      targets: [top, base, cached],
+      metrics,
+      summary: [
+        `a cache hit: ${metrics.hitSpeedupOverGateway.toFixed(1)}× the gateway executing the query, ` +
+          `${metrics.hitShareOfCeilingPercent.toFixed(1)}% of the ceiling, ${metrics.hitRouterCpuMicrosPerRequest.toFixed(0)} µs of router CPU per request`,
+      ],
+    };
+  },
+};
