@@ -11,5 +11,3 @@ export function generateApiKey(): { secret: string; prefix: string; hash: string
 export function hashApiKey(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
-
-export const looksLikeApiKey = (value: string) => value.startsWith(KEY_PREFIX) && value.length === KEY_PREFIX.length + 32;
