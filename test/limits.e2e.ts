@@ -163,6 +163,28 @@ describe('operation limits', () => {
     expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BATCH_TOO_LARGE');
   });
 
+  it('a document sent by APQ hash alone is held to the sender’s limits, not the registrant’s', async () => {
+    // Eleven levels: within an enterprise viewer's depth limit (20), past an anonymous one's (10).
+    const query = `{ trending(first: 1) { author { memes(first: 1) { edges { node { author { memes(first: 1) { edges { node { author { handle } } } } } } } } } } }`;
+    const { createHash } = await import('node:crypto');
+    const extensions = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } };
+    const enterprise = await signUp(stack.routerUrl, 'apq_registrant', 'ENTERPRISE');
+    const registered = await fetch(`${stack.routerUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${enterprise.token}` },
+      body: JSON.stringify({ query, extensions }),
+    });
+    expect(registered.status).toBe(200);
+    const byHash = `${stack.routerUrl}/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`;
+    let code: string | undefined;
+    await eventually(async () => {
+      const answer = await fetch(byHash, { headers: { 'apollo-require-preflight': 'true' } });
+      code = ((await answer.json()) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code;
+      return code !== 'PERSISTED_QUERY_NOT_FOUND';
+    });
+    expect(code).toBe('MAX_DEPTH_EXCEEDED');
+  });
+
   it('circular fragments are refused without hanging', async () => {
     const response = await client()(`query { plans { ...A } } fragment A on Plan { tier ...B } fragment B on Plan { name ...A }`);
     expect(response.status).toBe(400);

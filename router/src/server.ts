@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { CircuitState } from 'cockatiel';
+import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { printSchema } from 'graphql';
 import {
   ErrorCode,
@@ -106,6 +107,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
   const requestRate = createWindowCounter(state);
   const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
+  const apqCache: KeyValueCache<string> = state.redis
+    ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
+    : new InMemoryLRUCache<string>();
   const trusted = new TrustedDocuments(config.trustedDocuments.manifest, config.trustedDocuments.mode, config.trustedDocuments.byTier, log);
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
@@ -172,9 +176,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // Batches are bounded per tier before they reach Apollo.
     allowBatchedHttpRequests: true,
     // Automatic persisted queries: in Redis, so every router knows every hash.
-    persistedQueries: state.redis
-      ? { cache: new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds), ttl: config.apqTtlSeconds }
-      : { ttl: config.apqTtlSeconds },
+    persistedQueries: { cache: apqCache, ttl: config.apqTtlSeconds },
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
@@ -297,7 +299,13 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         operations = operationsOf(body);
         for (const operation of operations) trusted.apply(operation, viewer.tier);
       }
-      for (const operation of operations) if (typeof operation.query === 'string') operationLimits.check(operation.query, limits);
+      for (const operation of operations) {
+        // A document sent by APQ hash alone is checked too: its text comes from the APQ store
+        // (Apollo Server keys it "apq:<hash>").
+        const hash = operation.extensions?.persistedQuery?.sha256Hash;
+        const text = typeof operation.query === 'string' ? operation.query : typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined;
+        if (text) operationLimits.check(text, limits);
+      }
     } catch (error) {
       if (error instanceof HttpError) {
         throw rejected(new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders }, error.extensions), viewer.tier);
