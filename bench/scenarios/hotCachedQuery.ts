@@ -1,31 +1,12 @@
 import type { Scenario, TargetResult } from '../lib/bench';
-import { graphqlRequest, servedWithoutErrors, type ResponseCheck } from '../lib/load';
-
-/** The typical anonymous read of pipeline-overhead, asked again and again: what a response-cache hit costs. */
-const TRENDING = '{ trending(first: 10) { id title score author { handle } template { name } } }';
-
-/** Limits far above what the load reaches, so the router refuses nothing. */
-const UNLIMITED_ANONYMOUS = JSON.stringify({
-  anonymous: {
-    requestsPerMinute: 100_000_000,
-    dailyRequestQuota: 1_000_000_000,
-    costBucketCapacity: 1_000_000_000,
-    costRestorePerSecond: 1_000_000_000,
-    maxCostPerOperation: 100_000,
-  },
-});
-
-const tenMemes: ResponseCheck = (status, body, headers) => {
-  const problem = servedWithoutErrors(status, body, headers);
-  if (problem) return problem;
-  const trending = (body as { data: { trending?: unknown } }).data.trending;
-  return Array.isArray(trending) && trending.length === 10 ? null : 'trending is not a list of 10';
-};
+import { graphqlRequest, type ResponseCheck } from '../lib/load';
+import { TRENDING, UNLIMITED_ANONYMOUS, tenTrendingMemes } from './workload';
 
 /** Every measured answer must come from the cache, or the number says nothing about hits. */
 const hit: ResponseCheck = (status, body, headers) =>
-  headers.get('x-cache') === 'HIT' ? tenMemes(status, body, headers) : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
+  headers.get('x-cache') === 'HIT' ? tenTrendingMemes(status, body, headers) : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
 
+/** The typical anonymous read of pipeline-overhead, asked again and again: what a response-cache hit costs. */
 export const hotCachedQuery: Scenario = {
   name: 'hot-cached-query',
   description:
@@ -39,7 +20,7 @@ export const hotCachedQuery: Scenario = {
       server: 'gateway',
       env: bench.routerEnv(),
       request,
-      check: tenMemes,
+      check: tenTrendingMemes,
       subgraphCallsPerRequest: 2,
     });
     // The check's first request fills the cache; every later one, measured ones included, must be a hit.
@@ -49,7 +30,7 @@ export const hotCachedQuery: Scenario = {
       server: 'router',
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
       request,
-      check: (status, body, headers) => (headers.get('x-cache') === 'MISS' ? tenMemes(status, body, headers) : hit(status, body, headers)),
+      check: (status, body, headers) => (headers.get('x-cache') === 'MISS' ? tenTrendingMemes(status, body, headers) : hit(status, body, headers)),
       subgraphCallsPerRequest: 0,
     });
     const ceiling = await bench.start({
@@ -58,7 +39,7 @@ export const hotCachedQuery: Scenario = {
       server: 'ceiling',
       env: { BENCH_BODY_BASE64: router.sample.body.toString('base64'), BENCH_CONTENT_TYPE: router.sample.contentType },
       request,
-      check: tenMemes,
+      check: tenTrendingMemes,
     });
     const [base, cached, top] = (await bench.measure([gateway, router, ceiling])) as [TargetResult, TargetResult, TargetResult];
     const metrics = {

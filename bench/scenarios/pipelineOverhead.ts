@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Scenario, TargetResult } from '../lib/bench';
-import { graphqlRequest, servedWithoutErrors, type ResponseCheck } from '../lib/load';
+import { graphqlRequest, type ResponseCheck } from '../lib/load';
+import { TRENDING, UNLIMITED_ANONYMOUS, tenTrendingMemes } from './workload';
 
-/** A typical anonymous read that crosses subgraphs: memes, then users for the authors. */
-const TRENDING = '{ trending(first: 10) { id title score author { handle } template { name } } }';
 /**
  * The same query, but not cacheable: `randomMeme` has no `@cacheControl`
  * hint, so the operation's maxAge is 0 and the router skips the response
@@ -13,30 +12,6 @@ const TRENDING = '{ trending(first: 10) { id title score author { handle } templ
 const TRENDING_UNCACHEABLE = TRENDING.replace(/ }$/, ' randomMeme @include(if: false) { id } }');
 /** The query plan: one fetch from memes, one `_entities` fetch from users. */
 const SUBGRAPH_CALLS = 2;
-
-/** Limits far above what the load reaches, so the router does all its work and refuses nothing. */
-const UNLIMITED_ANONYMOUS = JSON.stringify({
-  anonymous: {
-    requestsPerMinute: 100_000_000,
-    dailyRequestQuota: 1_000_000_000,
-    costBucketCapacity: 1_000_000_000,
-    costRestorePerSecond: 1_000_000_000,
-    maxCostPerOperation: 100_000,
-  },
-});
-
-/** Ten trending memes, each with its author's handle and template's name. */
-const tenTrendingMemes: ResponseCheck = (status, body, headers) => {
-  const problem = servedWithoutErrors(status, body, headers);
-  if (problem) return problem;
-  const trending = (body as { data: { trending?: unknown } }).data.trending;
-  if (!Array.isArray(trending) || trending.length !== 10) return 'trending is not a list of 10';
-  const complete = trending.every((meme: unknown) => {
-    const m = meme as { id?: unknown; author?: { handle?: unknown } | null; template?: { name?: unknown } | null };
-    return typeof m.id === 'string' && typeof m.author?.handle === 'string' && typeof m.template?.name === 'string';
-  });
-  return complete ? null : 'a meme lacks its id, author handle or template name';
-};
 
 /** The answer was executed, not served from the response cache. */
 const executed: ResponseCheck = (status, body, headers) =>

@@ -32,7 +32,7 @@ import { SignedViewerDataSource } from './gateway/datasource';
 import { PipelineGateway, viewerKey } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
-import { LimitCode, OperationLimits } from './limits/operationLimits';
+import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
 import { SchemaPolicy } from './policy/schemaPolicy';
@@ -102,7 +102,6 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });
-  await viewerCache.start();
   const usage = createUsageMeter(state, call, new URL('/internal/usage', urlOf(config.viewerSubgraph)));
   const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
   const requestRate = createWindowCounter(state);
@@ -116,7 +115,6 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     staleIfErrorSeconds: config.staleIfErrorSeconds,
     onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
   });
-  await responseCache.start();
 
   // @apollo/gateway reports usage to Apollo and probes cloud metadata endpoints unless
   // told not to; Memegraph sends nothing off the machine.
@@ -207,7 +205,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
-  const observe = (req: IncomingMessage, res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
+  const observe = (res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -233,7 +231,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
 
   const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, report: RequestReport) => {
     let known: { id: string; tier: string } = { id: 'unidentified', tier: 'unknown' };
-    observe(req, res, report, () => known);
+    observe(res, report, () => known);
     const rejected = (error: HttpError, tier: string) => {
       report.rejection = error.code;
       metrics.rejections.inc({ reason: error.code, tier });
@@ -263,7 +261,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     if (window.count > limits.requestsPerMinute) {
       const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
       throw rejected(
-        new HttpError(429, 'RATE_LIMIT_EXCEEDED', `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter }),
+        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter }),
         viewer.tier,
       );
     }
@@ -272,7 +270,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     if (today > limits.dailyRequestQuota) {
       const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
       throw rejected(
-        new HttpError(429, 'RATE_LIMIT_EXCEEDED', `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
+        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
         viewer.tier,
       );
     }
@@ -284,7 +282,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     let search: string | undefined;
     try {
       if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-        throw new HttpError(400, LimitCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`);
+        throw new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`);
       }
       let operations: OperationRequest[];
       if (req.method === 'GET') {

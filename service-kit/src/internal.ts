@@ -10,8 +10,14 @@ import { VIEWER_HEADER, secretKey, serviceViewer, signViewer } from './viewer';
  */
 export function createInternalClient(options: { caller: string; signingSecret: string; timeoutMs?: number }) {
   const key = secretKey(options.signingSecret);
+  // The caller's identity never changes: sign it once per token lifetime (60 s), not per call.
+  let signed: { token: Promise<string>; renewAt: number } | undefined;
+  const serviceToken = () => {
+    if (!signed || Date.now() >= signed.renewAt) signed = { token: signViewer(serviceViewer(options.caller), key, 60), renewAt: Date.now() + 45_000 };
+    return signed.token;
+  };
   return async function call<T>(url: string | URL, body?: unknown): Promise<T> {
-    const token = await signViewer(serviceViewer(options.caller), key);
+    const token = await serviceToken();
     let response: Response;
     try {
       response = await fetch(url, {

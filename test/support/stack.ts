@@ -152,6 +152,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     const workerRedis = new Redis(TEST_REDIS_URL);
     const worker = startBullMqWorker({
       redisUrl: TEST_REDIS_URL,
+      redis: workerRedis,
       prefix: redisPrefix,
       settings,
       lockDurationMs: 5_000,

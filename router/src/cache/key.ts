@@ -15,13 +15,17 @@ function stableJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** The document printed canonically: the chosen operation and the fragments, in name order. */
-export function normalizedDocument(document: DocumentNode, operation: OperationDefinitionNode): string {
+/**
+ * A digest of the document printed canonically (the chosen operation and
+ * the fragments, in name order), so whitespace and definition order do not
+ * matter. Computed once per document, not per request.
+ */
+export function documentKey(document: DocumentNode, operation: OperationDefinitionNode): string {
   const fragments = document.definitions
     .filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)
     .map((d) => print(d))
     .sort();
-  return [print(operation), ...fragments].join('\n');
+  return createHash('sha256').update([print(operation), ...fragments].join('\n')).digest('base64url');
 }
 
 /**
@@ -30,7 +34,7 @@ export function normalizedDocument(document: DocumentNode, operation: OperationD
  * PRIVATE data who the viewer is.
  */
 export function responseCacheKey(input: {
-  normalized: string;
+  documentKey: string;
   operationName: string | null;
   variables: Record<string, unknown>;
   viewer: Viewer;
@@ -40,7 +44,7 @@ export function responseCacheKey(input: {
   const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
   const who = input.policy.scope === 'PRIVATE' ? input.viewerKey : '*';
   return createHash('sha256')
-    .update(input.normalized)
+    .update(input.documentKey)
     .update('\0')
     .update(input.operationName ?? '')
     .update('\0')

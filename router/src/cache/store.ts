@@ -60,26 +60,9 @@ export class ResponseCache {
       },
     });
     this.channel = `${state.prefix}cache-purge`;
-    this.requests = `${state.prefix}cache-purge-request`;
-  }
-
-  /** Where services other than routers (the AI worker) ask for a purge. */
-  private readonly requests: string;
-
-  async start(): Promise<void> {
-    const subscriber = this.state.subscriber;
-    if (!subscriber) return;
-    subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.channel) this.dropLocal(JSON.parse(message) as string[]);
-      // Every router acts on a request; purging twice is harmless.
-      if (channel === this.requests) void this.purge(JSON.parse(message) as string[]);
-    });
-    // Subscribe now, and again whenever the connection comes back.
-    const subscribe = () =>
-      subscriber.subscribe(this.channel, this.requests).catch((e: unknown) => this.state.fellBack('cache invalidation', e));
-    // ioredis does not queue commands while connecting (see createRedis): subscribe once ready.
-    subscriber.on('ready', () => void subscribe());
-    if (subscriber.status === 'ready') await subscribe();
+    state.listen(this.channel, (message) => this.dropLocal(JSON.parse(message) as string[]));
+    // Services other than routers (the AI worker) ask for purges here; every router acts, purging twice is harmless.
+    state.listen(`${state.prefix}cache-purge-request`, (message) => void this.purge(JSON.parse(message) as string[]));
   }
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */

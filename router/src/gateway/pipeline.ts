@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { ApolloGateway } from '@apollo/gateway';
 import type {
@@ -11,8 +11,8 @@ import type {
 } from '@apollo/server-gateway-interface';
 import { ErrorCode, type Logger, type TierTable, type Viewer } from '@memegraph/service-kit';
 import type { RouterContext } from '../context';
-import { ENTITY_ID, ENTITY_TYPE, takeEntityTags, withEntityIds } from '../cache/entities';
-import { responseCacheKey, normalizedDocument } from '../cache/key';
+import { takeEntityTags, withEntityIds } from '../cache/entities';
+import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { purgeTagsFor } from '../cache/rules';
 import { ageOf, isFresh, type ResponseCache } from '../cache/store';
@@ -27,12 +27,6 @@ import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
 import type { UsageMeter } from '../usage/meter';
 import type { ViewerCache } from '../viewer/cache';
 
-export const PipelineCode = {
-  UNAUTHORIZED_FIELD_OR_TYPE: 'UNAUTHORIZED_FIELD_OR_TYPE',
-  COST_ESTIMATED_TOO_EXPENSIVE: 'COST_ESTIMATED_TOO_EXPENSIVE',
-  THROTTLED: 'THROTTLED',
-  RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
-} as const;
 
 export interface PipelineOptions {
   policy: SchemaPolicy;
@@ -83,24 +77,14 @@ const CHARGE_NOTHING = { cost: 0, nodeCount: 0 };
 interface Prepared {
   analysis: OperationAnalysis;
   cachePolicy: CachePolicy;
-  normalized: string;
+  /** The document's canonical digest, for response cache keys. */
+  documentKey: string;
   /** Root field names, for mutations. */
   mutationFields: string[];
 }
 
 const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
   !!errors?.some((e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string');
-
-/** Removes the entity keys the router added, for responses that are not tagged. */
-function stripEntityKeys(value: unknown): void {
-  if (Array.isArray(value)) for (const item of value) stripEntityKeys(item);
-  else if (value && typeof value === 'object') {
-    const object = value as Record<string, unknown>;
-    delete object[ENTITY_ID];
-    delete object[ENTITY_TYPE];
-    for (const child of Object.values(object)) stripEntityKeys(child);
-  }
-}
 
 /**
  * The router's pipeline around @apollo/gateway's executor: authorization,
@@ -149,16 +133,14 @@ export class PipelineGateway implements GatewayInterface {
     let prepared = this.analyses.get(key);
     if (!prepared) {
       const analysis = analyzeOperation(this.schema!, this.options.policy, rc.document, rc.operationName);
-      const fragments = new Map<string, FragmentDefinitionNode>();
-      for (const d of rc.document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
       const mutationFields =
         analysis.operation.operation === 'mutation'
           ? analysis.operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []))
           : [];
       prepared = {
         analysis,
-        cachePolicy: cachePolicyOf(this.schema!, this.options.policy, analysis.operation, fragments),
-        normalized: normalizedDocument(rc.document, analysis.operation),
+        cachePolicy: cachePolicyOf(this.schema!, this.options.policy, analysis.operation, analysis.fragments),
+        documentKey: documentKey(rc.document, analysis.operation),
         mutationFields,
       };
       this.analyses.set(key, prepared);
@@ -215,8 +197,8 @@ export class PipelineGateway implements GatewayInterface {
     for (const field of analysis.guarded) {
       const reason = denial(field.policy, viewer);
       if (reason) {
-        reject(PipelineCode.UNAUTHORIZED_FIELD_OR_TYPE);
-        removals.push({ ...field, error: { code: PipelineCode.UNAUTHORIZED_FIELD_OR_TYPE, message: reason } });
+        reject(ErrorCode.UNAUTHORIZED_FIELD_OR_TYPE);
+        removals.push({ ...field, error: { code: ErrorCode.UNAUTHORIZED_FIELD_OR_TYPE, message: reason } });
         remove.add(field.node);
       } else if (ROUTER_FIELDS.has(`${field.typeName}.${field.fieldName}`)) {
         routerFields.push(field);
@@ -235,12 +217,12 @@ export class PipelineGateway implements GatewayInterface {
     });
     report.cost = estimate.cost;
     if (estimate.cost > limits.maxCostPerOperation) {
-      reject(PipelineCode.COST_ESTIMATED_TOO_EXPENSIVE);
+      reject(ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE);
       const bucket = await options.bucket.peek(`cost:${key}`, bucketLimits);
       return {
         errors: [
           new GraphQLError(`The operation's estimated cost ${estimate.cost} is over this tier's maximum of ${limits.maxCostPerOperation}`, {
-            extensions: { code: PipelineCode.COST_ESTIMATED_TOO_EXPENSIVE, cost: { estimated: estimate.cost, max: limits.maxCostPerOperation } },
+            extensions: { code: ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE, cost: { estimated: estimate.cost, max: limits.maxCostPerOperation } },
           }),
         ],
         extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(bucket.available) } },
@@ -249,13 +231,13 @@ export class PipelineGateway implements GatewayInterface {
     const charge = dryRun ? CHARGE_NOTHING : estimate;
     const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
     if (!taken.allowed) {
-      reject(PipelineCode.THROTTLED);
+      reject(ErrorCode.THROTTLED);
       const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
       setHeader('retry-after', String(retryAfter));
       return {
         errors: [
           new GraphQLError(`Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(taken.available)} are left`, {
-            extensions: { code: PipelineCode.THROTTLED, retryAfterSeconds: retryAfter },
+            extensions: { code: ErrorCode.THROTTLED, retryAfterSeconds: retryAfter },
           }),
         ],
         extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(taken.available) } },
@@ -288,9 +270,9 @@ export class PipelineGateway implements GatewayInterface {
         field.policy.rateLimit,
       );
       if (message) {
-        reject(PipelineCode.RATE_LIMIT_EXCEEDED);
+        reject(ErrorCode.RATE_LIMIT_EXCEEDED);
         rateLimited = true;
-        removals.push({ ...field, error: { code: PipelineCode.RATE_LIMIT_EXCEEDED, message } });
+        removals.push({ ...field, error: { code: ErrorCode.RATE_LIMIT_EXCEEDED, message } });
         remove.add(field.node);
       }
     }
@@ -301,7 +283,7 @@ export class PipelineGateway implements GatewayInterface {
     // 4. The response cache: only for queries whose every field may be cached and nothing was removed.
     const cacheable = prepared.cachePolicy.maxAge > 0 && removals.length === 0 && routerFields.length === 0;
     const cacheKey = cacheable
-      ? responseCacheKey({ normalized: prepared.normalized, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy })
+      ? responseCacheKey({ documentKey: prepared.documentKey, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy })
       : null;
     const cached = cacheKey ? await options.responseCache.get(cacheKey) : undefined;
     const costExtension = (actualQueryCost: number, available: number) => ({
@@ -332,7 +314,6 @@ export class PipelineGateway implements GatewayInterface {
       ? { data: {} }
       : await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
     const tags = tagged && result.data ? takeEntityTags(result.data) : new Set<string>();
-    if (!tagged && result.data) stripEntityKeys(result.data);
 
     if (cacheKey && result.errors?.length && hasDownstreamFailure(result.errors) && cached) {
       // Stale if error: a recent good answer beats a failure, marked as such.

@@ -27,8 +27,8 @@ function windowMs(window: string): number {
  * more than `max` in a window.
  */
 abstract class ReservingStore implements Store {
-  /** The limit of each field, set before the limiter runs for it. */
-  readonly limits = new Map<string, { max: number; windowMs: number }>();
+  /** The limit of each field, set before the limiter runs for it; shared with the fallback store. */
+  constructor(private readonly limits: ReadonlyMap<string, { max: number; windowMs: number }>) {}
 
   protected abstract reserve(key: string, now: number, windowMs: number, max: number): Promise<number>;
 
@@ -58,10 +58,11 @@ return count
 
 class RedisReservingStore extends ReservingStore {
   constructor(
+    limits: ReadonlyMap<string, { max: number; windowMs: number }>,
     private readonly redis: NonNullable<SharedState['redis']>,
     private readonly prefix: string,
   ) {
-    super();
+    super(limits);
   }
 
   protected async reserve(key: string, now: number, windowMs: number, max: number): Promise<number> {
@@ -86,9 +87,10 @@ class MemoryReservingStore extends ReservingStore {
 export type FieldRateLimiter = (call: { viewerKey: string; fieldName: string; args: Record<string, unknown> }, limit: FieldLimit) => Promise<string | undefined>;
 
 export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
-  const memory = new MemoryReservingStore();
+  const limits = new Map<string, { max: number; windowMs: number }>();
+  const memory = new MemoryReservingStore(limits);
   const store = state.redis
-    ? withFallback<ReservingStore>(new RedisReservingStore(state.redis, state.prefix), memory, (e) => state.fellBack('field rate limits', e))
+    ? withFallback<ReservingStore>(new RedisReservingStore(limits, state.redis, state.prefix), memory, (e) => state.fellBack('field rate limits', e))
     : memory;
   const limiter = getGraphQLRateLimiter({
     store,
@@ -96,9 +98,7 @@ export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
     formatError: ({ fieldName, max, window }) => `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
   });
   return (call, limit) => {
-    const known = { max: limit.max, windowMs: windowMs(limit.window) };
-    store.limits.set(call.fieldName, known);
-    memory.limits.set(call.fieldName, known);
+    limits.set(call.fieldName, { max: limit.max, windowMs: windowMs(limit.window) });
     return limiter(
       {
         parent: undefined,

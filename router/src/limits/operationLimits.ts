@@ -10,16 +10,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { HttpError, type TierLimits } from '@memegraph/service-kit';
-
-export const LimitCode = {
-  DOCUMENT_TOO_LARGE: 'DOCUMENT_TOO_LARGE',
-  MAX_TOKENS_EXCEEDED: 'MAX_TOKENS_EXCEEDED',
-  MAX_DEPTH_EXCEEDED: 'MAX_DEPTH_EXCEEDED',
-  MAX_ALIASES_EXCEEDED: 'MAX_ALIASES_EXCEEDED',
-  MAX_ROOT_FIELDS_EXCEEDED: 'MAX_ROOT_FIELDS_EXCEEDED',
-  BATCH_TOO_LARGE: 'BATCH_TOO_LARGE',
-} as const;
+import { ErrorCode, HttpError, type TierLimits } from '@memegraph/service-kit';
 
 /** What a document asks for, measured once per distinct document text. */
 export interface DocumentMetrics {
@@ -123,21 +114,21 @@ export class OperationLimits {
   check(text: string, limits: TierLimits): void {
     const bytes = Buffer.byteLength(text);
     if (bytes > limits.maxDocumentBytes) {
-      throw new HttpError(413, LimitCode.DOCUMENT_TOO_LARGE, `The document is ${bytes} bytes; the limit is ${limits.maxDocumentBytes}`);
+      throw new HttpError(413, ErrorCode.DOCUMENT_TOO_LARGE, `The document is ${bytes} bytes; the limit is ${limits.maxDocumentBytes}`);
     }
     const m = this.measure(text);
     if (m.tokens > limits.maxTokens) {
-      throw new HttpError(400, LimitCode.MAX_TOKENS_EXCEEDED, `The document has more than ${limits.maxTokens} tokens`);
+      throw new HttpError(400, ErrorCode.MAX_TOKENS_EXCEEDED, `The document has more than ${limits.maxTokens} tokens`);
     }
     if (m.unparsable) return;
     if (m.depth > limits.maxDepth || m.introspectionDepth > MAX_INTROSPECTION_DEPTH) {
-      throw new HttpError(400, LimitCode.MAX_DEPTH_EXCEEDED, `The operation nests deeper than ${limits.maxDepth} levels`);
+      throw new HttpError(400, ErrorCode.MAX_DEPTH_EXCEEDED, `The operation nests deeper than ${limits.maxDepth} levels`);
     }
     if (m.aliases > limits.maxAliases) {
-      throw new HttpError(400, LimitCode.MAX_ALIASES_EXCEEDED, `The operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
+      throw new HttpError(400, ErrorCode.MAX_ALIASES_EXCEEDED, `The operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
     }
     if (m.rootFields > limits.maxRootFields) {
-      throw new HttpError(400, LimitCode.MAX_ROOT_FIELDS_EXCEEDED, `The operation selects ${m.rootFields} root fields; the limit is ${limits.maxRootFields}`);
+      throw new HttpError(400, ErrorCode.MAX_ROOT_FIELDS_EXCEEDED, `The operation selects ${m.rootFields} root fields; the limit is ${limits.maxRootFields}`);
     }
   }
 }

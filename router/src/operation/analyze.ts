@@ -2,18 +2,14 @@ import {
   Kind,
   getNamedType,
   isNonNullType,
-  isObjectType,
-  isInterfaceType,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
-  type GraphQLField,
-  type GraphQLNamedType,
   type GraphQLSchema,
   type OperationDefinitionNode,
-  type SelectionSetNode,
 } from 'graphql';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
+import { fragmentsOf, walkFields } from './walk';
 
 /** A field of the operation the router has to decide about before planning. */
 export interface GuardedField {
@@ -34,6 +30,7 @@ export interface GuardedField {
 
 export interface OperationAnalysis {
   operation: OperationDefinitionNode;
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>;
   /** Fields with authorization, rate-limit or router-resolved policy, in document order. */
   guarded: GuardedField[];
 }
@@ -73,53 +70,22 @@ export function analyzeOperation(
   const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
   if (!operation) throw new Error('operation not found in a validated document');
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const fragments = fragmentsOf(document);
   const rootType = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
   const guarded: GuardedField[] = [];
-
-  const walk = (set: SelectionSetNode, parent: GraphQLNamedType, path: string[], nullDepth: number, active: Set<string>) => {
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
-        if (type) walk(selection.selectionSet, type, path, nullDepth, active);
-        continue;
-      }
-      if (selection.kind === Kind.FRAGMENT_SPREAD) {
-        const fragment = fragments.get(selection.name.value);
-        if (!fragment || active.has(fragment.name.value)) continue;
-        const type = schema.getType(fragment.typeCondition.name.value);
-        if (!type) continue;
-        active.add(fragment.name.value);
-        walk(fragment.selectionSet, type, path, nullDepth, active);
-        active.delete(fragment.name.value);
-        continue;
-      }
-      const name = selection.name.value;
-      if (name.startsWith('__') || !(isObjectType(parent) || isInterfaceType(parent))) continue;
-      const field: GraphQLField<unknown, unknown> | undefined = parent.getFields()[name];
-      if (!field) continue;
-      const key = selection.alias?.value ?? name;
-      const fieldPath = [...path, key];
+  if (rootType) {
+    walkFields(schema, fragments, operation.selectionSet, rootType, { path: [] as string[], nullDepth: 0 }, ({ node, field, parent, state }) => {
+      const path = [...state.path, node.alias?.value ?? field.name];
       // Where a null for this field lands: here when nullable, else where its parent's would.
-      const fieldNullDepth = isNonNullType(field.type) ? nullDepth : fieldPath.length;
-      const named = getNamedType(field.type);
-      const merged = mergePolicy(policy.field(parent.name, name), policy.type(named.name));
-      if (merged || ROUTER_FIELDS.has(`${parent.name}.${name}`)) {
-        guarded.push({
-          node: selection,
-          path: fieldPath,
-          typeName: parent.name,
-          fieldName: name,
-          policy: merged ?? { authenticated: false },
-          nullDepth: fieldNullDepth,
-        });
+      // A child's null lands where this field's would: inside a list that nulls the whole
+      // list rather than one item, coarser but never leakier.
+      const nullDepth = isNonNullType(field.type) ? state.nullDepth : path.length;
+      const merged = mergePolicy(policy.field(parent.name, field.name), policy.type(getNamedType(field.type).name));
+      if (merged || ROUTER_FIELDS.has(`${parent.name}.${field.name}`)) {
+        guarded.push({ node, path, typeName: parent.name, fieldName: field.name, policy: merged ?? { authenticated: false }, nullDepth });
       }
-      // A child's null lands where this field's would. Inside a list that
-      // nulls the whole list rather than one item: coarser, never leakier.
-      if (selection.selectionSet) walk(selection.selectionSet, named, fieldPath, fieldNullDepth, active);
-    }
-  };
-  if (rootType) walk(operation.selectionSet, rootType, [], 0, new Set());
-  return { operation, guarded };
+      return { path, nullDepth };
+    });
+  }
+  return { operation, fragments, guarded };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { HttpError, type Logger, type Tier } from '@memegraph/service-kit';
+import { ErrorCode, HttpError, type Logger, type Tier } from '@memegraph/service-kit';
 
 export type TrustedMode = 'off' | 'log' | 'enforce';
 export const TRUSTED_MODES = ['off', 'log', 'enforce'] as const;
@@ -12,7 +12,6 @@ const manifestSchema = z.object({
   operations: z.array(z.object({ id: z.string().min(1), name: z.string().optional(), type: z.string().optional(), body: z.string().min(1) })),
 });
 
-export const PERSISTED_QUERY_NOT_IN_LIST = 'PERSISTED_QUERY_NOT_IN_LIST';
 
 /** One GraphQL request of an HTTP body (or a GET's parameters). */
 export interface OperationRequest {
@@ -79,7 +78,7 @@ export class TrustedDocuments {
       return;
     }
     if (mode === 'enforce') {
-      throw new HttpError(400, PERSISTED_QUERY_NOT_IN_LIST, 'Only operations from the trusted documents list, referenced by id, may run');
+      throw new HttpError(400, ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, 'Only operations from the trusted documents list, referenced by id, may run');
     }
     const known = typeof request.query === 'string' && this.bodies.has(createHash('sha256').update(request.query).digest('hex'));
     if (!known) this.log.warn({ tier, id: typeof id === 'string' ? id : undefined }, 'operation not in the trusted documents list');

@@ -21,8 +21,12 @@ export class ViewerCache {
   private readonly local: LRUCache<string, UserViewer>;
   /** userId → credential keys cached locally, to drop them all on a change. */
   private readonly byUser = new Map<string, Set<string>>();
-  /** Bumped on each invalidation; a lookup that started before it must not be cached. */
-  private readonly generations = new Map<string, number>();
+  /**
+   * Invalidations seen so far. A lookup that overlapped one is not cached:
+   * it may hold what the invalidation just removed. (For an API key the
+   * user is unknown until the lookup ends, so this counts every user's.)
+   */
+  private invalidations = 0;
   private readonly channel: string;
 
   constructor(
@@ -35,24 +39,12 @@ export class ViewerCache {
       dispose: (viewer, key) => this.byUser.get(viewer.userId)?.delete(key),
     });
     this.channel = `${state.prefix}viewer-invalidate`;
+    state.listen(this.channel, (userId) => this.dropLocal(userId));
   }
 
-  /** Starts listening for invalidations from other routers. */
-  async start(): Promise<void> {
-    const subscriber = this.state.subscriber;
-    if (!subscriber) return;
-    subscriber.on('message', (channel: string, userId: string) => {
-      if (channel === this.channel) this.dropLocal(userId);
-    });
-    // Subscribe now, and again whenever the connection comes back.
-    const subscribe = () => subscriber.subscribe(this.channel).catch((e: unknown) => this.state.fellBack('viewer invalidation', e));
-    // ioredis does not queue commands while connecting (see createRedis): subscribe once ready.
-    subscriber.on('ready', () => void subscribe());
-    if (subscriber.status === 'ready') await subscribe();
-  }
-
-  generation(userId: string | null): number {
-    return userId ? (this.generations.get(userId) ?? 0) : 0;
+  /** Take before a lookup; hand to `set` after it. */
+  epoch(): number {
+    return this.invalidations;
   }
 
   async get(credential: string): Promise<UserViewer | undefined> {
@@ -69,9 +61,9 @@ export class ViewerCache {
     return viewer;
   }
 
-  /** Caches a lookup unless the user changed while it was in flight. */
-  async set(credential: string, viewer: UserViewer, generationAtStart: number): Promise<void> {
-    if (this.generation(viewer.userId) !== generationAtStart) return;
+  /** Caches a lookup unless an invalidation arrived while it was in flight. */
+  async set(credential: string, viewer: UserViewer, epochAtStart: number): Promise<void> {
+    if (this.invalidations !== epochAtStart) return;
     this.remember(credential, viewer);
     if (!this.state.redis) return;
     await this.state.redis
@@ -107,7 +99,7 @@ export class ViewerCache {
   }
 
   private dropLocal(userId: string): void {
-    this.generations.set(userId, this.generation(userId) + 1);
+    this.invalidations++;
     for (const credential of this.byUser.get(userId) ?? []) this.local.delete(credential);
     this.byUser.delete(userId);
   }

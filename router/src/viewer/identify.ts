@@ -43,14 +43,14 @@ export function createViewerIdentifier(options: {
   const lookup = async (credential: string, body: { apiKey: string } | { userId: string }): Promise<Viewer> => {
     const cached = await options.cache.get(credential);
     if (cached) return cached;
-    const generation = options.cache.generation('userId' in body ? body.userId : null);
+    const epoch = options.cache.epoch();
     const result = await options.call<ViewerLookup>(options.viewerUrl, body);
     // Refusals are not cached: a revoked key stays refused in the database anyway.
     if (!result.viewer) throw unauthenticated(REASONS[result.reason] ?? 'Invalid credential');
     const { userId, tier, isAdmin, apiKeyId } = result.viewer;
     const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
     const viewer: Extract<Viewer, { kind: 'user' }> = { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
-    await options.cache.set(credential, viewer, 'userId' in body ? generation : options.cache.generation(userId));
+    await options.cache.set(credential, viewer, epoch);
     return viewer;
   };
 

@@ -67,7 +67,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
   let queue: GenerationQueue;
   let keyStatus: () => Promise<KeyStats[]>;
   if (options.redis && redis) {
-    queue = new BullMqQueue(options.redis.url, prefix, options.queue);
+    queue = new BullMqQueue(redis, prefix, options.queue);
     const board = keyStatusBoard(redis, prefix);
     keyStatus = () => board.read();
   } else {

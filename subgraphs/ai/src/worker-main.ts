@@ -35,6 +35,7 @@ const provider = createProvider(readAiProvidersConfig(process.env), log);
 
 const worker = startBullMqWorker({
   redisUrl: config.REDIS_URL,
+  redis,
   prefix: config.REDIS_PREFIX,
   settings: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
   lockDurationMs: config.AI_LOCK_DURATION_MS,

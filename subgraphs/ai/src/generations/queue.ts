@@ -31,11 +31,12 @@ export class BullMqQueue implements GenerationQueue {
   private readonly queue: Queue<GenerationJob>;
 
   constructor(
-    redisUrl: string,
+    redis: Redis,
     prefix: string,
     private readonly settings: QueueSettings,
   ) {
-    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: new Redis(redisUrl, { maxRetriesPerRequest: 2 }), prefix: `${prefix}bull` });
+    // Shares the service's connection: adding and counting jobs needs no connection of its own.
+    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: `${prefix}bull` });
   }
 
   async submit(job: GenerationJob, priority: number): Promise<void> {
@@ -62,7 +63,10 @@ export class BullMqQueue implements GenerationQueue {
  * runGeneration's guards make the second run finish it exactly once.
  */
 export function startBullMqWorker(options: {
+  /** For the worker's blocking connection, which must be its own. */
   redisUrl: string;
+  /** The process's shared connection: key health and purge requests go through it. */
+  redis: Redis;
   prefix: string;
   settings: QueueSettings;
   lockDurationMs: number;
@@ -70,7 +74,7 @@ export function startBullMqWorker(options: {
   log: Logger;
 }): { close(): Promise<void> } {
   // The subgraph's admin query reads every worker's key health from Redis.
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+  const redis = options.redis;
   const board = keyStatusBoard(redis, options.prefix);
   const deps = {
     ...options.deps,
@@ -101,7 +105,6 @@ export function startBullMqWorker(options: {
     async close() {
       clearInterval(report);
       await worker.close();
-      redis.disconnect();
     },
   };
 }
