@@ -1,16 +1,6 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { SUPERGRAPH_PATH, composeSupergraph } from './compose';
 
-// `npm run compose` writes schema/supergraph.graphql; `-- --check` only says whether it is current.
-const supergraph = composeSupergraph();
-if (process.argv.includes('--check')) {
-  const committed = readFileSync(SUPERGRAPH_PATH, 'utf8');
-  if (committed !== supergraph) {
-    console.error('schema/supergraph.graphql is stale: run `npm run compose`');
-    process.exit(1);
-  }
-  console.log('schema/supergraph.graphql is current');
-} else {
-  writeFileSync(SUPERGRAPH_PATH, supergraph);
-  console.log(`wrote ${SUPERGRAPH_PATH}`);
-}
+// `npm run compose` writes schema/supergraph.graphql; `npm run schema:check` says whether it is current.
+writeFileSync(SUPERGRAPH_PATH, composeSupergraph());
+console.log(`wrote ${SUPERGRAPH_PATH}`);
