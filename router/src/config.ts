@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { TIERS, env, loadTiers, readConfig, type Tier, type TierTable } from '@memegraph/service-kit';
+import { TIERS, env, loadTiers, readConfig, redisEnv, redisTargetOf, type RedisTarget, type Tier, type TierTable } from '@memegraph/service-kit';
 import { TRUSTED_MODES, type TrustedMode } from './persisted/trustedDocuments';
 
 export interface RouterConfig {
@@ -19,8 +19,8 @@ export interface RouterConfig {
   /** The subgraph that serves `/images/…`. */
   imagesSubgraph: string;
   logLevel: string;
-  /** Shared state for every router; unset: this process alone. */
-  redisUrl?: string;
+  /** Shared state for every router (`REDIS_URL` or `REDIS_CLUSTER_NODES`); unset: this process alone. */
+  redis?: RedisTarget;
   redisPrefix: string;
   defaultListSize: number;
   usageFlushMs: number;
@@ -55,8 +55,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       VIEWER_SUBGRAPH: z.string().default('users'),
       IMAGES_SUBGRAPH: z.string().default('memes'),
       LOG_LEVEL: z.string().default('info'),
-      REDIS_URL: env.optional(),
-      REDIS_PREFIX: z.string().default('memegraph:'),
+      ...redisEnv,
       DEFAULT_LIST_SIZE: env.int(20, 1),
       USAGE_FLUSH_MS: env.int(5_000, 100),
       VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
@@ -89,6 +88,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     if (!URL.canParse(value)) throw new Error(`Invalid configuration:\n  ${key}: not a URL`);
     subgraphUrls[key.slice(SUBGRAPH_URL_PREFIX.length).toLowerCase()] = value;
   }
+  const redis = redisTargetOf(config);
   return {
     port: config.PORT,
     host: config.HOST,
@@ -102,11 +102,11 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     viewerSubgraph: config.VIEWER_SUBGRAPH,
     imagesSubgraph: config.IMAGES_SUBGRAPH,
     logLevel: config.LOG_LEVEL,
-    redisUrl: config.REDIS_URL,
+    redis,
     redisPrefix: config.REDIS_PREFIX,
     defaultListSize: config.DEFAULT_LIST_SIZE,
     usageFlushMs: config.USAGE_FLUSH_MS,
-    viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (config.REDIS_URL ? 30_000 : 1_000),
+    viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (redis ? 30_000 : 1_000),
     entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     breakerThreshold: config.SUBGRAPH_BREAKER_THRESHOLD,

@@ -98,7 +98,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     return url;
   };
 
-  const state = openSharedState(config.redisUrl, config.redisPrefix, log);
+  const state = openSharedState(config.redis, config.redisPrefix, log);
   const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });

@@ -1,19 +1,88 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { z } from 'zod';
+import { env } from './config';
+
+/**
+ * One Redis server or a Redis Cluster. Both take the same commands with the
+ * same typings; on a cluster every multi-key command, script or MULTI must
+ * keep its keys in one slot (give them one `{hash tag}`).
+ */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Where Redis is: one server, or some nodes of a Redis Cluster (the client discovers the rest). */
+export type RedisTarget = { url: string } | { clusterNodes: RedisNode[] };
+
+// `host:port`, the host a name, an IPv4 address or a bracketed IPv6 address.
+const HOST_PORT = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/;
+
+/** The Redis settings every service that uses Redis reads, under these names. */
+export const redisEnv = {
+  REDIS_URL: env.optional(),
+  /** Comma-separated `host:port` of some nodes of a Redis Cluster. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((text, ctx): RedisNode[] => {
+      const nodes: RedisNode[] = [];
+      for (const item of text.split(',').map((s) => s.trim())) {
+        const match = HOST_PORT.exec(item);
+        const port = Number(match?.[3]);
+        if (!match || port < 1 || port > 65535) {
+          ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port (a comma-separated list, e.g. 10.0.0.1:7000,10.0.0.2:7000)` });
+          return z.NEVER;
+        }
+        nodes.push({ host: match[1] ?? match[2]!, port });
+      }
+      return nodes;
+    })
+    .optional(),
+  /** Namespace of every key. Braces would change which keys share a cluster slot, and Memegraph chooses that itself. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[^{}]*$/, 'must not contain { or }: Memegraph chooses the hash tags')
+    .default('memegraph:'),
+};
+
+/** Which Redis the settings read with `redisEnv` name, if any; both at once is a configuration error. */
+export function redisTargetOf(config: { REDIS_URL?: string; REDIS_CLUSTER_NODES?: RedisNode[] }): RedisTarget | undefined {
+  if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
+    throw new Error('Invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
+  if (config.REDIS_URL) return { url: config.REDIS_URL };
+  if (config.REDIS_CLUSTER_NODES) return { clusterNodes: config.REDIS_CLUSTER_NODES };
+  return undefined;
+}
+
+const retryDelay = (attempt: number) => Math.min(attempt * 200, 2_000);
 
 /**
  * A Redis connection for shared state. While Redis is away, commands fail
  * at once instead of queueing (callers fall back to this instance's own
- * state), and the connection keeps retrying in the background.
+ * state), and the connection keeps retrying in the background. On a
+ * cluster, commands go to the master of their key's slot.
  */
-export function createRedis(url: string, name: string): Redis {
-  const redis = new Redis(url, {
-    connectionName: name,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    enableReadyCheck: true,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  });
+export function createRedis(url: string, name: string): Redis;
+export function createRedis(target: RedisTarget, name: string): RedisClient;
+export function createRedis(target: string | RedisTarget, name: string): RedisClient {
+  const node = { connectionName: name, maxRetriesPerRequest: 1, connectTimeout: 2_000 };
+  const redis: RedisClient =
+    typeof target === 'object' && 'clusterNodes' in target
+      ? new Cluster(target.clusterNodes, {
+          enableOfflineQueue: false,
+          enableReadyCheck: true,
+          clusterRetryStrategy: retryDelay,
+          redisOptions: node,
+        })
+      : new Redis(typeof target === 'string' ? target : target.url, {
+          ...node,
+          enableOfflineQueue: false,
+          enableReadyCheck: true,
+          retryStrategy: retryDelay,
+        });
   // Connection errors are expected while Redis is down; the callers' fallbacks handle them.
   redis.on('error', () => undefined);
   return redis;
@@ -41,4 +110,4 @@ export function withFallback<T extends object>(primary: T, fallback: T, onFallba
   });
 }
 
-export type { Redis };
+export type { Cluster, Redis };

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { SharedState } from '../state/shared';
+import { TaggedEntries } from '../state/taggedEntries';
 
 export interface CachedResponse {
   data: Record<string, unknown>;
@@ -20,33 +21,21 @@ export interface ResponseCacheOptions {
   maxEntries?: number;
 }
 
-/**
- * Stores an entry and records it under each of its tags in one round trip.
- * A tag set must outlive its longest-lived entry, or a purge would miss
- * that entry: its expiry is extended, never shortened.
- */
-const STORE = `
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local ttl = tonumber(ARGV[2])
-for i = 2, #KEYS do
-  redis.call('SADD', KEYS[i], ARGV[3])
-  if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
-end
-return #KEYS - 1
-`;
-
 export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 export const isFresh = (entry: CachedResponse, now = Date.now()) => now - entry.storedAt < entry.maxAge * 1000;
 
 /**
  * The router's response cache: an in-process LRU (seconds) over Redis.
  * Entries are tagged with the entities they hold; purging a tag removes
- * them from Redis and, through pub/sub, from every router's LRU.
+ * them from Redis and, through pub/sub, from every router's LRU. In Redis
+ * the entries and their tag sets are sharded (see TaggedEntries), so this
+ * works on a Redis Cluster as on one Redis.
  */
 export class ResponseCache {
   private readonly local: LRUCache<string, CachedResponse>;
   private readonly byTag = new Map<string, Set<string>>();
   private readonly channel: string;
+  private readonly shared: TaggedEntries | null;
 
   constructor(
     private readonly state: SharedState,
@@ -59,6 +48,7 @@ export class ResponseCache {
         for (const tag of entry.tags) this.byTag.get(tag)?.delete(key);
       },
     });
+    this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'response', tag: 'tag' }) : null;
     this.channel = `${state.prefix}cache-purge`;
     state.listen(this.channel, (message) => this.dropLocal(JSON.parse(message) as string[]));
     // Services other than routers (the AI worker) ask for purges here; every router acts, purging twice is harmless.
@@ -73,11 +63,11 @@ export class ResponseCache {
       report?.('local', isFresh(hit) ? 'hit' : 'stale');
       return hit;
     }
-    if (!this.state.redis) {
+    if (!this.shared) {
       report?.('local', 'miss');
       return undefined;
     }
-    const raw = await this.state.redis.get(this.redisKey(key)).catch((e: unknown) => {
+    const raw = await this.shared.get(key).catch((e: unknown) => {
       // Redis away: the cache is bypassed, the request is served fresh.
       this.state.fellBack('response cache', e);
       return null;
@@ -95,11 +85,10 @@ export class ResponseCache {
 
   async set(key: string, entry: CachedResponse): Promise<void> {
     this.remember(key, entry);
-    const redis = this.state.redis;
-    if (!redis) return;
+    if (!this.shared) return;
     const ttlMs = (entry.maxAge + this.options.staleIfErrorSeconds) * 1000;
-    await redis
-      .eval(STORE, 1 + entry.tags.length, this.redisKey(key), ...entry.tags.map((tag) => this.tagKey(tag)), JSON.stringify(entry), ttlMs, key)
+    await this.shared
+      .set(key, JSON.stringify(entry), ttlMs, entry.tags)
       .catch((e: unknown) => this.state.fellBack('response cache', e));
   }
 
@@ -108,16 +97,11 @@ export class ResponseCache {
     if (tags.length === 0) return;
     this.dropLocal(tags);
     const redis = this.state.redis;
-    if (!redis) return;
+    if (!this.shared || !redis) return;
     try {
-      const members = await Promise.all(tags.map((tag) => redis.smembers(this.tagKey(tag))));
-      const pipeline = redis.multi();
-      for (const [i, keys] of members.entries()) {
-        for (const key of keys) pipeline.del(this.redisKey(key));
-        pipeline.del(this.tagKey(tags[i]!));
-      }
-      pipeline.publish(this.channel, JSON.stringify(tags));
-      await pipeline.exec();
+      // Redis first: a router that drops its copy on the message must not read the old entry back.
+      await this.shared.purge(tags);
+      await redis.publish(this.channel, JSON.stringify(tags));
     } catch (error) {
       this.state.fellBack('cache invalidation', error);
     }
@@ -142,13 +126,5 @@ export class ResponseCache {
       for (const key of this.byTag.get(tag) ?? []) this.local.delete(key);
       this.byTag.delete(tag);
     }
-  }
-
-  private redisKey(key: string): string {
-    return `${this.state.prefix}response:${key}`;
-  }
-
-  private tagKey(tag: string): string {
-    return `${this.state.prefix}tag:${tag}`;
   }
 }

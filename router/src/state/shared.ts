@@ -1,13 +1,15 @@
-import { createRedis, type Logger, type Redis } from '@memegraph/service-kit';
+import { createRedis, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
 
 /**
- * Where state shared by every router lives: Redis when configured, else
- * this process alone (one instance only). Keys carry the namespace prefix.
- * While Redis is away, each store falls back to this process's own state
- * (limits per instance, caches bypassed) and returns to Redis when it is back.
+ * Where state shared by every router lives: Redis (one server or a Redis
+ * Cluster) when configured, else this process alone (one instance only).
+ * Keys carry the namespace prefix. While Redis is away, each store falls
+ * back to this process's own state (limits per instance, caches bypassed)
+ * and returns to Redis when it is back.
  */
 export interface SharedState {
-  redis: Redis | null;
+  /** Commands whose keys are in one slot work the same on both kinds of Redis; see `shards.ts` for the rest. */
+  redis: RedisClient | null;
   /** Called when a Redis command fails and this instance's own state answers instead. */
   fellBack(component: string, error: unknown): void;
   prefix: string;
@@ -20,12 +22,12 @@ export interface SharedState {
   close(): Promise<void>;
 }
 
-export function openSharedState(redisUrl: string | undefined, prefix: string, log?: Logger): SharedState {
-  if (!redisUrl) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, close: async () => undefined };
-  const redis = createRedis(redisUrl, 'memegraph-router');
-  // A subscribing connection can do nothing else: pub/sub gets its own.
-  const subscriber = redis.duplicate({ connectionName: 'memegraph-router-sub' });
-  subscriber.on('error', () => undefined);
+export function openSharedState(target: RedisTarget | undefined, prefix: string, log?: Logger): SharedState {
+  if (!target) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, close: async () => undefined };
+  const redis = createRedis(target, 'memegraph-router');
+  // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
+  // a PUBLISH reaches the subscribers of every node, so any one node will do.
+  const subscriber = createRedis(target, 'memegraph-router-sub');
   const handlers = new Map<string, (message: string) => void>();
   subscriber.on('message', (channel: string, message: string) => handlers.get(channel)?.(message));
   // One warning per component every ten seconds, not one per request.

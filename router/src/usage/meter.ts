@@ -1,5 +1,6 @@
-import { withFallback, type InternalClient, type Logger } from '@memegraph/service-kit';
+import { withFallback, type InternalClient, type Logger, type RedisClient } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
+import { SHARDS, shardOf, shardTag } from '../state/shards';
 
 export interface UsageEntry {
   userId: string;
@@ -26,9 +27,34 @@ export interface UsageMeter {
   flush(): Promise<number>;
 }
 
+/**
+ * Pops up to ARGV[2] pending counters from the dirty set (KEYS[1]) and reads
+ * and deletes each, in one step: SPOP hands each counter to exactly one
+ * router's flush, and counts arriving meanwhile go to the next one. Returns
+ * member, requests, cost, member, … The counters' keys are ARGV[1] and the
+ * member: the shard's hash tag, so the dirty set's slot.
+ */
+const TAKE = `
+local out = {}
+for _, member in ipairs(redis.call('SPOP', KEYS[1], ARGV[2])) do
+  local key = ARGV[1] .. member
+  local counts = redis.call('HMGET', key, 'requests', 'cost')
+  redis.call('DEL', key)
+  table.insert(out, member)
+  table.insert(out, counts[1] or '0')
+  table.insert(out, counts[2] or '0')
+end
+return out
+`;
+
+/**
+ * Counters live in shards (see shards.ts): a user's day counter and the
+ * dirty set that lists it share a hash tag, so recording is one MULTI and
+ * a flush is one script per shard, on one Redis or a Redis Cluster.
+ */
 class RedisUsageMeter implements UsageMeter {
   constructor(
-    private readonly redis: NonNullable<SharedState['redis']>,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly send: (entries: UsageEntry[]) => Promise<void>,
   ) {}
@@ -41,47 +67,55 @@ class RedisUsageMeter implements UsageMeter {
 
   async record(userId: string, costPoints: number): Promise<void> {
     const member = `${today()}:${userId}`;
+    const shard = shardOf(member);
     await this.redis
       .multi()
-      .hincrby(`${this.prefix}usage:${member}`, 'requests', 1)
-      .hincrby(`${this.prefix}usage:${member}`, 'cost', costPoints)
-      .pexpire(`${this.prefix}usage:${member}`, 7 * DAY_MS)
-      .sadd(`${this.prefix}usage:dirty`, member)
+      .hincrby(this.counterKey(shard, member), 'requests', 1)
+      .hincrby(this.counterKey(shard, member), 'cost', costPoints)
+      .pexpire(this.counterKey(shard, member), 7 * DAY_MS)
+      .sadd(this.dirtyKey(shard), member)
       .exec();
   }
 
   async flush(): Promise<number> {
-    // SPOP hands each pending counter to exactly one router's flush.
-    const members = (await this.redis.spop(`${this.prefix}usage:dirty`, 1000)) as string[];
-    if (members.length === 0) return 0;
+    const taken = await Promise.all(SHARDS.map((shard) => this.redis.eval(TAKE, 1, this.dirtyKey(shard), this.counterKey(shard, ''), 1000) as Promise<string[]>));
     const entries: UsageEntry[] = [];
-    for (const member of members) {
-      // Read and reset in one step: counts arriving meanwhile go to the next flush.
-      const [[, counts]] = (await this.redis
-        .multi()
-        .hgetall(`${this.prefix}usage:${member}`)
-        .del(`${this.prefix}usage:${member}`)
-        .exec()) as [[null, Record<string, string>], unknown];
-      const [day, userId] = member.split(':') as [string, string];
-      const requests = Number(counts.requests ?? 0);
-      const costPoints = Number(counts.cost ?? 0);
-      if (requests > 0 || costPoints > 0) entries.push({ userId, day, requests, costPoints });
+    for (const flat of taken) {
+      for (let i = 0; i < flat.length; i += 3) {
+        const [day, userId] = flat[i]!.split(':') as [string, string];
+        const requests = Number(flat[i + 1]);
+        const costPoints = Number(flat[i + 2]);
+        if (requests > 0 || costPoints > 0) entries.push({ userId, day, requests, costPoints });
+      }
     }
+    if (entries.length === 0) return 0;
     try {
       await this.send(entries);
     } catch (error) {
       // Put the counts back so the next flush retries them: nothing is lost.
-      const pipeline = this.redis.multi();
-      for (const e of entries) {
-        const member = `${e.day}:${e.userId}`;
-        pipeline.hincrby(`${this.prefix}usage:${member}`, 'requests', e.requests);
-        pipeline.hincrby(`${this.prefix}usage:${member}`, 'cost', e.costPoints);
-        pipeline.sadd(`${this.prefix}usage:dirty`, member);
-      }
-      await pipeline.exec();
+      await Promise.all(
+        entries.map((e) => {
+          const member = `${e.day}:${e.userId}`;
+          const shard = shardOf(member);
+          return this.redis
+            .multi()
+            .hincrby(this.counterKey(shard, member), 'requests', e.requests)
+            .hincrby(this.counterKey(shard, member), 'cost', e.costPoints)
+            .sadd(this.dirtyKey(shard), member)
+            .exec();
+        }),
+      );
       throw error;
     }
     return entries.length;
+  }
+
+  private counterKey(shard: number, member: string): string {
+    return `${this.prefix}usage:${shardTag('usage', shard)}:${member}`;
+  }
+
+  private dirtyKey(shard: number): string {
+    return `${this.prefix}usage-dirty:${shardTag('usage', shard)}`;
   }
 }
 

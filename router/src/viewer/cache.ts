@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Viewer } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
+import { TaggedEntries } from '../state/taggedEntries';
 
 export interface ViewerCacheOptions {
   /** How long this process keeps a viewer. Without Redis there is no invalidation, so keep it short. */
@@ -15,7 +16,8 @@ type UserViewer = Extract<Viewer, { kind: 'user' }>;
 /**
  * Viewer lookups, cached in-process and in Redis. A change to a user's
  * entitlement (plan, keys) is published on Redis; every router drops that
- * user's entries at once.
+ * user's entries at once. In Redis each credential's entry is tagged with
+ * its user (see TaggedEntries), so a user's entries go in one purge.
  */
 export class ViewerCache {
   private readonly local: LRUCache<string, UserViewer>;
@@ -28,6 +30,7 @@ export class ViewerCache {
    */
   private invalidations = 0;
   private readonly channel: string;
+  private readonly shared: TaggedEntries | null;
 
   constructor(
     private readonly state: SharedState,
@@ -38,6 +41,7 @@ export class ViewerCache {
       ttl: options.localTtlMs,
       dispose: (viewer, key) => this.byUser.get(viewer.userId)?.delete(key),
     });
+    this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'viewer', tag: 'viewer-user' }) : null;
     this.channel = `${state.prefix}viewer-invalidate`;
     state.listen(this.channel, (userId) => this.dropLocal(userId));
   }
@@ -50,8 +54,8 @@ export class ViewerCache {
   async get(credential: string): Promise<UserViewer | undefined> {
     const hit = this.local.get(credential);
     if (hit) return hit;
-    if (!this.state.redis) return undefined;
-    const raw = await this.state.redis.get(this.key(credential)).catch((e: unknown) => {
+    if (!this.shared) return undefined;
+    const raw = await this.shared.get(credential).catch((e: unknown) => {
       this.state.fellBack('viewer cache', e);
       return null;
     });
@@ -65,13 +69,9 @@ export class ViewerCache {
   async set(credential: string, viewer: UserViewer, epochAtStart: number): Promise<void> {
     if (this.invalidations !== epochAtStart) return;
     this.remember(credential, viewer);
-    if (!this.state.redis) return;
-    await this.state.redis
-      .multi()
-      .set(this.key(credential), JSON.stringify(viewer), 'PX', this.options.sharedTtlMs)
-      .sadd(this.userKey(viewer.userId), credential)
-      .pexpire(this.userKey(viewer.userId), this.options.sharedTtlMs)
-      .exec()
+    if (!this.shared) return;
+    await this.shared
+      .set(credential, JSON.stringify(viewer), this.options.sharedTtlMs, [viewer.userId])
       .catch((e: unknown) => this.state.fellBack('viewer cache', e));
   }
 
@@ -79,12 +79,11 @@ export class ViewerCache {
   async invalidateUser(userId: string): Promise<void> {
     this.dropLocal(userId);
     const redis = this.state.redis;
-    if (!redis) return;
+    if (!this.shared || !redis) return;
     try {
-      const credentials = await redis.smembers(this.userKey(userId));
-      const pipeline = redis.multi().del(this.userKey(userId));
-      for (const credential of credentials) pipeline.del(this.key(credential));
-      await pipeline.publish(this.channel, userId).exec();
+      // Redis first: a router that drops its copy on the message must not read the old entry back.
+      await this.shared.purge([userId]);
+      await redis.publish(this.channel, userId);
     } catch (error) {
       // Other routers keep their copy until its TTL ends; nothing here can reach them now.
       this.state.fellBack('viewer invalidation', error);
@@ -102,13 +101,5 @@ export class ViewerCache {
     this.invalidations++;
     for (const credential of this.byUser.get(userId) ?? []) this.local.delete(credential);
     this.byUser.delete(userId);
-  }
-
-  private key(credential: string): string {
-    return `${this.state.prefix}viewer:${credential}`;
-  }
-
-  private userKey(userId: string): string {
-    return `${this.state.prefix}viewer-user:${userId}`;
   }
 }
