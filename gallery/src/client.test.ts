@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createGalleryClient, sha256Hex } from './client';
+import { GALLERY_CLIENT_NAME, createGalleryClient, sha256Hex } from './client';
 import type { PersistedQueryManifest } from './manifest';
-import { TRENDING_MEMES, VOTE } from './operations';
+import { FEED, TRENDING_MEMES, VOTE, type MemeCard } from './operations';
 
 /** What one request carried, GET or POST alike. */
 interface Sent {
@@ -42,20 +43,22 @@ function fakeRouter(respond: (sent: Sent) => unknown) {
   return { fetch, sent };
 }
 
-const TRENDING = {
-  trending: [
-    {
-      __typename: 'Meme',
-      id: '1',
-      title: 'Doge',
-      score: 3,
-      origin: 'HUMAN',
-      imageUrl: '/images/1.svg',
-      author: { __typename: 'User', id: '7', handle: 'shibe' },
-      template: { __typename: 'Template', id: '2', name: 'Doge' },
-    },
-  ],
-};
+/** A meme as the router answers for a card. */
+function card(id: string): MemeCard & { __typename: 'Meme' } {
+  return {
+    __typename: 'Meme',
+    id,
+    title: `Doge ${id}`,
+    topText: 'such test',
+    bottomText: 'very pass',
+    score: 3,
+    origin: 'HUMAN',
+    imageUrl: `/images/${id}.svg`,
+    author: { __typename: 'User', id: '7', handle: 'shibe' } as MemeCard['author'],
+  };
+}
+
+const TRENDING = { trending: [{ ...card('1'), template: { __typename: 'Template', id: '2', name: 'Doge' } }] };
 const NOT_FOUND = { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] };
 
 async function manifest(): Promise<PersistedQueryManifest> {
@@ -110,6 +113,66 @@ describe('createGalleryClient', () => {
     ]);
     expect(router.sent[1]?.variables).toEqual({ memeId: '1', value: 1 });
     expect(router.sent.every((sent) => sent.headers.get('x-api-key') === 'mg_key')).toBe(true);
+  });
+
+  it('trusted-documents never falls back to the query text, whatever the router answers', async () => {
+    for (const code of ['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']) {
+      const router = fakeRouter(() => ({ errors: [{ message: code, extensions: { code } }] }));
+      const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', manifest: await manifest(), fetch: router.fetch });
+
+      await expect(client.query({ query: TRENDING_MEMES }), code).rejects.toThrow(code);
+      await expect(client.query({ query: TRENDING_MEMES, fetchPolicy: 'network-only' }), code).rejects.toThrow(code);
+
+      expect(router.sent.map(({ method, query, hash }) => [method, query, hash !== undefined]), code).toEqual([
+        ['GET', undefined, true],
+        ['GET', undefined, true],
+      ]);
+    }
+  });
+
+  it('names the client in apollographql-client-name and -version when asked to', async () => {
+    const router = fakeRouter(() => ({ data: TRENDING }));
+    const client = createGalleryClient({
+      uri: 'http://router.test/graphql',
+      mode: 'trusted-documents',
+      manifest: await manifest(),
+      clientName: GALLERY_CLIENT_NAME,
+      clientVersion: '1.2.3',
+      fetch: router.fetch,
+    });
+
+    await client.query({ query: TRENDING_MEMES });
+
+    expect(router.sent[0]?.headers.get('apollographql-client-name')).toBe('memegraph-gallery');
+    expect(router.sent[0]?.headers.get('apollographql-client-version')).toBe('1.2.3');
+  });
+
+  it('fetchMore with the end cursor appends the next page of the feed to the same list', async () => {
+    const page = (ids: string[], hasNextPage: boolean) => ({
+      feed: {
+        __typename: 'MemeConnection',
+        edges: ids.map((id) => ({ __typename: 'MemeEdge', cursor: `c${id}`, node: card(id) })),
+        pageInfo: { __typename: 'PageInfo', hasNextPage, endCursor: `c${ids.at(-1)}` },
+      },
+    });
+    const router = fakeRouter((sent) => ({ data: sent.variables?.after === 'c2' ? page(['3', '4'], false) : page(['1', '2'], true) }));
+    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', manifest: await manifest(), fetch: router.fetch });
+
+    // As the app's list does: one watched query, and fetchMore from its end cursor.
+    const feed = client.watchQuery({ query: FEED, variables: { first: 2 } });
+    const subscription = feed.subscribe(() => {});
+    try {
+      const first = await firstValueFrom(feed.pipe(filter((result) => result.dataState === 'complete')));
+      const more = await feed.fetchMore({ variables: { after: first.data.feed.pageInfo.endCursor } });
+      expect(more.data?.feed.edges.map((edge) => edge.node.id)).toEqual(['3', '4']);
+    } finally {
+      subscription.unsubscribe();
+    }
+    const merged = client.readQuery({ query: FEED, variables: { first: 2 } });
+
+    expect(merged?.feed.edges.map((edge) => edge.node.id)).toEqual(['1', '2', '3', '4']);
+    expect(merged?.feed.pageInfo).toMatchObject({ hasNextPage: false, endCursor: 'c4' });
+    expect(router.sent.map((sent) => sent.variables)).toEqual([{ first: 2 }, { first: 2, after: 'c2' }]);
   });
 
   it('trusted-documents needs the manifest', () => {

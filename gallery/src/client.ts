@@ -1,19 +1,20 @@
 import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { relayStylePagination } from '@apollo/client/utilities';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
 import type { PersistedQueryManifest } from './manifest';
 
 export type PersistedQueryMode = 'apq' | 'trusted-documents';
 
 export interface GalleryClientOptions {
-  /** The router's GraphQL endpoint, e.g. `http://localhost:4000/graphql`. */
+  /** The router's GraphQL endpoint, e.g. `http://localhost:4000/graphql`, or `/graphql` in a page the router serves. */
   uri: string;
   /**
    * - `apq`: automatic persisted queries. The client sends the SHA-256 of each
    *   query; on `PERSISTED_QUERY_NOT_FOUND` it sends the query once more with
    *   its text, and the router keeps it (in Redis, for every router).
    * - `trusted-documents`: the client sends only the manifest id of each
-   *   operation, as a router enforcing a safelist requires.
+   *   operation, as a router enforcing a safelist requires, and never the text.
    */
   mode: PersistedQueryMode;
   /** A session token from `signUp` / `logIn`, sent as `Authorization: Bearer …`. */
@@ -22,14 +23,43 @@ export interface GalleryClientOptions {
   apiKey?: string;
   /** The gallery's `persisted-query-manifest.json`; required in `trusted-documents` mode. */
   manifest?: PersistedQueryManifest;
+  /**
+   * Sent as `apollographql-client-name` / `-version`: a router can hold each
+   * client to its own manifest by this name.
+   */
+  clientName?: string;
+  clientVersion?: string;
   /** The fetch to send requests with; the global one by default. */
   fetch?: typeof fetch;
 }
+
+/** The name the gallery web app sends, and the router enforces the gallery's manifest for. */
+export const GALLERY_CLIENT_NAME = 'memegraph-gallery';
 
 /** Lower-case hex SHA-256 of a string, with WebCrypto: the same code runs in Node and in browsers. */
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * The gallery's cache. The cursor connections are one list per field (and
+ * tag) whatever the cursor: `fetchMore` with `after` appends the next page
+ * to the edges already there, so an infinite scroll reads one growing list.
+ * A generation is one entry whatever `waitSeconds` a poll asked with.
+ */
+export function createGalleryCache(): InMemoryCache {
+  return new InMemoryCache({
+    typePolicies: {
+      Query: {
+        fields: {
+          feed: relayStylePagination(false),
+          memes: relayStylePagination(['tag']),
+          generation: { keyArgs: ['id'] },
+        },
+      },
+    },
+  });
 }
 
 /** An Apollo Client for the Memegraph router that sends persisted queries. */
@@ -39,7 +69,11 @@ export function createGalleryClient(options: GalleryClientOptions): ApolloClient
   if (options.apiKey) headers['x-api-key'] = options.apiKey;
 
   const http = new HttpLink({ uri: options.uri, headers, fetch: options.fetch ?? globalThis.fetch });
-  return new ApolloClient({ cache: new InMemoryCache(), link: persistedQueryLink(options).concat(http) });
+  return new ApolloClient({
+    cache: createGalleryCache(),
+    link: persistedQueryLink(options).concat(http),
+    ...(options.clientName ? { clientAwareness: { name: options.clientName, version: options.clientVersion } } : {}),
+  });
 }
 
 function persistedQueryLink(options: GalleryClientOptions): PersistedQueryLink {
@@ -54,8 +88,13 @@ function persistedQueryLink(options: GalleryClientOptions): PersistedQueryLink {
   // Ids are looked up by operation name; an operation missing from the
   // manifest fails in the client rather than sending its text. GET for
   // queries, as in APQ mode: the request is only an id and variables.
+  // The link's APQ fallbacks are turned off: on PERSISTED_QUERY_NOT_FOUND it
+  // would resend with the text, and on PERSISTED_QUERY_NOT_SUPPORTED send
+  // text from then on. A trusted-documents client reports the error instead.
   return new PersistedQueryLink({
     ...generatePersistedQueryIdsFromManifest({ loadManifest: () => manifest }),
     useGETForHashedQueries: true,
+    disable: () => false,
+    retry: () => false,
   });
 }

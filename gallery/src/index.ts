@@ -1,3 +1,10 @@
-export { createGalleryClient, sha256Hex, type GalleryClientOptions, type PersistedQueryMode } from './client';
+export {
+  GALLERY_CLIENT_NAME,
+  createGalleryCache,
+  createGalleryClient,
+  sha256Hex,
+  type GalleryClientOptions,
+  type PersistedQueryMode,
+} from './client';
 export type { PersistedQueryManifest, PersistedQueryManifestOperation } from './manifest';
 export * from './operations';

@@ -11,6 +11,10 @@ import { gql, type TypedDocumentNode } from '@apollo/client';
  * new score then shows on every list that holds the meme. The result types
  * are written by hand next to each document; the unit test checks the
  * documents against the supergraph.
+ *
+ * Lists select only public fields, so that their answers stay cacheable by
+ * the router and any CDN for everyone on a tier. `viewerVote` is private to
+ * one viewer: it comes with a vote's answer and with one meme's details.
  */
 
 export type Tier = 'ANONYMOUS' | 'FREE' | 'PREMIUM' | 'ENTERPRISE';
@@ -20,6 +24,8 @@ export type GenerationStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export interface MemeCard {
   id: string;
   title: string;
+  topText: string;
+  bottomText: string;
   score: number;
   origin: MemeOrigin;
   imageUrl: string;
@@ -27,9 +33,22 @@ export interface MemeCard {
 }
 
 export interface MemeDetail extends MemeCard {
-  topText: string;
-  bottomText: string;
+  tags: string[];
+  createdAt: string;
+  viewerVote: number | null;
   template: { id: string; name: string };
+}
+
+export interface MemeConnection {
+  edges: { cursor: string; node: MemeCard }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export interface Viewer {
+  id: string;
+  handle: string;
+  displayName: string;
+  tier: Tier;
 }
 
 export interface AuthPayload {
@@ -38,44 +57,64 @@ export interface AuthPayload {
   user: { id: string; handle: string; tier: Tier };
 }
 
-export const TRENDING_MEMES: TypedDocumentNode<{ trending: (MemeCard & { template: { id: string; name: string } })[] }, { first?: number }> = gql`
-  query TrendingMemes($first: Int = 10) {
-    trending(first: $first) {
+export interface Generation {
+  id: string;
+  status: GenerationStatus;
+  prompt: string;
+  provider: string;
+  queuePosition: number | null;
+  error: { code: string; message: string } | null;
+  meme: MemeCard | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+/** What a meme card shows. */
+export const MEME_CARD_FIELDS: TypedDocumentNode<MemeCard> = gql`
+  fragment MemeCardFields on Meme {
+    id
+    title
+    topText
+    bottomText
+    score
+    origin
+    imageUrl
+    author {
       id
-      title
-      score
-      origin
-      imageUrl
-      author {
-        id
-        handle
-      }
+      handle
+    }
+  }
+`;
+
+/** The viewer's own vote on a meme, read from the cache when a vote or the meme's details brought it. */
+export const MEME_VIEWER_VOTE: TypedDocumentNode<{ id: string; viewerVote: number | null }> = gql`
+  fragment MemeViewerVote on Meme {
+    id
+    viewerVote
+  }
+`;
+
+export const TRENDING_MEMES: TypedDocumentNode<{ trending: (MemeCard & { template: { id: string; name: string } })[] }, { first?: number }> = gql`
+  query TrendingMemes($first: Int = 12) {
+    trending(first: $first) {
+      ...MemeCardFields
       template {
         id
         name
       }
     }
   }
+  ${MEME_CARD_FIELDS}
 `;
 
-export const MEMES_PAGE: TypedDocumentNode<
-  { memes: { edges: { cursor: string; node: MemeCard }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } },
-  { first?: number; after?: string | null }
-> = gql`
-  query MemesPage($first: Int, $after: String) {
-    memes(first: $first, after: $after) {
+/** The viewer's feed, newest first: with AI memes for Memes AI viewers. */
+export const FEED: TypedDocumentNode<{ feed: MemeConnection }, { first?: number; after?: string | null }> = gql`
+  query Feed($first: Int = 12, $after: String) {
+    feed(first: $first, after: $after) {
       edges {
         cursor
         node {
-          id
-          title
-          score
-          origin
-          imageUrl
-          author {
-            id
-            handle
-          }
+          ...MemeCardFields
         }
       }
       pageInfo {
@@ -84,50 +123,59 @@ export const MEMES_PAGE: TypedDocumentNode<
       }
     }
   }
+  ${MEME_CARD_FIELDS}
+`;
+
+/** Every meme with one tag, newest first. */
+export const MEMES_PAGE: TypedDocumentNode<{ memes: MemeConnection }, { first?: number; after?: string | null; tag?: string | null }> = gql`
+  query MemesPage($first: Int = 12, $after: String, $tag: String) {
+    memes(first: $first, after: $after, tag: $tag) {
+      edges {
+        cursor
+        node {
+          ...MemeCardFields
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+  ${MEME_CARD_FIELDS}
 `;
 
 export const MEME_BY_ID: TypedDocumentNode<{ meme: MemeDetail | null }, { id: string }> = gql`
   query MemeById($id: ID!) {
     meme(id: $id) {
-      id
-      title
-      topText
-      bottomText
-      score
-      origin
-      imageUrl
-      author {
-        id
-        handle
-      }
+      ...MemeCardFields
+      tags
+      createdAt
+      viewerVote
       template {
         id
         name
       }
     }
   }
+  ${MEME_CARD_FIELDS}
 `;
 
-export const SEARCH_MEMES: TypedDocumentNode<{ search: Omit<MemeCard, 'origin'>[] }, { text: string }> = gql`
-  query SearchMemes($text: String!) {
-    search(text: $text) {
-      id
-      title
-      score
-      imageUrl
-      author {
-        id
-        handle
-      }
+export const SEARCH_MEMES: TypedDocumentNode<{ search: MemeCard[] }, { text: string; first?: number }> = gql`
+  query SearchMemes($text: String!, $first: Int = 24) {
+    search(text: $text, first: $first) {
+      ...MemeCardFields
     }
   }
+  ${MEME_CARD_FIELDS}
 `;
 
-export const ME: TypedDocumentNode<{ me: { id: string; handle: string; tier: Tier } | null }, Record<string, never>> = gql`
+export const ME: TypedDocumentNode<{ me: Viewer | null }, Record<string, never>> = gql`
   query Me {
     me {
       id
       handle
+      displayName
       tier
     }
   }
@@ -185,57 +233,47 @@ export const SUBSCRIBE: TypedDocumentNode<
   }
 `;
 
-export const GENERATE_MEME: TypedDocumentNode<{ generateMeme: { id: string; status: GenerationStatus; prompt: string } }, { prompt: string }> = gql`
+export const GENERATE_MEME: TypedDocumentNode<
+  { generateMeme: Pick<Generation, 'id' | 'status' | 'prompt' | 'queuePosition'> },
+  { prompt: string }
+> = gql`
   mutation GenerateMeme($prompt: String!) {
     generateMeme(input: { prompt: $prompt }) {
       id
       status
       prompt
+      queuePosition
     }
   }
 `;
 
-export const GENERATION: TypedDocumentNode<
-  {
-    generation: {
-      id: string;
-      status: GenerationStatus;
-      prompt: string;
-      provider: string;
-      error: { code: string; message: string } | null;
-      meme: { id: string; title: string; topText: string; bottomText: string; imageUrl: string } | null;
-      createdAt: string;
-      finishedAt: string | null;
-    } | null;
-  },
-  { id: string }
-> = gql`
-  query Generation($id: ID!) {
-    generation(id: $id) {
+/** A generation's progress; with `waitSeconds` the router answers once it finishes, or after that long. */
+export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { id: string; waitSeconds?: number }> = gql`
+  query Generation($id: ID!, $waitSeconds: Int = 0) {
+    generation(id: $id, waitSeconds: $waitSeconds) {
       id
       status
       prompt
       provider
+      queuePosition
       error {
         code
         message
       }
       meme {
-        id
-        title
-        topText
-        bottomText
-        imageUrl
+        ...MemeCardFields
       }
       createdAt
       finishedAt
     }
   }
+  ${MEME_CARD_FIELDS}
 `;
 
-/** All of the above, for tooling and tests. */
+/** Every operation above, for tooling and tests. */
 export const OPERATIONS = {
   TrendingMemes: TRENDING_MEMES,
+  Feed: FEED,
   MemesPage: MEMES_PAGE,
   MemeById: MEME_BY_ID,
   SearchMemes: SEARCH_MEMES,
