@@ -157,6 +157,11 @@ export function createHttpServer(
 ): Server {
   const headers = options.headers ?? {};
   const server = http.createServer((req, res) => {
+    // While the server closes, a keep-alive connection that was busy is closed as soon as its
+    // response is done; left idle, it would hold close() (and a drain) open until its idle timeout.
+    res.once('finish', () => {
+      if (!server.listening) server.closeIdleConnections();
+    });
     handle(req, res).catch((error: unknown) => {
       if (error instanceof HttpError) {
         return sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers }, error.extensions);
