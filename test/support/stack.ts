@@ -16,6 +16,7 @@ import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
 import { DEFAULT_TIERS, createLogger, loadTiers, migrate, openDb, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
+import type { LocalRedisCluster } from './redisCluster';
 
 export interface Stack {
   routerUrl: string;
@@ -45,6 +46,8 @@ export interface StackOptions {
   routerEnv?: Record<string, string>;
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
+  /** Routers on this Redis Cluster (`REDIS_CLUSTER_NODES`) instead of the shared test Redis. */
+  redisCluster?: LocalRedisCluster;
   ai?: {
     /** BullMQ on Redis instead of the in-process queue. */
     queue?: 'bullmq' | 'memory';
@@ -179,7 +182,11 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     SUBGRAPH_URL_USERS: users,
     SUBGRAPH_URL_MEMES: memes,
     SUBGRAPH_URL_AI: ai,
-    ...(options.noRedis ? {} : { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redisPrefix }),
+    ...(options.noRedis
+      ? {}
+      : options.redisCluster
+        ? { REDIS_CLUSTER_NODES: options.redisCluster.nodesEnv, REDIS_PREFIX: redisPrefix }
+        : { REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: redisPrefix }),
     USAGE_FLUSH_MS: '200',
     ...options.routerEnv,
   };
@@ -216,7 +223,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
       for (const server of servers.reverse()) await server.close();
       for (const db of Object.values(dbs)) await db.close();
       await database.drop();
-      if (!options.noRedis) await dropRedisPrefix(redisPrefix);
+      if (options.redisCluster) await options.redisCluster.dropPrefix(redisPrefix);
+      else if (!options.noRedis) await dropRedisPrefix(redisPrefix);
     },
   };
 }

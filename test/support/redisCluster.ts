@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { RedisNode } from '@memegraph/service-kit';
+import { eventually } from './accounts';
+
+/** A Redis Cluster of this test's own, every node a master on 127.0.0.1. */
+export interface LocalRedisCluster {
+  nodes: RedisNode[];
+  /** The nodes as `REDIS_CLUSTER_NODES` lists them. */
+  nodesEnv: string;
+  /** How many keys starting with `prefix` each master holds, in `nodes` order. */
+  keysPerMaster(prefix: string): Promise<number[]>;
+  /** Deletes every key starting with `prefix`, on every master. */
+  dropPrefix(prefix: string): Promise<void>;
+  /** Stops every node and removes their files. */
+  close(): Promise<void>;
+}
+
+/** `count` ports free at once: each node needs a client port and a cluster bus port. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+    }
+    return servers.map((s) => (s.address() as { port: number }).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/** Runs a command to its end; rejects with its output when it fails. */
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output}`))));
+  });
+}
+
+/** Every key of `node` starting with `prefix`. On a cluster node SCAN sees only that node's own keys. */
+async function scanNode(node: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+/**
+ * Starts `size` redis-server processes in cluster mode on free ports, joins
+ * them into one cluster (no replicas: every node a master, the slots split
+ * between them) and resolves once every node reports `cluster_state:ok`.
+ * Whatever fails on the way, what was started is stopped again.
+ */
+export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'memegraph-redis-cluster-'));
+  const processes: ChildProcess[] = [];
+  const clients: Redis[] = [];
+  const close = async () => {
+    for (const client of clients) client.disconnect();
+    await Promise.all(
+      processes.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGKILL');
+        await exited;
+      }),
+    );
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const ports = await freePorts(2 * size);
+    const nodes = Array.from({ length: size }, (_, i) => ({ host: '127.0.0.1', port: ports[2 * i]!, busPort: ports[2 * i + 1]! }));
+    for (const [i, node] of nodes.entries()) {
+      const child = spawn(
+        'redis-server',
+        [
+          '--port', String(node.port),
+          '--cluster-port', String(node.busPort),
+          '--bind', '127.0.0.1',
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', join(dir, `nodes-${i}.conf`),
+          '--cluster-node-timeout', '2000',
+          '--save', '',
+          '--appendonly', 'no',
+          '--dir', dir,
+        ],
+        { stdio: 'ignore' },
+      );
+      processes.push(child);
+      // A node that cannot start (a port taken since) exits; say so rather than time out.
+      child.once('exit', (code, signal) => {
+        if (code !== null && code !== 0) console.error(`redis-server on port ${node.port} exited with ${code ?? signal}`);
+      });
+    }
+    for (const node of nodes) {
+      const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+      client.on('error', () => undefined);
+      clients.push(client);
+    }
+    await eventually(async () => (await Promise.all(clients.map((c) => c.ping().then(() => true, () => false)))).every(Boolean), 10_000, 50);
+    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    // Slots are assigned at once, but each node reports ok only when it has heard that every slot is served.
+    await eventually(
+      async () => (await Promise.all(clients.map((c) => c.cluster('INFO').then(String, () => '')))).every((info) => info.includes('cluster_state:ok')),
+      20_000,
+      50,
+    );
+    return {
+      nodes: nodes.map(({ host, port }) => ({ host, port })),
+      nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
+      keysPerMaster: async (prefix) => Promise.all(clients.map(async (c) => (await scanNode(c, prefix)).length)),
+      async dropPrefix(prefix) {
+        await Promise.all(
+          clients.map(async (client) => {
+            const keys = await scanNode(client, prefix);
+            // One DEL per key: a node refuses a multi-key DEL across slots.
+            if (keys.length > 0) await Promise.all(keys.map((key) => client.del(key)));
+          }),
+        );
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

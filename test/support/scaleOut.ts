@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { expect } from 'vitest';
+import { MIGRATIONS_DIR, createMemesServer } from '@memegraph/memes';
+import { createLogger, openDb, migrate, type Db, type SubgraphServer } from '@memegraph/service-kit';
+import { eventually, signUp } from './accounts';
+import { routerClient } from './client';
+import { startStack, type Stack, type StackOptions } from './stack';
+
+/** Two routers and two replicas of the memes subgraph behind a round-robin balancer, on one Redis (or cluster) and one PostgreSQL. */
+export interface ScaleOut {
+  stack: Stack;
+  routerA: string;
+  routerB: string;
+  /** Requests each memes replica received through the balancer. */
+  served: { first: number; second: number };
+  /** Redis components routers A and B fell back from (a failing Redis command logs one). */
+  fallbacks: string[];
+  close(): Promise<void>;
+}
+
+export async function startScaleOut(options: Pick<StackOptions, 'redisCluster'> = {}): Promise<ScaleOut> {
+  const stack = await startStack({
+    users: 10,
+    memes: 40,
+    routerEnv: { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 30 }, free: { requestsPerMinute: 100_000 } }) },
+    ...options,
+  });
+  let replicaDb: Db | undefined;
+  let replica: SubgraphServer | undefined;
+  let balancer: http.Server | undefined;
+  const close = async () => {
+    balancer?.closeAllConnections();
+    await new Promise((r) => (balancer ? balancer.close(r) : r(undefined)));
+    await replica?.close();
+    await replicaDb?.close();
+    await stack.close();
+  };
+  try {
+    // A second replica of the memes subgraph on the same database, as another instance would run.
+    replicaDb = await openDb({ schema: 'memes', databaseUrl: stack.databaseUrl, poolSize: 3 });
+    await migrate(replicaDb, MIGRATIONS_DIR);
+    replica = await createMemesServer({ db: replicaDb, signingSecret: stack.secrets.signing, log: createLogger('test', 'silent') });
+    const replicas = [new URL(stack.subgraphUrls.memes), new URL(`${await replica.listen(0)}/graphql`)];
+    // Round-robin in front of the two replicas, as any load balancer would.
+    const served = { first: 0, second: 0 };
+    let next = 0;
+    balancer = http.createServer((req, res) => {
+      const index = next++ % 2;
+      served[index === 0 ? 'first' : 'second']++;
+      const target = replicas[index]!;
+      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((r) => balancer!.listen(0, '127.0.0.1', r));
+    const memesUrl = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}/graphql`;
+    // The routers' warnings are kept: a Redis command that fails (a cross-slot one on a cluster, say)
+    // is answered from the router's own state, which a response alone would not show.
+    const fallbacks: string[] = [];
+    const warnings = new Writable({
+      write(line: Buffer, _encoding, done) {
+        const entry = JSON.parse(line.toString()) as { component?: string };
+        if (entry.component) fallbacks.push(entry.component);
+        done();
+      },
+    });
+    const log = pino({ level: 'warn' }, warnings);
+    const routerA = await stack.addRouter({ SUBGRAPH_URL_MEMES: memesUrl }, log);
+    const routerB = await stack.addRouter({ SUBGRAPH_URL_MEMES: memesUrl }, log);
+    // A router serves before its Redis connection is ready (a cluster's takes a few round trips
+    // to learn the slots); what it did on its own until then is not what is under test.
+    const redisReady = async (url: string) => {
+      const ready = (await (await fetch(`${url}/ready`)).json()) as { checks: Record<string, string> };
+      return ready.checks.redis === 'ok';
+    };
+    await eventually(async () => (await redisReady(routerA)) && (await redisReady(routerB)), 5_000);
+    fallbacks.length = 0;
+    return { stack, routerA, routerB, served, fallbacks, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/**
+ * What every router must share through Redis, asserted as a client sees it:
+ * request limits, the response cache, its invalidation, entitlement
+ * changes, persisted queries and usage counts.
+ */
+export async function expectSharedState({ stack, routerA, routerB, served, fallbacks }: ScaleOut): Promise<void> {
+  // Signed up first: the anonymous limit is about to be spent (every router of the stack shares it).
+  const account = await signUp(stack.routerUrl, 'scaled_out');
+  const anonymousBefore = 1;
+
+  // Request limit: 30 a minute for an anonymous client, counted across both routers.
+  let refusedAt = 0;
+  for (let i = 1; i <= 31 && !refusedAt; i++) {
+    const r = await routerClient(i % 2 ? routerA : routerB)(`{ plans { tier } }`);
+    if (r.status === 429) refusedAt = i;
+  }
+  expect(refusedAt).toBe(31 - anonymousBefore);
+
+  const onA = routerClient(routerA, { authorization: `Bearer ${account.token}` });
+  const onB = routerClient(routerB, { authorization: `Bearer ${account.token}` });
+  let requests = 0;
+
+  // Cache: filled through A, a hit on B.
+  const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+  const QUERY = `query($id: ID!) { meme(id: $id) { id score } }`;
+  expect((await onA(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('MISS');
+  expect((await onB(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('HIT');
+  requests += 2;
+
+  // Invalidation: a vote through B (to whichever replica) shows through A.
+  await onB(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: meme!.id });
+  await eventually(async () => (await onA<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1);
+  requests += 2;
+
+  // Entitlement: the viewer router B has cached is dropped when the plan changes through A.
+  const TIER = `{ me { tier } }`;
+  expect((await onB<{ me: { tier: string } }>(TIER)).body.data).toEqual({ me: { tier: 'FREE' } });
+  await onA(`mutation { subscribe(plan: PREMIUM) { status } }`);
+  await eventually(async () => (await onB<{ me: { tier: string } }>(TIER)).body.data?.me.tier === 'PREMIUM');
+  requests += 3;
+
+  // APQ: registered through A, known by hash on B.
+  const query = '{ templates { id name } }';
+  const hash = createHash('sha256').update(query).digest('hex');
+  const extensions = { persistedQuery: { version: 1, sha256Hash: hash } };
+  const registered = await fetch(`${routerA}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+    body: JSON.stringify({ query, extensions }),
+  });
+  expect(registered.status).toBe(200);
+  await eventually(async () => {
+    const r = await fetch(`${routerB}/graphql?extensions=${encodeURIComponent(JSON.stringify(extensions))}`, {
+      headers: { authorization: `Bearer ${account.token}`, 'apollo-require-preflight': 'true' },
+    });
+    const body = (await r.json()) as { data?: { templates: unknown[] } };
+    return r.status === 200 && Array.isArray(body.data?.templates);
+  });
+  requests += 2;
+
+  // Usage: counted in Redis by both routers, flushed to PostgreSQL by whichever took the counter.
+  await eventually(async () => {
+    const rows = await stack.dbs.users.query<{ requests: string }>(`SELECT requests FROM usage_daily WHERE user_id = $1`, [account.id]);
+    return Number(rows[0]?.requests ?? 0) >= requests;
+  }, 3_000);
+
+  // Both replicas did serve, and no router answered from its own state instead of Redis.
+  expect(served.first).toBeGreaterThan(0);
+  expect(served.second).toBeGreaterThan(0);
+  expect(fallbacks).toEqual([]);
+}
