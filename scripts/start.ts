@@ -65,7 +65,7 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
     env: { ...common, PORT: String(ports.ai), DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
   },
   // With Redis and PostgreSQL, AI jobs run in a worker process of their own; otherwise the ai subgraph runs them.
-  ...(env.REDIS_URL && env.DATABASE_URL
+  ...((env.REDIS_URL || env.REDIS_CLUSTER_NODES) && env.DATABASE_URL
     ? [
         {
           name: 'ai-worker',

@@ -59,30 +59,28 @@ export function redisTargetOf(config: { REDIS_URL?: string; REDIS_CLUSTER_NODES?
 
 const retryDelay = (attempt: number) => Math.min(attempt * 200, 2_000);
 
+export interface RedisConnectionOptions {
+  /** Tries of a command across reconnects; null: until it succeeds (BullMQ's blocking connections need that). Default 1. */
+  maxRetriesPerRequest?: number | null;
+  /** Hold commands while disconnected instead of failing them at once. Default false. */
+  offlineQueue?: boolean;
+}
+
 /**
- * A Redis connection for shared state. While Redis is away, commands fail
- * at once instead of queueing (callers fall back to this instance's own
- * state), and the connection keeps retrying in the background. On a
- * cluster, commands go to the master of their key's slot.
+ * A Redis connection for shared state. By default, while Redis is away,
+ * commands fail at once instead of queueing (callers fall back to this
+ * instance's own state), and the connection keeps retrying in the
+ * background. On a cluster, commands go to the master of their key's slot.
  */
-export function createRedis(url: string, name: string): Redis;
-export function createRedis(target: RedisTarget, name: string): RedisClient;
-export function createRedis(target: string | RedisTarget, name: string): RedisClient {
-  const node = { connectionName: name, maxRetriesPerRequest: 1, connectTimeout: 2_000 };
+export function createRedis(url: string, name: string, options?: RedisConnectionOptions): Redis;
+export function createRedis(target: RedisTarget, name: string, options?: RedisConnectionOptions): RedisClient;
+export function createRedis(target: string | RedisTarget, name: string, options: RedisConnectionOptions = {}): RedisClient {
+  const node = { connectionName: name, maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest, connectTimeout: 2_000 };
+  const common = { enableOfflineQueue: options.offlineQueue ?? false, enableReadyCheck: true };
   const redis: RedisClient =
     typeof target === 'object' && 'clusterNodes' in target
-      ? new Cluster(target.clusterNodes, {
-          enableOfflineQueue: false,
-          enableReadyCheck: true,
-          clusterRetryStrategy: retryDelay,
-          redisOptions: node,
-        })
-      : new Redis(typeof target === 'string' ? target : target.url, {
-          ...node,
-          enableOfflineQueue: false,
-          enableReadyCheck: true,
-          retryStrategy: retryDelay,
-        });
+      ? new Cluster(target.clusterNodes, { ...common, clusterRetryStrategy: retryDelay, redisOptions: node })
+      : new Redis(typeof target === 'string' ? target : target.url, { ...node, ...common, retryStrategy: retryDelay });
   // Connection errors are expected while Redis is down; the callers' fallbacks handle them.
   redis.on('error', () => undefined);
   return redis;

@@ -22,7 +22,7 @@ export interface ScaleOut {
   close(): Promise<void>;
 }
 
-export async function startScaleOut(options: Pick<StackOptions, 'redisCluster'> = {}): Promise<ScaleOut> {
+export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' | 'ai'> = {}): Promise<ScaleOut> {
   const stack = await startStack({
     users: 10,
     memes: 40,

@@ -13,7 +13,18 @@ import {
 } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createRouter, loadRouterConfig, type Router } from '@memegraph/router';
-import { DEFAULT_TIERS, createLogger, loadTiers, migrate, openDb, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
+import {
+  DEFAULT_TIERS,
+  createLogger,
+  createRedis,
+  loadTiers,
+  migrate,
+  openDb,
+  type Db,
+  type Logger,
+  type RedisTarget,
+  type SubgraphServer,
+} from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
 import type { LocalRedisCluster } from './redisCluster';
@@ -135,7 +146,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   const memesOrigin = new URL(memes).origin;
   const provider = createProvider(readAiProvidersConfig(aiOptions.providerEnv ?? {}), log);
   const settings: QueueSettings = { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 30_000, ...aiOptions.settings };
-  const aiRedis = aiOptions.queue === 'bullmq' ? { url: TEST_REDIS_URL, prefix: redisPrefix } : null;
+  const redisTarget: RedisTarget = options.redisCluster ? { clusterNodes: options.redisCluster.nodes } : { url: TEST_REDIS_URL };
+  const aiRedis = aiOptions.queue === 'bullmq' ? { ...redisTarget, prefix: redisPrefix } : null;
   const ai = await start(
     await createAiServer({
       db: dbs.ai,
@@ -152,9 +164,9 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   /** A BullMQ worker in this process, as worker-main.ts runs one. */
   const startAiWorker = () => {
     if (!aiRedis) throw new Error('the stack runs the in-process queue');
-    const workerRedis = new Redis(TEST_REDIS_URL);
+    const workerRedis = createRedis(redisTarget, 'memegraph-test-ai-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
     const worker = startBullMqWorker({
-      redisUrl: TEST_REDIS_URL,
+      redisTarget,
       redis: workerRedis,
       prefix: redisPrefix,
       settings,

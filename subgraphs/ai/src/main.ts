@@ -1,4 +1,4 @@
-import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { AI_MIGRATIONS } from './index';
 import { createProvider, readAiProvidersConfig } from './providers/config';
@@ -11,8 +11,7 @@ const config = readConfig({
   DATA_DIR: z.string().default('.data/ai'),
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
-  REDIS_URL: env.optional(),
-  REDIS_PREFIX: z.string().default('memegraph:'),
+  ...redisEnv,
   TIERS_JSON: env.optional(),
   AI_CONCURRENCY: env.int(20, 1),
   AI_MAX_WAITING: env.int(1_000, 1),
@@ -20,6 +19,7 @@ const config = readConfig({
   LOG_LEVEL: z.string().default('info'),
 });
 
+const redisTarget = redisTargetOf(config);
 const log = createLogger('ai', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
 await migrate(db, AI_MIGRATIONS);
@@ -33,11 +33,11 @@ const server = await createAiServer({
   queue: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
   // With Redis and PostgreSQL, worker-main.ts runs the jobs; otherwise this process does (one instance
   // only: embedded PGlite cannot be shared by two processes).
-  redis: config.REDIS_URL && config.DATABASE_URL ? { url: config.REDIS_URL, prefix: config.REDIS_PREFIX } : null,
+  redis: redisTarget && config.DATABASE_URL ? { ...redisTarget, prefix: config.REDIS_PREFIX } : null,
   provider: createProvider(readAiProvidersConfig(process.env), log),
 });
 const url = await server.listen(config.PORT, config.HOST);
-log.info({ url: `${url}/graphql`, queue: config.REDIS_URL && config.DATABASE_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
+log.info({ url: `${url}/graphql`, queue: redisTarget && config.DATABASE_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
 
 drainOnSignal(log, async () => {
   await server.close();

@@ -2,14 +2,15 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { Redis } from 'ioredis';
 import { Gauge } from 'prom-client';
 import {
   createInternalClient,
   createMetrics,
+  createRedis,
   createSubgraphServer,
   type Db,
   type Logger,
+  type RedisTarget,
   type SubgraphServer,
   type TierTable,
 } from '@memegraph/service-kit';
@@ -38,7 +39,7 @@ export interface AiServerOptions {
    * With Redis, jobs go to BullMQ and run in worker processes (worker-main.ts);
    * without, an in-process queue runs them here with `provider`.
    */
-  redis: { url: string; prefix: string } | null;
+  redis: (RedisTarget & { prefix: string }) | null;
   provider: PooledProvider;
 }
 
@@ -61,7 +62,8 @@ function cachedTemplates(catalog: Catalog): () => Promise<{ id: string; name: st
 
 export async function createAiServer(options: AiServerOptions): Promise<SubgraphServer> {
   const catalog = createCatalogFor(options.signingSecret, options.memesUrl);
-  const redis = options.redis ? new Redis(options.redis.url, { maxRetriesPerRequest: 2 }) : null;
+  // Nothing here falls back to in-process state: commands wait through a short reconnect rather than fail at once.
+  const redis = options.redis ? createRedis(options.redis, 'memegraph-ai', { maxRetriesPerRequest: 2, offlineQueue: true }) : null;
   const prefix = options.redis?.prefix ?? '';
   const results = createResultCache(redis, prefix);
   let queue: GenerationQueue;

@@ -2,8 +2,7 @@
  * The AI generation worker: takes jobs from the BullMQ queue and runs them
  * against the provider key pool, apart from the subgraph's HTTP server.
  */
-import { Redis } from 'ioredis';
-import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { createLogger, createRedis, drainOnSignal, env, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { AI_MIGRATIONS } from './index';
 import { startBullMqWorker } from './generations/queue';
@@ -17,8 +16,7 @@ const config = readConfig({
   DATABASE_URL: z.string().min(1, 'the worker needs PostgreSQL; without it the ai subgraph runs jobs itself'),
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
-  REDIS_URL: z.string().min(1, 'the worker needs Redis; without it the ai subgraph runs jobs itself'),
-  REDIS_PREFIX: z.string().default('memegraph:'),
+  ...redisEnv,
   AI_CONCURRENCY: env.int(20, 1),
   AI_MAX_WAITING: env.int(1_000, 1),
   AI_JOB_TIMEOUT_MS: env.int(60_000, 100),
@@ -27,14 +25,18 @@ const config = readConfig({
   LOG_LEVEL: z.string().default('info'),
 });
 
+const redisTarget = redisTargetOf(config);
+if (!redisTarget) {
+  throw new Error('Invalid configuration:\n  REDIS_URL: the worker needs Redis (REDIS_URL or REDIS_CLUSTER_NODES); without it the ai subgraph runs jobs itself');
+}
 const log = createLogger('ai-worker', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL });
 await migrate(db, AI_MIGRATIONS);
-const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 });
+const redis = createRedis(redisTarget, 'memegraph-ai-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
 const provider = createProvider(readAiProvidersConfig(process.env), log);
 
 const worker = startBullMqWorker({
-  redisUrl: config.REDIS_URL,
+  redisTarget,
   redis,
   prefix: config.REDIS_PREFIX,
   settings: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
-import { ErrorCode, codedError, type Logger } from '@memegraph/service-kit';
+import { ErrorCode, codedError, createRedis, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
 import type { PooledProvider } from '../providers/config';
 import { keyStatusBoard } from '../providers/status';
 import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
@@ -24,6 +23,12 @@ export interface GenerationQueue {
   close(): Promise<void>;
 }
 
+/**
+ * BullMQ's keys for `prefix`. A queue's scripts touch many of its keys at once, so on a
+ * Redis Cluster they must share a slot: the hash tag puts the whole queue in one.
+ */
+export const bullPrefix = (prefix: string) => `${prefix}{bull}`;
+
 const overloaded = (max: number) => codedError(ErrorCode.QUEUE_OVERLOADED, `The generation queue is full (${max} waiting); try again shortly`);
 
 /** The producer side of the BullMQ queue; workers run in their own processes (worker-main.ts). */
@@ -31,12 +36,12 @@ export class BullMqQueue implements GenerationQueue {
   private readonly queue: Queue<GenerationJob>;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     prefix: string,
     private readonly settings: QueueSettings,
   ) {
     // Shares the service's connection: adding and counting jobs needs no connection of its own.
-    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: `${prefix}bull` });
+    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
   }
 
   async submit(job: GenerationJob, priority: number): Promise<void> {
@@ -64,9 +69,9 @@ export class BullMqQueue implements GenerationQueue {
  */
 export function startBullMqWorker(options: {
   /** For the worker's blocking connection, which must be its own. */
-  redisUrl: string;
+  redisTarget: RedisTarget;
   /** The process's shared connection: key health and purge requests go through it. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   settings: QueueSettings;
   lockDurationMs: number;
@@ -87,12 +92,14 @@ export function startBullMqWorker(options: {
     board.publish(workerId, options.deps.provider.stats()).catch((error: unknown) => options.log.warn({ err: error }, 'key status not published'));
   void publish();
   const report = setInterval(publish, 5_000);
+  // BullMQ leaves a connection it is handed open, and blocks on a copy of it: this one is closed below.
+  const connection = createRedis(options.redisTarget, 'memegraph-ai-worker-jobs', { maxRetriesPerRequest: null, offlineQueue: true });
   const worker = new Worker<GenerationJob>(
     QUEUE_NAME,
     (job) => runGeneration(deps, job.data, AbortSignal.timeout(options.settings.jobTimeoutMs)),
     {
-      connection: new Redis(options.redisUrl, { maxRetriesPerRequest: null }),
-      prefix: `${options.prefix}bull`,
+      connection,
+      prefix: bullPrefix(options.prefix),
       concurrency: options.settings.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.lockDurationMs,
@@ -105,6 +112,7 @@ export function startBullMqWorker(options: {
     async close() {
       clearInterval(report);
       await worker.close();
+      await connection.quit();
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Redis } from '@memegraph/service-kit';
+import type { RedisClient } from '@memegraph/service-kit';
 
 /** Generations per user per minute, counted where every instance sees them. */
 export interface GenerationRateLimit {
@@ -6,7 +6,7 @@ export interface GenerationRateLimit {
   hit(userId: string): Promise<number>;
 }
 
-export function createGenerationRateLimit(redis: Redis | null, prefix: string): GenerationRateLimit {
+export function createGenerationRateLimit(redis: RedisClient | null, prefix: string): GenerationRateLimit {
   if (redis) {
     return {
       async hit(userId) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from '@memegraph/service-kit';
+import type { RedisClient } from '@memegraph/service-kit';
 
 /** How long a finished generation answers the same request again, without a provider call. */
 export const RESULT_TTL_MS = 10 * 60_000;
@@ -16,7 +16,7 @@ export interface ResultCache {
   set(key: string, memeId: string): Promise<void>;
 }
 
-export function createResultCache(redis: Redis | null, prefix: string): ResultCache {
+export function createResultCache(redis: RedisClient | null, prefix: string): ResultCache {
   if (redis) {
     return {
       get: async (key) => (await redis.get(`${prefix}ai-result:${key}`)) ?? undefined,
