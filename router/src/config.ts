@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { TIERS, env, loadTiers, readConfig, redisEnv, redisTargetOf, type RedisTarget, type Tier, type TierTable } from '@memegraph/service-kit';
@@ -31,13 +32,40 @@ export interface RouterConfig {
   cacheLocalTtlMs: number;
   staleIfErrorSeconds: number;
   apqTtlSeconds: number;
-  trustedDocuments: { manifest?: string; mode: TrustedMode; byTier: Partial<Record<Tier, TrustedMode>> };
+  trustedDocuments: {
+    manifest?: string;
+    mode: TrustedMode;
+    byTier: Partial<Record<Tier, TrustedMode>>;
+    /** By `apollographql-client-name`: a client's mode can only make its requests stricter. */
+    byClient: Partial<Record<string, TrustedMode>>;
+  };
+  /** Proxies whose `X-Forwarded-For` is believed (addresses, or `loopback`). */
+  trustProxy: string[];
+  /** The built gallery app served at `/`. */
+  galleryDir: string;
+  /** How often the status page's counters are sampled. */
+  statusSampleMs: number;
   subgraphTimeoutMs: number;
   breakerThreshold: number;
   breakerHalfOpenMs: number;
 }
 
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
+const DEFAULT_GALLERY = fileURLToPath(new URL('../../gallery/dist', import.meta.url));
+
+/** A JSON object of trusted-document modes, keyed as `keys` allows. */
+const modesJson = <K extends z.ZodType<string>>(keys: K, example: string) =>
+  z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return z.partialRecord(keys, z.enum(TRUSTED_MODES)).parse(JSON.parse(text));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be JSON like ${example}` });
+        return z.NEVER;
+      }
+    });
 const SUBGRAPH_URL_PREFIX = 'SUBGRAPH_URL_';
 
 /** Reads and validates the router's configuration once, at start. */
@@ -68,17 +96,15 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       APQ_TTL_SECONDS: env.int(86_400, 1),
       TRUSTED_DOCUMENTS_MANIFEST: env.optional(),
       TRUSTED_DOCUMENTS_MODE: z.enum(TRUSTED_MODES).default('off'),
-      TRUSTED_DOCUMENTS_MODE_BY_TIER: z
+      TRUSTED_DOCUMENTS_MODE_BY_TIER: modesJson(z.enum(TIERS), '{"enterprise":"off"}'),
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: modesJson(z.string().min(1), '{"memegraph-gallery":"enforce"}'),
+      TRUST_PROXY: z
         .string()
-        .default('{}')
-        .transform((text, ctx) => {
-          try {
-            return z.partialRecord(z.enum(TIERS), z.enum(TRUSTED_MODES)).parse(JSON.parse(text));
-          } catch {
-            ctx.addIssue({ code: 'custom', message: 'must be JSON like {"enterprise":"off"}' });
-            return z.NEVER;
-          }
-        }),
+        .default('')
+        .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+        .refine((list) => list.every((entry) => entry === 'loopback' || isIP(entry) !== 0), 'must be IP addresses or "loopback", comma-separated'),
+      GALLERY_DIR: z.string().default(DEFAULT_GALLERY),
+      STATUS_SAMPLE_MS: env.int(2_000, 100),
     },
     source,
   );
@@ -118,6 +144,10 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       manifest: config.TRUSTED_DOCUMENTS_MANIFEST,
       mode: config.TRUSTED_DOCUMENTS_MODE,
       byTier: config.TRUSTED_DOCUMENTS_MODE_BY_TIER,
+      byClient: config.TRUSTED_DOCUMENTS_MODE_BY_CLIENT,
     },
+    trustProxy: config.TRUST_PROXY,
+    galleryDir: config.GALLERY_DIR,
+    statusSampleMs: config.STATUS_SAMPLE_MS,
   };
 }

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { CircuitState } from 'cockatiel';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
 import { printSchema } from 'graphql';
@@ -24,6 +25,7 @@ import {
   type Viewer,
 } from '@memegraph/service-kit';
 import type { RouterConfig } from './config';
+import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
 import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
@@ -42,6 +44,7 @@ import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
+import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
   httpServer: http.Server;
@@ -59,6 +62,8 @@ const CORS_HEADERS = {
 };
 
 const RATE_WINDOW_MS = 60_000;
+/** The subgraph whose `aiStatus` the status page shows. */
+const AI_SUBGRAPH = 'ai';
 
 const BREAKER_GAUGE: Record<CircuitState, number> = {
   [CircuitState.Closed]: 0,
@@ -109,7 +114,13 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const apqCache: KeyValueCache<string> = state.redis
     ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
     : new InMemoryLRUCache<string>();
-  const trusted = new TrustedDocuments(config.trustedDocuments.manifest, config.trustedDocuments.mode, config.trustedDocuments.byTier, log);
+  const trusted = new TrustedDocuments(
+    config.trustedDocuments.manifest,
+    config.trustedDocuments.mode,
+    config.trustedDocuments.byTier,
+    log,
+    config.trustedDocuments.byClient,
+  );
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
     staleIfErrorSeconds: config.staleIfErrorSeconds,
@@ -180,6 +191,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     includeStacktraceInErrorResponses: false,
     formatError: formatRouterError(log),
     plugins: [
+      // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.
+      ApolloServerPluginLandingPageDisabled(),
       statusFromErrors,
       {
         async serverWillStart() {
@@ -195,7 +208,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   await apollo.start();
 
   const signingKey = secretKey(config.signingSecret);
+  const clientAddress = createClientAddress(config.trustProxy);
   const identify = createViewerIdentifier({
+    addressOf: clientAddress,
     jwtSecret: config.jwtSecret,
     tiers: config.tiers,
     call,
@@ -280,6 +295,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     }
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
     let search: string | undefined;
+    const named = req.headers['apollographql-client-name'];
+    const clientName = typeof named === 'string' ? named : undefined;
     try {
       if (Array.isArray(body) && body.length > limits.maxBatchSize) {
         throw new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`);
@@ -288,14 +305,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       if (req.method === 'GET') {
         const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
         const operation = getOperation(params);
-        trusted.apply(operation, viewer.tier);
+        trusted.apply(operation, viewer.tier, clientName);
         if (typeof operation.query === 'string') params.set('query', operation.query);
         if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
         search = `?${params.toString()}`;
         operations = [operation];
       } else {
         operations = operationsOf(body);
-        for (const operation of operations) trusted.apply(operation, viewer.tier);
+        for (const operation of operations) trusted.apply(operation, viewer.tier, clientName);
       }
       for (const operation of operations) {
         // A document sent by APQ hash alone is checked too: its text comes from the APQ store
@@ -353,6 +370,27 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     return checks;
   };
 
+  // Status reads must not hang the page on a stuck subgraph.
+  const statusCall = createInternalClient({ caller: 'router', signingSecret: config.signingSecret, timeoutMs: 2_000 });
+  const web = createWebRoutes({
+    introspection: config.introspection,
+    galleryDir: config.galleryDir,
+    metrics,
+    sampleMs: config.statusSampleMs,
+    readiness,
+    // Asked as a service, through the ai subgraph's own API: it reports key fingerprints, never keys.
+    aiStatus: async () => {
+      const answer = await statusCall<{ data?: { aiStatus?: AiStatusReport } | null; errors?: { message: string }[] }>(urlOf(AI_SUBGRAPH), {
+        query: AI_STATUS_QUERY,
+      });
+      if (!answer.data?.aiStatus) throw new Error(answer.errors?.[0]?.message ?? 'The ai subgraph sent no aiStatus');
+      return answer.data.aiStatus;
+    },
+    clientAddress,
+    identify,
+    log,
+  });
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
@@ -361,6 +399,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     }
     switch (url.pathname) {
       case '/graphql': {
+        if (await web.explorer(req, res, url)) return;
         // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
         const given = req.headers['x-request-id'];
         const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
@@ -384,6 +423,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         return;
     }
     if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
+    if (await web.handle(req, res, url)) return;
     sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
   };
 
@@ -394,6 +434,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     listen: (port, host) => listen(httpServer, port, host),
     async close() {
       draining = true;
+      web.stop();
       await closeServer(httpServer);
       await apollo.stop();
       await stopUsageFlush();

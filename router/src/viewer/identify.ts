@@ -5,7 +5,6 @@ import {
   HttpError,
   Scope,
   anonymousViewer,
-  clientIp,
   secretKey,
   verifySessionToken,
   type InternalClient,
@@ -37,6 +36,8 @@ export function createViewerIdentifier(options: {
   call: InternalClient;
   viewerUrl: URL;
   cache: ViewerCache;
+  /** Where a request came from: anonymous viewers are keyed by it. */
+  addressOf: (req: IncomingMessage) => string;
 }) {
   const jwtKey = secretKey(options.jwtSecret);
 
@@ -76,6 +77,6 @@ export function createViewerIdentifier(options: {
       }
       return lookup(`user:${userId}`, { userId });
     }
-    return anonymousViewer(clientIp(req));
+    return anonymousViewer(options.addressOf(req));
   };
 }
