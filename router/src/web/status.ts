@@ -175,11 +175,10 @@ function toSample(prev: Snapshot, next: Snapshot): StatusSample {
   const seconds = Math.max(0.001, (next.at - prev.at) / 1000);
   const before = new Map(prev.buckets);
   const buckets = next.buckets.map(([le, count]): [number, number] => [le, Math.max(0, count - (before.get(le) ?? 0))]);
-  const ratio = (layer: string) => {
-    const delta = (result: string) => Math.max(0, (next.cache[layer]?.[result] ?? 0) - (prev.cache[layer]?.[result] ?? 0));
-    const total = delta('hit') + delta('miss') + delta('stale');
-    return total === 0 ? null : delta('hit') / total;
-  };
+  const delta = (layer: string, result: string) => Math.max(0, (next.cache[layer]?.[result] ?? 0) - (prev.cache[layer]?.[result] ?? 0));
+  const lookups = (layer: string) => delta(layer, 'hit') + delta(layer, 'miss') + delta(layer, 'stale');
+  // Each lookup is counted once, at the layer that answered it: every Redis lookup was a local miss.
+  const ratio = (hits: number, total: number) => (total === 0 ? null : hits / total);
   const rejectionsPerSecond: Record<string, number> = {};
   for (const [reason, count] of Object.entries(next.rejections)) {
     const delta = count - (prev.rejections[reason] ?? 0);
@@ -190,7 +189,7 @@ function toSample(prev: Snapshot, next: Snapshot): StatusSample {
     requestsPerSecond: Math.max(0, next.requests - prev.requests) / seconds,
     p50Ms: quantileMs(0.5, buckets),
     p99Ms: quantileMs(0.99, buckets),
-    cacheHitRatio: { local: ratio('local'), redis: ratio('redis') },
+    cacheHitRatio: { local: ratio(delta('local', 'hit'), lookups('local') + lookups('redis')), redis: ratio(delta('redis', 'hit'), lookups('redis')) },
     rejectionsPerSecond,
     aiWaiting: next.ai?.waiting ?? null,
     aiActive: next.ai?.active ?? null,
