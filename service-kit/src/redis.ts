@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { z } from 'zod';
 import { env } from './config';
@@ -84,6 +85,26 @@ export function createRedis(target: string | RedisTarget, name: string, options:
   // Connection errors are expected while Redis is down; the callers' fallbacks handle them.
   redis.on('error', () => undefined);
   return redis;
+}
+
+/**
+ * A Lua script run by its SHA1 (EVALSHA), so each call sends the hash
+ * rather than the script; a server that does not know it yet (one just
+ * started, or another cluster node) is sent the script once (EVAL), which
+ * also stores it there. On a cluster the call goes to the master of the
+ * first key's slot: every key, declared or built inside the script, must be
+ * in that slot.
+ */
+export function redisScript(lua: string) {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return async (redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      return redis.eval(lua, keys.length, ...keys, ...args);
+    }
+  };
 }
 
 /**

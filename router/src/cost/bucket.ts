@@ -1,4 +1,4 @@
-import { withFallback } from '@memegraph/service-kit';
+import { redisScript, withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface BucketState {
@@ -27,7 +27,7 @@ export interface CostBucket {
 
 // One script for all three: refill by elapsed time (Redis' own clock, so
 // every router agrees), then take, refund or just look — atomically.
-const BUCKET = `
+const BUCKET = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local capacity = tonumber(ARGV[2])
@@ -48,7 +48,7 @@ end
 redis.call('HSET', KEYS[1], 'points', tostring(points), 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - points) / rate) + 1000)
 return {allowed, tostring(points), retry}
-`;
+`);
 
 class RedisCostBucket implements CostBucket {
   constructor(
@@ -57,15 +57,7 @@ class RedisCostBucket implements CostBucket {
   ) {}
 
   private async run(mode: string, key: string, points: number, limits: BucketLimits): Promise<BucketState> {
-    const [allowed, available, retry] = (await this.redis.eval(
-      BUCKET,
-      1,
-      `${this.prefix}${key}`,
-      mode,
-      limits.capacity,
-      limits.restorePerSecond,
-      points,
-    )) as [number, string, number];
+    const [allowed, available, retry] = (await BUCKET(this.redis, [`${this.prefix}${key}`], [mode, limits.capacity, limits.restorePerSecond, points])) as [number, string, number];
     return { allowed: allowed === 1, available: Number(available), retryAfterMs: retry };
   }
 

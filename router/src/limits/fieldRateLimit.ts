@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getGraphQLRateLimiter, type Identity, type Store } from 'graphql-rate-limit';
 import type { GraphQLResolveInfo } from 'graphql';
-import { withFallback } from '@memegraph/service-kit';
+import { redisScript, withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface FieldLimit {
@@ -48,13 +48,13 @@ abstract class ReservingStore implements Store {
 }
 
 // Drop calls that left the window, count the rest, record this call if there is room.
-const RESERVE = `
+const RESERVE = redisScript(`
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 local count = redis.call('ZCARD', KEYS[1])
 if count < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1] .. ':' .. ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return count
-`;
+`);
 
 class RedisReservingStore extends ReservingStore {
   constructor(
@@ -66,7 +66,7 @@ class RedisReservingStore extends ReservingStore {
   }
 
   protected async reserve(key: string, now: number, windowMs: number, max: number): Promise<number> {
-    return (await this.redis.eval(RESERVE, 1, `${this.prefix}${key}`, now, windowMs, max, randomBytes(6).toString('hex'))) as number;
+    return (await RESERVE(this.redis, [`${this.prefix}${key}`], [now, windowMs, max, randomBytes(6).toString('hex')])) as number;
   }
 }
 

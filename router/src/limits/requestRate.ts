@@ -1,4 +1,4 @@
-import { withFallback } from '@memegraph/service-kit';
+import { redisScript, withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface WindowHit {
@@ -14,19 +14,19 @@ export interface WindowCounter {
 }
 
 // INCR and PEXPIRE in one step, so a window can never lose its expiry.
-const HIT = `
+const HIT = redisScript(`
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
-`;
+`);
 
 class RedisWindowCounter implements WindowCounter {
   constructor(private readonly state: SharedState & { redis: NonNullable<SharedState['redis']> }) {}
 
   async hit(key: string, windowMs: number): Promise<WindowHit> {
-    const [count, ttl] = (await this.state.redis.eval(HIT, 1, `${this.state.prefix}${key}`, windowMs)) as [number, number];
+    const [count, ttl] = (await HIT(this.state.redis, [`${this.state.prefix}${key}`], [windowMs])) as [number, number];
     return { count, resetAt: Date.now() + ttl };
   }
 }

@@ -1,4 +1,4 @@
-import type { RedisClient } from '@memegraph/service-kit';
+import { redisScript, type RedisClient } from '@memegraph/service-kit';
 import { SHARDS, shardOf, shardTag } from './shards';
 
 /**
@@ -6,7 +6,7 @@ import { SHARDS, shardOf, shardTag } from './shards';
  * set must outlive its longest-lived entry, or a purge would miss that
  * entry: its expiry is extended, never shortened.
  */
-const WRITE = `
+const WRITE = redisScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local ttl = tonumber(ARGV[2])
 for i = 2, #KEYS do
@@ -14,14 +14,14 @@ for i = 2, #KEYS do
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 return #KEYS - 1
-`;
+`);
 
 /**
  * Deletes every entry listed under the tag sets in KEYS, then the sets. An
  * entry's key is ARGV[1] (the shard's entry prefix) and the listed member:
  * it carries the shard's hash tag, so it is in the slot of the declared keys.
  */
-const PURGE = `
+const PURGE = redisScript(`
 local removed = 0
 for i = 1, #KEYS do
   for _, member in ipairs(redis.call('SMEMBERS', KEYS[i])) do
@@ -30,7 +30,7 @@ for i = 1, #KEYS do
   redis.call('DEL', KEYS[i])
 end
 return removed
-`;
+`);
 
 /**
  * Entries in Redis that are removed by tag, on one Redis or a Redis Cluster
@@ -58,14 +58,14 @@ export class TaggedEntries {
   /** One round trip: the entry and its tags go in one script. */
   async set(key: string, value: string, ttlMs: number, tags: readonly string[]): Promise<void> {
     const shard = shardOf(key);
-    await this.redis.eval(WRITE, 1 + tags.length, this.entryKey(shard, key), ...tags.map((tag) => this.tagKey(shard, tag)), value, ttlMs, key);
+    await WRITE(this.redis, [this.entryKey(shard, key), ...tags.map((tag) => this.tagKey(shard, tag))], [value, ttlMs, key]);
   }
 
   /** Deletes every entry holding any of `tags`; one script per shard, sent together. Resolves to how many went. */
   async purge(tags: readonly string[]): Promise<number> {
     if (tags.length === 0) return 0;
     const removed = await Promise.all(
-      SHARDS.map((shard) => this.redis.eval(PURGE, tags.length, ...tags.map((tag) => this.tagKey(shard, tag)), this.entryKey(shard, '')) as Promise<number>),
+      SHARDS.map((shard) => PURGE(this.redis, tags.map((tag) => this.tagKey(shard, tag)), [this.entryKey(shard, '')]) as Promise<number>),
     );
     return removed.reduce((a, b) => a + b, 0);
   }

@@ -1,4 +1,4 @@
-import { withFallback, type InternalClient, type Logger, type RedisClient } from '@memegraph/service-kit';
+import { redisScript, withFallback, type InternalClient, type Logger, type RedisClient } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 import { SHARDS, shardOf, shardTag } from '../state/shards';
 
@@ -34,7 +34,7 @@ export interface UsageMeter {
  * member, requests, cost, member, … The counters' keys are ARGV[1] and the
  * member: the shard's hash tag, so the dirty set's slot.
  */
-const TAKE = `
+const TAKE = redisScript(`
 local out = {}
 for _, member in ipairs(redis.call('SPOP', KEYS[1], ARGV[2])) do
   local key = ARGV[1] .. member
@@ -45,7 +45,7 @@ for _, member in ipairs(redis.call('SPOP', KEYS[1], ARGV[2])) do
   table.insert(out, counts[2] or '0')
 end
 return out
-`;
+`);
 
 /**
  * Counters live in shards (see shards.ts): a user's day counter and the
@@ -78,7 +78,7 @@ class RedisUsageMeter implements UsageMeter {
   }
 
   async flush(): Promise<number> {
-    const taken = await Promise.all(SHARDS.map((shard) => this.redis.eval(TAKE, 1, this.dirtyKey(shard), this.counterKey(shard, ''), 1000) as Promise<string[]>));
+    const taken = await Promise.all(SHARDS.map((shard) => TAKE(this.redis, [this.dirtyKey(shard)], [this.counterKey(shard, ''), 1000]) as Promise<string[]>));
     const entries: UsageEntry[] = [];
     for (const flat of taken) {
       for (let i = 0; i < flat.length; i += 3) {
