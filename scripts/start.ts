@@ -1,11 +1,12 @@
 /**
  * `npm start`: the whole platform on one machine — the three subgraphs and
  * the router, each in its own process, on embedded defaults (PGlite under
- * .data/) unless DATABASE_URL is set. First start seeds a demo catalog.
+ * .data/) unless DATABASE_URL is set. First start seeds a demo catalog and
+ * builds the gallery app, which the router serves at `/`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +23,36 @@ function localSecrets(): { signing: string; jwt: string } {
   const secrets = { signing: randomBytes(32).toString('base64url'), jwt: randomBytes(32).toString('base64url') };
   writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
   return secrets;
+}
+
+/** The newest modification time under `dir` (tests excluded: they do not change the build). */
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(file));
+    else if (!/\.test\.tsx?$/.test(entry.name)) newest = Math.max(newest, statSync(file).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Builds the gallery when its build is missing or older than its sources.
+ * A failed build is reported, not fatal: the API runs without the app.
+ */
+async function buildGallery(): Promise<void> {
+  const gallery = path.join(root, 'gallery');
+  const built = path.join(gallery, 'dist', 'index.html');
+  const sources = [path.join(gallery, 'src'), ...['index.html', 'vite.config.ts', 'package.json', 'persisted-query-manifest.json'].map((f) => path.join(gallery, f))];
+  const newest = Math.max(...sources.filter((s) => existsSync(s)).map((s) => (statSync(s).isDirectory() ? newestSource(s) : statSync(s).mtimeMs)));
+  if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
+  console.log('memegraph: building the gallery app');
+  const code = await new Promise<number | null>((resolve) => {
+    const build = spawn('npm', ['run', 'build', '-w', '@memegraph/gallery'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    build.once('error', () => resolve(null));
+    build.once('exit', resolve);
+  });
+  if (code !== 0) console.error(`memegraph: the gallery build failed (${code === null ? 'npm did not start' : `exit code ${code}`}); serving the API without it`);
 }
 
 const secrets = localSecrets();
@@ -85,6 +116,9 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
       SUBGRAPH_URL_USERS: `${local(ports.users)}/graphql`,
       SUBGRAPH_URL_MEMES: `${local(ports.memes)}/graphql`,
       SUBGRAPH_URL_AI: `${local(ports.ai)}/graphql`,
+      // The gallery runs on its manifest alone; other clients keep the tier's mode.
+      TRUSTED_DOCUMENTS_MANIFEST: env.TRUSTED_DOCUMENTS_MANIFEST ?? path.join(root, 'gallery', 'persisted-query-manifest.json'),
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: env.TRUSTED_DOCUMENTS_MODE_BY_CLIENT ?? '{"memegraph-gallery":"enforce"}',
     },
   },
 ];
@@ -118,6 +152,8 @@ async function waitForHealth(name: string, p: number, child: ChildProcess): Prom
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => stopAll(0));
 
 try {
+  // A GALLERY_DIR of the operator's own is served as it is.
+  if (!env.GALLERY_DIR) await buildGallery();
   for (const service of services) {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, service.entry)], {
       cwd: root,
@@ -133,7 +169,8 @@ try {
     // The worker serves no HTTP; it is up once it runs.
     if (service.port > 0) await waitForHealth(service.name, service.port, child);
   }
-  console.log(`\nMemegraph is up: ${publicUrl}/graphql  (database: ${env.DATABASE_URL ? 'PostgreSQL' : `embedded, in ${dataDir}`})\n`);
+  const database = env.DATABASE_URL ? 'PostgreSQL' : `embedded, in ${dataDir}`;
+  console.log(`\nMemegraph is up: ${publicUrl}/ (gallery)  ${publicUrl}/graphql (API and explorer)  ${publicUrl}/status  (database: ${database})\n`);
 } catch (error) {
   console.error(`memegraph: ${(error as Error).message}`);
   stopAll(1);
