@@ -117,8 +117,8 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
       SUBGRAPH_URL_MEMES: `${local(ports.memes)}/graphql`,
       SUBGRAPH_URL_AI: `${local(ports.ai)}/graphql`,
       // The gallery runs on its manifest alone; other clients keep the tier's mode.
-      TRUSTED_DOCUMENTS_MANIFEST: env.TRUSTED_DOCUMENTS_MANIFEST ?? path.join(root, 'gallery', 'persisted-query-manifest.json'),
-      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: env.TRUSTED_DOCUMENTS_MODE_BY_CLIENT ?? '{"memegraph-gallery":"enforce"}',
+      TRUSTED_DOCUMENTS_MANIFEST: env.TRUSTED_DOCUMENTS_MANIFEST || path.join(root, 'gallery', 'persisted-query-manifest.json'),
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: env.TRUSTED_DOCUMENTS_MODE_BY_CLIENT || '{"memegraph-gallery":"enforce"}',
     },
   },
 ];
