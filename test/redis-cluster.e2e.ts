@@ -58,4 +58,29 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     await eventually(async () => (await status()).body.data!.aiStatus.keys.reduce((sum, key) => sum + key.successes, 0) === 1, 7_000, 200);
     expect(fallbacks).toEqual([]);
   });
+
+  it('keep serving while the whole cluster is down, and share caches and invalidations again once it is back', async () => {
+    const { stack, routerA, routerB } = scaled!;
+    const entrance = await stack.addRouter({ TIERS_JSON: GENEROUS_ANONYMOUS });
+    const account = await signUp(entrance, 'cluster_outage');
+    const onA = routerClient(routerA, { authorization: `Bearer ${account.token}` });
+    const onB = routerClient(routerB, { authorization: `Bearer ${account.token}` });
+    const redisCheck = async (url: string) => ((await (await fetch(`${url}/ready`)).json()) as { checks: Record<string, string> }).checks.redis;
+    const QUERY = `query($id: ID!) { meme(id: $id) { id score } }`;
+    const [down, back] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id OFFSET 1 LIMIT 2`);
+
+    await cluster!.stop();
+    const served = await onA<{ meme: { id: string } }>(QUERY, { id: down!.id });
+    expect(served.status).toBe(200);
+    expect(served.body.data!.meme.id).toBe(down!.id);
+    expect(await redisCheck(routerA)).toBe('unavailable');
+
+    await cluster!.start();
+    await eventually(async () => (await redisCheck(routerA)) === 'ok' && (await redisCheck(routerB)) === 'ok', 10_000, 100);
+    expect((await onA(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('MISS');
+    expect((await onB(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('HIT');
+    // Router A subscribed again: a vote through B drops A's copy.
+    await onB(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: back!.id });
+    await eventually(async () => (await onA<{ meme: { score: number } }>(QUERY, { id: back!.id })).body.data!.meme.score === back!.score + 1);
+  });
 });

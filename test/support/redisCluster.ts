@@ -16,6 +16,10 @@ export interface LocalRedisCluster {
   keysPerMaster(prefix: string): Promise<number[]>;
   /** Deletes every key starting with `prefix`, on every master. */
   dropPrefix(prefix: string): Promise<void>;
+  /** Kills every node, as a crash would: their data is gone, their cluster configuration is kept. */
+  stop(): Promise<void>;
+  /** Starts the nodes stopped by `stop` again; resolves once the cluster is whole. */
+  start(): Promise<void>;
   /** Stops every node and removes their files. */
   close(): Promise<void>;
 }
@@ -70,10 +74,9 @@ async function scanNode(node: Redis, prefix: string): Promise<string[]> {
  */
 export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'memegraph-redis-cluster-'));
-  const processes: ChildProcess[] = [];
+  let processes: ChildProcess[] = [];
   const clients: Redis[] = [];
-  const close = async () => {
-    for (const client of clients) client.disconnect();
+  const stop = async () => {
     await Promise.all(
       processes.map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -82,33 +85,49 @@ export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
         await exited;
       }),
     );
+    processes = [];
+  };
+  const close = async () => {
+    for (const client of clients) client.disconnect();
+    await stop();
     await rm(dir, { recursive: true, force: true });
   };
   try {
     const ports = await freePorts(2 * size);
     const nodes = Array.from({ length: size }, (_, i) => ({ host: '127.0.0.1', port: ports[2 * i]!, busPort: ports[2 * i + 1]! }));
-    for (const [i, node] of nodes.entries()) {
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(node.port),
-          '--cluster-port', String(node.busPort),
-          '--bind', '127.0.0.1',
-          '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(dir, `nodes-${i}.conf`),
-          '--cluster-node-timeout', '2000',
-          '--save', '',
-          '--appendonly', 'no',
-          '--dir', dir,
-        ],
-        { stdio: 'ignore' },
-      );
-      processes.push(child);
-      // A node that cannot start (a port taken since) exits; say so rather than time out.
-      child.once('exit', (code, signal) => {
-        if (code !== null && code !== 0) console.error(`redis-server on port ${node.port} exited with ${code ?? signal}`);
+    // Each node keeps its identity and slots in its nodes-N.conf: started again, the cluster forms again by itself.
+    const spawnNodes = () => {
+      processes = nodes.map((node, i) => {
+        const child = spawn(
+          'redis-server',
+          [
+            '--port', String(node.port),
+            '--cluster-port', String(node.busPort),
+            '--bind', '127.0.0.1',
+            '--cluster-enabled', 'yes',
+            '--cluster-config-file', join(dir, `nodes-${i}.conf`),
+            '--cluster-node-timeout', '2000',
+            '--save', '',
+            '--appendonly', 'no',
+            '--dir', dir,
+          ],
+          { stdio: 'ignore' },
+        );
+        // A node that cannot start (a port taken since) exits; say so rather than time out.
+        child.once('exit', (code) => {
+          if (code !== null && code !== 0) console.error(`redis-server on port ${node.port} exited with ${code}`);
+        });
+        return child;
       });
-    }
+    };
+    // Slots are assigned at once, but each node reports ok only when it has heard that every slot is served.
+    const clusterOk = () =>
+      eventually(
+        async () => (await Promise.all(clients.map((c) => c.cluster('INFO').then(String, () => '')))).every((info) => info.includes('cluster_state:ok')),
+        20_000,
+        50,
+      );
+    spawnNodes();
     for (const node of nodes) {
       const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
       client.on('error', () => undefined);
@@ -116,12 +135,7 @@ export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
     }
     await eventually(async () => (await Promise.all(clients.map((c) => c.ping().then(() => true, () => false)))).every(Boolean), 10_000, 50);
     await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
-    // Slots are assigned at once, but each node reports ok only when it has heard that every slot is served.
-    await eventually(
-      async () => (await Promise.all(clients.map((c) => c.cluster('INFO').then(String, () => '')))).every((info) => info.includes('cluster_state:ok')),
-      20_000,
-      50,
-    );
+    await clusterOk();
     return {
       nodes: nodes.map(({ host, port }) => ({ host, port })),
       nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
@@ -134,6 +148,11 @@ export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
             if (keys.length > 0) await Promise.all(keys.map((key) => client.del(key)));
           }),
         );
+      },
+      stop,
+      async start() {
+        spawnNodes();
+        await clusterOk();
       },
       close,
     };
