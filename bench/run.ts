@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --duration 10 --connections 50 --warmup 3 --scenario <name>]`
+ * `npm run bench [-- --duration 10 --connections 50 --warmup 3 --scenario <name>[,<name>…]]`
  *
  * Starts a fresh platform (database, subgraphs, Redis prefix), runs the
  * scenarios one after another, prints a table per scenario, writes every
@@ -24,7 +24,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --connections <n>   concurrent connections (default 50)
   --warmup <s>        load before measuring each target (default 3; the first target of a run gets 5 more,
                       as it warms the subgraphs and PostgreSQL for all)
-  --scenario <name>   run one scenario: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --scenario <names>  run these scenarios (comma-separated, in the usual order): ${SCENARIOS.map((s) => s.name).join(', ')}
   --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
              BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
@@ -59,8 +59,10 @@ function readOptions() {
     validationRequests: 20,
     ...(values.profile ? { profileDir: fileURLToPath(new URL(`results/${RUN_ID}-profiles/`, import.meta.url)) } : {}),
   };
-  const scenarios = values.scenario ? SCENARIOS.filter((s) => s.name === values.scenario) : SCENARIOS;
-  if (scenarios.length === 0) throw new Error(`No scenario named ${values.scenario}\n\n${USAGE}`);
+  const names = values.scenario?.split(',').map((name) => name.trim());
+  const unknown = names?.filter((name) => !SCENARIOS.some((s) => s.name === name)) ?? [];
+  if (unknown.length) throw new Error(`No scenario named ${unknown.join(', ')}\n\n${USAGE}`);
+  const scenarios = names ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   return {
     settings,
     scenarios,
@@ -96,17 +98,19 @@ async function main() {
   const { cpus } = machine();
   say(`Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
     `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`);
-  say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs)…`);
+  say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
   platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl });
-  const results: Array<{ name: string; description: string } & ScenarioResult> = [];
+  const results: Array<{ name: string; description: string; platformPeakRssBytes: Record<string, number> } & ScenarioResult> = [];
   const bench = new Bench(options.settings, platform, say);
   let failure: unknown;
   try {
     for (const scenario of options.scenarios) {
       say(`\n## ${scenario.name}\n${scenario.description}`);
+      bench.resetPlatformPeaks();
       const result = await scenario.run(bench);
-      results.push({ name: scenario.name, description: scenario.description, ...result });
-      say(`\n${formatScenario(result)}`);
+      const platformPeakRssBytes = await bench.platformPeakRss();
+      results.push({ name: scenario.name, description: scenario.description, ...result, platformPeakRssBytes });
+      say(`\n${formatScenario(result, platformPeakRssBytes)}`);
     }
   } catch (error) {
     failure = error;

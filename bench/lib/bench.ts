@@ -1,5 +1,15 @@
 import { join } from 'node:path';
-import { combine, runLoad, validate, type HttpRequest, type LoadResult, type LoadSlice, type ResponseCheck, type Sample } from './load';
+import {
+  combine,
+  runLoad,
+  validate,
+  type HttpRequest,
+  type LoadResult,
+  type LoadSlice,
+  type RejectionCheck,
+  type ResponseCheck,
+  type Sample,
+} from './load';
 import { cpuBetween, machineBusyMs, ownCpuMicros } from './machine';
 import type { Platform } from './platform';
 import { serverFile, startProcess, type BenchProcess } from './process';
@@ -25,7 +35,7 @@ export interface BenchSettings {
   profileDir?: string;
 }
 
-/** A server file under `bench/servers/`. */
+/** A server under test: a file under `bench/servers/`. */
 export type ServerKind = 'router' | 'gateway' | 'ceiling';
 
 /** One server under test, in a process of its own, and the request it is measured with. */
@@ -36,8 +46,19 @@ export interface TargetSpec {
   env: Record<string, string>;
   request: HttpRequest;
   check: ResponseCheck;
-  /** Subgraph calls each request must cause (the query plan's fetches): fewer means the target skipped the work. */
+  /**
+   * Subgraph calls each request must cause (the query plan's fetches):
+   * fewer means the target skipped the work, more that it did extra.
+   */
   subgraphCallsPerRequest?: number;
+  /**
+   * Check every answer under load too, not only before and after measuring
+   * (for workloads of several requests; it costs the load generator a JSON
+   * parse per answer). Errors are then the answers that fail `check`.
+   */
+  checkUnderLoad?: boolean;
+  /** Refusals the scenario expects under load (e.g. QUEUE_OVERLOADED), counted by code apart from errors; with `checkUnderLoad`. */
+  expectedRejection?: RejectionCheck;
 }
 
 /** A started target whose answers were checked. */
@@ -54,16 +75,22 @@ export interface TargetResult {
   description: string;
   server: ServerKind;
   load: LoadResult;
+  /**
+   * Wrong answers while measuring: socket errors and timeouts, plus non-2xx
+   * answers, or (with `checkUnderLoad`) answers that failed the check.
+   */
+  errors: number;
+  /** Expected refusals by error code (with `expectedRejection`); null when the scenario expects none. */
+  rejections: Record<string, number> | null;
   /** Highest RSS of the server process, sampled every 100 ms from its start to the end of measuring. */
   peakRssBytes: number;
   /**
    * CPU (user + system) per request the server received while measuring
    * (including those whose answer came after the end of a slice: the
-   * server did their work all the same): the server, the subgraphs process, the PostgreSQL backends of
-   * the benchmark's database (NaN without /proc), Redis, the load generator
-   * (this process), and everything else the machine did meanwhile.
+   * server did their work all the same), by process (see CpuMicros), and
+   * everything else the machine did meanwhile.
    */
-  cpuMicrosPerRequest: { server: number; subgraphs: number; postgres: number; redis: number; loadGenerator: number; other: number };
+  cpuMicrosPerRequest: CpuMicros & { other: number };
   /** Cores busy with none of the above while measuring: another program competing for the machine. */
   otherCores: number;
   /** CPU the server used while measuring, in cores (1 = one core busy all the time). */
@@ -72,7 +99,39 @@ export interface TargetResult {
   subgraphCallsPerRequest: number;
   /** Requests the server received but did not answer: cut off at the end of a slice. */
   abandonedRequests: number;
+  /** What `MeasureOptions.probe` read, the differences over every slice added up. */
+  probes: Record<string, number>;
   warnings: string[];
+}
+
+/** CPU microseconds of each process (or group of processes) the bench knows. */
+export interface CpuMicros {
+  server: number;
+  subgraphs: number;
+  /** The AI generation worker process. */
+  aiWorker: number;
+  /** The PostgreSQL backends of the run's database (NaN without /proc). */
+  postgres: number;
+  redis: number;
+  loadGenerator: number;
+}
+
+/** How `Bench.measure` loads the targets, when the default (`seconds` of each target's request) does not fit. */
+export interface MeasureOptions {
+  /**
+   * One slice of load on a target. What it awaits is measured with it:
+   * e.g. the queued jobs that the load started, running to their end.
+   * Default: `bench.load(target, seconds)`.
+   */
+  slice?: (target: Target, seconds: number) => Promise<LoadSlice>;
+  /** Warms a target up. Default: `bench.load(target, seconds)`. */
+  warmUp?: (target: Target, seconds: number) => Promise<void>;
+  /**
+   * Counters read before and after each slice, outside its window (so
+   * reading them costs the slice nothing), e.g. from the target's /metrics.
+   * The differences are added up per target in `TargetResult.probes`.
+   */
+  probe?: (target: Target) => Promise<Record<string, number>>;
 }
 
 export interface ScenarioResult {
@@ -121,7 +180,10 @@ interface Window {
   answered: number;
   received: number;
   subgraphCalls: number;
-  cpu: { server: number; subgraphs: number; postgres: number; redis: number; loadGenerator: number; machine: number };
+  cpu: CpuMicros & { machine: number };
+  probes: Record<string, number>;
+  /** Wall time of the slice: its load, and whatever the slice waited for after it. */
+  seconds: number;
 }
 
 /** What scenarios measure with: the running platform, the settings, `start` and `measure`. */
@@ -154,6 +216,34 @@ export class Bench {
     };
   }
 
+  /** Keeps `connections` connections busy with the target's request (or `request`) for `seconds`, checking answers as its spec says. */
+  load(target: Target, seconds: number, request: HttpRequest = target.spec.request): Promise<LoadSlice> {
+    const { spec } = target;
+    const check = spec.checkUnderLoad ? { check: spec.check, ...(spec.expectedRejection ? { rejection: spec.expectedRejection } : {}) } : undefined;
+    return runLoad(target.url, request, { seconds, connections: this.settings.connections, ...(check ? { check } : {}) });
+  }
+
+  /** Resolves once the target has answered (or dropped) every request it received, e.g. those a slice's end cut off. */
+  async idle(target: Target): Promise<void> {
+    await idleStats(target.process);
+  }
+
+  /** Resets the peak RSS of the platform's processes (subgraphs, AI worker), e.g. at the start of a scenario. */
+  resetPlatformPeaks(): void {
+    for (const process of this.platformProcesses()) process.resetPeak();
+  }
+
+  /** Peak RSS of each of the platform's processes since `resetPlatformPeaks`. */
+  async platformPeakRss(): Promise<Record<string, number>> {
+    const peaks: Record<string, number> = {};
+    for (const process of this.platformProcesses()) peaks[process.name] = (await process.stats()).peakRssBytes;
+    return peaks;
+  }
+
+  private platformProcesses(): BenchProcess[] {
+    return [this.platform.subgraphs, this.platform.aiWorker];
+  }
+
   /** Starts a target in its own process and checks its answers. It stays idle until measured. */
   async start(spec: TargetSpec): Promise<Target> {
     // A directory per target: tsx's loader thread writes a profile of its own next to the main thread's.
@@ -172,14 +262,16 @@ export class Bench {
    * answers again (a target that broke under load must not pass), and
    * stops them. Results in the order given.
    */
-  async measure(targets: readonly Target[]): Promise<TargetResult[]> {
+  async measure(targets: readonly Target[], options: MeasureOptions = {}): Promise<TargetResult[]> {
     const { settings } = this;
+    const slice = options.slice ?? ((target, seconds) => this.load(target, seconds));
+    const warmUp = options.warmUp ?? (async (target, seconds) => void (await this.load(target, seconds)));
     try {
       for (const target of targets) {
         const seconds = settings.warmupSeconds + (this.platformWarm ? 0 : settings.platformWarmupSeconds);
         this.platformWarm = true;
         this.say(`  ${target.spec.name}: warming up ${seconds}s`);
-        if (seconds > 0) await runLoad(target.url, target.spec.request, { seconds, connections: settings.connections });
+        if (seconds > 0) await warmUp(target, seconds);
       }
       const windows = new Map<Target, Window[]>(targets.map((t) => [t, []]));
       const sliceSeconds = settings.seconds / settings.rounds;
@@ -187,7 +279,11 @@ export class Bench {
       for (let round = 0; round < settings.rounds; round++) {
         for (let i = 0; i < targets.length; i++) {
           const target = targets[(round + i) % targets.length]!;
-          windows.get(target)!.push(await this.window(target, sliceSeconds));
+          const before = (await options.probe?.(target)) ?? {};
+          const window = await this.window(target, () => slice(target, sliceSeconds));
+          const after = (await options.probe?.(target)) ?? {};
+          for (const [name, value] of Object.entries(after)) window.probes[name] = value - (before[name] ?? 0);
+          windows.get(target)!.push(window);
         }
       }
       for (const target of targets) await validate(target.url, target.spec.request, target.spec.check, settings.validationRequests);
@@ -211,14 +307,18 @@ export class Bench {
     await target.process.stop();
   }
 
-  private async window(target: Target, seconds: number): Promise<Window> {
+  private async window(target: Target, run: () => Promise<LoadSlice>): Promise<Window> {
     const { platform } = this;
     const server = await idleStats(target.process);
     const subgraphs = await idleStats(platform.subgraphs);
+    const worker = await platform.aiWorker.stats();
     const [redis, postgres, machine, own] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
-    const slice = await runLoad(target.url, target.spec.request, { seconds, connections: this.settings.connections });
+    const started = performance.now();
+    const slice = await run();
+    const seconds = (performance.now() - started) / 1000;
     const serverAfter = await idleStats(target.process);
     const subgraphsAfter = await idleStats(platform.subgraphs);
+    const workerAfter = await platform.aiWorker.stats();
     const [redisAfter, postgresAfter, machineAfter, ownAfter] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
     return {
       slice,
@@ -228,11 +328,14 @@ export class Bench {
       cpu: {
         server: cpuMicros(serverAfter) - cpuMicros(server),
         subgraphs: cpuMicros(subgraphsAfter) - cpuMicros(subgraphs),
+        aiWorker: cpuMicros(workerAfter) - cpuMicros(worker),
         postgres: cpuBetween(postgres, postgresAfter),
         redis: (redisAfter - redis) * 1e6,
         loadGenerator: ownAfter - own,
         machine: (machineAfter - machine) * 1000,
       },
+      probes: {},
+      seconds,
     };
   }
 
@@ -241,47 +344,67 @@ export class Bench {
     const load = combine(windows.map((w) => w.slice));
     const total = (pick: (w: Window) => number) => windows.reduce((sum, w) => sum + pick(w), 0);
     const received = Math.max(1, total((w) => w.received));
-    const cpu = {
+    const cpu: CpuMicros = {
       server: total((w) => w.cpu.server),
       subgraphs: total((w) => w.cpu.subgraphs),
+      aiWorker: total((w) => w.cpu.aiWorker),
       postgres: total((w) => w.cpu.postgres),
       redis: total((w) => w.cpu.redis),
       loadGenerator: total((w) => w.cpu.loadGenerator),
     };
     const known = Object.values(cpu).reduce((sum, micros) => sum + (Number.isNaN(micros) ? 0 : micros), 0);
     const other = Math.max(0, total((w) => w.cpu.machine) - known);
-    const otherCores = other / 1e6 / load.seconds;
+    // Over the windows' wall time, which for a slice that waits for work to finish is more than the load's seconds.
+    const windowSeconds = total((w) => w.seconds);
+    const otherCores = other / 1e6 / windowSeconds;
     const subgraphCalls = total((w) => w.subgraphCalls) / received;
+    const probes: Record<string, number> = {};
+    for (const window of windows) for (const [name, value] of Object.entries(window.probes)) probes[name] = (probes[name] ?? 0) + value;
 
+    const problems = load.checked ? Object.values(load.checked.problems).reduce((sum, n) => sum + n, 0) : 0;
+    const errors = load.socketErrors + (load.checked ? problems : load.non2xx);
     const warnings: string[] = [];
-    if (load.non2xx + load.socketErrors > 0) warnings.push(`${load.non2xx} non-2xx answers, ${load.socketErrors} socket errors (${load.timeouts} timeouts)`);
-    if (load.responseBytes.max > load.responseBytes.min * 1.05) {
+    if (load.socketErrors > 0) warnings.push(`${load.socketErrors} socket errors (${load.timeouts} timeouts)`);
+    if (load.checked) {
+      for (const [reason, count] of Object.entries(load.checked.problems)) warnings.push(`${count} answers wrong: ${reason}`);
+    } else if (load.non2xx > 0) {
+      warnings.push(`${load.non2xx} non-2xx answers`);
+    }
+    // Several requests answer several sizes; one request must answer one.
+    if (!spec.checkUnderLoad && load.responseBytes.max > load.responseBytes.min * 1.05) {
       warnings.push(`answers varied in size (${load.responseBytes.min}–${load.responseBytes.max} bytes): some were not the checked answer`);
     }
-    // A little under: requests cut off while the router was still reading them never reach the subgraphs.
-    if (spec.subgraphCallsPerRequest !== undefined && subgraphCalls < spec.subgraphCallsPerRequest * 0.95) {
-      warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${spec.subgraphCallsPerRequest}: it skipped work (a cache?)`);
+    if (spec.subgraphCallsPerRequest !== undefined) {
+      const expected = spec.subgraphCallsPerRequest;
+      // A little under is no warning: requests cut off while the server was still reading them never reach the subgraphs.
+      if (subgraphCalls < expected * 0.95) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it skipped work (a cache?)`);
+      if (subgraphCalls > expected * 1.02) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it made calls the query plan does not need`);
     }
     if (otherCores > OTHER_CORES_WARNING) warnings.push(`something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`);
 
+    const perRequest = (micros: number) => micros / received;
     return {
       name: spec.name,
       description: spec.description,
       server: spec.server,
       load,
+      errors,
+      rejections: spec.expectedRejection ? (load.checked?.rejections ?? {}) : null,
       peakRssBytes,
       cpuMicrosPerRequest: {
-        server: cpu.server / received,
-        subgraphs: cpu.subgraphs / received,
-        postgres: cpu.postgres / received,
-        redis: cpu.redis / received,
-        loadGenerator: cpu.loadGenerator / received,
-        other: other / received,
+        server: perRequest(cpu.server),
+        subgraphs: perRequest(cpu.subgraphs),
+        aiWorker: perRequest(cpu.aiWorker),
+        postgres: perRequest(cpu.postgres),
+        redis: perRequest(cpu.redis),
+        loadGenerator: perRequest(cpu.loadGenerator),
+        other: perRequest(other),
       },
       otherCores,
-      serverCores: cpu.server / 1e6 / load.seconds,
+      serverCores: cpu.server / 1e6 / windowSeconds,
       subgraphCallsPerRequest: subgraphCalls,
       abandonedRequests: total((w) => w.received - w.answered),
+      probes,
       warnings,
     };
   }

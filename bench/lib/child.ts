@@ -79,6 +79,7 @@ export async function runBenchChild(start: () => Promise<BenchServer>): Promise<
   commands.on('line', (line) => {
     const command = line.trim() as ChildCommand;
     if (command === 'stats') send({ bench: 'stats', stats: stats() });
+    else if (command === 'reset-peak') peakRssBytes = process.memoryUsage.rss();
     else if (command === 'stop') void stop();
   });
   commands.on('close', () => void stop());

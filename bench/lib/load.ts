@@ -1,17 +1,46 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import autocannon from 'autocannon';
+
+/** One request, as sent: its headers and body. */
+export interface RequestVariant {
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** One HTTP request a scenario sends, over and over. */
 export interface HttpRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
-  /** A function makes a body per request, e.g. to make every request distinct. */
-  body?: string | (() => string);
+  /**
+   * A function makes each request anew: a body of its own (e.g. distinct
+   * variables), or a body with headers of its own on top of `headers`
+   * (e.g. another viewer, another operation).
+   */
+  body?: string | (() => string | RequestVariant);
 }
 
 /** Why an answer is wrong, or null when it is right. */
 export type ResponseCheck = (status: number, body: unknown, headers: Headers) => string | null;
 
-const bodyOf = (request: HttpRequest) => (typeof request.body === 'function' ? request.body() : request.body);
+/**
+ * The error code of an answer that is a refusal the scenario expects (e.g.
+ * QUEUE_OVERLOADED under a burst), or null for any other answer. Such
+ * answers are counted apart, not as errors.
+ */
+export type RejectionCheck = (status: number, body: unknown) => string | null;
+
+/** How answers are checked while the load runs: every one, against `check`, after `rejection`. */
+export interface UnderLoadCheck {
+  check: ResponseCheck;
+  rejection?: RejectionCheck;
+}
+
+/** The headers and body of the next request. */
+function nextRequest(request: HttpRequest): { headers: Record<string, string>; body: string | undefined } {
+  const made = typeof request.body === 'function' ? request.body() : request.body;
+  if (typeof made === 'object') return { headers: { ...request.headers, ...made.headers }, body: made.body };
+  return { headers: request.headers, body: made };
+}
 
 export interface Sample {
   /** The body of the first answer, byte for byte. */
@@ -30,6 +59,15 @@ export interface LoadSlice {
   timeouts: number;
   /** Smallest and largest answer (headers and body). */
   responseBytes: { min: number; max: number };
+  /** Set when every answer was checked: wrong answers by reason, expected refusals by code, and the right answers' latencies. */
+  checked?: { problems: Record<string, number>; rejections: Record<string, number>; servedLatenciesMs: number[] };
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
 }
 
 /** Several slices of load on one target, added up. */
@@ -37,12 +75,14 @@ export interface LoadResult {
   requestsPerSecond: number;
   requests: number;
   seconds: number;
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  latencyMs: Percentiles;
   non2xx: number;
   socketErrors: number;
   timeouts: number;
   /** A workload of one request should answer the same size every time. */
   responseBytes: { min: number; max: number };
+  /** Set when every answer was checked (see LoadSlice). */
+  checked?: { problems: Record<string, number>; rejections: Record<string, number>; servedLatencyMs: Percentiles; served: number };
 }
 
 /** A GraphQL POST with a JSON body; `variables` may be a function, to vary them per request. */
@@ -67,6 +107,14 @@ export const servedWithoutErrors: ResponseCheck = (status, body) => {
   return null;
 };
 
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Sends `count` requests, a few at a time, and throws unless every answer
  * passes `check`: a misconfigured target must fail here, not post a fast
@@ -75,15 +123,11 @@ export const servedWithoutErrors: ResponseCheck = (status, body) => {
 export async function validate(url: string, request: HttpRequest, check: ResponseCheck, count = 20): Promise<Sample> {
   let sample: Sample | undefined;
   const one = async () => {
-    const response = await fetch(url, { method: request.method, headers: request.headers, body: bodyOf(request), signal: AbortSignal.timeout(10_000) });
+    const { headers, body: sent } = nextRequest(request);
+    // Generous: a check is about the answer, and a cold server on a busy machine can take seconds over its first ones.
+    const response = await fetch(url, { method: request.method, headers, body: sent, signal: AbortSignal.timeout(30_000) });
     const bytes = Buffer.from(await response.arrayBuffer());
-    let body: unknown;
-    try {
-      body = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      body = undefined;
-    }
-    const problem = check(response.status, body, response.headers);
+    const problem = check(response.status, parseJson(bytes.toString('utf8')), response.headers);
     if (problem) throw new Error(`${url} answered wrongly: ${problem}\n${bytes.toString('utf8').slice(0, 500)}`);
     sample ??= { body: bytes, contentType: response.headers.get('content-type') ?? 'application/json' };
   };
@@ -94,20 +138,56 @@ export async function validate(url: string, request: HttpRequest, check: Respons
   return sample!;
 }
 
-/** Keeps `connections` connections busy with `request` for `seconds` and reports what came back. */
-export function runLoad(url: string, request: HttpRequest, options: { seconds: number; connections: number }): Promise<LoadSlice> {
+/** Reasons kept per slice; more distinct ones are counted under one. */
+const MAX_REASONS = 20;
+
+/**
+ * Keeps `connections` connections busy with `request` for `seconds` and
+ * reports what came back; with `check`, every answer is checked on arrival.
+ */
+export function runLoad(url: string, request: HttpRequest, options: { seconds: number; connections: number; check?: UnderLoadCheck }): Promise<LoadSlice> {
   return new Promise((resolve, reject) => {
     const latenciesMs: number[] = [];
     const sizes = { min: Number.POSITIVE_INFINITY, max: 0 };
-    const { body } = request;
+    const { check } = options;
+    const checked = check ? { problems: {} as Record<string, number>, rejections: {} as Record<string, number>, servedLatenciesMs: [] as number[] } : undefined;
+    // Set by onResponse and read by the 'response' event that autocannon emits right after it, for the same answer.
+    let servedLast = false;
+    const onResponse = (status: number, text: string, _context: object, received: IncomingHttpHeaders | undefined) => {
+      if (!check || !checked) return;
+      const body = parseJson(text);
+      const code = check.rejection?.(status, body);
+      if (code) {
+        checked.rejections[code] = (checked.rejections[code] ?? 0) + 1;
+        servedLast = false;
+        return;
+      }
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(received ?? {})) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      const problem = check.check(status, body, headers);
+      servedLast = problem === null;
+      if (problem === null) return;
+      const reasons = checked.problems;
+      const reason = problem in reasons || Object.keys(reasons).length < MAX_REASONS ? problem : 'other reasons';
+      reasons[reason] = (reasons[reason] ?? 0) + 1;
+    };
+    const vary = typeof request.body === 'function';
     const instance = autocannon(
       {
         url,
         method: request.method,
         headers: request.headers,
-        ...(typeof body === 'function'
-          ? { requests: [{ setupRequest: (template: autocannon.Request) => ({ ...template, body: body() }) }] }
-          : { body }),
+        ...(vary ? {} : { body: request.body as string | undefined }),
+        ...(vary || check
+          ? {
+              requests: [
+                {
+                  ...(vary ? { setupRequest: (template: autocannon.Request) => ({ ...template, ...nextRequest(request) }) } : {}),
+                  ...(check ? { onResponse } : {}),
+                },
+              ],
+            }
+          : {}),
         connections: options.connections,
         duration: options.seconds,
         pipelining: 1,
@@ -122,34 +202,59 @@ export function runLoad(url: string, request: HttpRequest, options: { seconds: n
           socketErrors: result.errors,
           timeouts: result.timeouts,
           responseBytes: { min: Number.isFinite(sizes.min) ? sizes.min : 0, max: sizes.max },
+          ...(checked ? { checked } : {}),
         });
       },
     );
     instance.on('response', (_client, _status, bytes, responseTime) => {
       latenciesMs.push(responseTime);
+      if (servedLast) checked?.servedLatenciesMs.push(responseTime);
+      servedLast = false;
       if (bytes < sizes.min) sizes.min = bytes;
       if (bytes > sizes.max) sizes.max = bytes;
     });
   });
 }
 
+function percentiles(values: readonly number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  const at = (quantile: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]! : 0);
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
+}
+
+const addCounts = (into: Record<string, number>, from: Record<string, number>) => {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+  return into;
+};
+
 /** Slices of load on one target as one result; percentiles over every answer. */
 export function combine(slices: readonly LoadSlice[]): LoadResult {
-  const latencies = Float64Array.from(slices.flatMap((s) => s.latenciesMs)).sort();
-  const at = (quantile: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil(quantile * latencies.length) - 1)]! : 0);
   const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
   const sum = (pick: (s: LoadSlice) => number) => slices.reduce((total, s) => total + pick(s), 0);
   const answered = slices.filter((s) => s.latenciesMs.length > 0);
+  const requests = sum((s) => s.latenciesMs.length);
+  const checkedSlices = slices.flatMap((s) => (s.checked ? [s.checked] : []));
+  const served = checkedSlices.flatMap((c) => c.servedLatenciesMs);
   return {
-    requestsPerSecond: seconds > 0 ? latencies.length / seconds : 0,
-    requests: latencies.length,
+    requestsPerSecond: seconds > 0 ? requests / seconds : 0,
+    requests,
     seconds,
-    latencyMs: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) },
+    latencyMs: percentiles(slices.flatMap((s) => s.latenciesMs)),
     non2xx: sum((s) => s.non2xx),
     socketErrors: sum((s) => s.socketErrors),
     timeouts: sum((s) => s.timeouts),
     responseBytes: answered.length
       ? { min: Math.min(...answered.map((s) => s.responseBytes.min)), max: Math.max(...answered.map((s) => s.responseBytes.max)) }
       : { min: 0, max: 0 },
+    ...(checkedSlices.length
+      ? {
+          checked: {
+            problems: checkedSlices.reduce((all, c) => addCounts(all, c.problems), {}),
+            rejections: checkedSlices.reduce((all, c) => addCounts(all, c.rejections), {}),
+            servedLatencyMs: percentiles(served),
+            served: served.length,
+          },
+        }
+      : {}),
   };
 }

@@ -1,12 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { createRedis, type Redis } from '@memegraph/service-kit';
+import { createRedis, openDb, type Db, type Queryable, type Redis } from '@memegraph/service-kit';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
 import { processesCpu, type ProcessesCpu } from './machine';
 import { serverFile, startProcess, type BenchProcess } from './process';
 
-/** What every scenario runs against: a fresh database, the three subgraphs in one process, a Redis prefix of its own. */
+/**
+ * What every scenario runs against: a fresh database, the three subgraphs in
+ * one process, the AI worker in another, a Redis prefix of its own.
+ */
 export interface Platform {
   subgraphs: BenchProcess;
+  /** Runs the generation jobs the ai subgraph queues in BullMQ. */
+  aiWorker: BenchProcess;
+  /** The run's database, for reading what the services stored (tables named with their schema, e.g. `ai.generations`). */
+  sql: Queryable;
+  databaseUrl: string;
   subgraphUrls: { users: string; memes: string; ai: string };
   secrets: { signing: string; jwt: string };
   redisUrl: string;
@@ -15,7 +23,7 @@ export interface Platform {
   redisCpuSeconds(): Promise<number>;
   /** CPU of the PostgreSQL backends serving the benchmark's database (not other databases' users); null without /proc. */
   postgresCpu(): ProcessesCpu | null;
-  /** Stops the subgraphs, drops the database, deletes the Redis prefix. */
+  /** Stops the worker and the subgraphs, drops the database, deletes the Redis prefix. */
   close(): Promise<{ redisKeysDeleted: number }>;
 }
 
@@ -36,7 +44,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   });
   const secrets = { signing: randomBytes(32).toString('hex'), jwt: randomBytes(32).toString('hex') };
   const redisPrefix = `memegraph-bench:${randomBytes(6).toString('hex')}:`;
+  const started: BenchProcess[] = [];
+  let sql: Db | undefined;
   let subgraphs: BenchProcess;
+  let aiWorker: BenchProcess;
+  const url = (name: string) => {
+    const value = subgraphs.info[name];
+    if (!value) throw new Error(`the subgraphs process reported no ${name} URL`);
+    return value;
+  };
   try {
     subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), {
       DATABASE_URL: database.url,
@@ -44,22 +60,36 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       JWT_SECRET: secrets.jwt,
       SEED_USERS: String(options.users),
       SEED_MEMES: String(options.memes),
+      REDIS_URL: options.redisUrl,
+      REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: 'warn',
     });
+    started.push(subgraphs);
+    aiWorker = await startProcess('ai-worker', serverFile('aiWorker'), {
+      DATABASE_URL: database.url,
+      SUBGRAPH_SIGNING_SECRET: secrets.signing,
+      MEMES_URL: new URL(url('memes')).origin,
+      REDIS_URL: options.redisUrl,
+      REDIS_PREFIX: redisPrefix,
+      LOG_LEVEL: 'warn',
+    });
+    started.push(aiWorker);
+    sql = await openDb({ schema: 'public', databaseUrl: database.url, poolSize: 2 });
   } catch (error) {
+    for (const process of started.reverse()) await process.stop();
+    await sql?.close();
     await redis.quit();
     await database.drop();
     throw error;
   }
-  const url = (name: string) => {
-    const value = subgraphs.info[name];
-    if (!value) throw new Error(`the subgraphs process reported no ${name} URL`);
-    return value;
-  };
+  const db = sql;
   // A backend's command line names its database: "postgres: 15/main: user <database> host(port) state".
   const databaseName = new URL(database.url).pathname.slice(1);
   return {
     subgraphs,
+    aiWorker,
+    sql: db,
+    databaseUrl: database.url,
     subgraphUrls: { users: url('users'), memes: url('memes'), ai: url('ai') },
     secrets,
     redisUrl: options.redisUrl,
@@ -72,14 +102,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     postgresCpu: () => processesCpu((name, commandLine) => name === 'postgres' && commandLine.includes(` ${databaseName} `)),
     async close() {
       await redis.quit();
-      return closePlatform(subgraphs, database, options.redisUrl, redisPrefix);
+      return closePlatform([aiWorker, subgraphs], db, database, options.redisUrl, redisPrefix);
     },
   };
 }
 
-async function closePlatform(subgraphs: BenchProcess, database: TestDatabase, redisUrl: string, redisPrefix: string) {
+async function closePlatform(processes: BenchProcess[], db: Db, database: TestDatabase, redisUrl: string, redisPrefix: string) {
   try {
-    await subgraphs.stop();
+    // The worker first: it calls the subgraphs while it finishes a job.
+    for (const process of processes) await process.stop();
+    await db.close();
   } finally {
     await database.drop();
   }

@@ -10,6 +10,8 @@ export interface BenchProcess {
   /** What the child reported once listening, e.g. `{ url }`. */
   info: Record<string, string>;
   stats(): Promise<ProcessStats>;
+  /** Starts its peak RSS over from its current RSS; stats sent after this show the new peak. */
+  resetPeak(): void;
   /** Stops it cleanly and returns its last stats; kills it when it does not stop in time. */
   stop(): Promise<ProcessStats | null>;
 }
@@ -145,6 +147,9 @@ export async function startProcess(name: string, file: string, env: Record<strin
       const message = await reply;
       if (message.bench !== 'stats') throw new Error(`${name}: unexpected ${message.bench}`);
       return message.stats;
+    },
+    resetPeak() {
+      command('reset-peak');
     },
     async stop() {
       if (exited) return null;

@@ -8,7 +8,7 @@
 /** What a server process says about itself; CPU in microseconds since it started. */
 export interface ProcessStats {
   rssBytes: number;
-  /** Highest RSS seen, sampled every 100 ms since the process started. */
+  /** Highest RSS seen, sampled every 100 ms since the process started (or the last `reset-peak`). */
   peakRssBytes: number;
   cpuUserMicros: number;
   cpuSystemMicros: number;
@@ -24,7 +24,8 @@ export type ChildMessage =
   | { bench: 'stopped'; stats: ProcessStats }
   | { bench: 'failed'; message: string };
 
-export type ChildCommand = 'stats' | 'stop';
+/** `reset-peak` starts the peak RSS over from the current RSS (a scenario reports its own peak). */
+export type ChildCommand = 'stats' | 'stop' | 'reset-peak';
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 

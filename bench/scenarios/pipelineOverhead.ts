@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { Scenario, TargetResult } from '../lib/bench';
 import { graphqlRequest, type ResponseCheck } from '../lib/load';
-import { TRENDING, UNLIMITED_ANONYMOUS, tenTrendingMemes } from './workload';
+import { TRENDING, UNLIMITED_ANONYMOUS, distinctRequests, executed, tenTrendingMemes } from './workload';
 
 /**
  * The same query, but not cacheable: `randomMeme` has no `@cacheControl`
@@ -13,25 +12,9 @@ const TRENDING_UNCACHEABLE = TRENDING.replace(/ }$/, ' randomMeme @include(if: f
 /** The query plan: one fetch from memes, one `_entities` fetch from users. */
 const SUBGRAPH_CALLS = 2;
 
-/** The answer was executed, not served from the response cache. */
-const executed: ResponseCheck = (status, body, headers) =>
-  headers.get('x-cache') === 'HIT' ? 'served from the response cache: this scenario measures execution' : tenTrendingMemes(status, body, headers);
-
 /** The answer did not go through the response cache at all. */
 const notCached: ResponseCheck = (status, body, headers) =>
   headers.has('x-cache') ? `the response cache took part (x-cache: ${headers.get('x-cache')}): the query is cacheable after all` : tenTrendingMemes(status, body, headers);
-
-/**
- * Every request carries a variable of its own, which the operation does not
- * declare and execution ignores: the document (and so the parse, validation,
- * plan and analysis caches) stays the same, but no response cache keyed on
- * the variables can answer it. Both servers execute every request.
- */
-function distinctRequests(query: string) {
-  const run = randomBytes(4).toString('hex');
-  let sequence = 0;
-  return graphqlRequest(query, () => ({ benchRequest: `${run}-${sequence++}` }));
-}
 
 export const pipelineOverhead: Scenario = {
   name: 'pipeline-overhead',
@@ -47,7 +30,7 @@ export const pipelineOverhead: Scenario = {
       server: 'gateway',
       env: bench.routerEnv(),
       request,
-      check: executed,
+      check: executed(tenTrendingMemes),
       subgraphCallsPerRequest: SUBGRAPH_CALLS,
     });
     const router = await bench.start({
@@ -56,7 +39,7 @@ export const pipelineOverhead: Scenario = {
       server: 'router',
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
       request,
-      check: executed,
+      check: executed(tenTrendingMemes),
       subgraphCallsPerRequest: SUBGRAPH_CALLS,
     });
     const uncacheable = await bench.start({

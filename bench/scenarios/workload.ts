@@ -1,18 +1,22 @@
-import { servedWithoutErrors, type ResponseCheck } from '../lib/load';
+import { randomBytes } from 'node:crypto';
+import { graphqlRequest, servedWithoutErrors, type HttpRequest, type ResponseCheck } from '../lib/load';
 
 /** A typical anonymous read that crosses subgraphs: memes, then users for the authors. */
 export const TRENDING = '{ trending(first: 10) { id title score author { handle } template { name } } }';
 
 /** Limits far above what the load reaches, so the router does all its work and refuses nothing. */
-export const UNLIMITED_ANONYMOUS = JSON.stringify({
-  anonymous: {
-    requestsPerMinute: 100_000_000,
-    dailyRequestQuota: 1_000_000_000,
-    costBucketCapacity: 1_000_000_000,
-    costRestorePerSecond: 1_000_000_000,
-    maxCostPerOperation: 100_000,
-  },
-});
+const UNLIMITED = {
+  requestsPerMinute: 100_000_000,
+  dailyRequestQuota: 1_000_000_000,
+  costBucketCapacity: 1_000_000_000,
+  costRestorePerSecond: 1_000_000_000,
+};
+
+/** Anonymous viewers, out of reach of every limit. */
+export const UNLIMITED_ANONYMOUS = JSON.stringify({ anonymous: { ...UNLIMITED, maxCostPerOperation: 100_000 } });
+
+/** Signed-in viewers of every tier, out of reach of the request rate, daily quota and cost bucket. */
+export const UNLIMITED_SIGNED_IN = JSON.stringify({ free: UNLIMITED, premium: UNLIMITED, enterprise: UNLIMITED });
 
 /** Ten trending memes, each with its author's handle and template's name. */
 export const tenTrendingMemes: ResponseCheck = (status, body, headers) => {
@@ -26,3 +30,21 @@ export const tenTrendingMemes: ResponseCheck = (status, body, headers) => {
   });
   return complete ? null : 'a meme lacks its id, author handle or template name';
 };
+
+/**
+ * Every request carries a variable of its own, which the operation does not
+ * declare and execution ignores: the document (and so the parse, validation,
+ * plan and analysis caches) stays the same, but no response cache keyed on
+ * the variables can answer it. Both servers execute every request.
+ */
+export function distinctRequests(query: string): HttpRequest {
+  const run = randomBytes(4).toString('hex');
+  let sequence = 0;
+  return graphqlRequest(query, () => ({ benchRequest: `${run}-${sequence++}` }));
+}
+
+/** The answer was executed, not served from the response cache; and is what `check` wants. */
+export const executed =
+  (check: ResponseCheck): ResponseCheck =>
+  (status, body, headers) =>
+    headers.get('x-cache') === 'HIT' ? 'served from the response cache: this scenario measures execution' : check(status, body, headers);

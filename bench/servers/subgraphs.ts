@@ -1,6 +1,8 @@
 /**
  * The three subgraphs in one process, on port 0, against the benchmark's
- * database: migrated and seeded here, as `npm start` does.
+ * database: migrated and seeded here, as `npm start` does. The ai subgraph
+ * queues generations in BullMQ on the run's Redis prefix, for the worker
+ * process (`aiWorker.ts`), as `npm start` runs it with PostgreSQL and Redis.
  */
 import { AI_MIGRATIONS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
@@ -17,10 +19,14 @@ const config = readConfig({
   /** Tier limits, as the users and ai subgraphs apply them. */
   TIERS_JSON: env.optional(),
   LOG_LEVEL: env.optional(),
+  /** The generation queue's Redis and key prefix (the routers' too: finished generations purge their caches). */
+  REDIS_URL: env.optional(),
+  REDIS_PREFIX: env.optional(),
 });
 
 await runBenchChild(async () => {
   if (!config.DATABASE_URL) throw new Error('Invalid configuration:\n  DATABASE_URL: required (the benchmark makes a database of its own)');
+  if (!config.REDIS_URL || !config.REDIS_PREFIX) throw new Error('Invalid configuration:\n  REDIS_URL, REDIS_PREFIX: required (the generation queue)');
   const databaseUrl = config.DATABASE_URL;
   const log = createLogger('subgraphs', config.LOG_LEVEL ?? 'warn');
   const dbs: Db[] = [];
@@ -59,8 +65,8 @@ await runBenchChild(async () => {
     memesUrl: new URL(info.memes!).origin,
     tiers,
     queue: { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 60_000 },
-    // The in-process queue and the built-in offline provider: no worker processes, no network.
-    redis: null,
+    redis: { url: config.REDIS_URL, prefix: config.REDIS_PREFIX },
+    // Runs no jobs here (the worker process does); named on every generation. The built-in offline provider: no network.
     provider: createProvider(readAiProvidersConfig({}), log),
   });
   info.ai = await listen(aiServer);

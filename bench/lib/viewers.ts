@@ -1,0 +1,68 @@
+import { secretKey, signSessionToken, type Tier } from '@memegraph/service-kit';
+import type { Bench } from './bench';
+import type { Platform } from './platform';
+import { serverFile, startProcess } from './process';
+
+/** A signed-in user the load generator sends requests as. */
+export interface BenchViewer {
+  userId: string;
+  tier: Tier;
+  /** `Bearer <session token>`, for the `authorization` header. */
+  authorization: string;
+}
+
+/** Long enough for any run. */
+const SESSION_SECONDS = 3_600;
+
+/**
+ * Every seeded user with their tier as the users subgraph stores it (the
+ * active subscription's plan, else free), each with a session token. The
+ * token is minted with the run's JWT secret, exactly as `logIn` mints it:
+ * `logIn` itself (scrypt, 10 a minute per client) is not what a scenario
+ * measures. The router verifies these tokens and looks the users up as it
+ * would for any client.
+ */
+export async function seededViewers(platform: Platform): Promise<BenchViewer[]> {
+  const rows = await platform.sql.query<{ id: string; plan: Tier | null }>(
+    `SELECT u.id::text AS id, s.plan FROM users.users u
+     LEFT JOIN users.subscriptions s ON s.user_id = u.id AND s.status = 'active'
+     ORDER BY u.id`,
+  );
+  const key = secretKey(platform.secrets.jwt);
+  return Promise.all(
+    rows.map(async (row) => ({
+      userId: row.id,
+      tier: row.plan ?? 'free',
+      authorization: `Bearer ${(await signSessionToken(row.id, key, SESSION_SECONDS)).token}`,
+    })),
+  );
+}
+
+/** `BENCH_USER_TIERS_JSON` for the baseline gateway: the tier of each viewer it will see. */
+export const userTiersJson = (viewers: readonly BenchViewer[]) => JSON.stringify(Object.fromEntries(viewers.map((v) => [v.userId, v.tier])));
+
+/**
+ * Changes the viewers' plans as a client would: `subscribe` or
+ * `cancelSubscription` through a router (one started for this, on the
+ * platform), which drops each user's cached viewer on every router and in
+ * Redis. Returns the viewers with their new tier.
+ */
+export async function changePlans(bench: Bench, viewers: readonly BenchViewer[], plan: 'premium' | 'enterprise' | 'free'): Promise<BenchViewer[]> {
+  const query = plan === 'free' ? 'mutation { cancelSubscription { status } }' : `mutation { subscribe(plan: ${plan.toUpperCase()}) { status } }`;
+  const router = await startProcess('accounts-router', serverFile('router'), bench.routerEnv());
+  try {
+    for (const viewer of viewers) {
+      const response = await fetch(router.info.url!, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: viewer.authorization },
+        body: JSON.stringify({ query }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      const body = (await response.json()) as { errors?: unknown };
+      if (!response.ok || body.errors) throw new Error(`${query} for user ${viewer.userId} failed: ${JSON.stringify(body).slice(0, 300)}`);
+    }
+  } finally {
+    await router.stop();
+  }
+  return viewers.map((viewer) => ({ ...viewer, tier: plan }));
+}
