@@ -43,12 +43,14 @@ export function VoteControls({ meme }: { meme: Pick<Meme, 'id' | 'title' | 'scor
   const cast = (value: 1 | -1) => vote({ variables: { memeId: meme.id, value: viewerVote === value ? 0 : value } });
   return (
     <div className="votes" role="group" aria-label={`Vote on ${meme.title}`}>
-      <button type="button" aria-pressed={viewerVote === 1} disabled={loading} onClick={() => cast(1)}>
-        <span aria-hidden="true">▲</span> Upvote
+      <button type="button" title="Upvote" aria-pressed={viewerVote === 1} disabled={loading} onClick={() => cast(1)}>
+        <span aria-hidden="true">▲</span>
+        <span className="visually-hidden">Upvote</span>
       </button>
       {score}
-      <button type="button" aria-pressed={viewerVote === -1} disabled={loading} onClick={() => cast(-1)}>
-        <span aria-hidden="true">▼</span> Downvote
+      <button type="button" title="Downvote" aria-pressed={viewerVote === -1} disabled={loading} onClick={() => cast(-1)}>
+        <span aria-hidden="true">▼</span>
+        <span className="visually-hidden">Downvote</span>
       </button>
       {error && <ErrorNotice error={error} />}
     </div>

@@ -1,0 +1,250 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { PersistedQueryManifest } from '@memegraph/gallery';
+import type { Browser, Locator, Request } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openPage, type BrowserPage } from '../support/browser';
+import { gql } from '../support/client';
+import { startStack, type Stack } from '../support/stack';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MANIFEST_PATH = createRequire(import.meta.url).resolve('@memegraph/gallery/persisted-query-manifest.json');
+const GALLERY_CLIENT = 'memegraph-gallery';
+
+/** One GraphQL request the page sent, as the router received it. */
+interface SentOperation {
+  method: string;
+  clientName: string | undefined;
+  operationName: string | undefined;
+  hash: string | undefined;
+  hasQueryText: boolean;
+  variables: Record<string, unknown>;
+}
+
+async function readOperation(request: Request): Promise<SentOperation> {
+  const url = new URL(request.url());
+  const params =
+    request.method() === 'GET'
+      ? {
+          query: url.searchParams.get('query') ?? undefined,
+          operationName: url.searchParams.get('operationName') ?? undefined,
+          extensions: JSON.parse(url.searchParams.get('extensions') ?? '{}') as unknown,
+          variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown,
+        }
+      : (request.postDataJSON() as { query?: string; operationName?: string; extensions?: unknown; variables?: unknown });
+  const { persistedQuery } = (params.extensions ?? {}) as { persistedQuery?: { sha256Hash?: string } };
+  const headers = await request.allHeaders();
+  return {
+    method: request.method(),
+    clientName: headers['apollographql-client-name'],
+    operationName: params.operationName,
+    hash: persistedQuery?.sha256Hash,
+    hasQueryText: typeof params.query === 'string',
+    variables: (params.variables ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** The `meme-<id>-title` ids of the cards in a list, in order. */
+async function memeIds(list: Locator): Promise<string[]> {
+  const labels = await list.getByRole('article').evaluateAll((cards) => cards.map((card) => card.getAttribute('aria-labelledby') ?? ''));
+  return labels.map((label) => label.replace(/^meme-(.+)-title$/, '$1'));
+}
+
+/** Waits for what the page shows: first loads and router round trips take longer than vitest's 1 s default. */
+const poll = <T>(read: () => Promise<T> | T, timeout = 10_000) => expect.poll(read, { timeout });
+
+const card = (list: Locator, id: string) => list.locator(`article[aria-labelledby="meme-${id}-title"]`);
+
+/** Whether an image has arrived and decoded: an image that failed to load has no natural width. */
+const imageLoaded = (image: Locator) =>
+  image.evaluate((img) => {
+    const { complete, naturalWidth } = img as unknown as { complete: boolean; naturalWidth: number };
+    return complete && naturalWidth > 0;
+  });
+
+let galleryDir: string;
+let stack: Stack;
+let browser: Browser;
+let session: BrowserPage;
+let manifest: PersistedQueryManifest;
+const operations: Promise<SentOperation>[] = [];
+
+beforeAll(async () => {
+  // The gallery built as `npm start` builds it, into a folder of this test's own.
+  galleryDir = await mkdtemp(path.join(tmpdir(), 'memegraph-gallery-'));
+  // vitest sets NODE_ENV=test, which would make Vite build React's development copy.
+  await promisify(execFile)('npm', ['run', 'build', '--workspace', '@memegraph/gallery', '--', '--outDir', galleryDir, '--emptyOutDir'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  manifest = JSON.parse(await readFile(MANIFEST_PATH, 'utf8')) as PersistedQueryManifest;
+  // The router serves the built gallery at `/` and holds the gallery's
+  // traffic, and only the gallery's, to its manifest.
+  stack = await startStack({
+    users: 10,
+    memes: 60,
+    routerEnv: {
+      GALLERY_DIR: galleryDir,
+      TRUSTED_DOCUMENTS_MANIFEST: MANIFEST_PATH,
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: JSON.stringify({ [GALLERY_CLIENT]: 'enforce' }),
+    },
+  });
+  browser = await launchBrowser();
+  session = await openPage(browser, 'gallery');
+  session.page.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/graphql') operations.push(readOperation(request));
+  });
+});
+
+afterAll(async () => {
+  await session?.close();
+  await browser?.close();
+  await stack?.close();
+  if (galleryDir) await rm(galleryDir, { recursive: true, force: true });
+});
+
+describe('the gallery in Chromium, served by the router', () => {
+  const handle = `gallery_${randomBytes(4).toString('hex')}`;
+  const feed = () => session.page.getByRole('list', { name: 'Feed' });
+  const nav = (name: string) => session.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+
+  it('shows a visitor the feed with rendered memes, and loads the next page on scrolling to its end', async () => {
+    const { page } = session;
+    await page.goto(`${stack.routerUrl}/`);
+    await expect(page.title()).resolves.toBe('Memegraph gallery');
+    await poll(() => feed().getByRole('article').count()).toBe(12);
+    const first = feed().getByRole('article').first();
+    await poll(() => imageLoaded(first.getByRole('img'))).toBe(true);
+    expect(await first.getByRole('img').getAttribute('alt')).toMatch(/^Meme: /);
+    await expect(feed().getByText('AI meme').count()).resolves.toBe(0);
+    await session.screenshot('01-feed');
+
+    // Scrolling brings the "Load more" sentinel into view: the observer asks for the page after the end cursor.
+    const before = await memeIds(feed());
+    await page.getByRole('button', { name: 'Load more memes' }).scrollIntoViewIfNeeded();
+    await poll(() => feed().getByRole('article').count()).toBe(24);
+    const after = await memeIds(feed());
+    expect(after.slice(0, 12)).toEqual(before);
+    expect(new Set(after).size).toBe(24);
+    const feedRequests = (await Promise.all(operations)).filter((operation) => operation.operationName === 'Feed');
+    expect(feedRequests.map((operation) => operation.variables.after ?? null)).toEqual([null, expect.any(String)]);
+    await session.screenshot('02-feed-scrolled');
+  });
+
+  it('signs a new user up, and keeps the session across a reload', async () => {
+    const { page } = session;
+    await nav('Account').click();
+    const form = page.getByRole('form', { name: 'Sign up' });
+    await form.getByLabel('Handle').fill(handle);
+    await form.getByLabel('Password').fill('a long gallery password');
+    await session.screenshot('03-sign-up');
+    await form.getByRole('button', { name: 'Sign up' }).click();
+
+    const status = page.getByText(`Signed in as @${handle}`);
+    await poll(() => status.textContent()).toBe(`Signed in as @${handle} · Free`);
+    await poll(() => new URL(page.url()).hash).toBe('#/');
+    await page.reload();
+    await poll(() => status.isVisible()).toBe(true);
+    await poll(() => feed().getByRole('article').count()).toBe(12);
+    await session.screenshot('04-signed-in');
+  });
+
+  it('votes, and the new score shows on every list that holds the meme without asking the router again', async () => {
+    const { page } = session;
+    await nav('Trending').click();
+    const trending = page.getByRole('list', { name: 'Trending memes' });
+    await poll(() => trending.getByRole('article').count()).toBe(24);
+    const trendingIds = new Set(await memeIds(trending));
+
+    await nav('Feed').click();
+    await poll(() => feed().getByRole('article').count()).toBe(12);
+    const id = (await memeIds(feed())).find((candidate) => trendingIds.has(candidate));
+    expect(id, 'a meme both in the feed and trending').toBeDefined();
+    const inFeed = card(feed(), id!);
+    const score = Number((await inFeed.getByText(/^Score: -?\d+$/).textContent())!.replace('Score: ', ''));
+
+    await inFeed.getByRole('button', { name: 'Upvote' }).click();
+    await poll(() => inFeed.getByText(/^Score:/).textContent()).toBe(`Score: ${score + 1}`);
+    await expect(inFeed.getByRole('button', { name: 'Upvote' }).getAttribute('aria-pressed')).resolves.toBe('true');
+    await session.screenshot('05-voted');
+
+    const sentBefore = operations.length;
+    await nav('Trending').click();
+    await poll(() => card(trending, id!).getByText(/^Score:/).textContent()).toBe(`Score: ${score + 1}`);
+    expect(operations.length, 'trending came from the cache').toBe(sentBefore);
+    const stored = await stack.dbs.memes.query<{ score: number }>('SELECT score FROM memes WHERE id = $1', [id]);
+    expect(stored).toEqual([{ score: score + 1 }]);
+  });
+
+  it('upgrades to Memes AI, and the feed comes back with AI memes in it', async () => {
+    const { page } = session;
+    await nav('Account').click();
+    await page.getByRole('button', { name: 'Upgrade to Memes AI' }).click();
+    await poll(() => page.getByText('Welcome to Memes AI: your feed now includes AI memes.').isVisible()).toBe(true);
+    await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(`Signed in as @${handle} · Memes AI (premium)`);
+    await session.screenshot('06-upgraded');
+
+    await nav('Feed').click();
+    await poll(() => feed().getByRole('article').count()).toBe(12);
+    const aiCards = feed().locator('article').filter({ has: page.getByText('AI meme', { exact: true }) });
+    await poll(() => aiCards.count()).toBeGreaterThan(0);
+    // The newest seeded meme (60) is an AI meme: hidden before, first now.
+    expect((await memeIds(feed()))[0]).toBe('60');
+    await poll(() => imageLoaded(card(feed(), '60').getByRole('img'))).toBe(true);
+    await session.screenshot('07-feed-with-ai-memes');
+  });
+
+  it('generates a meme, follows its progress and shows its image, then finds it first in the feed', async () => {
+    const { page } = session;
+    const prompt = `when the browser test passes ${randomBytes(3).toString('hex')}`;
+    await nav('Generate').click();
+    await page.getByLabel('Prompt').fill(prompt);
+    await page.getByRole('button', { name: 'Generate meme' }).click();
+    await poll(() => new URL(page.url()).hash).toMatch(/^#\/generate\/\d+$/);
+
+    const progress = page.getByRole('region', { name: 'Your generation' });
+    await poll(() => progress.getByRole('status').textContent(), 30_000).toBe('Done: your meme is ready.');
+    const image = progress.getByRole('img');
+    expect((await image.getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
+    await poll(() => imageLoaded(image)).toBe(true);
+    await expect(progress.getByText('AI meme', { exact: true }).count()).resolves.toBe(1);
+    await session.screenshot('08-generated');
+
+    const polls = (await Promise.all(operations)).filter((operation) => operation.operationName === 'Generation');
+    expect(polls.length).toBeGreaterThan(0);
+    expect(polls[0]?.variables.waitSeconds).toBe(0);
+
+    await nav('Feed').click();
+    await poll(async () => (await feed().getByRole('article').first().getByRole('img').getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
+    await session.screenshot('09-feed-with-generated-meme');
+  });
+
+  it('sent manifest ids only, named as the gallery, and nothing left the machine', async () => {
+    const sent = await Promise.all(operations);
+    const ids = new Set(manifest.operations.map((operation) => operation.id));
+    expect(sent.length).toBeGreaterThan(10);
+    expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT)).toEqual([]);
+    expect(new Set(sent.map((operation) => operation.operationName))).toEqual(
+      new Set(['Feed', 'TrendingMemes', 'SignUp', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
+    );
+    expect(session.blocked).toEqual([]);
+    expect(session.pageErrors).toEqual([]);
+    expect(session.consoleErrors).toEqual([]);
+  });
+
+  it('the router enforced the manifest for the gallery: query text under its name is refused, and other clients are not held to it', async () => {
+    const text = '{ trending(first: 1) { id } }';
+    const asGallery = await gql(`${stack.routerUrl}/graphql`, text, undefined, { 'apollographql-client-name': GALLERY_CLIENT });
+    expect(asGallery.status).toBe(400);
+    expect(asGallery.body.errors?.map((error) => error.extensions?.code)).toEqual(['PERSISTED_QUERY_NOT_IN_LIST']);
+    const asAnotherClient = await gql(`${stack.routerUrl}/graphql`, text);
+    expect(asAnotherClient.status).toBe(200);
+    expect(asAnotherClient.body.errors).toBeUndefined();
+  });
+});
