@@ -33,7 +33,7 @@ function vendorFiles(): Map<string, string> {
 }
 
 /** Example operations the explorer opens with, one tab each: real operations of the Memegraph schema. */
-export const EXAMPLE_OPERATIONS = [
+const EXAMPLE_OPERATIONS = [
   {
     query: `# Welcome to the Memegraph explorer.
 # Run an operation with the ▶ button (or Ctrl-Enter); the Docs button opens the schema.
@@ -140,8 +140,6 @@ export function createExplorer(options: { endpoint: string }) {
       if (file) return files.sendFile(req, res, file, { 'cache-control': REVALIDATE });
       return false;
     },
-    /** The vendored files' URLs, for tests and the README. */
-    vendorUrls: urls,
   };
 }
 
