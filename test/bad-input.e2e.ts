@@ -43,8 +43,10 @@ describe('bad input gets a clear coded error, fast, and the router stays healthy
     ['a deeply nested query', { method: 'POST', headers: json, body: JSON.stringify({ query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` }) }, 400, 'MAX_DEPTH_EXCEEDED'],
     ['an alias bomb', { method: 'POST', headers: json, body: JSON.stringify({ query: `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: plans { tier }`).join(' ')} }` }) }, 400, 'MAX_ALIASES_EXCEEDED'],
     ['a batch past the limit', { method: 'POST', headers: json, body: JSON.stringify([{ query: '{ plans { tier } }' }, { query: '{ plans { tier } }' }]) }, 400, 'BATCH_TOO_LARGE'],
+    ['an operationName the document does not hold', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { plans { tier } }', operationName: 'B' }) }, 400, 'OPERATION_RESOLUTION_FAILURE'],
+    ['two operations and no operationName', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { plans { tier } } query B { plans { tier } }' }) }, 400, 'OPERATION_RESOLUTION_FAILURE'],
     ['a DELETE', { method: 'DELETE' }, 405, 'BAD_REQUEST'],
-  ])('%s → %s %s', async (_name, init, status, code) => {
+  ])('%s', async (_name, init, status, code) => {
     const answer = await send(init);
     expect(answer.status).toBe(status);
     expect(answer.code).toBe(code);

@@ -172,6 +172,17 @@ export class PipelineGateway implements GatewayInterface {
   }
 
   private async execute(rc: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> {
+    // Apollo Server leaves resolving the operation to a gateway: an error returned here becomes
+    // its OPERATION_RESOLUTION_FAILURE (400), where a throw would be a 500.
+    if (!rc.operation) {
+      const operations = rc.document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
+      const message = rc.request.operationName
+        ? `Unknown operation named "${rc.request.operationName}".`
+        : operations > 1
+          ? 'Must provide an operation name if the document contains several operations.'
+          : 'Must provide an operation.';
+      return { errors: [new GraphQLError(message)] };
+    }
     const { options } = this;
     const schema = this.schema!;
     const context = rc.context as RouterContext;
