@@ -1,22 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/accounts';
 import { routerClient } from './support/client';
+import { freePorts } from './support/redisCluster';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;
 let redis: ChildProcess | undefined;
 let port: number;
-
-/** A free port for this test's own Redis, which it stops and starts again. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port: p } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return p;
-}
 
 async function startRedis(): Promise<void> {
   redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -35,7 +26,7 @@ async function stopRedis(): Promise<void> {
 }
 
 beforeAll(async () => {
-  port = await freePort();
+  port = (await freePorts(1))[0]!;
   await startRedis();
   stack = await startStack({
     users: 10,

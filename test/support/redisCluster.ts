@@ -24,8 +24,8 @@ export interface LocalRedisCluster {
   close(): Promise<void>;
 }
 
-/** `count` ports free at once: each node needs a client port and a cluster bus port. */
-async function freePorts(count: number): Promise<number[]> {
+/** `count` ports free at once (a cluster node needs a client port and a bus port; a server the test restarts needs one it can keep). */
+export async function freePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
     for (let i = 0; i < count; i++) {
