@@ -112,6 +112,7 @@ afterAll(async () => {
 describe('the gallery in Chromium, served by the router', () => {
   const handle = `gallery_${randomBytes(4).toString('hex')}`;
   const feed = () => session.page.getByRole('list', { name: 'Feed' });
+  let voted: { id: string; score: number };
   const nav = (name: string) => session.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
 
   it('shows a visitor the feed with rendered memes, and loads the next page on scrolling to its end', async () => {
@@ -180,6 +181,32 @@ describe('the gallery in Chromium, served by the router', () => {
     expect(operations.length, 'trending came from the cache').toBe(sentBefore);
     const stored = await stack.dbs.memes.query<{ score: number }>('SELECT score FROM memes WHERE id = $1', [id]);
     expect(stored).toEqual([{ score: score + 1 }]);
+    voted = { id: id!, score: score + 1 };
+  });
+
+  it('searches for the meme, opens its page with the viewer’s own vote, and browses one of its tags', async () => {
+    const { page } = session;
+    const title = (await card(page.getByRole('list', { name: 'Trending memes' }), voted.id).getByRole('heading').textContent())!;
+    const search = page.getByRole('search');
+    await search.getByLabel('Search memes').fill(title);
+    await search.getByRole('button', { name: 'Search' }).click();
+    const results = page.getByRole('list', { name: 'Search results' });
+    await poll(async () => (await memeIds(results)).includes(voted.id)).toBe(true);
+    await session.screenshot('06-search');
+
+    await card(results, voted.id).getByRole('link', { name: title }).click();
+    const detail = page.getByRole('article', { name: title });
+    await poll(() => detail.getByText(/^Score:/).textContent()).toBe(`Score: ${voted.score}`);
+    await expect(detail.getByRole('button', { name: 'Upvote' }).getAttribute('aria-pressed')).resolves.toBe('true');
+    await poll(() => imageLoaded(detail.getByRole('img'))).toBe(true);
+    const tagLink = detail.getByRole('listitem').getByRole('link').first();
+    const tag = (await tagLink.textContent())!.replace(/^#/, '');
+    await session.screenshot('07-meme-page');
+
+    await tagLink.click();
+    await poll(() => page.getByRole('heading', { level: 2 }).textContent()).toBe(`Memes tagged “${tag}”`);
+    const tagged = page.getByRole('list', { name: `Memes tagged ${tag}` });
+    await poll(async () => (await memeIds(tagged)).includes(voted.id)).toBe(true);
   });
 
   it('upgrades to Memes AI, and the feed comes back with AI memes in it', async () => {
@@ -188,7 +215,7 @@ describe('the gallery in Chromium, served by the router', () => {
     await page.getByRole('button', { name: 'Upgrade to Memes AI' }).click();
     await poll(() => page.getByText('Welcome to Memes AI: your feed now includes AI memes.').isVisible()).toBe(true);
     await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(`Signed in as @${handle} · Memes AI (premium)`);
-    await session.screenshot('06-upgraded');
+    await session.screenshot('08-upgraded');
 
     await nav('Feed').click();
     await poll(() => feed().getByRole('article').count()).toBe(12);
@@ -197,7 +224,7 @@ describe('the gallery in Chromium, served by the router', () => {
     // The newest seeded meme (60) is an AI meme: hidden before, first now.
     expect((await memeIds(feed()))[0]).toBe('60');
     await poll(() => imageLoaded(card(feed(), '60').getByRole('img'))).toBe(true);
-    await session.screenshot('07-feed-with-ai-memes');
+    await session.screenshot('09-feed-with-ai-memes');
   });
 
   it('generates a meme, follows its progress and shows its image, then finds it first in the feed', async () => {
@@ -214,7 +241,7 @@ describe('the gallery in Chromium, served by the router', () => {
     expect((await image.getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
     await poll(() => imageLoaded(image)).toBe(true);
     await expect(progress.getByText('AI meme', { exact: true }).count()).resolves.toBe(1);
-    await session.screenshot('08-generated');
+    await session.screenshot('10-generated');
 
     const polls = (await Promise.all(operations)).filter((operation) => operation.operationName === 'Generation');
     expect(polls.length).toBeGreaterThan(0);
@@ -222,7 +249,7 @@ describe('the gallery in Chromium, served by the router', () => {
 
     await nav('Feed').click();
     await poll(async () => (await feed().getByRole('article').first().getByRole('img').getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
-    await session.screenshot('09-feed-with-generated-meme');
+    await session.screenshot('11-feed-with-generated-meme');
   });
 
   it('sent manifest ids only, named as the gallery, and nothing left the machine', async () => {
@@ -231,7 +258,7 @@ describe('the gallery in Chromium, served by the router', () => {
     expect(sent.length).toBeGreaterThan(10);
     expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT)).toEqual([]);
     expect(new Set(sent.map((operation) => operation.operationName))).toEqual(
-      new Set(['Feed', 'TrendingMemes', 'SignUp', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
+      new Set(['Feed', 'TrendingMemes', 'SearchMemes', 'MemeById', 'MemesPage', 'SignUp', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
     );
     expect(session.blocked).toEqual([]);
     expect(session.pageErrors).toEqual([]);
