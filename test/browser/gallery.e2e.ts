@@ -252,6 +252,17 @@ describe('the gallery in Chromium, served by the router', () => {
     await session.screenshot('11-feed-with-generated-meme');
   });
 
+  it('logs out: the session is gone, and the feed is a visitor’s again, without AI memes', async () => {
+    const { page } = session;
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await poll(() => page.getByRole('link', { name: 'Sign up or log in' }).isVisible()).toBe(true);
+    await expect(page.evaluate('JSON.stringify(window.localStorage)')).resolves.toBe('{}');
+    await poll(async () => (await memeIds(feed())).length).toBe(12);
+    expect(await memeIds(feed())).not.toContain('60');
+    await expect(feed().getByText('AI meme', { exact: true }).count()).resolves.toBe(0);
+    await session.screenshot('12-logged-out');
+  });
+
   it('sent manifest ids only, named as the gallery, and nothing left the machine', async () => {
     const sent = await Promise.all(operations);
     const ids = new Set(manifest.operations.map((operation) => operation.id));

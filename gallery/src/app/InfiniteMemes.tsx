@@ -20,24 +20,21 @@ export function InfiniteMemes({ connection, label, loadMore }: Props) {
   const sentinel = useRef<HTMLButtonElement>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  // The cursor asked for last: the observer may fire again before its page arrives.
-  const requested = useRef<string | null>(null);
+  // One page at a time: the observer may fire again before the page arrives.
+  const inFlight = useRef(false);
   const { hasNextPage, endCursor } = connection.pageInfo;
 
   const next = () => {
-    if (!endCursor || requested.current === endCursor) return;
-    requested.current = endCursor;
+    if (!endCursor || inFlight.current) return;
+    inFlight.current = true;
     setLoading(true);
     setError(null);
-    loadMore(endCursor).then(
-      () => setLoading(false),
-      (failure: unknown) => {
-        // Let the viewer (or the observer) ask for the same page again.
-        requested.current = null;
+    loadMore(endCursor)
+      .catch((failure: unknown) => setError(failure))
+      .finally(() => {
+        inFlight.current = false;
         setLoading(false);
-        setError(failure);
-      },
-    );
+      });
   };
 
   useEffect(() => {
