@@ -48,7 +48,12 @@ async function buildGallery(): Promise<void> {
   if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
   console.log('memegraph: building the gallery app');
   const code = await new Promise<number | null>((resolve) => {
-    const build = spawn('npm', ['run', 'build', '-w', '@memegraph/gallery'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+    // A NODE_ENV of development or test in the caller's shell would make Vite bundle React's development build.
+    const build = spawn('npm', ['run', 'build', '-w', '@memegraph/gallery'], {
+      cwd: root,
+      env: { ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     build.once('error', () => resolve(null));
     build.once('exit', resolve);
   });
