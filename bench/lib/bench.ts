@@ -378,7 +378,8 @@ export class Bench {
       const expected = spec.subgraphCallsPerRequest;
       // A little under is no warning: requests cut off while the server was still reading them never reach the subgraphs.
       if (subgraphCalls < expected * 0.95) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it skipped work (a cache?)`);
-      if (subgraphCalls > expected * 1.02) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it made calls the query plan does not need`);
+      // A little over neither: a cached answer past its maxAge is executed again now and then.
+      if (subgraphCalls > expected * 1.02 + 0.05) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it made calls the query plan does not need`);
     }
     if (otherCores > OTHER_CORES_WARNING) warnings.push(`something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`);
 

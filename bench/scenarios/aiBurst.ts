@@ -27,6 +27,8 @@ interface BurstRecord {
   drainSeconds: number;
   meanWaitSeconds: number;
   meanRunSeconds: number;
+  /** Most generations seen waiting at once (sampled every POLL_MS during the burst). */
+  peakQueued: number;
 }
 
 /** Answered with a Generation: the request was accepted. */
@@ -62,6 +64,23 @@ async function generationsDone(sql: Queryable): Promise<void> {
     if (Date.now() > deadline) throw new Error(`${open} generations still unfinished after ${DRAIN_TIMEOUT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
+}
+
+/** Samples how many generations wait, until `until` settles; resolves to the most seen at once. */
+async function peakQueued(sql: Queryable, until: Promise<unknown>): Promise<number> {
+  let done = false;
+  // Only the end matters here; a failure of `until` reaches whoever awaits it.
+  void until.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  let peak = 0;
+  while (!done) {
+    const [row] = await sql.query<{ queued: string }>(`SELECT count(*) AS queued FROM ai.generations WHERE status = 'QUEUED'`);
+    peak = Math.max(peak, Number(row?.queued ?? 0));
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+  return peak;
 }
 
 /** What the ai database recorded about a burst's accepted generations. */
@@ -119,110 +138,109 @@ export const aiBurst: Scenario = {
       2 * settings.rounds,
     );
     const everyone = [...seeded.filter((v) => v.tier !== 'free'), ...pools.flat()];
-    try {
-      const run = randomBytes(4).toString('hex');
-      let sequence = 0;
-      let viewers = checkers;
-      const accepted = new Set<string>();
-      const request = {
-        method: 'POST' as const,
-        headers: { 'content-type': 'application/json' },
-        body: () => {
-          const n = sequence++;
-          const viewer = viewers[n % viewers.length]!;
-          // A prompt of its own: the result cache (same prompt and template in the last ten minutes) cannot answer it.
-          const prompt = `when bench run ${run} asks for meme number ${n}`;
-          return { headers: { authorization: viewer.authorization }, body: JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }) };
-        },
+    const run = randomBytes(4).toString('hex');
+    let sequence = 0;
+    let viewers = checkers;
+    const accepted = new Set<string>();
+    const request = {
+      method: 'POST' as const,
+      headers: { 'content-type': 'application/json' },
+      body: () => {
+        const n = sequence++;
+        const viewer = viewers[n % viewers.length]!;
+        // A prompt of its own: the result cache (same prompt and template in the last ten minutes) cannot answer it.
+        const prompt = `when bench run ${run} asks for meme number ${n}`;
+        return { headers: { authorization: viewer.authorization }, body: JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }) };
+      },
+    };
+    const spec = { request, check: acceptedGeneration(accepted), checkUnderLoad: true, expectedRejection };
+    const gateway = await bench.start({
+      name: 'gateway',
+      description: 'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline (baseline)',
+      server: 'gateway',
+      env: bench.routerEnv({ BENCH_USER_TIERS_JSON: userTiersJson(everyone) }),
+      ...spec,
+    });
+    const router = await bench.start({
+      name: 'router',
+      description: 'the Memegraph router, full pipeline on Redis, tiers at their defaults',
+      server: 'router',
+      env: bench.routerEnv(),
+      ...spec,
+    });
+    await generationsDone(platform.sql);
+
+    const bursts: BurstRecord[] = [];
+    let nextPool = 0;
+    const results = (await bench.measure([gateway, router], {
+      async warmUp(target, seconds) {
+        viewers = warmers;
+        await bench.load(target, seconds);
+        viewers = checkers;
+        await generationsDone(platform.sql);
+        accepted.clear();
+      },
+      async slice(target: Target, seconds: number): Promise<LoadSlice> {
+        viewers = pools[nextPool++]!;
+        accepted.clear();
+        const load = bench.load(target, seconds);
+        const [slice, queued] = await Promise.all([load, peakQueued(platform.sql, load)]);
+        viewers = checkers;
+        const loadEnded = performance.now();
+        const ids = [...accepted];
+        // Requests the end of the load cut off may still become generations: they finish inside this slice too.
+        await bench.idle(target);
+        await generationsDone(platform.sql);
+        const drainSeconds = (performance.now() - loadEnded) / 1000;
+        const outcome = await burstOutcome(platform.sql, ids);
+        bursts.push({ target: target.spec.name, accepted: ids.length, drainSeconds, peakQueued: queued, ...outcome });
+        // A generation that failed is a wrong answer, found late.
+        if (outcome.failed > 0 && slice.checked) {
+          const reason = `generations FAILED (${outcome.failedCodes.join(', ')})`;
+          slice.checked.problems[reason] = (slice.checked.problems[reason] ?? 0) + outcome.failed;
+        }
+        return slice;
+      },
+    })) as [TargetResult, TargetResult];
+    // Nothing left in the queue: the checks' generations too.
+    await generationsDone(platform.sql);
+
+    const metrics: Record<string, number> = {};
+    const summary: string[] = [
+      `${BURST_VIEWERS} fresh viewers a burst (${BURST_ENTERPRISE} enterprise, ${BURST_VIEWERS - BURST_ENTERPRISE} premium), ` +
+        `${settings.rounds} bursts of ${(settings.seconds / settings.rounds).toFixed(1)}s per target, ${settings.connections} connections; every answer checked`,
+    ];
+    for (const result of results) {
+      const own = bursts.filter((b) => b.target === result.name);
+      const acceptedCount = own.reduce((sum, b) => sum + b.accepted, 0);
+      const rejections = result.rejections ?? {};
+      const served = result.load.checked?.servedLatencyMs;
+      const workerMicrosPerGeneration = acceptedCount ? (result.cpuMicrosPerRequest.aiWorker * result.load.requests) / acceptedCount : 0;
+      const figures = {
+        acceptedPerSecond: acceptedCount / result.load.seconds,
+        accepted: acceptedCount,
+        acceptedP50Ms: served?.p50 ?? 0,
+        acceptedP99Ms: served?.p99 ?? 0,
+        meanAllDoneSeconds: mean(own.map((b) => b.allDoneSeconds)),
+        maxAllDoneSeconds: Math.max(0, ...own.map((b) => b.allDoneSeconds)),
+        meanDrainSeconds: mean(own.map((b) => b.drainSeconds)),
+        generationsPerSecond: acceptedCount / Math.max(1e-9, own.reduce((sum, b) => sum + b.allDoneSeconds, 0)),
+        meanQueueWaitSeconds: mean(own.map((b) => b.meanWaitSeconds)),
+        peakQueued: Math.max(0, ...own.map((b) => b.peakQueued)),
+        workerMicrosPerGeneration,
       };
-      const spec = { request, check: acceptedGeneration(accepted), checkUnderLoad: true, expectedRejection };
-      const gateway = await bench.start({
-        name: 'gateway',
-        description: 'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline (baseline)',
-        server: 'gateway',
-        env: bench.routerEnv({ BENCH_USER_TIERS_JSON: userTiersJson(everyone) }),
-        ...spec,
-      });
-      const router = await bench.start({
-        name: 'router',
-        description: 'the Memegraph router, full pipeline on Redis, tiers at their defaults',
-        server: 'router',
-        env: bench.routerEnv(),
-        ...spec,
-      });
-      await generationsDone(platform.sql);
-
-      const bursts: BurstRecord[] = [];
-      let nextPool = 0;
-      const results = (await bench.measure([gateway, router], {
-        async warmUp(target, seconds) {
-          viewers = warmers;
-          await bench.load(target, seconds);
-          viewers = checkers;
-          await generationsDone(platform.sql);
-          accepted.clear();
-        },
-        async slice(target: Target, seconds: number): Promise<LoadSlice> {
-          viewers = pools[nextPool++]!;
-          accepted.clear();
-          const slice = await bench.load(target, seconds);
-          viewers = checkers;
-          const loadEnded = performance.now();
-          const ids = [...accepted];
-          // Requests the end of the load cut off may still become generations: they finish inside this slice too.
-          await bench.idle(target);
-          await generationsDone(platform.sql);
-          const drainSeconds = (performance.now() - loadEnded) / 1000;
-          const outcome = await burstOutcome(platform.sql, ids);
-          bursts.push({ target: target.spec.name, accepted: ids.length, drainSeconds, ...outcome });
-          // A generation that failed is a wrong answer, found late.
-          if (outcome.failed > 0 && slice.checked) {
-            const reason = `generations FAILED (${outcome.failedCodes.join(', ')})`;
-            slice.checked.problems[reason] = (slice.checked.problems[reason] ?? 0) + outcome.failed;
-          }
-          return slice;
-        },
-      })) as [TargetResult, TargetResult];
-      // Nothing left in the queue: the checks' generations too.
-      await generationsDone(platform.sql);
-
-      const metrics: Record<string, number> = {};
-      const summary: string[] = [
-        `${BURST_VIEWERS} fresh viewers a burst (${BURST_ENTERPRISE} enterprise, ${BURST_VIEWERS - BURST_ENTERPRISE} premium), ` +
-          `${settings.rounds} bursts of ${(settings.seconds / settings.rounds).toFixed(1)}s per target, ${settings.connections} connections; every answer checked`,
-      ];
-      for (const result of results) {
-        const own = bursts.filter((b) => b.target === result.name);
-        const acceptedCount = own.reduce((sum, b) => sum + b.accepted, 0);
-        const rejections = result.rejections ?? {};
-        const served = result.load.checked?.servedLatencyMs;
-        const workerMicrosPerGeneration = acceptedCount ? (result.cpuMicrosPerRequest.aiWorker * result.load.requests) / acceptedCount : 0;
-        const figures = {
-          acceptedPerSecond: acceptedCount / result.load.seconds,
-          accepted: acceptedCount,
-          acceptedP50Ms: served?.p50 ?? 0,
-          acceptedP99Ms: served?.p99 ?? 0,
-          meanAllDoneSeconds: mean(own.map((b) => b.allDoneSeconds)),
-          maxAllDoneSeconds: Math.max(0, ...own.map((b) => b.allDoneSeconds)),
-          meanDrainSeconds: mean(own.map((b) => b.drainSeconds)),
-          generationsPerSecond: acceptedCount / Math.max(1e-9, own.reduce((sum, b) => sum + b.allDoneSeconds, 0)),
-          meanQueueWaitSeconds: mean(own.map((b) => b.meanWaitSeconds)),
-          workerMicrosPerGeneration,
-        };
-        for (const [name, value] of Object.entries(figures)) metrics[`${result.name}.${name}`] = value;
-        for (const [code, count] of Object.entries(rejections)) metrics[`${result.name}.rejected.${code}`] = count;
-        const refused = Object.entries(rejections).map(([code, count]) => `${count} ${code}`).join(', ') || 'none';
-        summary.push(
-          `${result.name}: ${figures.accepted} accepted (${figures.acceptedPerSecond.toFixed(0)}/s, answered in p50 ${figures.acceptedP50Ms.toFixed(0)} ms, p99 ${figures.acceptedP99Ms.toFixed(0)} ms); ` +
-            `refused as expected: ${refused}; every accepted one SUCCEEDED ${figures.meanAllDoneSeconds.toFixed(1)} s (max ${figures.maxAllDoneSeconds.toFixed(1)} s) ` +
-            `after its burst's first was accepted, ${figures.meanDrainSeconds.toFixed(1)} s after the burst ended; ` +
-            `${figures.generationsPerSecond.toFixed(0)} generations/s end to end, ${(figures.workerMicrosPerGeneration / 1000).toFixed(2)} ms of worker CPU each`,
-        );
-      }
-      return { baseline: 'gateway', targets: results, metrics, summary };
-    } finally {
-      // Leave the platform as seeded: the bursts' viewers back on free.
-      await changePlans(bench, pools.flat(), 'free');
+      for (const [name, value] of Object.entries(figures)) metrics[`${result.name}.${name}`] = value;
+      for (const [code, count] of Object.entries(rejections)) metrics[`${result.name}.rejected.${code}`] = count;
+      const refused = Object.entries(rejections).map(([code, count]) => `${count} ${code}`).join(', ') || 'none';
+      summary.push(
+        `${result.name}: ${figures.accepted} accepted (${figures.acceptedPerSecond.toFixed(0)}/s, answered in p50 ${figures.acceptedP50Ms.toFixed(0)} ms, p99 ${figures.acceptedP99Ms.toFixed(0)} ms); ` +
+          `refused as expected: ${refused}; at most ${figures.peakQueued} waiting; every accepted one SUCCEEDED ${figures.meanAllDoneSeconds.toFixed(1)} s (max ${figures.maxAllDoneSeconds.toFixed(1)} s) ` +
+          `after its burst's first was accepted, ${figures.meanDrainSeconds.toFixed(1)} s after the burst ended; ` +
+          `${figures.generationsPerSecond.toFixed(0)} generations/s end to end, ${(figures.workerMicrosPerGeneration / 1000).toFixed(2)} ms of worker CPU each`,
+      );
     }
+    // Leave the platform as seeded for the scenarios after this one: the bursts' viewers back on free.
+    await changePlans(bench, pools.flat(), 'free');
+    return { baseline: 'gateway', targets: results, metrics, summary };
   },
 };
