@@ -1,46 +1,33 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/accounts';
 import { gql } from './support/client';
+import { startProxy, type TestProxy } from './support/proxy';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
 
 const ROUTER_MAIN = fileURLToPath(new URL('../router/src/main.ts', import.meta.url));
 const SUBGRAPH_DELAY_MS = 1_000;
 
 let stack: Stack;
-let slowMemes: http.Server;
+let slowMemes: TestProxy;
 let router: ChildProcess;
 let routerUrl: string;
 const messages: string[] = [];
-let memesCalls = 0;
 
 beforeAll(async () => {
   stack = await startStack({ users: 5, memes: 20 });
   // The memes subgraph behind a proxy that takes a second: requests are still in flight when SIGTERM comes.
-  const target = new URL(stack.subgraphUrls.memes);
-  slowMemes = http.createServer((req, res) => {
-    memesCalls++;
-    setTimeout(() => {
-      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    }, SUBGRAPH_DELAY_MS);
-  });
-  await new Promise<void>((r) => slowMemes.listen(0, '127.0.0.1', r));
+  slowMemes = await startProxy([stack.subgraphUrls.memes]);
+  slowMemes.behaviour.delayMs = SUBGRAPH_DELAY_MS;
 
   router = spawn(process.execPath, ['--import', 'tsx', ROUTER_MAIN], {
     env: {
       ...process.env,
       ...stack.routerEnv,
       TIERS_JSON: GENEROUS_ANONYMOUS,
-      SUBGRAPH_URL_MEMES: `http://127.0.0.1:${(slowMemes.address() as AddressInfo).port}/graphql`,
+      SUBGRAPH_URL_MEMES: slowMemes.url('/graphql'),
       PORT: '0',
       LOG_LEVEL: 'info',
     },
@@ -56,15 +43,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (router?.exitCode === null) router.kill('SIGKILL');
-  slowMemes?.closeAllConnections();
-  await new Promise((r) => slowMemes?.close(r));
+  await slowMemes?.close();
   await stack?.close();
 });
 
 describe('SIGTERM', () => {
   it('lets the requests in flight finish with their data, refuses new connections, then exits cleanly', async () => {
     const inFlight = Array.from({ length: 3 }, () => gql<{ randomMeme: { id: string } | null }>(routerUrl, '{ randomMeme { id title } }'));
-    await eventually(async () => memesCalls >= 3, 5_000);
+    await eventually(async () => slowMemes.calls >= 3, 5_000);
 
     const exited = new Promise<number | null>((resolve) => router.once('exit', (code) => resolve(code)));
     router.kill('SIGTERM');

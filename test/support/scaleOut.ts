@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { expect } from 'vitest';
@@ -8,6 +6,7 @@ import { MIGRATIONS_DIR, createMemesServer } from '@memegraph/memes';
 import { createLogger, openDb, migrate, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { eventually, signUp } from './accounts';
 import { routerClient } from './client';
+import { startProxy, type TestProxy } from './proxy';
 import { startStack, type Stack, type StackOptions } from './stack';
 
 /** Two routers and two replicas of the memes subgraph behind a round-robin balancer, on one Redis (or cluster) and one PostgreSQL. */
@@ -16,7 +15,7 @@ export interface ScaleOut {
   routerA: string;
   routerB: string;
   /** Requests each memes replica received through the balancer. */
-  served: { first: number; second: number };
+  served: number[];
   /** Redis components routers A and B fell back from (a failing Redis command logs one). */
   fallbacks: string[];
   close(): Promise<void>;
@@ -31,10 +30,9 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
   });
   let replicaDb: Db | undefined;
   let replica: SubgraphServer | undefined;
-  let balancer: http.Server | undefined;
+  let balancer: TestProxy | undefined;
   const close = async () => {
-    balancer?.closeAllConnections();
-    await new Promise((r) => (balancer ? balancer.close(r) : r(undefined)));
+    await balancer?.close();
     await replica?.close();
     await replicaDb?.close();
     await stack.close();
@@ -44,23 +42,9 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
     replicaDb = await openDb({ schema: 'memes', databaseUrl: stack.databaseUrl, poolSize: 3 });
     await migrate(replicaDb, MIGRATIONS_DIR);
     replica = await createMemesServer({ db: replicaDb, signingSecret: stack.secrets.signing, log: createLogger('test', 'silent') });
-    const replicas = [new URL(stack.subgraphUrls.memes), new URL(`${await replica.listen(0)}/graphql`)];
     // Round-robin in front of the two replicas, as any load balancer would.
-    const served = { first: 0, second: 0 };
-    let next = 0;
-    balancer = http.createServer((req, res) => {
-      const index = next++ % 2;
-      served[index === 0 ? 'first' : 'second']++;
-      const target = replicas[index]!;
-      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      upstream.on('error', () => res.destroy());
-      req.pipe(upstream);
-    });
-    await new Promise<void>((r) => balancer!.listen(0, '127.0.0.1', r));
-    const memesUrl = `http://127.0.0.1:${(balancer.address() as AddressInfo).port}/graphql`;
+    balancer = await startProxy([stack.subgraphUrls.memes, `${await replica.listen(0)}/graphql`]);
+    const memesUrl = balancer.url('/graphql');
     // The routers' warnings are kept: a Redis command that fails (a cross-slot one on a cluster, say)
     // is answered from the router's own state, which a response alone would not show.
     const fallbacks: string[] = [];
@@ -82,7 +66,7 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
     };
     await eventually(async () => (await redisReady(routerA)) && (await redisReady(routerB)), 5_000);
     fallbacks.length = 0;
-    return { stack, routerA, routerB, served, fallbacks, close };
+    return { stack, routerA, routerB, served: balancer.served, fallbacks, close };
   } catch (error) {
     await close();
     throw error;
@@ -156,7 +140,7 @@ export async function expectSharedState({ stack, routerA, routerB, served, fallb
   }, 3_000);
 
   // Both replicas did serve, and no router answered from its own state instead of Redis.
-  expect(served.first).toBeGreaterThan(0);
-  expect(served.second).toBeGreaterThan(0);
+  expect(served[0]).toBeGreaterThan(0);
+  expect(served[1]).toBeGreaterThan(0);
   expect(fallbacks).toEqual([]);
 }

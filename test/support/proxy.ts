@@ -1,0 +1,48 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** An HTTP proxy in front of one or more servers, whose behaviour a test changes while it runs. */
+export interface TestProxy {
+  /** The proxy's origin plus `path` (e.g. `/graphql`). */
+  url(path?: string): string;
+  /** Set at any time: delay each request, or drop its connection as a dead server would. */
+  behaviour: { delayMs: number; down: boolean };
+  /** Requests the proxy received, dropped ones included. */
+  calls: number;
+  /** Requests passed on to each target, in `targets` order. */
+  served: number[];
+  close(): Promise<void>;
+}
+
+/** Starts a proxy on port 0 that passes requests to `targets` in turn (round-robin, as a load balancer would). */
+export async function startProxy(targets: string[]): Promise<TestProxy> {
+  const upstreams = targets.map((t) => new URL(t));
+  let next = 0;
+  const proxy: TestProxy = {
+    url: (path = '') => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
+    behaviour: { delayMs: 0, down: false },
+    calls: 0,
+    served: upstreams.map(() => 0),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+  const server = http.createServer((req, res) => {
+    proxy.calls++;
+    if (proxy.behaviour.down) return req.socket.destroy();
+    const index = next++ % upstreams.length;
+    const target = upstreams[index]!;
+    setTimeout(() => {
+      proxy.served[index]!++;
+      const upstream = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    }, proxy.behaviour.delayMs);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return proxy;
+}
