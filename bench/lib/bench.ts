@@ -216,11 +216,11 @@ export class Bench {
     };
   }
 
-  /** Keeps `connections` connections busy with the target's request (or `request`) for `seconds`, checking answers as its spec says. */
-  load(target: Target, seconds: number, request: HttpRequest = target.spec.request): Promise<LoadSlice> {
+  /** Keeps `connections` connections busy with the target's request for `seconds`, checking answers as its spec says. */
+  load(target: Target, seconds: number): Promise<LoadSlice> {
     const { spec } = target;
     const check = spec.checkUnderLoad ? { check: spec.check, ...(spec.expectedRejection ? { rejection: spec.expectedRejection } : {}) } : undefined;
-    return runLoad(target.url, request, { seconds, connections: this.settings.connections, ...(check ? { check } : {}) });
+    return runLoad(target.url, spec.request, { seconds, connections: this.settings.connections, ...(check ? { check } : {}) });
   }
 
   /** Resolves once the target has answered (or dropped) every request it received, e.g. those a slice's end cut off. */

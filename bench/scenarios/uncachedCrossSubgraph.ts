@@ -93,8 +93,10 @@ export const uncachedCrossSubgraph: Scenario = {
       routerSubgraphCallsPerRequest: full.subgraphCallsPerRequest,
       gatewaySubgraphCallsPerRequest: base.subgraphCallsPerRequest,
     };
-    // Both must have done the same work: the plan's fetches, no more (the router adds entity ids to them, never fetches).
-    const sameWork = Math.abs(metrics.routerSubgraphCallsPerRequest - metrics.gatewaySubgraphCallsPerRequest) <= 0.02 * SUBGRAPH_CALLS;
+    // Both must have done the same work, the plan's fetches (the router adds entity ids to them, never a fetch), within
+    // the bench's own tolerance: a request cut off at the end of a slice may never reach the subgraphs.
+    const planned = (calls: number) => calls >= SUBGRAPH_CALLS * 0.95 && calls <= SUBGRAPH_CALLS * 1.02 + 0.05;
+    const sameWork = planned(metrics.routerSubgraphCallsPerRequest) && planned(metrics.gatewaySubgraphCallsPerRequest);
     return {
       baseline: 'gateway',
       targets: [top, base, full],
@@ -104,7 +106,7 @@ export const uncachedCrossSubgraph: Scenario = {
           `(router + Redis CPU per request: ${Math.abs(metrics.extraCpuMicrosPerRequest).toFixed(0)} µs ${metrics.extraCpuMicrosPerRequest >= 0 ? 'more' : 'less'} than the gateway's); ` +
           `router ${metrics.routerShareOfCeilingPercent.toFixed(1)}% and gateway ${metrics.gatewayShareOfCeilingPercent.toFixed(1)}% of the ceiling`,
         `subgraph calls per request: router ${metrics.routerSubgraphCallsPerRequest.toFixed(2)}, gateway ${metrics.gatewaySubgraphCallsPerRequest.toFixed(2)}` +
-          (sameWork ? ' (the same work)' : ' — NOT the same work: compare with care'),
+          (sameWork ? `: both the plan's ${SUBGRAPH_CALLS}, the same work` : ` — NOT both the plan's ${SUBGRAPH_CALLS}: compare with care`),
       ],
     };
   },
