@@ -14,7 +14,6 @@ export interface Platform {
   aiWorker: BenchProcess;
   /** The run's database, for reading what the services stored (tables named with their schema, e.g. `ai.generations`). */
   sql: Queryable;
-  databaseUrl: string;
   subgraphUrls: { users: string; memes: string; ai: string };
   secrets: { signing: string; jwt: string };
   redisUrl: string;
@@ -89,7 +88,6 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     subgraphs,
     aiWorker,
     sql: db,
-    databaseUrl: database.url,
     subgraphUrls: { users: url('users'), memes: url('memes'), ai: url('ai') },
     secrets,
     redisUrl: options.redisUrl,

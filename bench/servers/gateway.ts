@@ -41,7 +41,7 @@ interface BaselineContext {
   signedViewer: () => Promise<string>;
 }
 
-class AnonymousViewerDataSource extends RemoteGraphQLDataSource<BaselineContext> {
+class ViewerSigningDataSource extends RemoteGraphQLDataSource<BaselineContext> {
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<BaselineContext>): Promise<void> {
     // Schema loads and health checks carry no request context.
     if (!('signedViewer' in context)) return;
@@ -82,7 +82,7 @@ await runBenchChild(async () => {
   const apollo = new ApolloServer<BaselineContext>({
     gateway: new ApolloGateway({
       supergraphSdl: supergraph.gatewaySdl,
-      buildService: ({ name, url }) => new AnonymousViewerDataSource({ url: supergraph.subgraphUrls.get(name) ?? url }),
+      buildService: ({ name, url }) => new ViewerSigningDataSource({ url: supergraph.subgraphUrls.get(name) ?? url }),
     }),
     stopOnTerminationSignals: false,
   });
