@@ -194,11 +194,14 @@ export const aiBurst: Scenario = {
         const drainSeconds = (performance.now() - loadEnded) / 1000;
         const outcome = await burstOutcome(platform.sql, ids);
         bursts.push({ target: target.spec.name, accepted: ids.length, drainSeconds, peakQueued: queued, ...outcome });
-        // A generation that failed is a wrong answer, found late.
-        if (outcome.failed > 0 && slice.checked) {
+        // A generation that failed, or that the ai database does not know, is a wrong answer found late.
+        const problems = slice.checked?.problems;
+        if (problems && outcome.failed > 0) {
           const reason = `generations FAILED (${outcome.failedCodes.join(', ')})`;
-          slice.checked.problems[reason] = (slice.checked.problems[reason] ?? 0) + outcome.failed;
+          problems[reason] = (problems[reason] ?? 0) + outcome.failed;
         }
+        const missing = ids.length - outcome.succeeded - outcome.failed;
+        if (problems && missing > 0) problems['accepted generations missing from the ai database'] = missing;
         return slice;
       },
     })) as [TargetResult, TargetResult];
@@ -226,6 +229,7 @@ export const aiBurst: Scenario = {
         meanDrainSeconds: mean(own.map((b) => b.drainSeconds)),
         generationsPerSecond: acceptedCount / Math.max(1e-9, own.reduce((sum, b) => sum + b.allDoneSeconds, 0)),
         meanQueueWaitSeconds: mean(own.map((b) => b.meanWaitSeconds)),
+        meanRunSeconds: mean(own.map((b) => b.meanRunSeconds)),
         peakQueued: Math.max(0, ...own.map((b) => b.peakQueued)),
         workerMicrosPerGeneration,
       };
