@@ -176,16 +176,14 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
     it('reports traffic, latency, cache hits by layer and rejections by reason from the router’s own counters', async () => {
       const trending = '{ trending(first: 3) { id title } }';
       for (let i = 0; i < 30; i++) await gql(`${stack.routerUrl}/graphql`, trending);
-      // Samples come every 200 ms; wait for one that holds this traffic.
-      await expect
-        .poll(async () => (await report()).body.samples.some((s) => s.requestsPerSecond > 0 && s.p50Ms !== null), { timeout: 10_000, interval: 100 })
-        .toBe(true);
+      // Samples come every 200 ms and the traffic spans several; the first request is a miss, the
+      // rest are hits from the router's own layer: wait for a sample that saw mostly hits.
+      const mostlyHits = (r: Report) => r.samples.some((s) => s.requestsPerSecond > 0 && (s.cacheHitRatio.local ?? 0) > 0.5);
+      await expect.poll(async () => mostlyHits((await report()).body), { timeout: 10_000, interval: 100 }).toBe(true);
       const { body, headers } = await report();
       expect(headers.get('cache-control')).toBe('no-store');
       const busy = body.samples.filter((s) => s.requestsPerSecond > 0);
       expect(busy.every((s) => s.p50Ms! > 0 && s.p99Ms! >= s.p50Ms!)).toBe(true);
-      // The same query again and again: served from the router's own layer.
-      expect(body.samples.some((s) => (s.cacheHitRatio.local ?? 0) > 0.5)).toBe(true);
       expect(body.subgraphs).toEqual([
         { name: 'ai', ready: 'ok', breaker: 'closed' },
         { name: 'memes', ready: 'ok', breaker: 'closed' },
