@@ -21,6 +21,9 @@ export interface ResponseCacheOptions {
   maxEntries?: number;
 }
 
+/** How long a claimed purge request stays claimed: far longer than its message takes to reach every router. */
+const PURGE_CLAIM_MS = 60_000;
+
 export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 export const isFresh = (entry: CachedResponse, now = Date.now()) => now - entry.storedAt < entry.maxAge * 1000;
 
@@ -51,8 +54,8 @@ export class ResponseCache {
     this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'response', tag: 'tag' }) : null;
     this.channel = `${state.prefix}cache-purge`;
     state.listen(this.channel, (message) => this.dropLocal(JSON.parse(message) as string[]));
-    // Services other than routers (the AI worker) ask for purges here; every router acts, purging twice is harmless.
-    state.listen(`${state.prefix}cache-purge-request`, (message) => void this.purge(JSON.parse(message) as string[]));
+    // Services other than routers (the AI worker) ask for purges here; every router hears each request.
+    state.listen(`${state.prefix}cache-purge-request`, (message) => void this.purgeRequested(message));
   }
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
@@ -105,6 +108,24 @@ export class ResponseCache {
     } catch (error) {
       this.state.fellBack('cache invalidation', error);
     }
+  }
+
+  /**
+   * A purge another service asked for: `{ id, tags }`. One router claims it
+   * and purges Redis once, then every router drops its copies on the purge
+   * message. (A bare list of tags, from a worker of an earlier version, is
+   * purged by every router, as then.)
+   */
+  private async purgeRequested(message: string): Promise<void> {
+    const request = JSON.parse(message) as string[] | { id: string; tags: string[] };
+    if (Array.isArray(request)) return this.purge(request);
+    const redis = this.state.redis;
+    if (!redis) return;
+    const claimed = await redis.set(`${this.state.prefix}purge-claim:${request.id}`, '1', 'PX', PURGE_CLAIM_MS, 'NX').catch((e: unknown) => {
+      this.state.fellBack('cache invalidation', e);
+      return null;
+    });
+    if (claimed === 'OK') await this.purge(request.tags);
   }
 
   private remember(key: string, entry: CachedResponse): void {

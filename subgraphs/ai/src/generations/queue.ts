@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import { ErrorCode, codedError, createRedis, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
 import type { PooledProvider } from '../providers/config';
@@ -84,7 +84,8 @@ export function startBullMqWorker(options: {
   const deps = {
     ...options.deps,
     purge: async (tags: string[]) => {
-      await redis.publish(`${options.prefix}cache-purge-request`, JSON.stringify(tags));
+      // The id lets one router claim the request and purge Redis once, however many routers hear it.
+      await redis.publish(`${options.prefix}cache-purge-request`, JSON.stringify({ id: randomUUID(), tags }));
     },
   };
   const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
