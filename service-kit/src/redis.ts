@@ -65,6 +65,11 @@ export interface RedisConnectionOptions {
   maxRetriesPerRequest?: number | null;
   /** Hold commands while disconnected instead of failing them at once. Default false. */
   offlineQueue?: boolean;
+  /**
+   * Send the commands issued in one tick of the event loop in one write (ioredis's auto-pipelining).
+   * Default false; not for a connection that runs blocking commands, which would hold the others up.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -77,7 +82,7 @@ export function createRedis(url: string, name: string, options?: RedisConnection
 export function createRedis(target: RedisTarget, name: string, options?: RedisConnectionOptions): RedisClient;
 export function createRedis(target: string | RedisTarget, name: string, options: RedisConnectionOptions = {}): RedisClient {
   const node = { connectionName: name, maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest, connectTimeout: 2_000 };
-  const common = { enableOfflineQueue: options.offlineQueue ?? false, enableReadyCheck: true };
+  const common = { enableOfflineQueue: options.offlineQueue ?? false, enableReadyCheck: true, enableAutoPipelining: options.autoPipelining ?? false };
   const redis: RedisClient =
     typeof target === 'object' && 'clusterNodes' in target
       ? new Cluster(target.clusterNodes, { ...common, clusterRetryStrategy: retryDelay, redisOptions: node })

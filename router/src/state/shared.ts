@@ -24,7 +24,9 @@ export interface SharedState {
 
 export function openSharedState(target: RedisTarget | undefined, prefix: string, log?: Logger): SharedState {
   if (!target) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, close: async () => undefined };
-  const redis = createRedis(target, 'memegraph-router');
+  // Every request makes a few small commands (limits, quota, bucket): requests in flight together
+  // share one write to Redis instead of a system call each.
+  const redis = createRedis(target, 'memegraph-router', { autoPipelining: true });
   // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
   // a PUBLISH reaches the subscribers of every node, so any one node will do.
   const subscriber = createRedis(target, 'memegraph-router-sub');
