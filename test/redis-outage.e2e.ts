@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/accounts';
 import { routerClient } from './support/client';
-import { freePorts } from './support/redisCluster';
+import { freePorts } from './support/redis';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;

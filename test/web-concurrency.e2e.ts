@@ -1,24 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './support/accounts';
+import { startRouterProcess, type RouterProcess } from './support/routerProcess';
 import { startStack, type Stack } from './support/stack';
 
-const ROUTER_MAIN = fileURLToPath(new URL('../router/src/main.ts', import.meta.url));
 const PER_MINUTE = 40;
 
-interface LogLine {
-  pid: number;
-  msg: string;
-  url?: string;
-  status?: number;
-}
-
 let stack: Stack;
-let primary: ChildProcess;
-const lines: LogLine[] = [];
+let primary: RouterProcess;
 
 /** One POST on a connection of its own, so the primary hands each to whichever process is next. */
 function post(url: string, query: string): Promise<number> {
@@ -33,34 +22,19 @@ function post(url: string, query: string): Promise<number> {
   });
 }
 
-const ready = () => lines.filter((l) => l.msg === 'router ready');
-
 beforeAll(async () => {
   stack = await startStack({ users: 5, memes: 20 });
-  // The real entry point, as `npm start` runs it, with two router processes sharing one port.
-  primary = spawn(process.execPath, ['--import', 'tsx', ROUTER_MAIN], {
-    env: {
-      ...process.env,
-      ...stack.routerEnv,
-      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: PER_MINUTE } }),
-      PORT: '0',
-      WEB_CONCURRENCY: '2',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  createInterface({ input: primary.stdout! }).on('line', (line) => {
-    if (line.startsWith('{')) lines.push(JSON.parse(line) as LogLine);
-  });
-  await eventually(async () => ready().length >= 2, 30_000, 50);
+  // Two router processes sharing one port.
+  primary = await startRouterProcess({ ...stack.routerEnv, TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: PER_MINUTE } }), WEB_CONCURRENCY: '2' }, 2);
 });
 afterAll(async () => {
-  if (primary?.exitCode === null) primary.kill('SIGKILL');
+  primary?.kill();
   await stack?.close();
 });
 
 describe('WEB_CONCURRENCY=2', () => {
   it('runs two router processes on one port that share limits through Redis, replaces one that dies, and drains both on SIGTERM', async () => {
+    const { lines, ready } = primary;
     const [first, second] = ready();
     // In a cluster, listen(0) gives every process the same port.
     expect(first!.url).toBe(second!.url);
@@ -86,9 +60,8 @@ describe('WEB_CONCURRENCY=2', () => {
     expect(health.status).toBe(200);
 
     // SIGTERM to the primary: every process drains and the whole thing exits cleanly.
-    const exited = new Promise<number | null>((resolve) => primary.once('exit', (code) => resolve(code)));
-    primary.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    primary.child.kill('SIGTERM');
+    expect(await primary.exited).toBe(0);
     expect(lines.filter((l) => l.msg === 'stopped').map((l) => l.pid).sort()).toEqual([second!.pid, replacement.pid].sort());
     await expect(fetch(url.replace(/\/graphql$/, '/health'))).rejects.toThrow();
   });

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import {
+  addCounts,
   combine,
   runLoad,
+  sumOf,
   validate,
   type HttpRequest,
   type LoadResult,
@@ -169,6 +171,19 @@ async function idleStats(process: BenchProcess): Promise<ProcessStats> {
     if (Date.now() > deadline) throw new Error(`${process.name} still has ${stats.requests.inFlight} requests in flight after ${IDLE_TIMEOUT_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
   }
+}
+
+/**
+ * How `calls` subgraph calls per request miss the `expected` query plan, or
+ * null when within tolerance. A little under is not a miss: requests cut off
+ * while the server was still reading them never reach the subgraphs. A
+ * little over neither: a cached answer past its maxAge is executed again now
+ * and then.
+ */
+export function subgraphCallsOff(calls: number, expected: number): 'fewer' | 'more' | null {
+  if (calls < expected * 0.95) return 'fewer';
+  if (calls > expected * 1.02 + 0.05) return 'more';
+  return null;
 }
 
 const cpuMicros = (stats: ProcessStats) => stats.cpuUserMicros + stats.cpuSystemMicros;
@@ -358,11 +373,9 @@ export class Bench {
     const windowSeconds = total((w) => w.seconds);
     const otherCores = other / 1e6 / windowSeconds;
     const subgraphCalls = total((w) => w.subgraphCalls) / received;
-    const probes: Record<string, number> = {};
-    for (const window of windows) for (const [name, value] of Object.entries(window.probes)) probes[name] = (probes[name] ?? 0) + value;
+    const probes = windows.reduce((all, w) => addCounts(all, w.probes), {});
 
-    const problems = load.checked ? Object.values(load.checked.problems).reduce((sum, n) => sum + n, 0) : 0;
-    const errors = load.socketErrors + (load.checked ? problems : load.non2xx);
+    const errors = load.socketErrors + (load.checked ? sumOf(load.checked.problems) : load.non2xx);
     const warnings: string[] = [];
     if (load.socketErrors > 0) warnings.push(`${load.socketErrors} socket errors (${load.timeouts} timeouts)`);
     if (load.checked) {
@@ -376,10 +389,11 @@ export class Bench {
     }
     if (spec.subgraphCallsPerRequest !== undefined) {
       const expected = spec.subgraphCallsPerRequest;
-      // A little under is no warning: requests cut off while the server was still reading them never reach the subgraphs.
-      if (subgraphCalls < expected * 0.95) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it skipped work (a cache?)`);
-      // A little over neither: a cached answer past its maxAge is executed again now and then.
-      if (subgraphCalls > expected * 1.02 + 0.05) warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: it made calls the query plan does not need`);
+      const off = subgraphCallsOff(subgraphCalls, expected);
+      if (off) {
+        const meaning = off === 'fewer' ? 'it skipped work (a cache?)' : 'it made calls the query plan does not need';
+        warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: ${meaning}`);
+      }
     }
     if (otherCores > OTHER_CORES_WARNING) warnings.push(`something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`);
 

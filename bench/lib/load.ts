@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import autocannon from 'autocannon';
 
 /** One request, as sent: its headers and body. */
@@ -19,8 +18,11 @@ export interface HttpRequest {
   body?: string | (() => string | RequestVariant);
 }
 
+/** An answer's headers, by case-insensitive name: fetch's `Headers`, or those autocannon hands over under load. */
+export type AnswerHeaders = Pick<Headers, 'get' | 'has'>;
+
 /** Why an answer is wrong, or null when it is right. */
-export type ResponseCheck = (status: number, body: unknown, headers: Headers) => string | null;
+export type ResponseCheck = (status: number, body: unknown, headers: AnswerHeaders) => string | null;
 
 /**
  * The error code of an answer that is a refusal the scenario expects (e.g.
@@ -107,6 +109,34 @@ export const servedWithoutErrors: ResponseCheck = (status, body) => {
   return null;
 };
 
+/** Counts of one record added into another, key by key; returns `into`. */
+export function addCounts(into: Record<string, number>, from: Record<string, number>): Record<string, number> {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+  return into;
+}
+
+/** All the counts of a record, added up. */
+export const sumOf = (counts: Record<string, number>): number => Object.values(counts).reduce((sum, n) => sum + n, 0);
+
+/**
+ * The headers autocannon hands `onResponse` (names as the server wrote them,
+ * repeated ones as arrays), looked up only when a check asks: most checks
+ * under load never do, and a `Headers` built for every answer (a few µs)
+ * is load-generator CPU taken from the servers on a small machine.
+ */
+function answerHeaders(received: Record<string, string | string[] | undefined>): AnswerHeaders {
+  const get = (name: string) => {
+    const wanted = name.toLowerCase();
+    for (const key in received) {
+      if (key.toLowerCase() !== wanted) continue;
+      const value = received[key];
+      if (value !== undefined) return Array.isArray(value) ? value.join(', ') : value;
+    }
+    return null;
+  };
+  return { get, has: (name) => get(name) !== null };
+}
+
 const parseJson = (text: string): unknown => {
   try {
     return JSON.parse(text);
@@ -153,7 +183,7 @@ export function runLoad(url: string, request: HttpRequest, options: { seconds: n
     const checked = check ? { problems: {} as Record<string, number>, rejections: {} as Record<string, number>, servedLatenciesMs: [] as number[] } : undefined;
     // Set by onResponse and read by the 'response' event that autocannon emits right after it, for the same answer.
     let servedLast = false;
-    const onResponse = (status: number, text: string, _context: object, received: IncomingHttpHeaders | undefined) => {
+    const onResponse = (status: number, text: string, _context: object, received: Record<string, string | string[] | undefined> | undefined) => {
       if (!check || !checked) return;
       const body = parseJson(text);
       const code = check.rejection?.(status, body);
@@ -162,9 +192,7 @@ export function runLoad(url: string, request: HttpRequest, options: { seconds: n
         servedLast = false;
         return;
       }
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(received ?? {})) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-      const problem = check.check(status, body, headers);
+      const problem = check.check(status, body, answerHeaders(received ?? {}));
       servedLast = problem === null;
       if (problem === null) return;
       const reasons = checked.problems;
@@ -221,11 +249,6 @@ function percentiles(values: readonly number[]): Percentiles {
   const at = (quantile: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]! : 0);
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
-
-const addCounts = (into: Record<string, number>, from: Record<string, number>) => {
-  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
-  return into;
-};
 
 /** Slices of load on one target as one result; percentiles over every answer. */
 export function combine(slices: readonly LoadSlice[]): LoadResult {

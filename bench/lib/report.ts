@@ -1,10 +1,11 @@
 import type { ScenarioResult, TargetResult } from './bench';
+import { sumOf } from './load';
 
 const MB = 1024 * 1024;
 
 const fixed = (value: number, digits: number) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
-const sumOf = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+type Column = [name: string, cell: (target: TargetResult) => string];
 
 /**
  * A scenario's results as a Markdown table (readable in a terminal, pastable
@@ -15,13 +16,13 @@ export function formatScenario(result: ScenarioResult, platformPeakRssBytes: Rec
   const baseline = result.targets.find((t) => t.name === result.baseline);
   const ratio = (target: TargetResult) => (baseline ? `${fixed(target.load.requestsPerSecond / baseline.load.requestsPerSecond, 2)}×` : 'n/a');
   const withRejections = result.targets.some((t) => t.rejections !== null);
-  const columns: Array<[string, (t: TargetResult) => string]> = [
+  const columns: Column[] = [
     ['target', (t) => t.name],
     ['req/s', (t) => fixed(t.load.requestsPerSecond, 0)],
     ['p50 ms', (t) => fixed(t.load.latencyMs.p50, 0)],
     ['p99 ms', (t) => fixed(t.load.latencyMs.p99, 0)],
     ['errors', (t) => fixed(t.errors, 0)],
-    ...(withRejections ? ([['rejected', (t) => fixed(sumOf(t.rejections ?? {}), 0)]] as Array<[string, (t: TargetResult) => string]>) : []),
+    ...(withRejections ? [['rejected', (t) => fixed(sumOf(t.rejections ?? {}), 0)] satisfies Column] : []),
     ['peak RSS MB', (t) => fixed(t.peakRssBytes / MB, 0)],
     [`vs ${result.baseline}`, ratio],
     ['subgraph calls/req', (t) => fixed(t.subgraphCallsPerRequest, 2)],

@@ -41,17 +41,22 @@ export async function seededViewers(platform: Platform): Promise<BenchViewer[]> 
 /** `BENCH_USER_TIERS_JSON` for the baseline gateway: the tier of each viewer it will see. */
 export const userTiersJson = (viewers: readonly BenchViewer[]) => JSON.stringify(Object.fromEntries(viewers.map((v) => [v.userId, v.tier])));
 
+/** A plan a viewer can be put on (`free`: the subscription cancelled). */
+type Plan = 'premium' | 'enterprise' | 'free';
+
 /**
- * Changes the viewers' plans as a client would: `subscribe` or
- * `cancelSubscription` through a router (one started for this, on the
- * platform), which drops each user's cached viewer on every router and in
- * Redis. Returns the viewers with their new tier.
+ * Puts each viewer on the plan `planOf` names, as a client would:
+ * `subscribe` or `cancelSubscription` through one router started for this,
+ * on the platform, which drops each user's cached viewer on every router and
+ * in Redis. Returns the viewers, in order, with their new tier.
  */
-export async function changePlans(bench: Bench, viewers: readonly BenchViewer[], plan: 'premium' | 'enterprise' | 'free'): Promise<BenchViewer[]> {
-  const query = plan === 'free' ? 'mutation { cancelSubscription { status } }' : `mutation { subscribe(plan: ${plan.toUpperCase()}) { status } }`;
+export async function changePlans(bench: Bench, viewers: readonly BenchViewer[], planOf: (index: number) => Plan): Promise<BenchViewer[]> {
   const router = await startProcess('accounts-router', serverFile('router'), bench.routerEnv());
   try {
-    for (const viewer of viewers) {
+    const changed: BenchViewer[] = [];
+    for (const [index, viewer] of viewers.entries()) {
+      const plan = planOf(index);
+      const query = plan === 'free' ? 'mutation { cancelSubscription { status } }' : `mutation { subscribe(plan: ${plan.toUpperCase()}) { status } }`;
       const response = await fetch(router.info.url!, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: viewer.authorization },
@@ -60,9 +65,10 @@ export async function changePlans(bench: Bench, viewers: readonly BenchViewer[],
       });
       const body = (await response.json()) as { errors?: unknown };
       if (!response.ok || body.errors) throw new Error(`${query} for user ${viewer.userId} failed: ${JSON.stringify(body).slice(0, 300)}`);
+      changed.push({ ...viewer, tier: plan });
     }
+    return changed;
   } finally {
     await router.stop();
   }
-  return viewers.map((viewer) => ({ ...viewer, tier: plan }));
 }

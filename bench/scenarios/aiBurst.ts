@@ -110,11 +110,8 @@ async function burstViewers(bench: Bench, free: readonly BenchViewer[], bursts: 
   if (free.length < bursts * BURST_VIEWERS) {
     throw new Error(`ai-burst needs ${bursts * BURST_VIEWERS} free users for ${bursts} bursts of ${BURST_VIEWERS} viewers; the seed has ${free.length}: use fewer --rounds`);
   }
-  const pools = Array.from({ length: bursts }, (_, i) => free.slice(i * BURST_VIEWERS, (i + 1) * BURST_VIEWERS));
-  const enterprise = await changePlans(bench, pools.flatMap((pool) => pool.slice(0, BURST_ENTERPRISE)), 'enterprise');
-  const premium = await changePlans(bench, pools.flatMap((pool) => pool.slice(BURST_ENTERPRISE)), 'premium');
-  const paid = new Map([...enterprise, ...premium].map((viewer) => [viewer.userId, viewer]));
-  return pools.map((pool) => pool.map((viewer) => paid.get(viewer.userId)!));
+  const paid = await changePlans(bench, free.slice(0, bursts * BURST_VIEWERS), (i) => (i % BURST_VIEWERS < BURST_ENTERPRISE ? 'enterprise' : 'premium'));
+  return Array.from({ length: bursts }, (_, i) => paid.slice(i * BURST_VIEWERS, (i + 1) * BURST_VIEWERS));
 }
 
 const mean = (values: readonly number[]) => (values.length ? values.reduce((sum, v) => sum + v, 0) / values.length : 0);
@@ -244,7 +241,7 @@ export const aiBurst: Scenario = {
       );
     }
     // Leave the platform as seeded for the scenarios after this one: the bursts' viewers back on free.
-    await changePlans(bench, pools.flat(), 'free');
+    await changePlans(bench, pools.flat(), () => 'free');
     return { baseline: 'gateway', targets: results, metrics, summary };
   },
 };

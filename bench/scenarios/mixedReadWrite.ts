@@ -1,5 +1,5 @@
 import type { Scenario, Target, TargetResult } from '../lib/bench';
-import { servedWithoutErrors, type HttpRequest, type ResponseCheck } from '../lib/load';
+import { servedWithoutErrors, sumOf, type HttpRequest, type ResponseCheck } from '../lib/load';
 import { seededViewers, userTiersJson } from '../lib/viewers';
 import { TRENDING, UNLIMITED_SIGNED_IN, tenTrendingMemes } from './workload';
 
@@ -79,30 +79,27 @@ export const mixedReadWrite: Scenario = {
         return { headers: { authorization: viewer.authorization }, body: JSON.stringify(body) };
       },
     };
+    const everyAnswerChecked = { request, check: mixedAnswer, checkUnderLoad: true };
     const gateway = await bench.start({
       name: 'gateway',
       description: 'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline, no cache (baseline)',
       server: 'gateway',
       env: bench.routerEnv({ BENCH_USER_TIERS_JSON: userTiersJson(viewers) }),
-      request,
-      check: mixedAnswer,
-      checkUnderLoad: true,
+      ...everyAnswerChecked,
     });
     const router = await bench.start({
       name: 'router',
       description: 'the Memegraph router, full pipeline and response cache on Redis, votes purging by entity tag',
       server: 'router',
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_SIGNED_IN }),
-      request,
-      check: mixedAnswer,
-      checkUnderLoad: true,
+      ...everyAnswerChecked,
     });
     const [base, cached] = (await bench.measure([gateway, router], {
       probe: (target) => (target === router ? cacheLookups(target) : Promise.resolve({})),
     })) as [TargetResult, TargetResult];
 
     const lookups = cached.probes;
-    const all = Object.values(lookups).reduce((sum, n) => sum + n, 0);
+    const all = sumOf(lookups);
     const hits = (lookups['local hit'] ?? 0) + (lookups['redis hit'] ?? 0);
     const voteRate = (target: TargetResult) => (target.load.requestsPerSecond * VOTES_IN_TEN) / 10;
     const metrics = {

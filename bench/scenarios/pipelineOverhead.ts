@@ -1,6 +1,6 @@
 import type { Scenario, TargetResult } from '../lib/bench';
 import { graphqlRequest, type ResponseCheck } from '../lib/load';
-import { TRENDING, UNLIMITED_ANONYMOUS, distinctRequests, executed, tenTrendingMemes } from './workload';
+import { TRENDING, UNLIMITED_ANONYMOUS, ceilingOf, distinctRequests, executed, extraCpuMicrosPerRequest, tenTrendingMemes } from './workload';
 
 /**
  * The same query, but not cacheable: `randomMeme` has no `@cacheControl`
@@ -23,24 +23,20 @@ export const pipelineOverhead: Scenario = {
     'the router (and the router with the response cache out of the way) against plain @apollo/gateway over the same subgraphs, ' +
     'and node:http writing the same bytes as the ceiling.',
   async run(bench) {
-    const request = distinctRequests(TRENDING);
+    const executedEveryTime = { request: distinctRequests(TRENDING), check: executed(tenTrendingMemes), subgraphCallsPerRequest: SUBGRAPH_CALLS };
     const gateway = await bench.start({
       name: 'gateway',
       description: 'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)',
       server: 'gateway',
       env: bench.routerEnv(),
-      request,
-      check: executed(tenTrendingMemes),
-      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+      ...executedEveryTime,
     });
     const router = await bench.start({
       name: 'router',
       description: 'the Memegraph router, full pipeline on Redis; every request a response-cache miss (lookup, execution, write)',
       server: 'router',
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
-      request,
-      check: executed(tenTrendingMemes),
-      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+      ...executedEveryTime,
     });
     const uncacheable = await bench.start({
       name: 'router-uncacheable',
@@ -51,26 +47,16 @@ export const pipelineOverhead: Scenario = {
       check: notCached,
       subgraphCallsPerRequest: SUBGRAPH_CALLS,
     });
-    const ceiling = await bench.start({
-      name: 'ceiling',
-      description: 'node:http writing the router’s answer bytes',
-      server: 'ceiling',
-      env: { BENCH_BODY_BASE64: router.sample.body.toString('base64'), BENCH_CONTENT_TYPE: router.sample.contentType },
-      // The ceiling ignores the body; making each one distinct would only slow the load generator down.
-      request: graphqlRequest(TRENDING),
-      check: tenTrendingMemes,
-    });
+    // The ceiling ignores the body; making each one distinct would only slow the load generator down.
+    const ceiling = await bench.start(ceilingOf(router, graphqlRequest(TRENDING), tenTrendingMemes));
     const [base, full, withoutCache, top] = (await bench.measure([gateway, router, uncacheable, ceiling])) as [TargetResult, TargetResult, TargetResult, TargetResult];
 
     const overhead = (target: TargetResult) => (1 - target.load.requestsPerSecond / base.load.requestsPerSecond) * 100;
-    // What the router costs the machine beyond the baseline: its own CPU and the Redis work it causes.
-    const extraCpu = (target: TargetResult) =>
-      target.cpuMicrosPerRequest.server + target.cpuMicrosPerRequest.redis - base.cpuMicrosPerRequest.server - base.cpuMicrosPerRequest.redis;
     const metrics = {
       pipelineOverheadPercent: overhead(full),
-      pipelineCpuMicrosPerRequest: extraCpu(full),
+      pipelineCpuMicrosPerRequest: extraCpuMicrosPerRequest(full, base),
       uncacheableOverheadPercent: overhead(withoutCache),
-      uncacheableCpuMicrosPerRequest: extraCpu(withoutCache),
+      uncacheableCpuMicrosPerRequest: extraCpuMicrosPerRequest(withoutCache, base),
     };
     return {
       baseline: 'gateway',

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Target, TargetResult, TargetSpec } from '../lib/bench';
 import { graphqlRequest, servedWithoutErrors, type HttpRequest, type ResponseCheck } from '../lib/load';
 
 /** A typical anonymous read that crosses subgraphs: memes, then users for the authors. */
@@ -48,3 +49,21 @@ export const executed =
   (check: ResponseCheck): ResponseCheck =>
   (status, body, headers) =>
     headers.get('x-cache') === 'HIT' ? 'served from the response cache: this scenario measures execution' : check(status, body, headers);
+
+/**
+ * The ceiling beside `router`: node:http answering `request` with the
+ * router's checked answer, byte for byte, which `check` then checks again.
+ * Nothing serving that answer can be faster on this machine.
+ */
+export const ceilingOf = (router: Target, request: HttpRequest, check: ResponseCheck): TargetSpec => ({
+  name: 'ceiling',
+  description: 'node:http writing the router’s answer bytes',
+  server: 'ceiling',
+  env: { BENCH_BODY_BASE64: router.sample.body.toString('base64'), BENCH_CONTENT_TYPE: router.sample.contentType },
+  request,
+  check,
+});
+
+/** What a router costs the machine per request beyond the baseline: its own CPU and the Redis work it causes. */
+export const extraCpuMicrosPerRequest = (target: TargetResult, baseline: TargetResult): number =>
+  target.cpuMicrosPerRequest.server + target.cpuMicrosPerRequest.redis - baseline.cpuMicrosPerRequest.server - baseline.cpuMicrosPerRequest.redis;

@@ -18,7 +18,6 @@ import {
   TIERS,
   VIEWER_HEADER,
   anonymousViewer,
-  clientIp,
   closeServer,
   createHttpServer,
   createLogger,
@@ -67,7 +66,7 @@ function parseUserTiers(json: string | undefined): ReadonlyMap<string, Tier> {
 /** The viewer a request names: the user of its bearer token (payload read, signature not checked), or anonymous. */
 function viewerOf(req: IncomingMessage): Viewer {
   const authorization = req.headers.authorization;
-  if (!authorization) return anonymousViewer(clientIp(req));
+  if (!authorization) return anonymousViewer(req.socket.remoteAddress ?? 'unknown');
   const payload = /^Bearer [\w-]+\.([\w-]+)\.[\w-]*$/.exec(authorization)?.[1];
   const sub: unknown = payload ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub : undefined;
   const tier = typeof sub === 'string' ? userTiers.get(sub) : undefined;

@@ -48,7 +48,7 @@ export async function sha256Hex(text: string): Promise<string> {
  * to the edges already there, so an infinite scroll reads one growing list.
  * A generation is one entry whatever `waitSeconds` a poll asked with.
  */
-export function createGalleryCache(): InMemoryCache {
+function createGalleryCache(): InMemoryCache {
   return new InMemoryCache({
     typePolicies: {
       Query: {

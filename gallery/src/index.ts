@@ -1,6 +1,5 @@
 export {
   GALLERY_CLIENT_NAME,
-  createGalleryCache,
   createGalleryClient,
   sha256Hex,
   type GalleryClientOptions,

@@ -141,11 +141,6 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-/** Where the request came from; the router's anonymous limits key on it. */
-export function clientIp(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
 /**
  * An HTTP server around `handle`: coded errors keep their status and code,
  * a failed downstream call is a 502, anything else a bare 500 with the

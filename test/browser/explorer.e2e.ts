@@ -2,11 +2,10 @@ import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../support/accounts';
 import { gql } from '../support/client';
-import { launchBrowser, openPage, type BrowserPage } from '../support/browser';
+import { type BrowserPage, launchBrowser, openPage, poll } from '../support/browser';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from '../support/stack';
 
 /** Waits for what the page shows: the explorer's bundle and its first introspection take a moment. */
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000, interval: 100 });
 
 describe('the explorer in Chromium', () => {
   let stack: Stack;

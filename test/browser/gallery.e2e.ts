@@ -6,16 +6,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { PersistedQueryManifest } from '@memegraph/gallery';
+import { GALLERY_CLIENT_NAME, type PersistedQueryManifest } from '@memegraph/gallery';
 import type { Browser, Locator, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openPage, type BrowserPage } from '../support/browser';
+import { type BrowserPage, launchBrowser, openPage, poll } from '../support/browser';
 import { gql } from '../support/client';
 import { startStack, type Stack } from '../support/stack';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MANIFEST_PATH = createRequire(import.meta.url).resolve('@memegraph/gallery/persisted-query-manifest.json');
-const GALLERY_CLIENT = 'memegraph-gallery';
 
 /** One GraphQL request the page sent, as the router received it. */
 interface SentOperation {
@@ -57,7 +56,6 @@ async function memeIds(list: Locator): Promise<string[]> {
 }
 
 /** Waits for what the page shows: first loads and router round trips take longer than vitest's 1 s default. */
-const poll = <T>(read: () => Promise<T> | T, timeout = 10_000) => expect.poll(read, { timeout });
 
 const card = (list: Locator, id: string) => list.locator(`article[aria-labelledby="meme-${id}-title"]`);
 
@@ -92,7 +90,7 @@ beforeAll(async () => {
     routerEnv: {
       GALLERY_DIR: galleryDir,
       TRUSTED_DOCUMENTS_MANIFEST: MANIFEST_PATH,
-      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: JSON.stringify({ [GALLERY_CLIENT]: 'enforce' }),
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: JSON.stringify({ [GALLERY_CLIENT_NAME]: 'enforce' }),
     },
   });
   browser = await launchBrowser();
@@ -284,7 +282,7 @@ describe('the gallery in Chromium, served by the router', () => {
     const sent = await Promise.all(operations);
     const ids = new Set(manifest.operations.map((operation) => operation.id));
     expect(sent.length).toBeGreaterThan(10);
-    expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT)).toEqual([]);
+    expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT_NAME)).toEqual([]);
     expect(new Set(sent.map((operation) => operation.operationName))).toEqual(
       new Set(['Feed', 'TrendingMemes', 'SearchMemes', 'MemeById', 'MemesPage', 'SignUp', 'LogIn', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
     );
@@ -296,7 +294,7 @@ describe('the gallery in Chromium, served by the router', () => {
 
   it('the router enforced the manifest for the gallery: query text under its name is refused, and other clients are not held to it', async () => {
     const text = '{ trending(first: 1) { id } }';
-    const asGallery = await gql(`${stack.routerUrl}/graphql`, text, undefined, { 'apollographql-client-name': GALLERY_CLIENT });
+    const asGallery = await gql(`${stack.routerUrl}/graphql`, text, undefined, { 'apollographql-client-name': GALLERY_CLIENT_NAME });
     expect(asGallery.status).toBe(400);
     expect(asGallery.body.errors?.map((error) => error.extensions?.code)).toEqual(['PERSISTED_QUERY_NOT_IN_LIST']);
     const asAnotherClient = await gql(`${stack.routerUrl}/graphql`, text);

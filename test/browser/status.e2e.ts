@@ -2,10 +2,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from '../support/accounts';
 import { gql } from '../support/client';
-import { launchBrowser, openPage } from '../support/browser';
+import { launchBrowser, openPage, poll } from '../support/browser';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from '../support/stack';
 
-const poll = <T>(read: () => Promise<T> | T) => expect.poll(read, { timeout: 15_000, interval: 100 });
 
 /** What a chart shows: its line(s) and the number in its caption. */
 async function chart(page: Page, name: string) {

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 /**
  * Headless Chromium for end-to-end tests: Debian's own build (never a
@@ -42,6 +43,9 @@ export function isLoopbackUrl(raw: string): boolean {
   if (isIP(host) === 6) return host === '::1';
   return false;
 }
+
+/** Retries `read` until the matcher that follows holds: a page draws what it fetched a moment later. */
+export const poll = <T>(read: () => Promise<T> | T, timeoutMs = 15_000) => expect.poll(read, { timeout: timeoutMs, interval: 100 });
 
 export async function launchBrowser(): Promise<Browser> {
   // Playwright makes a fresh, throw-away profile directory for each launch.

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisNode } from '@memegraph/service-kit';
 import { eventually } from './accounts';
+import { dropKeys, freePorts, keysOf } from './redis';
 
 /** A Redis Cluster of this test's own, every node a master on 127.0.0.1. */
 export interface LocalRedisCluster {
@@ -24,24 +24,6 @@ export interface LocalRedisCluster {
   close(): Promise<void>;
 }
 
-/** `count` ports free at once (a cluster node needs a client port and a bus port; a server the test restarts needs one it can keep). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-    }
-    return servers.map((s) => (s.address() as { port: number }).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  }
-}
-
 /** Runs a command to its end; rejects with its output when it fails. */
 function run(command: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -52,18 +34,6 @@ function run(command: string, args: string[]): Promise<string> {
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output}`))));
   });
-}
-
-/** Every key of `node` starting with `prefix`. On a cluster node SCAN sees only that node's own keys. */
-async function scanNode(node: Redis, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
 }
 
 /**
@@ -139,15 +109,9 @@ export async function startRedisCluster(size = 3): Promise<LocalRedisCluster> {
     return {
       nodes: nodes.map(({ host, port }) => ({ host, port })),
       nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
-      keysPerMaster: async (prefix) => Promise.all(clients.map(async (c) => (await scanNode(c, prefix)).length)),
+      keysPerMaster: async (prefix) => Promise.all(clients.map(async (c) => (await keysOf(c, prefix)).length)),
       async dropPrefix(prefix) {
-        await Promise.all(
-          clients.map(async (client) => {
-            const keys = await scanNode(client, prefix);
-            // One DEL per key: a node refuses a multi-key DEL across slots.
-            if (keys.length > 0) await Promise.all(keys.map((key) => client.del(key)));
-          }),
-        );
+        await Promise.all(clients.map((client) => dropKeys(client, prefix)));
       },
       stop,
       async start() {

@@ -27,6 +27,7 @@ import {
 } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
+import { dropKeys } from './redis';
 import type { LocalRedisCluster } from './redisCluster';
 
 export interface Stack {
@@ -75,12 +76,7 @@ export interface StackOptions {
 async function dropRedisPrefix(prefix: string): Promise<void> {
   const redis = new Redis(TEST_REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await dropKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

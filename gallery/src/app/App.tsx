@@ -55,11 +55,11 @@ function ViewerStatus() {
   );
 }
 
-const NAV: { label: string; to: string; views: Route['view'][] }[] = [
-  { label: 'Feed', to: href.feed(), views: ['feed'] },
-  { label: 'Trending', to: href.trending(), views: ['trending'] },
-  { label: 'Generate', to: href.generate(), views: ['generate'] },
-  { label: 'Account', to: href.account(), views: ['account'] },
+const NAV: { label: string; to: string; view: Route['view'] }[] = [
+  { label: 'Feed', to: href.feed(), view: 'feed' },
+  { label: 'Trending', to: href.trending(), view: 'trending' },
+  { label: 'Generate', to: href.generate(), view: 'generate' },
+  { label: 'Account', to: href.account(), view: 'account' },
 ];
 
 function View({ route }: { route: Route }) {
@@ -99,7 +99,7 @@ export function App() {
           <ul>
             {NAV.map((item) => (
               <li key={item.label}>
-                <a href={item.to} aria-current={item.views.includes(route.view) ? 'page' : undefined}>
+                <a href={item.to} aria-current={item.view === route.view ? 'page' : undefined}>
                   {item.label}
                 </a>
               </li>

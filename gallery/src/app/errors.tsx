@@ -52,7 +52,7 @@ export function describeError(error: unknown): Problem {
     } catch {
       // Not JSON (a proxy's error page): the status is all there is to tell.
     }
-    return { code: fallback, message: `The server answered ${error.statusCode}.` };
+    return problem(fallback, `The server answered ${error.statusCode}.`);
   }
   return problem('NETWORK_ERROR', 'Memegraph cannot be reached.');
 }

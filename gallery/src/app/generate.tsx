@@ -62,8 +62,8 @@ function GenerationProgress({ id }: { id: string }) {
   return (
     <section className="panel" aria-labelledby="progress-heading">
       <h2 id="progress-heading">Your generation</h2>
-      {generation && <p className="prompt">“{generation.prompt}”</p>}
-      <div role="status" aria-live="polite" className="progress">
+      {generation && <p>“{generation.prompt}”</p>}
+      <div role="status" aria-live="polite">
         {generation === undefined && !error && <p>Checking on it…</p>}
         {generation === null && <p>No such generation: it may have been made by another account.</p>}
         {generation?.status === 'QUEUED' && (

@@ -1,6 +1,6 @@
-import { NetworkStatus } from '@apollo/client';
 import { useQuery } from '@apollo/client/react';
 import { FEED, ME, MEME_BY_ID, MEMES_PAGE, SEARCH_MEMES, TRENDING_MEMES } from '../operations';
+import { hasMemesAi } from './account';
 import { ErrorNotice } from './errors';
 import { InfiniteMemes } from './InfiniteMemes';
 import { AiBadge, MemeGrid, VoteControls, altText } from './MemeCard';
@@ -9,18 +9,14 @@ import { href } from './route';
 import { useSession } from './session';
 
 function Loading({ what }: { what: string }) {
-  return (
-    <p role="status" className="loading">
-      Loading {what}…
-    </p>
-  );
+  return <p role="status">Loading {what}…</p>;
 }
 
 export function FeedView() {
   const { token } = useSession();
   const me = useQuery(ME, { skip: !token });
-  const premium = me.data?.me?.tier === 'PREMIUM' || me.data?.me?.tier === 'ENTERPRISE';
-  const { data, error, fetchMore, networkStatus } = useQuery(FEED, { notifyOnNetworkStatusChange: true });
+  const premium = hasMemesAi(me.data?.me?.tier);
+  const { data, error, fetchMore } = useQuery(FEED);
   return (
     <section aria-labelledby="feed-heading">
       <h2 id="feed-heading">Feed</h2>
@@ -37,7 +33,7 @@ export function FeedView() {
       {data ? (
         <InfiniteMemes connection={data.feed} label="Feed" loadMore={(after) => fetchMore({ variables: { after } })} />
       ) : (
-        networkStatus === NetworkStatus.loading && <Loading what="the feed" />
+        !error && <Loading what="the feed" />
       )}
     </section>
   );
