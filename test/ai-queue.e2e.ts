@@ -122,7 +122,7 @@ describe('the generation queue', () => {
     const responses = await Promise.all(
       Array.from({ length: 600 }, (_, i) => {
         const { account, tier } = accounts[i % accounts.length]!;
-        return account.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `burst ${tier} ${i}` }).then((r) => ({ r, tier }));
+        return account.client<{ generateMeme: { id: string; status: string; queuePosition: number | null } }>(GENERATE, { p: `burst ${tier} ${i}` }).then((r) => ({ r, tier, account }));
       }),
     );
     const accepted = responses.filter(({ r }) => r.body.data?.generateMeme);
@@ -133,9 +133,33 @@ describe('the generation queue', () => {
     }
     expect(accepted.length + rejected.length).toBe(600);
 
+    // Every answer queued so far has its place in line.
+    for (const { r } of accepted) {
+      expect(r.body.data!.generateMeme.status).toBe('QUEUED');
+      expect(r.body.data!.generateMeme.queuePosition).toBeGreaterThanOrEqual(1);
+    }
+
     stack.startAiWorker();
     const ids = accepted.map(({ r }) => r.body.data!.generateMeme.id);
-    await eventually(async () => (await statuses(ids)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED'), 60_000, 200);
+    // While workers take jobs, owners keep asking: a generation reported QUEUED always has a
+    // place in line, even when a worker takes it between the two reads.
+    const seen: { status: string; queuePosition: number | null }[] = [];
+    await eventually(async () => {
+      const asked = await Promise.all(
+        accepted.slice(0, 40).map(({ r, account }) =>
+          account.client<{ generation: { status: string; queuePosition: number | null } }>(
+            `query($id: ID!) { generation(id: $id) { status queuePosition } }`,
+            { id: r.body.data!.generateMeme.id },
+          ),
+        ),
+      );
+      seen.push(...asked.map((a) => a.body.data!.generation));
+      return (await statuses(ids)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+    }, 60_000, 200);
+    const queued = seen.filter((g) => g.status === 'QUEUED');
+    expect(queued.length).toBeGreaterThan(0);
+    expect(queued.filter((g) => !(typeof g.queuePosition === 'number' && g.queuePosition >= 1))).toEqual([]);
+    expect(seen.filter((g) => g.status !== 'QUEUED' && g.queuePosition !== null)).toEqual([]);
     const rows = await statuses(ids);
     const seconds = (Date.now() - started) / 1000;
     const succeeded = rows.filter((r) => r.status === 'SUCCEEDED').length;

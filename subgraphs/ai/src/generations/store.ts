@@ -45,12 +45,16 @@ export function createGenerationStore(db: Queryable) {
     async remove(id: string) {
       await db.query('DELETE FROM generations WHERE id = $1', [id]);
     },
-    /** 1-based place in the waiting line: ahead are higher priorities, then older jobs of the same. */
+    /**
+     * 1-based place in the waiting line: ahead are higher priorities, then older jobs of the same.
+     * A generation read as QUEUED may have been taken by a worker since; it is then first in line,
+     * behind only what is still waiting ahead of it, so its status and place never disagree.
+     */
     async queuePositions(ids: readonly string[]) {
       const rows = await db.query<{ id: string; position: string }>(
-        `SELECT g.id, (SELECT count(*) FROM generations w
-                       WHERE w.status = 'QUEUED' AND (w.priority < g.priority OR (w.priority = g.priority AND w.id <= g.id))) AS position
-         FROM generations g WHERE g.id = ANY($1::bigint[]) AND g.status = 'QUEUED'`,
+        `SELECT g.id, 1 + (SELECT count(*) FROM generations w
+                           WHERE w.status = 'QUEUED' AND (w.priority < g.priority OR (w.priority = g.priority AND w.id < g.id))) AS position
+         FROM generations g WHERE g.id = ANY($1::bigint[])`,
         [ids],
       );
       return new Map(rows.map((r) => [r.id, Number(r.position)]));
