@@ -106,6 +106,46 @@ describe('response cache', () => {
     expect(me.headers.get('cache-control') ?? '').not.toContain('public');
   });
 
+  it('a hit takes no cost points, and is refused with THROTTLED when the bucket lacks its estimate', async () => {
+    const query = (name: string) => `query ${name} { trending(first: 3) { id score } }`;
+    type Cost = { requestedQueryCost: number; actualQueryCost: number; throttleStatus: { currentlyAvailable: number } };
+    const costOf = (r: { body: { extensions?: Record<string, unknown> } }) => r.body.extensions!.cost as Cost;
+    const estimate = costOf(await routerClient(stack.routerUrl)(query('Probe'))).requestedQueryCost;
+    // A bucket of twice the estimate, restored at one point a second: room for a hit after a miss.
+    const router = await stack.addRouter({
+      TIERS_JSON: JSON.stringify({ free: { costBucketCapacity: 2 * estimate, maxCostPerOperation: 2 * estimate, costRestorePerSecond: 1 } }),
+    });
+    const account = await signUp(stack.routerUrl, 'cache_budget');
+    const client = routerClient(router, { authorization: `Bearer ${account.token}` });
+
+    const miss = await client(query('Budget'));
+    expect(miss.headers.get('x-cache')).toBe('MISS');
+    const afterMiss = costOf(miss).throttleStatus.currentlyAvailable;
+    expect(afterMiss).toBeLessThanOrEqual(2 * estimate - costOf(miss).actualQueryCost + 1);
+    for (let i = 0; i < 3; i++) {
+      const hit = await client(query('Budget'));
+      expect(hit.headers.get('x-cache')).toBe('HIT');
+      expect(costOf(hit)).toMatchObject({ requestedQueryCost: estimate, actualQueryCost: 0 });
+      expect(costOf(hit).throttleStatus.currentlyAvailable).toBeGreaterThanOrEqual(afterMiss);
+    }
+
+    // Spend the bucket on answers that are not cached (another operation name each time).
+    let available = afterMiss;
+    for (let i = 0; available >= estimate; i++) {
+      const spent = await client(query(`Spend${i}`));
+      expect(spent.status).toBe(200);
+      available = costOf(spent).throttleStatus.currentlyAvailable;
+    }
+    const before = stack.subgraphRequests();
+    const refused = await client(query('Budget'));
+    expect(refused.status).toBe(429);
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('THROTTLED');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.body.data ?? null).toBeNull();
+    expect(refused.headers.get('x-cache')).toBeNull();
+    expect(stack.subgraphRequests()).toEqual(before);
+  });
+
   it('serves cached data stale when a subgraph is down; uncached data fails with DOWNSTREAM_SERVICE_ERROR', async () => {
     // A router without the in-process layer, so the entry's age in Redis is all that counts.
     const client = routerClient(await stack.addRouter({ CACHE_LOCAL_TTL_MS: '0' }));

@@ -21,12 +21,14 @@ export interface BucketLimits {
  */
 export interface CostBucket {
   take(key: string, points: number, limits: BucketLimits): Promise<BucketState>;
+  /** Whether `points` could be taken now, taking none. */
+  check(key: string, points: number, limits: BucketLimits): Promise<BucketState>;
   refund(key: string, points: number, limits: BucketLimits): Promise<BucketState>;
   peek(key: string, limits: BucketLimits): Promise<BucketState>;
 }
 
-// One script for all three: refill by elapsed time (Redis' own clock, so
-// every router agrees), then take, refund or just look — atomically.
+// One script for all four: refill by elapsed time (Redis' own clock, so
+// every router agrees), then take, check, refund or just look — atomically.
 const BUCKET = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -40,8 +42,9 @@ local mode = ARGV[1]
 local amount = tonumber(ARGV[4])
 local allowed = 1
 local retry = 0
-if mode == 'take' then
-  if amount <= points then points = points - amount else allowed = 0; retry = math.ceil((amount - points) / rate) end
+if mode == 'take' or mode == 'check' then
+  if amount > points then allowed = 0; retry = math.ceil((amount - points) / rate)
+  elseif mode == 'take' then points = points - amount end
 elseif mode == 'refund' then
   points = math.min(capacity, points + amount)
 end
@@ -62,6 +65,7 @@ class RedisCostBucket implements CostBucket {
   }
 
   take = (key: string, points: number, limits: BucketLimits) => this.run('take', key, points, limits);
+  check = (key: string, points: number, limits: BucketLimits) => this.run('check', key, points, limits);
   refund = (key: string, points: number, limits: BucketLimits) => this.run('refund', key, points, limits);
   peek = (key: string, limits: BucketLimits) => this.run('peek', key, 0, limits);
 }
@@ -69,19 +73,18 @@ class RedisCostBucket implements CostBucket {
 class MemoryCostBucket implements CostBucket {
   private readonly buckets = new Map<string, { points: number; at: number }>();
 
-  private run(mode: 'take' | 'refund' | 'peek', key: string, amount: number, limits: BucketLimits): BucketState {
+  private run(mode: 'take' | 'check' | 'refund' | 'peek', key: string, amount: number, limits: BucketLimits): BucketState {
     const now = Date.now();
     const stored = this.buckets.get(key) ?? { points: limits.capacity, at: now };
     const rate = limits.restorePerSecond / 1000;
     let points = Math.min(limits.capacity, stored.points + Math.max(0, now - stored.at) * rate);
     let allowed = true;
     let retryAfterMs = 0;
-    if (mode === 'take') {
-      if (amount <= points) points -= amount;
-      else {
+    if (mode === 'take' || mode === 'check') {
+      if (amount > points) {
         allowed = false;
         retryAfterMs = Math.ceil((amount - points) / rate);
-      }
+      } else if (mode === 'take') points -= amount;
     } else if (mode === 'refund') {
       points = Math.min(limits.capacity, points + amount);
     }
@@ -91,6 +94,7 @@ class MemoryCostBucket implements CostBucket {
   }
 
   take = async (key: string, points: number, limits: BucketLimits) => this.run('take', key, points, limits);
+  check = async (key: string, points: number, limits: BucketLimits) => this.run('check', key, points, limits);
   refund = async (key: string, points: number, limits: BucketLimits) => this.run('refund', key, points, limits);
   peek = async (key: string, limits: BucketLimits) => this.run('peek', key, 0, limits);
 }

@@ -15,9 +15,9 @@ import { takeEntityTags, withEntityIds } from '../cache/entities';
 import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { purgeTagsFor } from '../cache/rules';
-import { ageOf, isFresh, type ResponseCache } from '../cache/store';
+import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
-import { actualCost, estimateCost } from '../cost/calculate';
+import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
 import type { FieldRateLimiter } from '../limits/fieldRateLimit';
 import type { RouterMetrics } from '../metrics';
 import { ROUTER_FIELDS, analyzeOperation, type GuardedField, type OperationAnalysis } from '../operation/analyze';
@@ -81,7 +81,12 @@ interface Prepared {
   documentKey: string;
   /** Root field names, for mutations. */
   mutationFields: string[];
+  /** Whether any field has @rateLimit: then every occurrence counts, cache hits included. */
+  fieldLimited: boolean;
 }
+
+/** Estimates are kept for documents and variables up to this size; larger ones are costed each time. */
+const MAX_ESTIMATE_KEY = 4_096;
 
 const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
   !!errors?.some((e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string');
@@ -96,6 +101,7 @@ export class PipelineGateway implements GatewayInterface {
   private inner?: GatewayExecutor;
   private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
+  private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000 });
 
   constructor(
     private readonly gateway: ApolloGateway,
@@ -105,15 +111,20 @@ export class PipelineGateway implements GatewayInterface {
   /** A reloaded supergraph brings its own directives; the gateway's schema update follows. */
   setPolicy(policy: SchemaPolicy): void {
     this.options.policy = policy;
+    this.forget();
+  }
+
+  /** Everything worked out from the schema and its policy. */
+  private forget(): void {
     this.analyses.clear();
     this.rewrites.clear();
+    this.estimates.clear();
   }
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback) {
     return this.gateway.onSchemaLoadOrUpdate((schemaContext) => {
       this.schema = schemaContext.apiSchema;
-      this.analyses.clear();
-      this.rewrites.clear();
+      this.forget();
       callback(schemaContext);
     });
   }
@@ -142,6 +153,7 @@ export class PipelineGateway implements GatewayInterface {
         cachePolicy: cachePolicyOf(this.schema!, this.options.policy, analysis.operation, analysis.fragments),
         documentKey: documentKey(rc.document, analysis.operation),
         mutationFields,
+        fieldLimited: analysis.guarded.some((field) => !!field.policy.rateLimit),
       };
       this.analyses.set(key, prepared);
     }
@@ -157,6 +169,17 @@ export class PipelineGateway implements GatewayInterface {
       this.rewrites.set(queryHash, document);
     }
     return { document, queryHash };
+  }
+
+  /** The estimated cost of what will run: the same document, operation and variables always cost the same. */
+  private estimate(plan: { document: DocumentNode; queryHash: string }, operationName: string | null, variables: Record<string, unknown>): CostResult {
+    const key = `${plan.queryHash}\0${operationName ?? ''}\0${JSON.stringify(variables)}`;
+    const known = this.estimates.get(key);
+    if (known) return known;
+    const { schema, options } = this;
+    const estimate = estimateCost({ schema: schema!, policy: options.policy, document: plan.document, operationName, variables }, options);
+    if (key.length <= MAX_ESTIMATE_KEY) this.estimates.set(key, estimate);
+    return estimate;
   }
 
   private rewrite(rc: GatewayGraphQLRequestContext, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>) {
@@ -219,12 +242,15 @@ export class PipelineGateway implements GatewayInterface {
 
     // 2. Demand control on what would actually run.
     let plan = this.rewrite(rc, analysis, remove);
-    const estimate = estimateCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables }, options);
+    const estimate = this.estimate(plan, rc.operationName, variables);
     const dryRun = routerFields.some((f) => argumentValues(f, schema, variables).dryRun === true);
     const throttleStatus = (available: number) => ({
       maximumAvailable: limits.costBucketCapacity,
       currentlyAvailable: Math.floor(available),
       restoreRate: limits.costRestorePerSecond,
+    });
+    const costExtension = (actualQueryCost: number, available: number) => ({
+      cost: { requestedQueryCost: estimate.cost, actualQueryCost, throttleStatus: throttleStatus(available) },
     });
     report.cost = estimate.cost;
     if (estimate.cost > limits.maxCostPerOperation) {
@@ -236,24 +262,59 @@ export class PipelineGateway implements GatewayInterface {
             extensions: { code: ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE, cost: { estimated: estimate.cost, max: limits.maxCostPerOperation } },
           }),
         ],
-        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(bucket.available) } },
+        extensions: costExtension(0, bucket.available),
       };
     }
-    const charge = dryRun ? CHARGE_NOTHING : estimate;
-    const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
-    if (!taken.allowed) {
+    const throttled = (refused: { available: number; retryAfterMs: number }): GatewayExecutionResult => {
       reject(ErrorCode.THROTTLED);
-      const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+      const retryAfter = Math.max(1, Math.ceil(refused.retryAfterMs / 1000));
       setHeader('retry-after', String(retryAfter));
       return {
         errors: [
-          new GraphQLError(`Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(taken.available)} are left`, {
+          new GraphQLError(`Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(refused.available)} are left`, {
             extensions: { code: ErrorCode.THROTTLED, retryAfterSeconds: retryAfter },
           }),
         ],
-        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(taken.available) } },
+        extensions: costExtension(0, refused.available),
       };
+    };
+    const isGet = rc.request.http?.method === 'GET';
+    const cacheHeaders = (age: number) => {
+      setHeader('age', String(age));
+      if (isGet && prepared.cachePolicy.scope === 'PUBLIC') setHeader('cache-control', `public, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
+    };
+    /** A fresh answer from the response cache: nothing ran, so nothing is charged. */
+    const fromCache = async (entry: CachedResponse, available: number): Promise<GatewayExecutionResult> => {
+      options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
+      setHeader('x-cache', 'HIT');
+      report.cache = 'HIT';
+      cacheHeaders(ageOf(entry));
+      if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
+      // Shared, never mutated: Apollo only serializes it.
+      return { data: entry.data, extensions: costExtension(0, available) };
+    };
+    const cacheKeyOf = () =>
+      responseCacheKey({ documentKey: prepared.documentKey, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy });
+
+    // 3. The response cache, for queries whose every field may be cached and that lost no field to
+    // authorization. A hit is looked up before any points are taken: it is refused like any operation
+    // when the bucket lacks the estimate, and otherwise served without taking any. Operations with
+    // @rateLimit fields are looked up after those limits (step 4), which count every occurrence.
+    const cacheableSoFar = prepared.cachePolicy.maxAge > 0 && removals.length === 0 && routerFields.length === 0;
+    let cacheKey: string | null = null;
+    let cached: CachedResponse | undefined;
+    if (cacheableSoFar && !prepared.fieldLimited) {
+      cacheKey = cacheKeyOf();
+      cached = await options.responseCache.get(cacheKey);
+      if (cached && isFresh(cached)) {
+        const held = await options.bucket.check(`cost:${key}`, estimate.cost, bucketLimits);
+        return held.allowed ? fromCache(cached, held.available) : throttled(held);
+      }
     }
+
+    const charge = dryRun ? CHARGE_NOTHING : estimate;
+    const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
+    if (!taken.allowed) return throttled(taken);
     const rateLimitValue = (remaining: number) => ({
       cost: estimate.cost,
       limit: limits.costBucketCapacity,
@@ -268,11 +329,11 @@ export class PipelineGateway implements GatewayInterface {
       const patched = patchResult(data, routerFields.map((f) => ({ ...f, value: rateLimitValue(taken.available) })));
       return {
         data: patched.data ?? undefined,
-        extensions: { cost: { requestedQueryCost: estimate.cost, actualQueryCost: 0, throttleStatus: throttleStatus(taken.available) } },
+        extensions: costExtension(0, taken.available),
       };
     }
 
-    // 3. Field-level @rateLimit, per occurrence, shared by every router.
+    // 4. Field-level @rateLimit, per occurrence, shared by every router.
     let rateLimited = false;
     for (const field of analysis.guarded) {
       if (!field.policy.rateLimit || remove.has(field.node)) continue;
@@ -289,32 +350,17 @@ export class PipelineGateway implements GatewayInterface {
     }
     if (rateLimited) plan = this.rewrite(rc, analysis, remove);
 
-    options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
-
-    // 4. The response cache: only for queries whose every field may be cached and nothing was removed.
-    const cacheable = prepared.cachePolicy.maxAge > 0 && removals.length === 0 && routerFields.length === 0;
-    const cacheKey = cacheable
-      ? responseCacheKey({ documentKey: prepared.documentKey, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy })
-      : null;
-    const cached = cacheKey ? await options.responseCache.get(cacheKey) : undefined;
-    const costExtension = (actualQueryCost: number, available: number) => ({
-      cost: { requestedQueryCost: estimate.cost, actualQueryCost, throttleStatus: throttleStatus(available) },
-    });
-    const isGet = rc.request.http?.method === 'GET';
-    const cacheHeaders = (age: number) => {
-      setHeader('age', String(age));
-      if (isGet && prepared.cachePolicy.scope === 'PUBLIC') setHeader('cache-control', `public, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
-    };
-    if (cached && isFresh(cached)) {
-      // Served from the cache: nothing ran, so nothing is charged.
-      const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
-      setHeader('x-cache', 'HIT');
-      report.cache = 'HIT';
-      cacheHeaders(ageOf(cached));
-      if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
-      // Shared, never mutated: Apollo only serializes it.
-      return { data: cached.data, extensions: costExtension(0, after.available) };
+    // The response cache for operations with @rateLimit fields, now that their limits counted this one.
+    const cacheable = cacheableSoFar && !rateLimited;
+    if (cacheable && prepared.fieldLimited) {
+      cacheKey = cacheKeyOf();
+      cached = await options.responseCache.get(cacheKey);
+      if (cached && isFresh(cached)) {
+        const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
+        return fromCache(cached, after.available);
+      }
     }
+    options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
 
     // 5. Plan and execute what is left; ids are added when the response will be cached or purges others.
     const tagged = cacheable || prepared.mutationFields.length > 0;

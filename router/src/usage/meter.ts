@@ -47,9 +47,28 @@ end
 return out
 `);
 
+/** One more request today (KEYS[1]); the counter outlives its day by ARGV[1] ms. Returns the day's total. */
+const COUNT = redisScript(`
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return count
+`);
+
+/**
+ * Adds ARGV[1] requests and ARGV[2] cost points to a user's day counter
+ * (KEYS[1], kept ARGV[3] ms) and lists it (member ARGV[4]) in its shard's
+ * dirty set (KEYS[2]).
+ */
+const ADD = redisScript(`
+redis.call('HINCRBY', KEYS[1], 'requests', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'cost', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[4])
+`);
+
 /**
  * Counters live in shards (see shards.ts): a user's day counter and the
- * dirty set that lists it share a hash tag, so recording is one MULTI and
+ * dirty set that lists it share a hash tag, so recording is one script and
  * a flush is one script per shard, on one Redis or a Redis Cluster.
  */
 class RedisUsageMeter implements UsageMeter {
@@ -60,21 +79,16 @@ class RedisUsageMeter implements UsageMeter {
   ) {}
 
   async countRequest(viewerKey: string): Promise<number> {
-    const key = `${this.prefix}quota:${today()}:${viewerKey}`;
-    const [[, count]] = (await this.redis.multi().incr(key).pexpire(key, 2 * DAY_MS).exec()) as [[null, number], unknown];
-    return count;
+    return (await COUNT(this.redis, [`${this.prefix}quota:${today()}:${viewerKey}`], [2 * DAY_MS])) as number;
   }
 
-  async record(userId: string, costPoints: number): Promise<void> {
-    const member = `${today()}:${userId}`;
+  record(userId: string, costPoints: number): Promise<void> {
+    return this.add(`${today()}:${userId}`, 1, costPoints);
+  }
+
+  private async add(member: string, requests: number, costPoints: number): Promise<void> {
     const shard = shardOf(member);
-    await this.redis
-      .multi()
-      .hincrby(this.counterKey(shard, member), 'requests', 1)
-      .hincrby(this.counterKey(shard, member), 'cost', costPoints)
-      .pexpire(this.counterKey(shard, member), 7 * DAY_MS)
-      .sadd(this.dirtyKey(shard), member)
-      .exec();
+    await ADD(this.redis, [this.counterKey(shard, member), this.dirtyKey(shard)], [requests, costPoints, 7 * DAY_MS, member]);
   }
 
   async flush(): Promise<number> {
@@ -93,18 +107,7 @@ class RedisUsageMeter implements UsageMeter {
       await this.send(entries);
     } catch (error) {
       // Put the counts back so the next flush retries them: nothing is lost.
-      await Promise.all(
-        entries.map((e) => {
-          const member = `${e.day}:${e.userId}`;
-          const shard = shardOf(member);
-          return this.redis
-            .multi()
-            .hincrby(this.counterKey(shard, member), 'requests', e.requests)
-            .hincrby(this.counterKey(shard, member), 'cost', e.costPoints)
-            .sadd(this.dirtyKey(shard), member)
-            .exec();
-        }),
-      );
+      await Promise.all(entries.map((e) => this.add(`${e.day}:${e.userId}`, e.requests, e.costPoints)));
       throw error;
     }
     return entries.length;
