@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   Kind,
   Lexer,
@@ -87,13 +86,13 @@ function measureDocument(document: DocumentNode): Omit<DocumentMetrics, 'tokens'
  * validates it (graphql-js validation can be slow on hostile documents).
  */
 export class OperationLimits {
-  private readonly cache = new LRUCache<string, DocumentMetrics>({ max: 5_000 });
+  /** Keyed by the text itself (hashing it cost more than the lookup), bounded by total length. */
+  private readonly cache = new LRUCache<string, DocumentMetrics>({ max: 5_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, text) => text.length + 1 });
 
   constructor(private readonly tokenCap: number) {}
 
   measure(text: string): DocumentMetrics {
-    const key = createHash('sha256').update(text).digest('base64url');
-    const cached = this.cache.get(key);
+    const cached = this.cache.get(text);
     if (cached) return cached;
     const tokens = countTokens(text, this.tokenCap);
     let metrics: DocumentMetrics;
@@ -106,7 +105,7 @@ export class OperationLimits {
         metrics = { tokens, depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, unparsable: true };
       }
     }
-    this.cache.set(key, metrics);
+    this.cache.set(text, metrics);
     return metrics;
   }
 
