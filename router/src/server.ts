@@ -62,6 +62,8 @@ const CORS_HEADERS = {
 };
 
 const RATE_WINDOW_MS = 60_000;
+/** How long a starting router waits for Redis before it serves without it. */
+const REDIS_STARTUP_WAIT_MS = 3_000;
 /** The subgraph whose `aiStatus` the status page shows. */
 const AI_SUBGRAPH = 'ai';
 
@@ -104,6 +106,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   const state = openSharedState(config.redis, config.redisPrefix, log);
+  // Serve on shared state from the first request: a cluster connection takes a moment to learn the slots.
+  if (config.redis && !(await state.connected(REDIS_STARTUP_WAIT_MS))) {
+    log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not ready at start: serving on this instance\'s own state until it is');
+  }
   const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });

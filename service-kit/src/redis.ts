@@ -59,6 +59,7 @@ export function redisTargetOf(config: { REDIS_URL?: string; REDIS_CLUSTER_NODES?
 }
 
 const retryDelay = (attempt: number) => Math.min(attempt * 200, 2_000);
+const CLUSTER_MAX_REDIRECTIONS = 3;
 
 export interface RedisConnectionOptions {
   /** Tries of a command across reconnects; null: until it succeeds (BullMQ's blocking connections need that). Default 1. */
@@ -85,7 +86,15 @@ export function createRedis(target: string | RedisTarget, name: string, options:
   const common = { enableOfflineQueue: options.offlineQueue ?? false, enableReadyCheck: true, enableAutoPipelining: options.autoPipelining ?? false };
   const redis: RedisClient =
     typeof target === 'object' && 'clusterNodes' in target
-      ? new Cluster(target.clusterNodes, { ...common, clusterRetryStrategy: retryDelay, redisOptions: node })
+      ? new Cluster(target.clusterNodes, {
+          ...common,
+          clusterRetryStrategy: retryDelay,
+          // A command to a lost master, or while the cluster is down, is retried every 100 ms up to
+          // this many times before it fails (16 by default: 1.6 s per command a request waits for).
+          // A slot that moved needs one or two; past that the caller's fallback is quicker.
+          maxRedirections: CLUSTER_MAX_REDIRECTIONS,
+          redisOptions: node,
+        })
       : new Redis(typeof target === 'string' ? target : target.url, { ...node, ...common, retryStrategy: retryDelay });
   // Connection errors are expected while Redis is down; the callers' fallbacks handle them.
   redis.on('error', () => undefined);

@@ -19,14 +19,33 @@ export interface SharedState {
    * connection is ready, so it survives Redis going away and coming back.
    */
   listen(channel: string, onMessage: (message: string) => void): void;
+  /** Resolves true once the connection is ready (at once when it is), false after `timeoutMs` without it or without Redis. */
+  connected(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
+function whenReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const timer = setTimeout(() => {
+      client.off('ready', onReady);
+      resolve(false);
+    }, timeoutMs);
+    client.once('ready', onReady);
+  });
+}
+
 export function openSharedState(target: RedisTarget | undefined, prefix: string, log?: Logger): SharedState {
-  if (!target) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, close: async () => undefined };
-  // Every request makes a few small commands (limits, quota, bucket): requests in flight together
-  // share one write to Redis instead of a system call each.
-  const redis = createRedis(target, 'memegraph-router', { autoPipelining: true });
+  if (!target) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, connected: async () => false, close: async () => undefined };
+  // Every request makes a few small commands (limits, quota, bucket): on one Redis, requests in
+  // flight together share one write instead of a system call each. Not on a cluster: ioredis's
+  // auto-pipelines fail with MOVED, instead of following it, while slots change hands in a
+  // failover (redis/ioredis#2075; test/redis-cluster-failover.e2e.ts).
+  const redis = createRedis(target, 'memegraph-router', { autoPipelining: !('clusterNodes' in target) });
   // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
   // a PUBLISH reaches the subscribers of every node, so any one node will do.
   const subscriber = createRedis(target, 'memegraph-router-sub');
@@ -52,6 +71,10 @@ export function openSharedState(target: RedisTarget | undefined, prefix: string,
     listen(channel, onMessage) {
       handlers.set(channel, onMessage);
       subscribe([channel]);
+    },
+    async connected(timeoutMs) {
+      const [commands, messages] = await Promise.all([whenReady(redis, timeoutMs), whenReady(subscriber, timeoutMs)]);
+      return commands && messages;
     },
     async close() {
       await Promise.allSettled([redis.quit(), subscriber.quit()]);
