@@ -94,16 +94,32 @@ describe('response cache', () => {
     expect(parse.headers.get('x-cache')).toBeNull();
   });
 
-  it('GET for a public query carries Cache-Control for CDNs; private data does not', async () => {
+  it('answers carry Cache-Control for the time they have left, the same on a hit as on the miss: public for CDNs, private for a viewer’s own data', async () => {
     const url = `${stack.routerUrl}/graphql?query=${encodeURIComponent('{ templates { id name } }')}`;
     const response = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+    const again = await fetch(url, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    expect(again.headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+
+    const client = routerClient(stack.routerUrl);
+    const QUERY = '{ templates { id } }';
+    const [miss, hit] = [await client(QUERY), await client(QUERY)];
+    expect([miss.headers.get('x-cache'), hit.headers.get('x-cache')]).toEqual(['MISS', 'HIT']);
+    const maxAge = (r: { headers: Headers }) => Number(/^public, max-age=(\d+)$/.exec(r.headers.get('cache-control') ?? '')?.[1]);
+    expect(maxAge(miss)).toBeGreaterThan(0);
+    expect(maxAge(hit)).toBeLessThanOrEqual(maxAge(miss));
+    expect(maxAge(hit)).toBeGreaterThanOrEqual(maxAge(miss) - 1);
+
     const account = await signUp(stack.routerUrl, 'cache_private_get');
-    const me = await fetch(`${stack.routerUrl}/graphql?query=${encodeURIComponent('{ me { handle } }')}`, {
-      headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${account.token}` },
-    });
-    expect(me.headers.get('cache-control') ?? '').not.toContain('public');
+    const me = () =>
+      fetch(`${stack.routerUrl}/graphql?query=${encodeURIComponent('{ me { handle } }')}`, {
+        headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${account.token}` },
+      });
+    const [first, second] = [await me(), await me()];
+    expect(second.headers.get('x-cache')).toBe('HIT');
+    for (const answer of [first, second]) expect(answer.headers.get('cache-control')).toMatch(/^private, max-age=\d+$/);
   });
 
   it('a hit takes no cost points, and is refused with THROTTLED when the bucket lacks its estimate', async () => {

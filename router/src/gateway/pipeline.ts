@@ -278,10 +278,12 @@ export class PipelineGateway implements GatewayInterface {
         extensions: costExtension(0, refused.available),
       };
     };
-    const isGet = rc.request.http?.method === 'GET';
+    // The same Cache-Control on a hit as on the miss that stored it (where Apollo's plugin would
+    // otherwise say no-store, as nothing ran), for the time the answer has left.
     const cacheHeaders = (age: number) => {
       setHeader('age', String(age));
-      if (isGet && prepared.cachePolicy.scope === 'PUBLIC') setHeader('cache-control', `public, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
+      const scope = prepared.cachePolicy.scope === 'PUBLIC' ? 'public' : 'private';
+      setHeader('cache-control', `${scope}, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
     };
     /** A fresh answer from the response cache: nothing ran, so nothing is charged. */
     const fromCache = async (entry: CachedResponse, available: number): Promise<GatewayExecutionResult> => {
