@@ -101,7 +101,7 @@ export class PipelineGateway implements GatewayInterface {
   private inner?: GatewayExecutor;
   private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
-  private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000 });
+  private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 1 });
 
   constructor(
     private readonly gateway: ApolloGateway,
