@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIERS, VIEWER_HEADER, secretKey, signViewer } from '@memegraph/service-kit';
 import { eventually, signUp, type TestAccount } from './support/accounts';
 import { gql } from './support/client';
 import { startFakeProvider, type FakeProvider } from './support/fakeProvider';
-import { startStack, type Stack } from './support/stack';
+import { keysOf } from './support/redis';
+import { TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
 let fake: FakeProvider;
 let stack: Stack;
@@ -82,6 +84,14 @@ describe('the generation queue', () => {
       const r = await premium.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `crash test number ${i}` });
       expect(r.body.data!.generateMeme.status).toBe('QUEUED');
       ids.push(r.body.data!.generateMeme.id);
+    }
+    // On one Redis the jobs wait under the prefix earlier versions used, so an upgrade strands none.
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      expect((await keysOf(redis, `${stack.redisPrefix}bull:generations:`)).length).toBeGreaterThan(0);
+      expect(await keysOf(redis, `${stack.redisPrefix}{bull}`)).toEqual([]);
+    } finally {
+      redis.disconnect();
     }
     // Slow answers keep jobs in flight when the worker dies.
     const slow = await startFakeProvider({ keys: 2, latencyMs: 1500 });

@@ -25,9 +25,11 @@ export interface GenerationQueue {
 
 /**
  * BullMQ's keys for `prefix`. A queue's scripts touch many of its keys at once, so on a
- * Redis Cluster they must share a slot: the hash tag puts the whole queue in one.
+ * Redis Cluster they must share a slot: the hash tag puts the whole queue in one. On one
+ * Redis the queue keeps the prefix of earlier versions, so jobs waiting across an upgrade
+ * are still run by the new workers.
  */
-export const bullPrefix = (prefix: string) => `${prefix}{bull}`;
+export const bullPrefix = (prefix: string, redis: RedisClient) => (redis.isCluster ? `${prefix}{bull}` : `${prefix}bull`);
 
 const overloaded = (max: number) => codedError(ErrorCode.QUEUE_OVERLOADED, `The generation queue is full (${max} waiting); try again shortly`);
 
@@ -41,7 +43,7 @@ export class BullMqQueue implements GenerationQueue {
     private readonly settings: QueueSettings,
   ) {
     // Shares the service's connection: adding and counting jobs needs no connection of its own.
-    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix) });
+    this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix, redis) });
   }
 
   async submit(job: GenerationJob, priority: number): Promise<void> {
@@ -100,7 +102,7 @@ export function startBullMqWorker(options: {
     (job) => runGeneration(deps, job.data, AbortSignal.timeout(options.settings.jobTimeoutMs)),
     {
       connection,
-      prefix: bullPrefix(options.prefix),
+      prefix: bullPrefix(options.prefix, connection),
       concurrency: options.settings.concurrency,
       lockDuration: options.lockDurationMs,
       stalledInterval: options.lockDurationMs,
