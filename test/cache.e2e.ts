@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp } from './support/accounts';
 import { routerClient } from './support/client';
 import { Redis } from 'ioredis';
+import { PURGE_REQUEST_CHANNEL, purgeRequestMessage } from '@memegraph/service-kit';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -160,6 +161,33 @@ describe('response cache', () => {
     expect(refused.body.data ?? null).toBeNull();
     expect(refused.headers.get('x-cache')).toBeNull();
     expect(stack.subgraphRequests()).toEqual(before);
+  });
+
+  it('purges on a worker’s request, in this version’s form or an earlier one’s, and drops messages it cannot use without stopping', async () => {
+    const onB = routerClient(routerB);
+    const LIST = `{ memes(first: 2) { edges { node { id } } } }`;
+    const redis = new Redis(TEST_REDIS_URL);
+    try {
+      const prefix = stack.routerEnv.REDIS_PREFIX;
+      const expectPurgedBy = async (message: string) => {
+        await onB(LIST);
+        expect((await onB(LIST)).headers.get('x-cache')).toBe('HIT');
+        await redis.publish(`${prefix}${PURGE_REQUEST_CHANNEL}`, message);
+        await eventually(async () => (await onB(LIST)).headers.get('x-cache') === 'MISS', 2_000, 20);
+      };
+      await expectPurgedBy(purgeRequestMessage(['Meme:list']));
+      // An earlier version's worker sends the bare list: every router purges it.
+      await expectPurgedBy(JSON.stringify(['Meme:list']));
+
+      // Nothing a router cannot read stops it: each is logged and dropped.
+      for (const channel of ['cache-purge', PURGE_REQUEST_CHANNEL, 'viewer-invalidate']) {
+        for (const junk of ['not json', '{"id":"x","tags":["Meme:list"]}', '[1,2]', 'null']) await redis.publish(`${prefix}${channel}`, junk);
+      }
+      await expectPurgedBy(purgeRequestMessage(['Meme:list']));
+      expect((await (await fetch(`${routerB}/ready`)).json()).checks.redis).toBe('ok');
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('serves cached data stale when a subgraph is down; uncached data fails with DOWNSTREAM_SERVICE_ERROR', async () => {

@@ -14,3 +14,4 @@ export * from './scalars';
 export * from './lifecycle';
 export * from './redis';
 export * from './metrics';
+export * from './purgeRequest';

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { PURGE_REQUEST_CHANNEL, readPurgeRequest } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 import { TaggedEntries } from '../state/taggedEntries';
 
@@ -55,7 +56,7 @@ export class ResponseCache {
     this.channel = `${state.prefix}cache-purge`;
     state.listen(this.channel, (message) => this.dropLocal(JSON.parse(message) as string[]));
     // Services other than routers (the AI worker) ask for purges here; every router hears each request.
-    state.listen(`${state.prefix}cache-purge-request`, (message) => void this.purgeRequested(message));
+    state.listen(`${state.prefix}${PURGE_REQUEST_CHANNEL}`, (message) => this.purgeRequested(message));
   }
 
   /** A cached response, fresh or (within the stale window) not; undefined when there is none. */
@@ -111,14 +112,15 @@ export class ResponseCache {
   }
 
   /**
-   * A purge another service asked for: `{ id, tags }`. One router claims it
-   * and purges Redis once, then every router drops its copies on the purge
-   * message. (A bare list of tags, from a worker of an earlier version, is
-   * purged by every router, as then.)
+   * A purge another service asked for (see purgeRequest.ts). One router
+   * claims it and purges Redis once, then every router drops its copies on
+   * the purge message. A request without an id, from a worker of an earlier
+   * version, is purged by every router, as then.
    */
   private async purgeRequested(message: string): Promise<void> {
-    const request = JSON.parse(message) as string[] | { id: string; tags: string[] };
-    if (Array.isArray(request)) return this.purge(request);
+    const request = readPurgeRequest(message);
+    if (!request) throw new Error('not a list of cache tags');
+    if (!request.id) return this.purge(request.tags);
     const redis = this.state.redis;
     if (!redis) return;
     const claimed = await redis.set(`${this.state.prefix}purge-claim:${request.id}`, '1', 'PX', PURGE_CLAIM_MS, 'NX').catch((e: unknown) => {

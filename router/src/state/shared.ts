@@ -18,7 +18,7 @@ export interface SharedState {
    * Nothing happens without Redis. The subscription is made whenever the
    * connection is ready, so it survives Redis going away and coming back.
    */
-  listen(channel: string, onMessage: (message: string) => void): void;
+  listen(channel: string, onMessage: (message: string) => void | Promise<void>): void;
   /** Resolves true once the connection is ready (at once when it is), false after `timeoutMs` without it or without Redis. */
   connected(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -49,8 +49,16 @@ export function openSharedState(target: RedisTarget | undefined, prefix: string,
   // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
   // a PUBLISH reaches the subscribers of every node, so any one node will do.
   const subscriber = createRedis(target, 'memegraph-router-sub');
-  const handlers = new Map<string, (message: string) => void>();
-  subscriber.on('message', (channel: string, message: string) => handlers.get(channel)?.(message));
+  const handlers = new Map<string, (message: string) => void | Promise<void>>();
+  subscriber.on('message', (channel: string, message: string) => {
+    const handler = handlers.get(channel);
+    if (!handler) return;
+    // A message this router cannot use (another version's, a stray PUBLISH) is logged and dropped;
+    // it must not stop the process.
+    Promise.resolve()
+      .then(() => handler(message))
+      .catch((error: unknown) => log?.warn({ err: error, channel }, 'pub/sub message dropped'));
+  });
   // One warning per component every ten seconds, not one per request.
   const warned = new Map<string, number>();
   const fellBack = (component: string, error: unknown) => {

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { ErrorCode, codedError, createRedis, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
+import { ErrorCode, PURGE_REQUEST_CHANNEL, codedError, createRedis, purgeRequestMessage, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
 import type { PooledProvider } from '../providers/config';
 import { keyStatusBoard } from '../providers/status';
 import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
@@ -86,8 +86,8 @@ export function startBullMqWorker(options: {
   const deps = {
     ...options.deps,
     purge: async (tags: string[]) => {
-      // The id lets one router claim the request and purge Redis once, however many routers hear it.
-      await redis.publish(`${options.prefix}cache-purge-request`, JSON.stringify({ id: randomUUID(), tags }));
+      // Its id lets one router claim the request and purge Redis once, however many routers hear it.
+      await redis.publish(`${options.prefix}${PURGE_REQUEST_CHANNEL}`, purgeRequestMessage(tags));
     },
   };
   const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
