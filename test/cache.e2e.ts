@@ -184,7 +184,7 @@ describe('response cache', () => {
         for (const junk of ['not json', '{"id":"x","tags":["Meme:list"]}', '[1,2]', 'null']) await redis.publish(`${prefix}${channel}`, junk);
       }
       await expectPurgedBy(purgeRequestMessage(['Meme:list']));
-      expect((await (await fetch(`${routerB}/ready`)).json()).checks.redis).toBe('ok');
+      expect(((await (await fetch(`${routerB}/ready`)).json()) as { checks: Record<string, string> }).checks.redis).toBe('ok');
     } finally {
       redis.disconnect();
     }
