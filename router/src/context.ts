@@ -1,4 +1,5 @@
-import { signViewer, type Viewer } from '@memegraph/service-kit';
+import type { Viewer } from '@memegraph/service-kit';
+import type { ViewerSigner } from './viewer/signing';
 
 /** What the pipeline learns about a request, for its log line and metrics. */
 export interface RequestReport {
@@ -12,15 +13,15 @@ export interface RequestReport {
 export interface RouterContext {
   viewer: Viewer;
   report: RequestReport;
-  /** The viewer signed for subgraphs; signed once per request, on first use. */
+  /** The viewer signed for subgraphs; asked for once per request, on first use. */
   signedViewer: () => Promise<string>;
 }
 
-export function createRouterContext(viewer: Viewer, signingKey: Uint8Array, report: RequestReport): RouterContext {
+export function createRouterContext(viewer: Viewer, sign: ViewerSigner, report: RequestReport): RouterContext {
   let signed: Promise<string> | undefined;
   return {
     viewer,
     report,
-    signedViewer: () => (signed ??= signViewer(viewer, signingKey)),
+    signedViewer: () => (signed ??= sign(viewer)),
   };
 }

@@ -44,6 +44,7 @@ import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
+import { createViewerSigner } from './viewer/signing';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
@@ -213,7 +214,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
   await apollo.start();
 
-  const signingKey = secretKey(config.signingSecret);
+  const signViewers = createViewerSigner(secretKey(config.signingSecret));
   const clientAddress = createClientAddress(config.trustProxy);
   const identify = createViewerIdentifier({
     addressOf: clientAddress,
@@ -336,7 +337,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     await executeGraphQL(apollo, req, res, {
       body,
       search,
-      context: async () => createRouterContext(viewer, signingKey, report),
+      context: async () => createRouterContext(viewer, signViewers, report),
       headers: { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId },
     });
   };
