@@ -4,8 +4,9 @@
  * (service-kit's `executeGraphQL`). Its one addition is the data source that
  * signs the viewer, without which the subgraphs refuse every call: anonymous,
  * or for `Authorization: Bearer <session token>` the user the token names,
- * with the tier `BENCH_USER_TIERS_JSON` gives them. The token's signature is
- * not checked and nothing is looked up: the bench is the only client.
+ * with the tier `BENCH_USER_TIERS_JSON` gives them, signed as the router
+ * signs (a token reused per viewer). The session token's signature is not
+ * checked and nothing is looked up: the bench is the only client.
  * No identification, limits, quota, authorization, cost or metering.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,12 +22,12 @@ import {
   closeServer,
   createHttpServer,
   createLogger,
+  createViewerSigner,
   executeGraphQL,
   listen,
   readJsonBody,
   secretKey,
   sendError,
-  signViewer,
   type Tier,
   type Viewer,
 } from '@memegraph/service-kit';
@@ -77,7 +78,8 @@ function viewerOf(req: IncomingMessage): Viewer {
 await runBenchChild(async () => {
   const log = createLogger('gateway', config.logLevel);
   const supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
-  const signingKey = secretKey(config.signingSecret);
+  // Signed as the router signs (a token reused per viewer), so the subgraphs do the same work for both.
+  const signViewers = createViewerSigner(secretKey(config.signingSecret));
   const apollo = new ApolloServer<BaselineContext>({
     gateway: new ApolloGateway({
       supergraphSdl: supergraph.gatewaySdl,
@@ -89,7 +91,7 @@ await runBenchChild(async () => {
 
   const context = (viewer: Viewer) => async (): Promise<BaselineContext> => {
     let signed: Promise<string> | undefined;
-    return { signedViewer: () => (signed ??= signViewer(viewer, signingKey)) };
+    return { signedViewer: () => (signed ??= signViewers(viewer)) };
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/graphql') return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');

@@ -1,5 +1,4 @@
-import type { Viewer } from '@memegraph/service-kit';
-import type { ViewerSigner } from './viewer/signing';
+import type { Viewer, ViewerSigner } from '@memegraph/service-kit';
 
 /** What the pipeline learns about a request, for its log line and metrics. */
 export interface RequestReport {

@@ -14,6 +14,7 @@ import {
   closeServer,
   createHttpServer,
   createInternalClient,
+  createViewerSigner,
   executeGraphQL,
   listen,
   isJsonContentType,
@@ -44,7 +45,6 @@ import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
-import { createViewerSigner } from './viewer/signing';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {

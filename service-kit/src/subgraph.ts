@@ -8,7 +8,7 @@ import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJ
 import type { Logger } from './log';
 import { LATENCY_BUCKETS, createMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
-import { VIEWER_HEADER, ViewerSignatureError, secretKey, verifyViewer, type Viewer } from './viewer';
+import { VIEWER_HEADER, ViewerSignatureError, createViewerVerifier, secretKey, type Viewer } from './viewer';
 
 /** An extra HTTP route of a subgraph (images, internal endpoints). Returns false when it does not match. */
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL, viewer: () => Promise<Viewer>) => Promise<boolean>;
@@ -46,7 +46,7 @@ export interface SubgraphServer {
  * refuses every call that does not carry a valid viewer signature from the router.
  */
 export async function createSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
-  const key = secretKey(options.signingSecret);
+  const verifyViewer = createViewerVerifier(secretKey(options.signingSecret));
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const apollo = new ApolloServer<C>({
     schema: options.schema,
@@ -67,7 +67,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
       throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Calls to the ${options.name} subgraph must come through the Memegraph router`);
     }
     try {
-      return await verifyViewer(header, key);
+      return await verifyViewer(header);
     } catch (error) {
       if (error instanceof ViewerSignatureError) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Refused: ${error.message}`);
       throw error;
