@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp } from './support/accounts';
 import { routerClient } from './support/client';
 import { Redis } from 'ioredis';
+import { redisReadiness } from './support/redis';
 import { PURGE_REQUEST_CHANNEL, purgeRequestMessage } from '@memegraph/service-kit';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
@@ -184,7 +185,7 @@ describe('response cache', () => {
         for (const junk of ['not json', '{"id":"x","tags":["Meme:list"]}', '[1,2]', 'null']) await redis.publish(`${prefix}${channel}`, junk);
       }
       await expectPurgedBy(purgeRequestMessage(['Meme:list']));
-      expect(((await (await fetch(`${routerB}/ready`)).json()) as { checks: Record<string, string> }).checks.redis).toBe('ok');
+      expect(await redisReadiness(routerB)).toBe('ok');
     } finally {
       redis.disconnect();
     }

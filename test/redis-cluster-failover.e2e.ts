@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp } from './support/accounts';
 import { routerClient } from './support/client';
+import { fallbackLog, redisReadiness } from './support/redis';
 import { startRedisCluster, type LocalRedisCluster } from './support/redisCluster';
 import { startStack, type Stack } from './support/stack';
 
@@ -11,9 +10,7 @@ let stack: Stack | undefined;
 let routerA: string;
 let routerB: string;
 /** Redis components routers A and B fell back from, in order. */
-const fallbacks: string[] = [];
-
-const redisCheck = async (url: string) => ((await (await fetch(`${url}/ready`)).json()) as { checks: Record<string, string> }).checks.redis;
+const { log, fallbacks } = fallbackLog();
 
 beforeAll(async () => {
   // Three masters, each with a replica, so losing a master loses no slot for good.
@@ -21,18 +18,8 @@ beforeAll(async () => {
   // Limits out of the way: this test is about the failover, not about refusing the load.
   const generous = { requestsPerMinute: 100_000, dailyRequestQuota: 1_000_000, costBucketCapacity: 1_000_000, costRestorePerSecond: 100_000 };
   stack = await startStack({ users: 10, memes: 40, redisCluster: cluster, routerEnv: { TIERS_JSON: JSON.stringify({ anonymous: generous, free: generous }) } });
-  const warnings = new Writable({
-    write(line: Buffer, _encoding, done) {
-      const entry = JSON.parse(line.toString()) as { component?: string };
-      if (entry.component) fallbacks.push(entry.component);
-      done();
-    },
-  });
-  const log = pino({ level: 'warn' }, warnings);
   routerA = await stack.addRouter({}, log);
   routerB = await stack.addRouter({}, log);
-  // A router serves at once, on its own state until its cluster connection has found the slots.
-  await eventually(async () => (await redisCheck(routerA)) === 'ok' && (await redisCheck(routerB)) === 'ok', 10_000, 50);
 }, 60_000);
 afterAll(async () => {
   await stack?.close();
@@ -86,7 +73,7 @@ describe('a Redis Cluster master lost and replaced by its replica', () => {
     );
 
     // After: both routers see Redis again, and what they share works across them.
-    await eventually(async () => (await redisCheck(routerA)) === 'ok' && (await redisCheck(routerB)) === 'ok', 10_000, 100);
+    await eventually(async () => (await redisReadiness(routerA)) === 'ok' && (await redisReadiness(routerB)) === 'ok', 10_000, 100);
     const [fresh] = await stack!.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id OFFSET 30 LIMIT 1`);
     await eventually(async () => (await onA(QUERY, { id: fresh!.id })).headers.get('x-cache') !== null, 5_000, 100);
     await eventually(async () => (await onB(QUERY, { id: fresh!.id })).headers.get('x-cache') === 'HIT', 5_000, 100);

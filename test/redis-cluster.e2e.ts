@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp } from './support/accounts';
 import { routerClient } from './support/client';
+import { redisReadiness } from './support/redis';
 import { startRedisCluster, type LocalRedisCluster } from './support/redisCluster';
 import { expectSharedState, startScaleOut, type ScaleOut } from './support/scaleOut';
 import { GENEROUS_ANONYMOUS } from './support/stack';
@@ -65,7 +66,6 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     const account = await signUp(entrance, 'cluster_outage');
     const onA = routerClient(routerA, { authorization: `Bearer ${account.token}` });
     const onB = routerClient(routerB, { authorization: `Bearer ${account.token}` });
-    const redisCheck = async (url: string) => ((await (await fetch(`${url}/ready`)).json()) as { checks: Record<string, string> }).checks.redis;
     const QUERY = `query($id: ID!) { meme(id: $id) { id score } }`;
     const [down, back] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id OFFSET 1 LIMIT 2`);
 
@@ -73,10 +73,10 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     const served = await onA<{ meme: { id: string } }>(QUERY, { id: down!.id });
     expect(served.status).toBe(200);
     expect(served.body.data!.meme.id).toBe(down!.id);
-    expect(await redisCheck(routerA)).toBe('unavailable');
+    expect(await redisReadiness(routerA)).toBe('unavailable');
 
     await cluster!.start();
-    await eventually(async () => (await redisCheck(routerA)) === 'ok' && (await redisCheck(routerB)) === 'ok', 10_000, 100);
+    await eventually(async () => (await redisReadiness(routerA)) === 'ok' && (await redisReadiness(routerB)) === 'ok', 10_000, 100);
     expect((await onA(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('MISS');
     expect((await onB(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('HIT');
     // Router A subscribed again: a vote through B drops A's copy.

@@ -2,22 +2,18 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, codedError, httpStatusFor } from './errors';
 import { HttpError, readJsonBody, sendError, sendJson } from './http';
 import type { Route } from './subgraph';
-import { VIEWER_HEADER, secretKey, serviceViewer, signViewer } from './viewer';
+import { VIEWER_HEADER, createViewerSigner, secretKey, serviceViewer } from './viewer';
 
 /**
  * Calls another Memegraph service's internal JSON endpoint, signed as a
  * service so the callee knows the call came from inside.
  */
 export function createInternalClient(options: { caller: string; signingSecret: string; timeoutMs?: number }) {
-  const key = secretKey(options.signingSecret);
-  // The caller's identity never changes: sign it once per token lifetime (60 s), not per call.
-  let signed: { token: Promise<string>; renewAt: number } | undefined;
-  const serviceToken = () => {
-    if (!signed || Date.now() >= signed.renewAt) signed = { token: signViewer(serviceViewer(options.caller), key, 60), renewAt: Date.now() + 45_000 };
-    return signed.token;
-  };
+  // The caller's identity never changes: its token is reused, as the router reuses a viewer's.
+  const sign = createViewerSigner(secretKey(options.signingSecret), { max: 1 });
+  const caller = serviceViewer(options.caller);
   return async function call<T>(url: string | URL, body?: unknown): Promise<T> {
-    const token = await serviceToken();
+    const token = await sign(caller);
     let response: Response;
     try {
       response = await fetch(url, {

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { expect } from 'vitest';
 import { MIGRATIONS_DIR, createMemesServer } from '@memegraph/memes';
 import { createLogger, openDb, migrate, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { eventually, signUp } from './accounts';
 import { routerClient } from './client';
 import { startProxy, type TestProxy } from './proxy';
+import { fallbackLog } from './redis';
 import { startStack, type Stack, type StackOptions } from './stack';
 
 /** Two routers and two replicas of the memes subgraph behind a round-robin balancer, on one Redis (or cluster) and one PostgreSQL. */
@@ -45,27 +44,11 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
     // Round-robin in front of the two replicas, as any load balancer would.
     balancer = await startProxy([stack.subgraphUrls.memes, `${await replica.listen(0)}/graphql`]);
     const memesUrl = balancer.url('/graphql');
-    // The routers' warnings are kept: a Redis command that fails (a cross-slot one on a cluster, say)
-    // is answered from the router's own state, which a response alone would not show.
-    const fallbacks: string[] = [];
-    const warnings = new Writable({
-      write(line: Buffer, _encoding, done) {
-        const entry = JSON.parse(line.toString()) as { component?: string };
-        if (entry.component) fallbacks.push(entry.component);
-        done();
-      },
-    });
-    const log = pino({ level: 'warn' }, warnings);
+    // The routers' fallbacks are kept: a Redis command that fails (a cross-slot one on a cluster, say)
+    // is answered from the router's own state. A starting router waits for its Redis, so none is expected.
+    const { log, fallbacks } = fallbackLog();
     const routerA = await stack.addRouter({ SUBGRAPH_URL_MEMES: memesUrl }, log);
     const routerB = await stack.addRouter({ SUBGRAPH_URL_MEMES: memesUrl }, log);
-    // A router serves before its Redis connection is ready (a cluster's takes a few round trips
-    // to learn the slots); what it did on its own until then is not what is under test.
-    const redisReady = async (url: string) => {
-      const ready = (await (await fetch(`${url}/ready`)).json()) as { checks: Record<string, string> };
-      return ready.checks.redis === 'ok';
-    };
-    await eventually(async () => (await redisReady(routerA)) && (await redisReady(routerB)), 5_000);
-    fallbacks.length = 0;
     return { stack, routerA, routerB, served: balancer.served, fallbacks, close };
   } catch (error) {
     await close();
