@@ -48,3 +48,17 @@ export const badUserInput = (message: string, extensions: Record<string, unknown
 export const unauthenticated = (message = 'You must be signed in to do this') =>
   codedError(ErrorCode.UNAUTHENTICATED, message);
 export const forbidden = (message: string) => codedError(ErrorCode.FORBIDDEN, message);
+
+/**
+ * SQLSTATEs PostgreSQL (and PGlite) raise for text it cannot store: NUL in
+ * `text` (22021) or in `jsonb` (22P05). Input checks refuse such text first;
+ * this is the backstop for any input that reaches a statement unchecked.
+ */
+const UNSTORABLE_TEXT = new Set(['22021', '22P05']);
+
+/** A database refusal caused by what the client sent, as the coded error the client should get; null otherwise. */
+export function clientErrorOfDatabase(error: unknown): GraphQLError | null {
+  const sqlState = (error as { code?: unknown } | null)?.code;
+  if (typeof sqlState !== 'string' || !UNSTORABLE_TEXT.has(sqlState)) return null;
+  return badUserInput('Text must not contain NUL characters');
+}

@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { ErrorCode } from './errors';
+import { ErrorCode, clientErrorOfDatabase } from './errors';
 import type { Logger } from './log';
 
 /**
@@ -15,6 +15,10 @@ export function maskErrors(log: Logger) {
       return { ...formatted, extensions };
     }
     const original = unwrapResolverError(error);
+    const refused = clientErrorOfDatabase(original);
+    if (refused) {
+      return { message: refused.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { ...refused.extensions } };
+    }
     log.error({ err: original, path: formatted.path }, 'unexpected error');
     return {
       message: 'Internal server error',

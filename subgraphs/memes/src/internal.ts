@@ -1,7 +1,7 @@
 import { ErrorCode, badUserInput, codedError, internalRoute, type Queryable, type Route } from '@memegraph/service-kit';
 import type { ImageUrls } from './images/urls';
 import { allTemplates, bestCaptions, insertMeme, memeByGenerationId, templatesByIds } from './store';
-import { dbId, validateMemeInput } from './validation';
+import { dbId, promptText, validateMemeInput } from './validation';
 
 /** How many captions the ai subgraph's offline provider gets to learn a template's style from. */
 const CAPTIONS_PER_TEMPLATE = 50;
@@ -40,7 +40,7 @@ export function internalRoutes(options: { db: Queryable; urls: ImageUrls }): Rou
       }
       const authorId = dbId(String(fields.authorId), 'authorId');
       const input = validateMemeInput(fields);
-      const prompt = typeof fields.prompt === 'string' ? fields.prompt.slice(0, 280) : null;
+      const prompt = promptText(fields.prompt);
       // A retried hand-over (the job ran twice, or the answer was lost) finds the meme the first one made.
       const meme = (await insertMeme(db, { ...input, authorId, origin: 'AI', generationId, prompt })) ?? (await memeByGenerationId(db, generationId));
       if (!meme) throw badUserInput(`No template with id ${input.templateId}`, { field: 'templateId' });

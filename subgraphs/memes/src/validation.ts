@@ -2,6 +2,7 @@ import { badUserInput, parseId } from '@memegraph/service-kit';
 
 export const LIMITS = {
   titleMax: 120,
+  promptMax: 280,
   captionMax: 120,
   tagsMax: 10,
   tagMax: 32,
@@ -20,6 +21,7 @@ export interface MemeInput {
 const TAG = /^[a-z0-9-]+$/;
 // Control characters cannot be drawn and are not even allowed in the SVG the meme becomes.
 const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
 
 const chars = (text: string) => Array.from(text).length;
 
@@ -83,6 +85,18 @@ export function maybeDbId(id: unknown): string | null {
 export function searchText(value: string): string {
   const text = value.replace(/\s+/g, ' ').trim();
   if (!text) throw badUserInput('text must not be empty', { argumentName: 'text' });
+  // PostgreSQL refuses NUL in text: without this check it would be a database error, not the client's.
+  if (CONTROL.test(text)) throw badUserInput('text must not contain control characters', { argumentName: 'text' });
   if (chars(text) > LIMITS.searchMax) throw badUserInput(`text must be at most ${LIMITS.searchMax} characters long`, { argumentName: 'text' });
   return text;
+}
+
+/**
+ * The prompt an AI meme was made from, as the ai subgraph hands it over. It was checked when the
+ * generation was accepted; a job queued before that check must still finish, so what PostgreSQL
+ * cannot store (NUL) or an SVG cannot draw is dropped here rather than refused.
+ */
+export function promptText(value: unknown): string | null {
+  if (typeof value !== 'string') return null;
+  return Array.from(value.replace(CONTROLS, '').replace(/\s+/g, ' ').trim()).slice(0, LIMITS.promptMax).join('') || null;
 }

@@ -5,6 +5,7 @@ import { pick } from '../providers/local';
 import { requireAiViewer } from './access';
 
 const MAX_PROMPT = 280;
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
 
 export const Mutation = {
   /**
@@ -18,6 +19,8 @@ export const Mutation = {
     if (prompt.length < 1 || prompt.length > MAX_PROMPT) {
       throw badUserInput(`prompt must be 1 to ${MAX_PROMPT} characters`, { argumentName: 'prompt' });
     }
+    // PostgreSQL refuses NUL in text, and the meme's SVG cannot hold control characters.
+    if (CONTROL.test(prompt)) throw badUserInput('prompt must not contain control characters', { argumentName: 'prompt' });
     const templates = await context.templates();
     let templateId: string;
     if (args.input.templateId) {
