@@ -28,6 +28,11 @@ export interface RouterConfig {
   /** How long this process trusts a cached viewer (short without Redis: nothing invalidates it). */
   viewerCacheLocalMs: number;
   entitlementMutations: Set<string>;
+  /** Refused credentials a client address may send per window before it gets 429 without a lookup. */
+  authFailuresPerAddress: number;
+  authFailureWindowMs: number;
+  /** How long a refused API key or session is remembered, so a flood of it does not reach PostgreSQL. */
+  refusedCredentialTtlMs: number;
   /** In-process response cache lifetime, in front of Redis. */
   cacheLocalTtlMs: number;
   staleIfErrorSeconds: number;
@@ -88,6 +93,9 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       USAGE_FLUSH_MS: env.int(5_000, 100),
       VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
       ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey'),
+      AUTH_FAILURES_PER_ADDRESS: env.int(20, 1),
+      AUTH_FAILURE_WINDOW_SECONDS: env.int(300, 1),
+      REFUSED_CREDENTIAL_TTL_SECONDS: env.int(60),
       SUBGRAPH_TIMEOUT_MS: env.int(10_000, 10),
       SUBGRAPH_BREAKER_THRESHOLD: env.int(5, 1),
       SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
@@ -134,6 +142,9 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     usageFlushMs: config.USAGE_FLUSH_MS,
     viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (redis ? 30_000 : 1_000),
     entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
+    authFailuresPerAddress: config.AUTH_FAILURES_PER_ADDRESS,
+    authFailureWindowMs: config.AUTH_FAILURE_WINDOW_SECONDS * 1000,
+    refusedCredentialTtlMs: config.REFUSED_CREDENTIAL_TTL_SECONDS * 1000,
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     breakerThreshold: config.SUBGRAPH_BREAKER_THRESHOLD,
     breakerHalfOpenMs: config.SUBGRAPH_BREAKER_HALF_OPEN_MS,

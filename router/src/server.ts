@@ -11,6 +11,7 @@ import { printSchema } from 'graphql';
 import {
   ErrorCode,
   HttpError,
+  assertJsonDepth,
   closeServer,
   createHttpServer,
   createInternalClient,
@@ -31,6 +32,7 @@ import { createRouterContext, type RequestReport, type RouterContext } from './c
 import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
+import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
 import { PipelineGateway, viewerKey } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
@@ -45,6 +47,7 @@ import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
+import { createCredentialThrottle } from './viewer/throttle';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
@@ -86,6 +89,14 @@ function operationsOf(body: unknown): OperationRequest[] {
   return operations.filter((op): op is OperationRequest => !!op && typeof op === 'object');
 }
 
+const parseJsonOrUndefined = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
 /** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
 function getOperation(params: URLSearchParams): OperationRequest {
   let extensions: OperationRequest['extensions'];
@@ -94,6 +105,10 @@ function getOperation(params: URLSearchParams): OperationRequest {
   } catch {
     throw new HttpError(400, ErrorCode.BAD_REQUEST, 'The extensions parameter is not valid JSON');
   }
+  assertJsonDepth(extensions, 'The extensions parameter');
+  // Apollo parses the variables itself (and reports bad JSON); their depth is checked first, as a POST body's is.
+  const variables = params.get('variables');
+  if (variables) assertJsonDepth(parseJsonOrUndefined(variables), 'The variables parameter');
   return { query: params.get('query') ?? undefined, extensions };
 }
 
@@ -113,7 +128,11 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   }
   const metrics = createRouterMetrics();
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
-  const viewerCache = new ViewerCache(state, { localTtlMs: config.viewerCacheLocalMs, sharedTtlMs: 5 * 60_000 });
+  const viewerCache = new ViewerCache(state, {
+    localTtlMs: config.viewerCacheLocalMs,
+    sharedTtlMs: 5 * 60_000,
+    refusedTtlMs: config.refusedCredentialTtlMs,
+  });
   const usage = createUsageMeter(state, call, new URL('/internal/usage', urlOf(config.viewerSubgraph)));
   const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
   const requestRate = createWindowCounter(state);
@@ -196,6 +215,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
+    validationRules: [KnownOperationTypesRule],
     formatError: formatRouterError(log),
     plugins: [
       // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.
@@ -223,6 +243,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     call,
     viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
     cache: viewerCache,
+    throttle: createCredentialThrottle(state, { failuresPerAddress: config.authFailuresPerAddress, windowMs: config.authFailureWindowMs }),
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
 

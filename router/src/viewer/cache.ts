@@ -8,8 +8,19 @@ export interface ViewerCacheOptions {
   localTtlMs: number;
   /** How long Redis keeps a viewer for every router. */
   sharedTtlMs: number;
+  /**
+   * How long a refused credential is remembered, here and in Redis: a flood
+   * of one unknown or revoked key then reaches PostgreSQL once. A refused
+   * credential never becomes good (keys are random, revocation and ended
+   * sessions are final), so nothing needs to forget it sooner.
+   */
+  refusedTtlMs: number;
   maxEntries?: number;
 }
+
+/** Why the users subgraph refused a credential. */
+export type RefusalReason = 'unknown' | 'revoked';
+const REFUSAL_REASONS: readonly string[] = ['unknown', 'revoked'] satisfies RefusalReason[];
 
 type UserViewer = Extract<Viewer, { kind: 'user' }>;
 
@@ -31,6 +42,7 @@ export class ViewerCache {
   private invalidations = 0;
   private readonly channel: string;
   private readonly shared: TaggedEntries | null;
+  private readonly refused: LRUCache<string, RefusalReason>;
 
   constructor(
     private readonly state: SharedState,
@@ -41,6 +53,7 @@ export class ViewerCache {
       ttl: options.localTtlMs,
       dispose: (viewer, key) => this.byUser.get(viewer.userId)?.delete(key),
     });
+    this.refused = new LRUCache({ max: options.maxEntries ?? 50_000, ttl: Math.max(1, options.refusedTtlMs) });
     this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'viewer', tag: 'viewer-user' }) : null;
     this.channel = `${state.prefix}viewer-invalidate`;
     state.listen(this.channel, (userId) => this.dropLocal(userId));
@@ -75,6 +88,34 @@ export class ViewerCache {
       .catch((e: unknown) => this.state.fellBack('viewer cache', e));
   }
 
+  /**
+   * A credential refused lately, or undefined. Credentials are the cache's
+   * keys (`key:<hash>`, `session:<id>`): a usable secret is never stored.
+   */
+  async refusal(credential: string): Promise<RefusalReason | undefined> {
+    const hit = this.refused.get(credential);
+    if (hit) return hit;
+    const redis = this.state.redis;
+    if (!redis || this.options.refusedTtlMs <= 0) return undefined;
+    const reason = await redis.get(this.refusedKey(credential)).catch((e: unknown) => {
+      this.state.fellBack('viewer cache', e);
+      return null;
+    });
+    if (!reason || !REFUSAL_REASONS.includes(reason)) return undefined;
+    this.refused.set(credential, reason as RefusalReason);
+    return reason as RefusalReason;
+  }
+
+  async rememberRefusal(credential: string, reason: RefusalReason): Promise<void> {
+    if (this.options.refusedTtlMs <= 0) return;
+    this.refused.set(credential, reason);
+    const redis = this.state.redis;
+    if (!redis) return;
+    await redis
+      .set(this.refusedKey(credential), reason, 'PX', this.options.refusedTtlMs)
+      .catch((e: unknown) => this.state.fellBack('viewer cache', e));
+  }
+
   /** Forgets everything cached for a user, here, in Redis and on every other router. */
   async invalidateUser(userId: string): Promise<void> {
     this.dropLocal(userId);
@@ -88,6 +129,10 @@ export class ViewerCache {
       // Other routers keep their copy until its TTL ends; nothing here can reach them now.
       this.state.fellBack('viewer invalidation', error);
     }
+  }
+
+  private refusedKey(credential: string): string {
+    return `${this.state.prefix}viewer-refused:${credential}`;
   }
 
   private remember(credential: string, viewer: UserViewer): void {

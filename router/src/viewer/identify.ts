@@ -11,12 +11,13 @@ import {
   type TierTable,
   type Viewer,
 } from '@memegraph/service-kit';
-import type { ViewerCache } from './cache';
+import type { RefusalReason, ViewerCache } from './cache';
+import type { CredentialThrottle } from './throttle';
 
 /** The users subgraph's answer about a credential. */
 type ViewerLookup =
   | { viewer: { userId: string; tier: Viewer['tier']; isAdmin: boolean; apiKeyId?: string } }
-  | { viewer: null; reason: 'unknown' | 'revoked' };
+  | { viewer: null; reason: RefusalReason };
 
 const REASONS: Record<string, string> = {
   unknown: 'The credential does not belong to any account',
@@ -24,6 +25,10 @@ const REASONS: Record<string, string> = {
 };
 
 const unauthenticated = (message: string) => new HttpError(401, ErrorCode.UNAUTHENTICATED, message);
+const tooManyFailures = (retryAfterMs: number) =>
+  new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, 'Too many invalid credentials from this address', {
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+  });
 
 /**
  * Works out who is asking: a user by JWT (`Authorization: Bearer`) or API
@@ -36,23 +41,50 @@ export function createViewerIdentifier(options: {
   call: InternalClient;
   viewerUrl: URL;
   cache: ViewerCache;
+  /** Failed credentials per client address: checked before any lookup. */
+  throttle: CredentialThrottle;
   /** Where a request came from: anonymous viewers are keyed by it. */
   addressOf: (req: IncomingMessage) => string;
 }) {
   const jwtKey = secretKey(options.jwtSecret);
 
-  const lookup = async (credential: string, body: { apiKey: string } | { userId: string }): Promise<Viewer> => {
+  /** Counts a failed credential against its address; past the allowance the answer is 429, not 401. */
+  const refuse = async (address: string, message: string): Promise<never> => {
+    const attempt = await options.throttle.begin(address);
+    throw attempt.allowed ? unauthenticated(message) : tooManyFailures(attempt.retryAfterMs);
+  };
+
+  /**
+   * A credential's viewer: from the cache, or else, if the address has not
+   * sent too many bad credentials and this one was not refused lately, from
+   * the users subgraph. The attempt counts as a failure until it proves good,
+   * so a burst of concurrent guesses cannot pass the allowance either.
+   */
+  const lookup = async (credential: string, body: { apiKey: string } | { userId: string }, address: string): Promise<Viewer> => {
     const cached = await options.cache.get(credential);
     if (cached) return cached;
-    const epoch = options.cache.epoch();
-    const result = await options.call<ViewerLookup>(options.viewerUrl, body);
-    // Refusals are not cached: a revoked key stays refused in the database anyway.
-    if (!result.viewer) throw unauthenticated(REASONS[result.reason] ?? 'Invalid credential');
-    const { userId, tier, isAdmin, apiKeyId } = result.viewer;
-    const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
-    const viewer: Extract<Viewer, { kind: 'user' }> = { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
-    await options.cache.set(credential, viewer, epoch);
-    return viewer;
+    const attempt = await options.throttle.begin(address);
+    if (!attempt.allowed) throw tooManyFailures(attempt.retryAfterMs);
+    let refusal: RefusalReason | undefined;
+    try {
+      refusal = await options.cache.refusal(credential);
+      if (refusal) throw unauthenticated(REASONS[refusal]!);
+      const epoch = options.cache.epoch();
+      const result = await options.call<ViewerLookup>(options.viewerUrl, body);
+      if (!result.viewer) {
+        refusal = result.reason;
+        await options.cache.rememberRefusal(credential, refusal);
+        throw unauthenticated(REASONS[refusal] ?? 'Invalid credential');
+      }
+      const { userId, tier, isAdmin, apiKeyId } = result.viewer;
+      const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
+      const viewer: Extract<Viewer, { kind: 'user' }> = { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
+      await options.cache.set(credential, viewer, epoch);
+      return viewer;
+    } finally {
+      // A good credential, or a lookup that failed for another reason (users subgraph away), is no failure of the client's.
+      if (!refusal) await options.throttle.succeeded(address);
+    }
   };
 
   return async function identify(req: IncomingMessage): Promise<Viewer> {
@@ -62,20 +94,20 @@ export function createViewerIdentifier(options: {
       throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Send either Authorization or x-api-key, not both');
     }
     if (typeof apiKey === 'string') {
-      if (apiKey.length === 0 || apiKey.length > 200) throw unauthenticated('Invalid API key');
+      if (apiKey.length === 0 || apiKey.length > 200) return refuse(options.addressOf(req), 'Invalid API key');
       // Keyed by a hash: the cache must never hold a usable secret.
-      return lookup(`key:${createHash('sha256').update(apiKey).digest('base64url')}`, { apiKey });
+      return lookup(`key:${createHash('sha256').update(apiKey).digest('base64url')}`, { apiKey }, options.addressOf(req));
     }
     if (typeof authorization === 'string') {
       const match = /^Bearer\s+([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
-      if (!match) throw unauthenticated('Authorization must be "Bearer <token>"');
+      if (!match) return refuse(options.addressOf(req), 'Authorization must be "Bearer <token>"');
       let userId: string;
       try {
         userId = await verifySessionToken(match[1]!, jwtKey);
       } catch {
-        throw unauthenticated('Invalid or expired token');
+        return refuse(options.addressOf(req), 'Invalid or expired token');
       }
-      return lookup(`user:${userId}`, { userId });
+      return lookup(`user:${userId}`, { userId }, options.addressOf(req));
     }
     return anonymousViewer(options.addressOf(req));
   };
