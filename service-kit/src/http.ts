@@ -70,16 +70,49 @@ export function sendError(
 export const isJsonContentType = (contentType: string | undefined) =>
   !!contentType && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.split(';')[0]!.trim());
 
+/**
+ * How deep a request's JSON may nest: far more than any input type of the
+ * schema needs (a batch, an operation, its variables, then the input), far
+ * less than what overflows the stack of the recursive code a value meets
+ * later (cache keys, variable coercion, logging).
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** Whether `value` nests arrays and objects more than `max` levels deep; walked without recursion. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop()!;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(item) ? item : Object.values(item)) {
+      if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** Refuses JSON from a client that nests past `MAX_JSON_DEPTH`, before any other code walks it. */
+export function assertJsonDepth(value: unknown, what: string): void {
+  if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw new HttpError(400, ErrorCode.BAD_REQUEST, `${what} nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+}
+
 /** Parses the JSON body of a POST, with coded errors for the ways it can be wrong. */
 export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
   const raw = await readBody(req, limitBytes);
   if (!isJsonContentType(req.headers['content-type'])) return raw.length ? raw.toString('utf8') : undefined;
   if (raw.length === 0) throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty');
+  let body: unknown;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    // V8's JSON.parse does not recurse, so any depth parses; what comes next may recurse.
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
     throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is not valid JSON');
   }
+  assertJsonDepth(body, 'Request body');
+  return body;
 }
 
 export function toHeaderMap(req: IncomingMessage): HeaderMap {
