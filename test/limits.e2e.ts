@@ -41,20 +41,30 @@ describe('demand control', () => {
     expect(response.body.data).toBeUndefined();
   });
 
-  it('answers Query.rateLimit like GitHub, and dryRun charges nothing', async () => {
+  it('answers Query.rateLimit like GitHub; dryRun alone charges nothing, and never hides the other fields', async () => {
     const account = await signUp(stack.routerUrl, 'budget_watcher');
-    const RATE = `query($dry: Boolean) { rateLimit(dryRun: $dry) { cost limit remaining used resetAt nodeCount } trending(first: 4) { id } }`;
-    const dry = await account.client<{ rateLimit: { cost: number; limit: number; remaining: number; used: number; nodeCount: number }; trending?: unknown }>(
-      RATE,
-      { dry: true },
-    );
-    expect(dry.body.data!.rateLimit).toMatchObject({ cost: 4, limit: 5000, remaining: 5000, used: 0, nodeCount: 4 });
-    expect(dry.body.data!.trending).toBeUndefined();
+    type Rate = { cost: number; limit: number; remaining: number; used: number; nodeCount: number; resetAt: string };
+    const DRY = `query($dry: Boolean) { rateLimit(dryRun: $dry) { cost limit remaining used resetAt nodeCount } }`;
+    const dry = await account.client<{ rateLimit: Rate }>(DRY, { dry: true });
+    expect(dry.body.data!.rateLimit).toMatchObject({ cost: 0, limit: 5000, remaining: 5000, used: 0, nodeCount: 0 });
 
-    const real = await account.client<{ rateLimit: { cost: number; remaining: number; used: number; resetAt: string }; trending: unknown[] }>(RATE, { dry: false });
+    // Asked beside other fields, dryRun does not make them free, nor leave them out of the answer.
+    const RATE = `query($dry: Boolean) { rateLimit(dryRun: $dry) { cost limit remaining used resetAt nodeCount } trending(first: 4) { id } }`;
+    const beside = await account.client<{ rateLimit: Rate; trending: unknown[] }>(RATE, { dry: true });
+    expect(beside.status).toBe(200);
+    expect(beside.body.data!.trending).toHaveLength(4);
+    expect(beside.body.data!.rateLimit).toMatchObject({ cost: 4, remaining: 4996, used: 4, nodeCount: 4 });
+
+    const real = await account.client<{ rateLimit: Rate; trending: unknown[] }>(RATE, { dry: false });
     expect(real.body.data!.trending).toHaveLength(4);
-    expect(real.body.data!.rateLimit).toMatchObject({ cost: 4, remaining: 4996, used: 4 });
+    // Charged again (the bucket restores a little between the two requests).
+    expect(real.body.data!.rateLimit.cost).toBe(4);
+    expect(real.body.data!.rateLimit.used).toBeGreaterThanOrEqual(4);
     expect(Date.parse(real.body.data!.rateLimit.resetAt)).toBeGreaterThan(Date.now());
+
+    const me = await account.client<{ me: { handle: string }; rateLimit: { cost: number } }>(`query { me { handle } rateLimit(dryRun: true) { cost } }`);
+    expect(me.body.errors).toBeUndefined();
+    expect(me.body.data).toEqual({ me: { handle: 'budget_watcher' }, rateLimit: { cost: 1 } });
   });
 
   it('throttles with THROTTLED, 429 and Retry-After once the bucket is empty, shared by two routers', async () => {

@@ -1,5 +1,6 @@
-import { getNamedType, isCompositeType, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
-import { walkFields } from '../operation/walk';
+import { getNamedType, isCompositeType } from 'graphql';
+import { fieldPolicy } from '../operation/analyze';
+import { walkOperation, type OperationInput } from '../operation/walk';
 import type { SchemaPolicy } from '../policy/schemaPolicy';
 
 export interface CachePolicy {
@@ -15,31 +16,23 @@ export interface CachePolicy {
  * `inheritMaxAge`); leaf fields only restrict when hinted. The response's
  * maxAge is the smallest; any PRIVATE hint makes it private.
  */
-export function cachePolicyOf(
-  schema: GraphQLSchema,
-  policy: SchemaPolicy,
-  operation: OperationDefinitionNode,
-  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-): CachePolicy {
-  if (operation.operation !== 'query') return { maxAge: 0, scope: 'PUBLIC' };
+export function cachePolicyOf(input: OperationInput, policy: SchemaPolicy): CachePolicy {
+  if (input.operation.operation !== 'query') return { maxAge: 0, scope: 'PUBLIC' };
   let maxAge = Number.POSITIVE_INFINITY;
   let scope: CachePolicy['scope'] = 'PUBLIC';
-  const root = schema.getQueryType();
-  if (root) {
-    walkFields(schema, fragments, operation.selectionSet, root, { parentMaxAge: Number.POSITIVE_INFINITY, root: true }, ({ field, parent, state }) => {
-      const named = getNamedType(field.type);
-      const fieldHint = policy.field(parent.name, field.name)?.cacheControl;
-      const typeHint = isCompositeType(named) ? policy.type(named.name)?.cacheControl : undefined;
-      if (fieldHint?.scope === 'PRIVATE' || typeHint?.scope === 'PRIVATE') scope = 'PRIVATE';
-      let fieldMaxAge: number | undefined;
-      if (fieldHint?.maxAge !== undefined) fieldMaxAge = fieldHint.maxAge;
-      else if (state.root || isCompositeType(named)) {
-        if (fieldHint?.inheritMaxAge || (!fieldHint && typeHint?.inheritMaxAge)) fieldMaxAge = state.parentMaxAge;
-        else fieldMaxAge = typeHint?.maxAge ?? (fieldHint && !state.root ? state.parentMaxAge : 0);
-      }
-      if (fieldMaxAge !== undefined) maxAge = Math.min(maxAge, fieldMaxAge);
-      return { parentMaxAge: fieldMaxAge ?? state.parentMaxAge, root: false };
-    });
-  }
+  walkOperation(input, { parentMaxAge: Number.POSITIVE_INFINITY, root: true }, ({ field, parent, state }) => {
+    const named = getNamedType(field.type);
+    const fieldHint = fieldPolicy(policy, parent, field.name)?.cacheControl;
+    const typeHint = isCompositeType(named) ? policy.type(named.name)?.cacheControl : undefined;
+    if (fieldHint?.scope === 'PRIVATE' || typeHint?.scope === 'PRIVATE') scope = 'PRIVATE';
+    let fieldMaxAge: number | undefined;
+    if (fieldHint?.maxAge !== undefined) fieldMaxAge = fieldHint.maxAge;
+    else if (state.root || isCompositeType(named)) {
+      if (fieldHint?.inheritMaxAge || (!fieldHint && typeHint?.inheritMaxAge)) fieldMaxAge = state.parentMaxAge;
+      else fieldMaxAge = typeHint?.maxAge ?? (fieldHint && !state.root ? state.parentMaxAge : 0);
+    }
+    if (fieldMaxAge !== undefined) maxAge = Math.min(maxAge, fieldMaxAge);
+    return { parentMaxAge: fieldMaxAge ?? state.parentMaxAge, root: false };
+  });
   return { maxAge: Number.isFinite(maxAge) ? maxAge : 0, scope };
 }

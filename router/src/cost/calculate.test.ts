@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Supergraph } from '@apollo/federation-internals';
-import { buildSchema, getIntrospectionQuery, parse, validate, type GraphQLSchema } from 'graphql';
+import { Kind, buildSchema, getIntrospectionQuery, parse, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { prepareForGateway } from '../gateway/supergraph';
+import { coerceVariables } from '../operation/walk';
 import { SchemaPolicy } from '../policy/schemaPolicy';
 import { actualCost, estimateCost, type CostOptions } from './calculate';
 
@@ -25,12 +26,22 @@ function document(schema: GraphQLSchema, source: string) {
   return parsed;
 }
 
+/** The variables as the pipeline hands them over: coerced, defaults applied. */
+function coerced(schema: GraphQLSchema, doc: DocumentNode, variables: Record<string, unknown> = {}) {
+  const operation = doc.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)!;
+  const result = coerceVariables(schema, operation, variables);
+  if ('errors' in result) throw result.errors[0];
+  return result.variables;
+}
+
 function estimate(source: string, variables?: Record<string, unknown>, graph: Graph = memegraph, opts = options) {
-  return estimateCost({ ...graph, document: document(graph.schema, source), variables }, opts);
+  const doc = document(graph.schema, source);
+  return estimateCost({ ...graph, document: doc, variables: coerced(graph.schema, doc, variables) }, opts);
 }
 
 function actual(source: string, data: unknown, variables?: Record<string, unknown>, graph: Graph = memegraph, opts = options) {
-  return actualCost({ ...graph, document: document(graph.schema, source), variables, data }, opts);
+  const doc = document(graph.schema, source);
+  return actualCost({ ...graph, document: doc, variables: coerced(graph.schema, doc, variables), data }, opts);
 }
 
 describe('estimateCost on the Memegraph supergraph', () => {

@@ -22,6 +22,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
+import { collectFields } from 'graphql/execution/collectFields.js';
 import { ErrorCode, codedError } from '@memegraph/service-kit';
 import type { ListSize, Policy, SchemaPolicy } from '../policy/schemaPolicy';
 
@@ -79,6 +80,7 @@ export interface CostInput {
   /** A document that passed validation against `schema`. */
   document: DocumentNode;
   operationName?: string | null;
+  /** Coerced variable values, defaults applied (`coerceVariables`), as execution uses them. */
   variables?: Record<string, unknown>;
 }
 
@@ -115,6 +117,7 @@ class Costing {
   private readonly variables: Record<string, unknown>;
   private readonly variableDefaults = new Map<string, ValueNode>();
   private readonly fragments = new Map<string, FragmentDefinitionNode>();
+  private readonly fragmentMap: Record<string, FragmentDefinitionNode> = Object.create(null);
   private readonly defaultListSize: number;
   // Fragments reused in many places make the expanded operation far larger
   // than its document; these caches keep the work proportional to the document.
@@ -128,7 +131,10 @@ class Costing {
     this.variables = input.variables ?? {};
     this.defaultListSize = toSize(options.defaultListSize) ?? 0;
     for (const definition of input.document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) this.fragments.set(definition.name.value, definition);
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+        this.fragments.set(definition.name.value, definition);
+        this.fragmentMap[definition.name.value] = definition;
+      }
     }
     this.operation = selectOperation(input.document, input.operationName);
     this.rootType = rootTypeOf(this.schema, this.operation);
@@ -334,43 +340,20 @@ class Costing {
 
   /**
    * The fields, by response name, that an object of `type` gets from these
-   * selection sets (graphql-js's CollectFields, with @skip/@include).
+   * selection sets: graphql-js's own CollectFields, with @skip/@include.
    */
   private collect(type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[]): Map<string, FieldNode[]> {
     const key = this.collectKey(type, selectionSets);
     const cached = this.collected.get(key);
     if (cached) return cached;
     const fields = new Map<string, FieldNode[]>();
-    const visitedFragments = new Set<string>();
-    const visit = (selections: readonly SelectionNode[]): void => {
-      for (const selection of selections) {
-        if (!this.included(selection.directives)) continue;
-        switch (selection.kind) {
-          case Kind.FIELD: {
-            const responseName = selection.alias?.value ?? selection.name.value;
-            const existing = fields.get(responseName);
-            if (existing) existing.push(selection);
-            else fields.set(responseName, [selection]);
-            break;
-          }
-          case Kind.INLINE_FRAGMENT:
-            if (!selection.typeCondition || this.applies(selection.typeCondition.name.value, type)) {
-              visit(selection.selectionSet.selections);
-            }
-            break;
-          case Kind.FRAGMENT_SPREAD: {
-            const name = selection.name.value;
-            if (visitedFragments.has(name)) break;
-            visitedFragments.add(name);
-            const fragment = this.fragments.get(name);
-            if (!fragment) throw invalid(`Unknown fragment "${name}".`);
-            if (this.applies(fragment.typeCondition.name.value, type)) visit(fragment.selectionSet.selections);
-            break;
-          }
-        }
+    for (const selectionSet of selectionSets) {
+      for (const [responseName, nodes] of collectFields(this.schema, this.fragmentMap, this.variables, type, selectionSet)) {
+        const existing = fields.get(responseName);
+        if (existing) existing.push(...nodes);
+        else fields.set(responseName, [...nodes]);
       }
-    };
-    for (const selectionSet of selectionSets) visit(selectionSet.selections);
+    }
     this.collected.set(key, fields);
     return fields;
   }
@@ -385,28 +368,6 @@ class Costing {
       return id;
     });
     return `${type.name}:${ids.join(',')}`;
-  }
-
-  private applies(typeCondition: string, type: GraphQLObjectType): boolean {
-    if (typeCondition === type.name) return true;
-    const condition = this.schema.getType(typeCondition);
-    return condition !== undefined && condition !== null && isAbstractType(condition) && this.schema.isSubType(condition, type);
-  }
-
-  private included(directives: readonly DirectiveNode[] | undefined): boolean {
-    for (const directive of directives ?? []) {
-      const name = directive.name.value;
-      if (name !== 'skip' && name !== 'include') continue;
-      const argument = directive.arguments?.find((a) => a.name.value === 'if');
-      if (!argument) continue;
-      const condition =
-        argument.value.kind === Kind.VARIABLE
-          ? this.variableValue(argument.value.name.value)
-          : valueFromASTUntyped(argument.value);
-      if (name === 'skip' && condition === true) return false;
-      if (name === 'include' && condition === false) return false;
-    }
-    return true;
   }
 
   /** A variable's value: as sent, else its default in the operation, else undefined (not provided). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { ApolloGateway } from '@apollo/gateway';
 import type {
@@ -21,6 +21,7 @@ import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
 import type { FieldRateLimiter } from '../limits/fieldRateLimit';
 import type { RouterMetrics } from '../metrics';
 import { ROUTER_FIELDS, analyzeOperation, type GuardedField, type OperationAnalysis } from '../operation/analyze';
+import { coerceVariables, conditionsKey, conditionsOf, fragmentsOf } from '../operation/walk';
 import { patchResult, type Removal } from '../operation/patch';
 import { withoutFields } from '../operation/rewrite';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
@@ -66,7 +67,7 @@ function argumentValues(field: GuardedField, schema: GraphQLSchema, variables: R
   const definition = type && 'getFields' in type ? type.getFields()[field.fieldName] : undefined;
   const values: Record<string, unknown> = {};
   for (const arg of definition && 'args' in definition ? definition.args : []) {
-    const node = field.node.arguments?.find((a) => a.name.value === arg.name);
+    const node = field.nodes[0]!.arguments?.find((a) => a.name.value === arg.name);
     values[arg.name] = node ? valueFromAST(node.value, arg.type, variables) : arg.defaultValue;
   }
   return values;
@@ -74,11 +75,19 @@ function argumentValues(field: GuardedField, schema: GraphQLSchema, variables: R
 
 const CHARGE_NOTHING = { cost: 0, nodeCount: 0 };
 
+/** What a document is, whatever its variables. */
+interface DocumentFacts {
+  fragments: Record<string, FragmentDefinitionNode>;
+  /** Its `@skip`/`@include` directives: the executed shape depends on their conditions only. */
+  conditions: ReturnType<typeof conditionsOf>;
+  /** The document's canonical digest, for response cache keys. */
+  documentKey: string;
+}
+
+/** What the operation executes, for one set of `@skip`/`@include` conditions. */
 interface Prepared {
   analysis: OperationAnalysis;
   cachePolicy: CachePolicy;
-  /** The document's canonical digest, for response cache keys. */
-  documentKey: string;
   /** Root field names, for mutations. */
   mutationFields: string[];
   /** Whether any field has @rateLimit: then every occurrence counts, cache hits included. */
@@ -99,6 +108,7 @@ const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
 export class PipelineGateway implements GatewayInterface {
   private schema?: GraphQLSchema;
   private inner?: GatewayExecutor;
+  private readonly documents = new LRUCache<string, DocumentFacts>({ max: 2_000 });
   private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
   private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 1 });
@@ -116,6 +126,7 @@ export class PipelineGateway implements GatewayInterface {
 
   /** Everything worked out from the schema and its policy. */
   private forget(): void {
+    this.documents.clear();
     this.analyses.clear();
     this.rewrites.clear();
     this.estimates.clear();
@@ -139,20 +150,27 @@ export class PipelineGateway implements GatewayInterface {
     return this.gateway.stop();
   }
 
-  private prepare(rc: GatewayGraphQLRequestContext): Prepared {
+  private facts(rc: GatewayGraphQLRequestContext): DocumentFacts {
     const key = `${rc.queryHash}:${rc.operationName ?? ''}`;
+    let facts = this.documents.get(key);
+    if (!facts) {
+      facts = { fragments: fragmentsOf(rc.document), conditions: conditionsOf(rc.document), documentKey: documentKey(rc.document, rc.operation!) };
+      this.documents.set(key, facts);
+    }
+    return facts;
+  }
+
+  /** The operation as it executes with these variables; throws a coded error for a condition execution would refuse. */
+  private prepare(rc: GatewayGraphQLRequestContext, facts: DocumentFacts, variables: Record<string, unknown>): Prepared {
+    const key = `${rc.queryHash}:${rc.operationName ?? ''}:${conditionsKey(facts.conditions, variables)}`;
     let prepared = this.analyses.get(key);
     if (!prepared) {
-      const analysis = analyzeOperation(this.schema!, this.options.policy, rc.document, rc.operationName);
-      const mutationFields =
-        analysis.operation.operation === 'mutation'
-          ? analysis.operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD ? [s.name.value] : []))
-          : [];
+      const input = { schema: this.schema!, operation: rc.operation!, fragments: facts.fragments, variables };
+      const analysis = analyzeOperation(input, this.options.policy);
       prepared = {
         analysis,
-        cachePolicy: cachePolicyOf(this.schema!, this.options.policy, analysis.operation, analysis.fragments),
-        documentKey: documentKey(rc.document, analysis.operation),
-        mutationFields,
+        cachePolicy: cachePolicyOf(input, this.options.policy),
+        mutationFields: rc.operation!.operation === 'mutation' ? analysis.rootFields.map((f) => f.name) : [],
         fieldLimited: analysis.guarded.some((field) => !!field.policy.rateLimit),
       };
       this.analyses.set(key, prepared);
@@ -184,7 +202,7 @@ export class PipelineGateway implements GatewayInterface {
 
   private rewrite(rc: GatewayGraphQLRequestContext, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>) {
     if (remove.size === 0) return { document: rc.document, queryHash: rc.queryHash };
-    const signature = analysis.guarded.map((g) => (remove.has(g.node) ? '1' : '0')).join('');
+    const signature = analysis.guarded.map((g) => (remove.has(g.nodes[0]!) ? '1' : '0')).join('');
     const queryHash = createHash('sha256').update(`${rc.queryHash}:${rc.operationName ?? ''}:${signature}`).digest('hex');
     let document = this.rewrites.get(queryHash);
     if (!document) {
@@ -213,8 +231,18 @@ export class PipelineGateway implements GatewayInterface {
     const limits = options.tiers[viewer.tier];
     const key = viewerKey(viewer);
     const bucketLimits = { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond };
-    const variables = rc.request.variables ?? {};
-    const prepared = this.prepare(rc);
+    // Every check reads the operation as it executes: with the variables execution will use.
+    const facts = this.facts(rc);
+    const coerced = coerceVariables(schema, rc.operation, rc.request.variables);
+    if ('errors' in coerced) return { errors: coerced.errors };
+    const variables = coerced.variables;
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(rc, facts, variables);
+    } catch (error) {
+      if (error instanceof GraphQLError) return { errors: [error] };
+      throw error;
+    }
     const analysis = prepared.analysis;
     const setHeader = (name: string, value: string) => rc.response?.http?.headers.set(name, value);
     const report = context.report;
@@ -233,17 +261,22 @@ export class PipelineGateway implements GatewayInterface {
       if (reason) {
         reject(ErrorCode.UNAUTHORIZED_FIELD_OR_TYPE);
         removals.push({ ...field, error: { code: ErrorCode.UNAUTHORIZED_FIELD_OR_TYPE, message: reason } });
-        remove.add(field.node);
+        for (const node of field.nodes) remove.add(node);
       } else if (ROUTER_FIELDS.has(`${field.typeName}.${field.fieldName}`)) {
         routerFields.push(field);
-        remove.add(field.node);
+        for (const node of field.nodes) remove.add(node);
       }
     }
 
     // 2. Demand control on what would actually run.
     let plan = this.rewrite(rc, analysis, remove);
     const estimate = this.estimate(plan, rc.operationName, variables);
-    const dryRun = routerFields.some((f) => argumentValues(f, schema, variables).dryRun === true);
+    // GitHub's dryRun: an operation that asks only for its cost runs nothing and is charged nothing;
+    // one that asks for anything else as well runs, and is charged, as usual.
+    const routerRoots = new Set(routerFields.filter((f) => f.path.length === 1).map((f) => f.path[0]));
+    const dryRun =
+      routerFields.some((f) => argumentValues(f, schema, variables).dryRun === true) &&
+      analysis.rootFields.every((f) => routerRoots.has(f.responseKey));
     const throttleStatus = (available: number) => ({
       maximumAvailable: limits.costBucketCapacity,
       currentlyAvailable: Math.floor(available),
@@ -296,7 +329,7 @@ export class PipelineGateway implements GatewayInterface {
       return { data: entry.data, extensions: costExtension(0, available) };
     };
     const cacheKeyOf = () =>
-      responseCacheKey({ documentKey: prepared.documentKey, operationName: rc.operationName, variables, viewer, viewerKey: key, policy: prepared.cachePolicy });
+      responseCacheKey({ documentKey: facts.documentKey, operationName: rc.operationName, variables: rc.request.variables ?? {}, viewer, viewerKey: key, policy: prepared.cachePolicy });
 
     // 3. The response cache, for queries whose every field may be cached and that lost no field to
     // authorization. A hit is looked up before any points are taken: it is refused like any operation
@@ -338,7 +371,7 @@ export class PipelineGateway implements GatewayInterface {
     // 4. Field-level @rateLimit, per occurrence, shared by every router.
     let rateLimited = false;
     for (const field of analysis.guarded) {
-      if (!field.policy.rateLimit || remove.has(field.node)) continue;
+      if (!field.policy.rateLimit || remove.has(field.nodes[0]!)) continue;
       const message = await options.fieldLimiter(
         { viewerKey: key, fieldName: `${field.typeName}.${field.fieldName}`, args: argumentValues(field, schema, variables) },
         field.policy.rateLimit,
@@ -347,7 +380,7 @@ export class PipelineGateway implements GatewayInterface {
         reject(ErrorCode.RATE_LIMIT_EXCEEDED);
         rateLimited = true;
         removals.push({ ...field, error: { code: ErrorCode.RATE_LIMIT_EXCEEDED, message } });
-        remove.add(field.node);
+        for (const node of field.nodes) remove.add(node);
       }
     }
     if (rateLimited) plan = this.rewrite(rc, analysis, remove);
@@ -368,7 +401,8 @@ export class PipelineGateway implements GatewayInterface {
     const tagged = cacheable || prepared.mutationFields.length > 0;
     const executed = tagged ? this.withIds(plan) : plan;
     // Nothing left to run when every root field was removed: no plan, no subgraph call.
-    const everythingRemoved = analysis.operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && remove.has(s));
+    const removedRoots = new Set(analysis.guarded.filter((g) => g.path.length === 1 && remove.has(g.nodes[0]!)).map((g) => g.path[0]));
+    const everythingRemoved = analysis.rootFields.every((f) => removedRoots.has(f.responseKey));
     const result: GatewayExecutionResult = everythingRemoved
       ? { data: {} }
       : await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });

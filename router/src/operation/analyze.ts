@@ -1,19 +1,12 @@
-import {
-  Kind,
-  getNamedType,
-  isNonNullType,
-  type DocumentNode,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-} from 'graphql';
+import { getNamedType, isNonNullType, isObjectType, type FieldNode, type GraphQLObjectType } from 'graphql';
+import { collectSubfields } from 'graphql/execution/collectFields.js';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
-import { fragmentsOf, walkFields } from './walk';
+import { walkOperation, type OperationInput } from './walk';
 
 /** A field of the operation the router has to decide about before planning. */
 export interface GuardedField {
-  node: FieldNode;
+  /** Every node execution merges under this field's response key: removing the field removes them all. */
+  nodes: readonly FieldNode[];
   /** Response keys from the root to this field (aliases applied, no list indices). */
   path: string[];
   typeName: string;
@@ -26,13 +19,15 @@ export interface GuardedField {
    * bubble up through non-null fields (0: the whole `data` is null).
    */
   nullDepth: number;
+  /** For fields the router answers: the selected subfields, as [response key, field name]. */
+  selection?: [string, string][];
 }
 
 export interface OperationAnalysis {
-  operation: OperationDefinitionNode;
-  fragments: ReadonlyMap<string, FragmentDefinitionNode>;
-  /** Fields with authorization, rate-limit or router-resolved policy, in document order. */
+  /** Fields with authorization, rate-limit or router-resolved policy, in execution order. */
   guarded: GuardedField[];
+  /** The root fields that execute, in order (for a mutation: what it does). */
+  rootFields: { responseKey: string; name: string }[];
 }
 
 /** Fields the router answers itself instead of a subgraph. */
@@ -57,35 +52,54 @@ function combineScopes(a?: string[][], b?: string[][]): string[][] {
   return a.flatMap((x) => b.map((y) => [...new Set([...x, ...y])]));
 }
 
-/**
- * Finds, once per document, every field carrying a policy: who may see it,
- * how often it may be called, or whether the router answers it itself.
- */
-export function analyzeOperation(
-  schema: GraphQLSchema,
-  policy: SchemaPolicy,
-  document: DocumentNode,
-  operationName: string | null | undefined,
-): OperationAnalysis {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations.length === 1 ? operations[0] : undefined;
-  if (!operation) throw new Error('operation not found in a validated document');
-  const fragments = fragmentsOf(document);
-  const rootType = operation.operation === 'mutation' ? schema.getMutationType() : operation.operation === 'subscription' ? schema.getSubscriptionType() : schema.getQueryType();
-  const guarded: GuardedField[] = [];
-  if (rootType) {
-    walkFields(schema, fragments, operation.selectionSet, rootType, { path: [] as string[], nullDepth: 0 }, ({ node, field, parent, state }) => {
-      const path = [...state.path, node.alias?.value ?? field.name];
-      // Where a null for this field lands: here when nullable, else where its parent's would.
-      // A child's null lands where this field's would: inside a list that nulls the whole
-      // list rather than one item, coarser but never leakier.
-      const nullDepth = isNonNullType(field.type) ? state.nullDepth : path.length;
-      const merged = mergePolicy(policy.field(parent.name, field.name), policy.type(getNamedType(field.type).name));
-      if (merged || ROUTER_FIELDS.has(`${parent.name}.${field.name}`)) {
-        guarded.push({ node, path, typeName: parent.name, fieldName: field.name, policy: merged ?? { authenticated: false }, nullDepth });
-      }
-      return { path, nullDepth };
-    });
+/** A field's policy, or the one it inherits from an interface that declares it. */
+export function fieldPolicy(policy: SchemaPolicy, parent: GraphQLObjectType, fieldName: string): Policy | undefined {
+  const own = policy.field(parent.name, fieldName);
+  if (own) return own;
+  for (const iface of parent.getInterfaces()) {
+    const inherited = policy.field(iface.name, fieldName);
+    if (inherited) return inherited;
   }
-  return { operation, fragments, guarded };
+  return undefined;
+}
+
+/**
+ * Finds every field the operation executes that carries a policy: who may
+ * see it, how often it may be called, or whether the router answers it
+ * itself. Depends on the document and its `@skip`/`@include` conditions only.
+ */
+export function analyzeOperation(input: OperationInput, policy: SchemaPolicy): OperationAnalysis {
+  const guarded: GuardedField[] = [];
+  const rootFields: OperationAnalysis['rootFields'] = [];
+  // Under an abstract type the same field is visited once per possible type: kept once per path.
+  const seen = new Set<string>();
+  walkOperation(input, { path: [] as string[], nullDepth: 0 }, ({ responseKey, nodes, field, parent, state }) => {
+    const path = [...state.path, responseKey];
+    if (path.length === 1) rootFields.push({ responseKey, name: field.name });
+    // Where a null for this field lands: here when nullable, else where its parent's would.
+    // A child's null lands where this field's would: inside a list that nulls the whole
+    // list rather than one item, coarser but never leakier.
+    const nullDepth = isNonNullType(field.type) ? state.nullDepth : path.length;
+    const named = getNamedType(field.type);
+    const merged = mergePolicy(fieldPolicy(policy, parent, field.name), policy.type(named.name));
+    const routerField = ROUTER_FIELDS.has(`${parent.name}.${field.name}`);
+    const seenKey = `${path.join('.')}\0${parent.name}.${field.name}`;
+    if ((merged || routerField) && !seen.has(seenKey)) {
+      seen.add(seenKey);
+      guarded.push({
+        nodes,
+        path,
+        typeName: parent.name,
+        fieldName: field.name,
+        policy: merged ?? { authenticated: false },
+        nullDepth,
+        // The router puts its own value here: what the client selected of it, as execution would collect it.
+        ...(routerField && isObjectType(named)
+          ? { selection: [...collectSubfields(input.schema, input.fragments, input.variables, named, nodes)].map(([key, n]): [string, string] => [key, n[0]!.name.value]) }
+          : {}),
+      });
+    }
+    return { path, nullDepth };
+  });
+  return { guarded, rootFields };
 }

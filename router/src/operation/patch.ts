@@ -1,11 +1,11 @@
-import { Kind, type FieldNode, type SelectionSetNode } from 'graphql';
 import { PLACEHOLDER } from './rewrite';
 
 /** A field the router took out of the operation, and what to put in its place. */
 export interface Removal {
   path: string[];
   nullDepth: number;
-  node: FieldNode;
+  /** For a value: the selected subfields, as [response key, field name] (`GuardedField.selection`). */
+  selection?: readonly [string, string][];
   /** Either an error (the field comes back null) or a value the router computed. */
   error?: { code: string; message: string; extensions?: Record<string, unknown> };
   value?: Record<string, unknown>;
@@ -14,14 +14,10 @@ export interface Removal {
 type Json = Record<string, unknown>;
 
 /** Picks the selected keys (aliases applied) out of a value the router computed. */
-function project(value: Json, set: SelectionSetNode | undefined, typename: string): Json {
-  if (!set) return value;
+function project(value: Json, selection: readonly [string, string][] | undefined, typename: string): Json {
+  if (!selection) return value;
   const out: Json = {};
-  for (const selection of set.selections) {
-    if (selection.kind !== Kind.FIELD) continue;
-    const key = selection.alias?.value ?? selection.name.value;
-    out[key] = selection.name.value === '__typename' ? typename : value[selection.name.value];
-  }
+  for (const [key, name] of selection) out[key] = name === '__typename' ? typename : value[name];
   return out;
 }
 
@@ -67,7 +63,7 @@ export function patchResult(data: Json | null | undefined, removals: readonly Re
   const errors: PatchedResult['errors'] = [];
   for (const removal of removals) {
     if (removal.value) {
-      if (result) setAt(result, removal.path, () => project(removal.value!, removal.node.selectionSet, valueTypename));
+      if (result) setAt(result, removal.path, () => project(removal.value!, removal.selection, valueTypename));
       continue;
     }
     errors.push({

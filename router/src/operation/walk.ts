@@ -1,72 +1,143 @@
 import {
+  GraphQLError,
+  GraphQLIncludeDirective,
+  GraphQLSkipDirective,
   Kind,
+  getDirectiveValues,
   getNamedType,
-  isInterfaceType,
+  getVariableValues,
+  isAbstractType,
   isObjectType,
+  visit,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLField,
-  type GraphQLInterfaceType,
-  type GraphQLNamedType,
   type GraphQLObjectType,
   type GraphQLSchema,
-  type SelectionSetNode,
+  type OperationDefinitionNode,
 } from 'graphql';
+import { collectFields, collectSubfields } from 'graphql/execution/collectFields.js';
+import { ErrorCode } from '@memegraph/service-kit';
+
+/**
+ * The one way the router reads an operation: graphql-js's own field
+ * collection (`collectFields`, as execution runs it), so every check sees
+ * the operation as it will execute — named and inline fragments expanded
+ * under their type conditions, aliases as response keys, `@skip`/`@include`
+ * decided with the request's variables, repeated selections of one
+ * response key merged. Authorization, cost, cache policy, field rate limits,
+ * purge rules and entitlement changes all read it.
+ */
 
 export interface FieldVisit<S> {
-  node: FieldNode;
+  /** The response key: the alias, else the field name. */
+  responseKey: string;
+  /** Every node execution merges under this response key (repeats, fragments). */
+  nodes: readonly FieldNode[];
   field: GraphQLField<unknown, unknown>;
-  parent: GraphQLObjectType | GraphQLInterfaceType;
+  /** The object type the field is selected on (each possible type, under an abstract type). */
+  parent: GraphQLObjectType;
   /** What the visit of the enclosing field handed down. */
   state: S;
 }
 
+/** An operation, its fragments and the variables that decide `@skip`/`@include`. */
+export interface OperationInput {
+  schema: GraphQLSchema;
+  operation: OperationDefinitionNode;
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>;
+  /** Coerced variable values (`coerceVariables`). */
+  variables: Readonly<Record<string, unknown>>;
+}
+
 /**
- * Walks an operation's fields as execution sees them: inline fragments and
- * fragment spreads expanded under their type conditions (a fragment already
- * on the current path ends the walk there, so a cycle cannot loop),
- * introspection fields skipped. `visit` returns the state for the field's
- * own selections.
+ * Walks the fields an operation executes, depth first, in execution order.
+ * Introspection fields are not visited. `visit` returns the state for the
+ * field's own selections. A `@skip`/`@include` whose `if` is null throws a
+ * coded BAD_USER_INPUT error (`conditionsKey` finds it first).
  */
-export function walkFields<S>(
-  schema: GraphQLSchema,
-  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
-  selectionSet: SelectionSetNode,
-  parent: GraphQLNamedType,
-  state: S,
-  visit: (visit: FieldVisit<S>) => S,
-): void {
-  const active = new Set<string>();
-  const walk = (set: SelectionSetNode, type: GraphQLNamedType, inherited: S) => {
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const condition = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
-        if (condition) walk(selection.selectionSet, condition, inherited);
-        continue;
-      }
-      if (selection.kind === Kind.FRAGMENT_SPREAD) {
-        const fragment = fragments.get(selection.name.value);
-        const condition = fragment && schema.getType(fragment.typeCondition.name.value);
-        if (!fragment || !condition || active.has(fragment.name.value)) continue;
-        active.add(fragment.name.value);
-        walk(fragment.selectionSet, condition, inherited);
-        active.delete(fragment.name.value);
-        continue;
-      }
-      if (selection.name.value.startsWith('__') || !(isObjectType(type) || isInterfaceType(type))) continue;
-      const field = type.getFields()[selection.name.value];
+export function walkOperation<S>(input: OperationInput, state: S, visitField: (visit: FieldVisit<S>) => S): void {
+  const { schema, operation, fragments, variables } = input;
+  const root = schema.getRootType(operation.operation);
+  if (!root) return;
+  const walk = (parent: GraphQLObjectType, fields: Map<string, readonly FieldNode[]>, inherited: S) => {
+    for (const [responseKey, nodes] of fields) {
+      const name = nodes[0]!.name.value;
+      if (name.startsWith('__')) continue;
+      const field = parent.getFields()[name];
       if (!field) continue;
-      const next = visit({ node: selection, field, parent: type, state: inherited });
-      if (selection.selectionSet) walk(selection.selectionSet, getNamedType(field.type), next);
+      const next = visitField({ responseKey, nodes, field, parent, state: inherited });
+      const named = getNamedType(field.type);
+      if (isObjectType(named)) walk(named, collectSubfields(schema, fragments, variables, named, nodes), next);
+      else if (isAbstractType(named)) {
+        for (const possible of schema.getPossibleTypes(named)) walk(possible, collectSubfields(schema, fragments, variables, possible, nodes), next);
+      }
     }
   };
-  walk(selectionSet, parent, state);
+  walk(root, collectFields(schema, fragments, variables, root, operation.selectionSet), state);
+}
+
+/** The root fields an operation executes, by response key (what a mutation does, in order). */
+export function rootFields(input: OperationInput): { responseKey: string; name: string }[] {
+  const root = input.schema.getRootType(input.operation.operation);
+  if (!root) return [];
+  return [...collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet)]
+    .filter(([, nodes]) => !nodes[0]!.name.value.startsWith('__'))
+    .map(([responseKey, nodes]) => ({ responseKey, name: nodes[0]!.name.value }));
+}
+
+/**
+ * The request's variables as execution sees them (defaults applied, values
+ * coerced), or coded BAD_USER_INPUT errors for values the operation refuses.
+ */
+export function coerceVariables(
+  schema: GraphQLSchema,
+  operation: OperationDefinitionNode,
+  inputs: Readonly<Record<string, unknown>> | undefined,
+): { variables: Record<string, unknown> } | { errors: GraphQLError[] } {
+  const result = getVariableValues(schema, operation.variableDefinitions ?? [], inputs ?? {}, { maxErrors: 10 });
+  if (result.errors) return { errors: result.errors.map((error) => badInput(error.message)) };
+  return { variables: result.coerced };
 }
 
 /** The fragment definitions of a document, by name. */
-export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinitionNode> {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+export function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  const fragments: Record<string, FragmentDefinitionNode> = Object.create(null);
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
   return fragments;
+}
+
+/** The `@skip`/`@include` directives of a document: what makes its executed shape depend on variables. */
+export function conditionsOf(document: DocumentNode): FieldNode['directives'] {
+  const found: NonNullable<FieldNode['directives']>[number][] = [];
+  visit(document, {
+    Directive: (node) => {
+      if (node.name.value === 'skip' || node.name.value === 'include') found.push(node);
+    },
+  });
+  return found;
+}
+
+/**
+ * What the executed shape depends on: the value of every `@skip`/`@include`
+ * condition, as a short key ('' when the document has none). Throws a coded
+ * BAD_USER_INPUT error for a condition execution would refuse (a null `if`).
+ */
+export function conditionsKey(conditions: FieldNode['directives'], variables: Readonly<Record<string, unknown>>): string {
+  if (!conditions?.length) return '';
+  let key = '';
+  for (const directive of conditions) {
+    const definition = directive.name.value === 'skip' ? GraphQLSkipDirective : GraphQLIncludeDirective;
+    try {
+      key += getDirectiveValues(definition, { directives: [directive] }, variables)?.if ? '1' : '0';
+    } catch (error) {
+      throw badInput(error instanceof GraphQLError ? error.message : `Invalid @${directive.name.value} condition`);
+    }
+  }
+  return key;
+}
+
+function badInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: ErrorCode.BAD_USER_INPUT } });
 }
