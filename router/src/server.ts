@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { CircuitState } from 'cockatiel';
 import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecache';
@@ -29,6 +30,7 @@ import {
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
+import { REFUSAL_HEADERS, httpCacheOnErrors } from './cache/httpHeaders';
 import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
@@ -220,6 +222,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     plugins: [
       // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.
       ApolloServerPluginLandingPageDisabled(),
+      // Caching headers are the pipeline's (cache/httpHeaders.ts): Apollo's would call a mutation
+      // `public` from its subgraph's hints, and know nothing of credentials.
+      ApolloServerPluginCacheControl({ calculateHttpHeaders: false }),
+      httpCacheOnErrors,
       statusFromErrors,
       {
         async serverWillStart() {
@@ -432,6 +438,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         const given = req.headers['x-request-id'];
         const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
+        // Kept by no one unless the pipeline says otherwise: refusals and protocol errors included.
+        for (const [name, value] of Object.entries(REFUSAL_HEADERS)) res.setHeader(name, value);
         return handleGraphQL(req, res, { requestId });
       }
       case '/health':

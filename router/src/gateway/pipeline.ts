@@ -12,6 +12,7 @@ import type {
 import { ErrorCode, type Logger, type TierTable, type Viewer } from '@memegraph/service-kit';
 import type { RouterContext } from '../context';
 import { takeEntityTags, withEntityIds } from '../cache/entities';
+import { applyHttpCacheHeaders, changesViewer, hasCredentials } from '../cache/httpHeaders';
 import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { purgeTagsFor } from '../cache/rules';
@@ -311,19 +312,26 @@ export class PipelineGateway implements GatewayInterface {
         extensions: costExtension(0, refused.available),
       };
     };
-    // The same Cache-Control on a hit as on the miss that stored it (where Apollo's plugin would
-    // otherwise say no-store, as nothing ran), for the time the answer has left.
-    const cacheHeaders = (age: number) => {
-      setHeader('age', String(age));
-      const scope = prepared.cachePolicy.scope === 'PUBLIC' ? 'public' : 'private';
-      setHeader('cache-control', `${scope}, max-age=${Math.max(0, prepared.cachePolicy.maxAge - age)}`);
+    // What browsers and CDNs may keep (cache/httpHeaders.ts): the same on a hit as on the miss
+    // that stored it, for the time the answer has left.
+    const httpCache = (answer: { maxAgeLeft: number; tags: readonly string[]; failed: boolean }) => {
+      if (!rc.response?.http) return;
+      applyHttpCacheHeaders(rc.response.http.headers, {
+        ...answer,
+        credentialed: hasCredentials(rc.request.http?.headers),
+        operation: rc.operation!.operation,
+        policy: prepared.cachePolicy,
+        changesViewer: changesViewer(prepared.mutationFields, options.entitlementMutations),
+      });
     };
     /** A fresh answer from the response cache: nothing ran, so nothing is charged. */
     const fromCache = async (entry: CachedResponse, available: number): Promise<GatewayExecutionResult> => {
       options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
       setHeader('x-cache', 'HIT');
       report.cache = 'HIT';
-      cacheHeaders(ageOf(entry));
+      const age = ageOf(entry);
+      setHeader('age', String(age));
+      httpCache({ maxAgeLeft: prepared.cachePolicy.maxAge - age, tags: entry.tags, failed: false });
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
       // Shared, never mutated: Apollo only serializes it.
       return { data: entry.data, extensions: costExtension(0, available) };
@@ -414,6 +422,7 @@ export class PipelineGateway implements GatewayInterface {
       setHeader('x-cache', 'STALE');
       report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
+      httpCache({ maxAgeLeft: 0, tags: [], failed: false });
       return { data: cached.data, extensions: { ...costExtension(0, after.available), stale: true } };
     }
     if (cacheKey) {
@@ -424,7 +433,6 @@ export class PipelineGateway implements GatewayInterface {
         // Nothing changes the data after this point (no fields were removed), so it is stored as is.
         // The answer waits for the write, so every router finds it once a client has seen it.
         await options.responseCache.set(cacheKey, { data: result.data, storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
-        cacheHeaders(0);
       }
     }
     if (prepared.mutationFields.length > 0) {
@@ -456,6 +464,8 @@ export class PipelineGateway implements GatewayInterface {
       if (prepared.mutationFields.some((name) => options.entitlementMutations.has(name))) await options.viewerCache.invalidateUser(viewer.userId);
     }
 
+    // Only what the response cache would keep may be kept by others.
+    httpCache({ maxAgeLeft: cacheable ? prepared.cachePolicy.maxAge : 0, tags: [...tags], failed: errors.length > 0 || !patched.data });
     return {
       data: patched.data,
       ...(errors.length ? { errors } : {}),

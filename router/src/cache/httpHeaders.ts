@@ -1,0 +1,177 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { OperationTypeNode } from 'graphql';
+import type { CachePolicy } from './policy';
+
+/**
+ * What browsers and CDNs may do with a GraphQL answer, decided in this one
+ * place for misses, response-cache hits, mutations and refusals alike:
+ *
+ * - every answer varies by the credentials a request can carry (and by
+ *   Accept, which picks its content type);
+ * - `public` only for a query sent without credentials, whose every field is
+ *   PUBLIC, with no error: the answer is the same for every client that can
+ *   send that request; it carries its entity tags as surrogate keys, so a
+ *   CDN can be purged of it;
+ * - `private` for the same query sent with credentials: that browser may
+ *   reuse it, nobody else;
+ * - `no-store` for the viewer's own account data (a PRIVATE hint), every
+ *   mutation, anything with errors or partial data, refusals, and answers
+ *   nothing may keep (max-age 0);
+ * - a mutation that changes who the viewer is or what they may see also
+ *   clears the browser's cache for the site (`Clear-Site-Data: "cache"`):
+ *   the private answers it holds were given to the viewer as they were.
+ */
+
+/** Request headers that carry credentials: the same URL answers differently for each value. */
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
+
+/** Vary, in the spelling sent: Accept picks between application/json and application/graphql-response+json. */
+const VARY = ['Accept', 'Authorization', 'X-API-Key'];
+
+/**
+ * Mutations that end or change a session: with the configured entitlement
+ * mutations, they change what this browser's cached private answers would show.
+ */
+export const IDENTITY_MUTATIONS: ReadonlySet<string> = new Set(['logOut', 'logOutEverywhere', 'changePassword']);
+
+/**
+ * Fastly reads `Surrogate-Key` up to 16 KB and Cloudflare `Cache-Tag` up to
+ * 16 KB, each tag up to 1,024 bytes; both headers together must also stay well
+ * inside the 16 KB of headers Node's and most clients' parsers accept.
+ */
+const MAX_TAGS_BYTES = 4_096;
+const MAX_TAG_BYTES = 1_024;
+/** Printable ASCII but space and comma, the separators of the two headers. */
+const TAG = /^[\x21-\x2b\x2d-\x7e]+$/;
+
+export interface HttpCacheFacts {
+  /** The request carried Authorization or X-API-Key. */
+  credentialed: boolean;
+  operation: OperationTypeNode;
+  /** The operation's policy from its `@cacheControl` hints. */
+  policy: CachePolicy;
+  /** Seconds the answer stays fresh from now: the policy's maxAge, less its age on a hit; 0 when the router would not keep it. */
+  maxAgeLeft: number;
+  /** The entity tags the answer holds (`Meme:42`, `Meme:list`). */
+  tags: readonly string[];
+  /** Errors or partial data, or a refusal. */
+  failed: boolean;
+  /** A mutation that changes the viewer's entitlement or identity. */
+  changesViewer: boolean;
+}
+
+export type Freshness = { scope: 'public' | 'private'; maxAge: number } | 'no-store';
+
+/** How long, and by whom, an answer may be kept. */
+export function freshnessOf(facts: HttpCacheFacts): Freshness {
+  if (facts.operation !== OperationTypeNode.QUERY || facts.failed || facts.policy.scope === 'PRIVATE') return 'no-store';
+  const maxAge = Math.floor(Math.min(facts.maxAgeLeft, facts.policy.maxAge));
+  if (!(maxAge > 0)) return 'no-store';
+  return { scope: facts.credentialed ? 'private' : 'public', maxAge };
+}
+
+/** The headers to send with an answer, as a header map holds them (lower-case names). */
+export function httpCacheHeaders(facts: HttpCacheFacts): Record<string, string> {
+  return headersFor(freshnessOf(facts), facts.tags, facts.changesViewer);
+}
+
+function headersFor(freshness: Freshness, tags: Iterable<string>, clearSiteData: boolean): Record<string, string> {
+  const headers: Record<string, string> = { vary: VARY.join(', ') };
+  let kept = freshness;
+  if (kept !== 'no-store' && kept.scope === 'public') {
+    const unique = [...new Set(tags)].sort();
+    const purgeable = unique.every((tag) => TAG.test(tag) && tag.length <= MAX_TAG_BYTES) && unique.join(' ').length <= MAX_TAGS_BYTES;
+    // A CDN that could not be purged of the answer would serve it after the data changed: browsers only.
+    if (!purgeable) kept = { scope: 'private', maxAge: kept.maxAge };
+    else if (unique.length > 0) {
+      headers['surrogate-key'] = unique.join(' ');
+      headers['cache-tag'] = unique.join(',');
+    }
+  }
+  headers['cache-control'] = kept === 'no-store' ? 'no-store' : `${kept.scope}, max-age=${kept.maxAge}`;
+  if (clearSiteData) headers['clear-site-data'] = '"cache"';
+  return headers;
+}
+
+/** What a header map already says, as written by headersFor; anything else is kept from no one. */
+function freshnessIn(cacheControl: string): Freshness {
+  const match = /^(public|private), max-age=(\d+)$/.exec(cacheControl);
+  return match ? { scope: match[1] as 'public' | 'private', maxAge: Number(match[2]) } : 'no-store';
+}
+
+/** The stricter of two: a batch answer is kept only as its least keepable operation allows. */
+export function stricter(a: Freshness, b: Freshness): Freshness {
+  if (a === 'no-store' || b === 'no-store') return 'no-store';
+  return { scope: a.scope === 'private' || b.scope === 'private' ? 'private' : 'public', maxAge: Math.min(a.maxAge, b.maxAge) };
+}
+
+/** A header map: Apollo's (undefined when absent) or the Fetch API's (null). */
+export interface HeaderWriter {
+  get(name: string): string | null | undefined;
+  set(name: string, value: string): unknown;
+  delete(name: string): unknown;
+}
+
+/**
+ * Writes an operation's caching headers into the response's header map,
+ * combined with what the other operations of a batch wrote there already
+ * (Apollo gives a batch one head): the stricter freshness, the tags of all,
+ * Clear-Site-Data when any asks for it.
+ */
+export function applyHttpCacheHeaders(headers: HeaderWriter, facts: HttpCacheFacts): void {
+  const existing = headers.get('cache-control') ?? undefined;
+  const freshness = existing === undefined ? freshnessOf(facts) : stricter(freshnessIn(existing), freshnessOf(facts));
+  const tags = [...(headers.get('surrogate-key')?.split(' ').filter(Boolean) ?? []), ...facts.tags];
+  const next = headersFor(freshness, tags, facts.changesViewer || !!headers.get('clear-site-data'));
+  for (const name of ['surrogate-key', 'cache-tag', 'clear-site-data']) if (!(name in next)) headers.delete(name);
+  for (const [name, value] of Object.entries(next)) headers.set(name, name === 'vary' ? mergeVary(headers.get('vary') ?? undefined, value) : value);
+}
+
+/** Vary as a set of names: ours added to any already there. */
+export function mergeVary(existing: string | undefined, added: string): string {
+  const names = new Map<string, string>();
+  for (const name of `${existing ?? ''},${added}`.split(',')) {
+    const trimmed = name.trim();
+    if (trimmed && !names.has(trimmed.toLowerCase())) names.set(trimmed.toLowerCase(), trimmed);
+  }
+  return [...names.values()].join(', ');
+}
+
+/** Whether a request carried credentials, whatever their value: a shared cache sees the header, not whether it was valid. */
+export function hasCredentials(headers: Pick<HeaderWriter, 'get'> | undefined): boolean {
+  return CREDENTIAL_HEADERS.some((name) => (headers?.get(name) ?? undefined) !== undefined);
+}
+
+/** Whether a mutation's root fields change the viewer's entitlement or identity. */
+export function changesViewer(mutationFields: readonly string[], entitlementMutations: ReadonlySet<string>): boolean {
+  return mutationFields.some((name) => entitlementMutations.has(name) || IDENTITY_MUTATIONS.has(name));
+}
+
+/** The headers for an answer the router refused before any GraphQL work (401, 429, 400, …). */
+export const REFUSAL_HEADERS: Readonly<Record<string, string>> = headersFor('no-store', [], false);
+
+/**
+ * Answers that carry errors or no data are kept by no one, whichever
+ * operation of a batch they come from and whether or not they reached the
+ * pipeline (parse and validation errors do not).
+ */
+export const httpCacheOnErrors: ApolloServerPlugin = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        if (response.body.kind !== 'single') return;
+        const { data, errors } = response.body.singleResult;
+        if (!errors?.length && data !== undefined && data !== null) return;
+        applyHttpCacheHeaders(response.http.headers, {
+          credentialed: false,
+          operation: OperationTypeNode.QUERY,
+          policy: { maxAge: 0, scope: 'PUBLIC' },
+          maxAgeLeft: 0,
+          tags: [],
+          failed: true,
+          changesViewer: false,
+        });
+      },
+    };
+  },
+};
