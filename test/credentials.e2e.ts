@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { SignJWT, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
@@ -84,5 +85,110 @@ describe('invalid credentials are limited per client address before any lookup',
     // The flooding address itself is still refused, even with a credential never seen before.
     const still = await from('203.0.113.66', { 'x-api-key': randomKey() })(`{ plans { tier } }`);
     expect(still.status).toBe(429);
+  });
+});
+
+describe('sessions end on every router', () => {
+  const ME = `{ me { id } }`;
+  let routerB: string;
+  beforeAll(async () => {
+    routerB = await stack.addRouter();
+  });
+
+  /** A client of `routerUrl` with a session token, from an address of the test's own. */
+  const session = (routerUrl: string, token: string, address: string) =>
+    routerClient(routerUrl, { authorization: `Bearer ${token}`, 'x-forwarded-for': address });
+  const logIn = async (handle: string, password: string, address: string) => {
+    const response = await routerClient(stack.routerUrl, { 'x-forwarded-for': address })<{ logIn: { token: string } }>(
+      `mutation($h: String!, $p: String!) { logIn(handle: $h, password: $p) { token } }`,
+      { h: handle, p: password },
+    );
+    expect(response.body.errors).toBeUndefined();
+    return response.body.data!.logIn.token;
+  };
+  /** Polls until the token is refused on `routerUrl`; bounded, so a token that stays good fails the test. */
+  const refusedWithin = async (routerUrl: string, token: string, address: string, timeoutMs = 1_000) => {
+    const started = Date.now();
+    for (;;) {
+      const response = await session(routerUrl, token, address)(ME);
+      if (response.status === 401) {
+        expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+        return Date.now() - started;
+      }
+      expect(response.status).toBe(200);
+      if (Date.now() - started > timeoutMs) throw new Error(`the token still works on ${routerUrl} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+
+  it('a session token without exp is refused', async () => {
+    const account = await signUp(stack.routerUrl, 'no_expiry');
+    // The same claims as the real token, signed with the real secret, without exp.
+    const claims = decodeJwt(account.token);
+    delete claims.exp;
+    const forever = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(stack.secrets.jwt));
+    expect((await session(stack.routerUrl, account.token, '198.51.100.30')(ME)).status).toBe(200);
+    const response = await session(stack.routerUrl, forever, '198.51.100.30')(ME);
+    expect(response.status).toBe(401);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('logOut through router A: the token is refused on router B at once; the other sessions go on', async () => {
+    const address = '198.51.100.31';
+    const account = await signUp(stack.routerUrl, 'leaving_soon');
+    const other = await logIn('leaving_soon', 'a long test password', address);
+    // Both routers know the session (cached) before it ends.
+    for (const url of [stack.routerUrl, routerB]) expect((await session(url, account.token, address)(ME)).status).toBe(200);
+
+    const out = await session(stack.routerUrl, account.token, address)<{ logOut: boolean }>(`mutation { logOut }`);
+    expect(out.body.errors).toBeUndefined();
+    expect(out.body.data).toEqual({ logOut: true });
+    expect((await session(stack.routerUrl, account.token, address)(ME)).status).toBe(401);
+    await refusedWithin(routerB, account.token, address);
+    for (const url of [stack.routerUrl, routerB]) expect((await session(url, other, address)(ME)).status).toBe(200);
+  });
+
+  it('logOutEverywhere ends every session of the user on both routers', async () => {
+    const address = '198.51.100.32';
+    const account = await signUp(stack.routerUrl, 'everywhere');
+    const tokens = [account.token, await logIn('everywhere', 'a long test password', address), await logIn('everywhere', 'a long test password', address)];
+    for (const token of tokens) for (const url of [stack.routerUrl, routerB]) expect((await session(url, token, address)(ME)).status).toBe(200);
+
+    const out = await session(routerB, tokens[1]!, address)<{ logOutEverywhere: number }>(`mutation { logOutEverywhere }`);
+    expect(out.body.errors).toBeUndefined();
+    expect(out.body.data).toEqual({ logOutEverywhere: 3 });
+    for (const token of tokens) for (const url of [stack.routerUrl, routerB]) await refusedWithin(url, token, address);
+    // Signing in again starts a new session.
+    const again = await logIn('everywhere', 'a long test password', address);
+    expect((await session(routerB, again, address)(ME)).status).toBe(200);
+  });
+
+  it('changePassword ends the other sessions on both routers, keeps this one, and only the new password logs in', async () => {
+    const address = '198.51.100.33';
+    const account = await signUp(stack.routerUrl, 'rotating');
+    const other = await logIn('rotating', 'a long test password', address);
+    for (const url of [stack.routerUrl, routerB]) expect((await session(url, other, address)(ME)).status).toBe(200);
+
+    const changed = await session(stack.routerUrl, account.token, address)<{ changePassword: number }>(
+      `mutation($c: String!, $n: String!) { changePassword(current: $c, next: $n) { endedSessions } }`,
+      { c: 'a long test password', n: 'brand new pass phrase' },
+    );
+    expect(changed.body.errors).toBeUndefined();
+    expect(changed.body.data).toEqual({ changePassword: { endedSessions: 1 } });
+    for (const url of [stack.routerUrl, routerB]) await refusedWithin(url, other, address);
+    for (const url of [stack.routerUrl, routerB]) expect((await session(url, account.token, address)(ME)).status).toBe(200);
+
+    const oldPassword = await routerClient(stack.routerUrl, { 'x-forwarded-for': address })(
+      `mutation { logIn(handle: "rotating", password: "a long test password") { token } }`,
+    );
+    expect(oldPassword.status).toBe(401);
+    expect(await logIn('rotating', 'brand new pass phrase', address)).toBeTruthy();
+
+    const wrongCurrent = await session(stack.routerUrl, account.token, address)(
+      `mutation { changePassword(current: "not my password", next: "another new phrase") { endedSessions } }`,
+    );
+    // A wrong current password is the client's input to fix, not the end of this session.
+    expect(wrongCurrent.body.errors?.[0]).toMatchObject({ message: 'The current password is wrong', extensions: { code: 'BAD_USER_INPUT' } });
+    expect((await session(stack.routerUrl, account.token, address)(ME)).status).toBe(200);
   });
 });

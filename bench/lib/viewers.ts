@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { secretKey, signSessionToken, type Tier } from '@memegraph/service-kit';
 import type { Bench } from './bench';
 import type { Platform } from './platform';
@@ -17,7 +18,8 @@ const SESSION_SECONDS = 3_600;
 /**
  * Every seeded user with their tier as the users subgraph stores it (the
  * active subscription's plan, else free), each with a session token. The
- * token is minted with the run's JWT secret, exactly as `logIn` mints it:
+ * session row is written and the token minted with the run's JWT secret,
+ * exactly as `logIn` does:
  * `logIn` itself (scrypt, 10 a minute per client) is not what a scenario
  * measures. The router verifies these tokens and looks the users up as it
  * would for any client.
@@ -29,11 +31,17 @@ export async function seededViewers(platform: Platform): Promise<BenchViewer[]> 
      ORDER BY u.id`,
   );
   const key = secretKey(platform.secrets.jwt);
+  const expiresAt = new Date(Date.now() + SESSION_SECONDS * 1000);
+  const sessions = rows.map((row) => ({ userId: row.id, sessionId: randomUUID(), expiresAt }));
+  await platform.sql.query(
+    `INSERT INTO users.sessions (id, user_id, expires_at) SELECT unnest($1::uuid[]), unnest($2::bigint[]), $3`,
+    [sessions.map((s) => s.sessionId), sessions.map((s) => s.userId), expiresAt],
+  );
   return Promise.all(
-    rows.map(async (row) => ({
+    rows.map(async (row, i) => ({
       userId: row.id,
       tier: row.plan ?? 'free',
-      authorization: `Bearer ${(await signSessionToken(row.id, key, SESSION_SECONDS)).token}`,
+      authorization: `Bearer ${await signSessionToken(sessions[i]!, key)}`,
     })),
   );
 }

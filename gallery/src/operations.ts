@@ -209,6 +209,13 @@ export const LOG_IN: TypedDocumentNode<{ logIn: AuthPayload }, { handle: string;
   }
 `;
 
+/** Ends this session at the router, so the token stops working everywhere, not only in this browser. */
+export const LOG_OUT: TypedDocumentNode<{ logOut: boolean }, Record<string, never>> = gql`
+  mutation LogOut {
+    logOut
+  }
+`;
+
 export const VOTE: TypedDocumentNode<{ vote: { id: string; score: number; viewerVote: number | null } }, { memeId: string; value: number }> = gql`
   mutation Vote($memeId: ID!, $value: Int!) {
     vote(memeId: $memeId, value: $value) {
@@ -280,6 +287,7 @@ export const OPERATIONS = {
   Me: ME,
   SignUp: SIGN_UP,
   LogIn: LOG_IN,
+  LogOut: LOG_OUT,
   Vote: VOTE,
   Subscribe: SUBSCRIBE,
   GenerateMeme: GENERATE_MEME,

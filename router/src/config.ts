@@ -92,7 +92,8 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       DEFAULT_LIST_SIZE: env.int(20, 1),
       USAGE_FLUSH_MS: env.int(5_000, 100),
       VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
-      ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey'),
+      // Session mutations too: an ended session's cached viewer must go from every router.
+      ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey,logOut,logOutEverywhere,changePassword'),
       AUTH_FAILURES_PER_ADDRESS: env.int(20, 1),
       AUTH_FAILURE_WINDOW_SECONDS: env.int(300, 1),
       REFUSED_CREDENTIAL_TTL_SECONDS: env.int(60),

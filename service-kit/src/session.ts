@@ -3,26 +3,50 @@ import { SignJWT, jwtVerify } from 'jose';
 /**
  * User session tokens: HS256 JWTs minted by the users subgraph at sign-up
  * and log-in, verified by the router. Both read the same JWT_SECRET.
+ *
+ * Each token names its session (`jti`): a row the users subgraph keeps, so
+ * a session can be ended (log-out, log-out everywhere, a password change)
+ * and the router refuses its token from then on, on every router.
  */
 const ISSUER = 'memegraph';
 const AUDIENCE = 'memegraph-api';
 
-export async function signSessionToken(userId: string, secret: Uint8Array, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
-  const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
-  const token = await new SignJWT({})
+export interface SessionClaims {
+  userId: string;
+  sessionId: string;
+}
+
+const USER_ID = /^\d{1,18}$/;
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const isSessionId = (value: unknown): value is string => typeof value === 'string' && SESSION_ID.test(value);
+
+export async function signSessionToken(session: SessionClaims & { expiresAt: Date }, secret: Uint8Array): Promise<string> {
+  return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(userId)
+    .setSubject(session.userId)
+    .setJti(session.sessionId)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+    .setExpirationTime(Math.floor(session.expiresAt.getTime() / 1000))
     .sign(secret);
-  return { token, expiresAt };
 }
 
-/** The user id of a valid token; throws on a bad signature, wrong algorithm (including `none`) or expiry. */
-export async function verifySessionToken(token: string, secret: Uint8Array): Promise<string> {
-  const { payload } = await jwtVerify(token, secret, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
-  if (typeof payload.sub !== 'string' || !/^\d{1,18}$/.test(payload.sub)) throw new Error('token has no valid subject');
-  return payload.sub;
+/**
+ * The user and session of a valid token; throws on a bad signature, a wrong
+ * algorithm (including `none`), expiry, and a token without `exp` or
+ * `jti`: a token that never expires or names no session could never be
+ * ended.
+ */
+export async function verifySessionToken(token: string, secret: Uint8Array): Promise<SessionClaims> {
+  const { payload } = await jwtVerify(token, secret, {
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    algorithms: ['HS256'],
+    requiredClaims: ['exp', 'jti', 'sub'],
+  });
+  if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw new Error('token has no valid subject');
+  if (!isSessionId(payload.jti)) throw new Error('token names no valid session');
+  return { userId: payload.sub, sessionId: payload.jti };
 }

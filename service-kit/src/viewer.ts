@@ -5,7 +5,8 @@ import type { Tier } from './tiers';
 /** Who is asking. The router decides; subgraphs only ever trust the signed header. */
 export type Viewer =
   | { kind: 'anonymous'; tier: 'anonymous'; scopes: string[]; clientIp?: string }
-  | { kind: 'user'; userId: string; tier: Tier; scopes: string[]; apiKeyId?: string }
+  /** Signed in with an API key (`apiKeyId`) or a session token (`sessionId`). */
+  | { kind: 'user'; userId: string; tier: Tier; scopes: string[]; apiKeyId?: string; sessionId?: string }
   /** Another Memegraph service calling an internal endpoint. */
   | { kind: 'service'; service: string; tier: 'enterprise'; scopes: string[] };
 

@@ -284,7 +284,7 @@ describe('the gallery in Chromium, served by the router', () => {
     expect(sent.length).toBeGreaterThan(10);
     expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT_NAME)).toEqual([]);
     expect(new Set(sent.map((operation) => operation.operationName))).toEqual(
-      new Set(['Feed', 'TrendingMemes', 'SearchMemes', 'MemeById', 'MemesPage', 'SignUp', 'LogIn', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
+      new Set(['Feed', 'TrendingMemes', 'SearchMemes', 'MemeById', 'MemesPage', 'SignUp', 'LogIn', 'LogOut', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
     );
     expect(session.blocked).toEqual([]);
     expect(session.pageErrors).toEqual([]);

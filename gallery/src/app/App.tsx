@@ -1,6 +1,6 @@
-import { useQuery } from '@apollo/client/react';
+import { useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, type FormEvent } from 'react';
-import { ME } from '../operations';
+import { LOG_OUT, ME } from '../operations';
 import { AccountView, TIER_NAMES } from './account';
 import { errorCode } from './errors';
 import { GenerateView } from './generate';
@@ -27,6 +27,9 @@ function SearchForm({ text }: { text: string }) {
 function ViewerStatus() {
   const { token, signOut, notice } = useSession();
   const { data, error } = useQuery(ME, { skip: !token });
+  const [logOut] = useMutation(LOG_OUT);
+  // The router ends the session first; the browser forgets it whatever the answer (it may have ended already).
+  const onLogOut = () => void logOut().then(() => signOut(), () => signOut());
   const refused = error !== undefined && errorCode(error) === 'UNAUTHENTICATED';
   useEffect(() => {
     if (refused) signOut('Your session has ended: log in again.');
@@ -48,7 +51,7 @@ function ViewerStatus() {
           Signed in as <a href={href.account()}>@{viewer.handle}</a> · {TIER_NAMES[viewer.tier]}
         </p>
       )}
-      <button type="button" onClick={() => signOut()}>
+      <button type="button" onClick={onLogOut}>
         Log out
       </button>
     </div>

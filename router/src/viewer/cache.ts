@@ -19,15 +19,15 @@ export interface ViewerCacheOptions {
 }
 
 /** Why the users subgraph refused a credential. */
-export type RefusalReason = 'unknown' | 'revoked';
-const REFUSAL_REASONS: readonly string[] = ['unknown', 'revoked'] satisfies RefusalReason[];
+export type RefusalReason = 'unknown' | 'revoked' | 'ended';
+const REFUSAL_REASONS: readonly string[] = ['unknown', 'revoked', 'ended'] satisfies RefusalReason[];
 
 type UserViewer = Extract<Viewer, { kind: 'user' }>;
 
 /**
  * Viewer lookups, cached in-process and in Redis. A change to a user's
- * entitlement (plan, keys) is published on Redis; every router drops that
- * user's entries at once. In Redis each credential's entry is tagged with
+ * entitlement (plan, keys, sessions) is published on Redis; every router
+ * drops that user's entries at once. In Redis each credential's entry is tagged with
  * its user (see TaggedEntries), so a user's entries go in one purge.
  */
 export class ViewerCache {

@@ -8,6 +8,7 @@ import {
   secretKey,
   verifySessionToken,
   type InternalClient,
+  type SessionClaims,
   type TierTable,
   type Viewer,
 } from '@memegraph/service-kit';
@@ -16,12 +17,13 @@ import type { CredentialThrottle } from './throttle';
 
 /** The users subgraph's answer about a credential. */
 type ViewerLookup =
-  | { viewer: { userId: string; tier: Viewer['tier']; isAdmin: boolean; apiKeyId?: string } }
+  | { viewer: { userId: string; tier: Viewer['tier']; isAdmin: boolean; apiKeyId?: string; sessionId?: string } }
   | { viewer: null; reason: RefusalReason };
 
 const REASONS: Record<string, string> = {
   unknown: 'The credential does not belong to any account',
   revoked: 'The API key has been revoked',
+  ended: 'The session has ended: log in again',
 };
 
 const unauthenticated = (message: string) => new HttpError(401, ErrorCode.UNAUTHENTICATED, message);
@@ -60,7 +62,7 @@ export function createViewerIdentifier(options: {
    * the users subgraph. The attempt counts as a failure until it proves good,
    * so a burst of concurrent guesses cannot pass the allowance either.
    */
-  const lookup = async (credential: string, body: { apiKey: string } | { userId: string }, address: string): Promise<Viewer> => {
+  const lookup = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
     const cached = await options.cache.get(credential);
     if (cached) return cached;
     const attempt = await options.throttle.begin(address);
@@ -76,9 +78,16 @@ export function createViewerIdentifier(options: {
         await options.cache.rememberRefusal(credential, refusal);
         throw unauthenticated(REASONS[refusal] ?? 'Invalid credential');
       }
-      const { userId, tier, isAdmin, apiKeyId } = result.viewer;
+      const { userId, tier, isAdmin, apiKeyId, sessionId } = result.viewer;
       const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
-      const viewer: Extract<Viewer, { kind: 'user' }> = { kind: 'user', userId, tier, scopes, ...(apiKeyId ? { apiKeyId } : {}) };
+      const viewer: Extract<Viewer, { kind: 'user' }> = {
+        kind: 'user',
+        userId,
+        tier,
+        scopes,
+        ...(apiKeyId ? { apiKeyId } : {}),
+        ...(sessionId ? { sessionId } : {}),
+      };
       await options.cache.set(credential, viewer, epoch);
       return viewer;
     } finally {
@@ -101,13 +110,14 @@ export function createViewerIdentifier(options: {
     if (typeof authorization === 'string') {
       const match = /^Bearer\s+([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
       if (!match) return refuse(options.addressOf(req), 'Authorization must be "Bearer <token>"');
-      let userId: string;
+      let session: SessionClaims;
       try {
-        userId = await verifySessionToken(match[1]!, jwtKey);
+        session = await verifySessionToken(match[1]!, jwtKey);
       } catch {
         return refuse(options.addressOf(req), 'Invalid or expired token');
       }
-      return lookup(`user:${userId}`, { userId }, options.addressOf(req));
+      // Cached per session, not per user: one session can end while the user's others go on.
+      return lookup(`session:${session.sessionId}`, { userId: session.userId, sessionId: session.sessionId }, options.addressOf(req));
     }
     return anonymousViewer(options.addressOf(req));
   };

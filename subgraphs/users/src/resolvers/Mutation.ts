@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable } from '@memegraph/service-kit';
 import { generateApiKey } from '../auth/apiKeys';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
@@ -18,10 +19,25 @@ function checkPassword(password: string) {
   }
 }
 
+/**
+ * Starts a session: its row, then a token naming it. The user's expired
+ * sessions go in the same statement, so the table holds live and recently
+ * ended sessions only.
+ */
 async function session(user: UserRow, context: UsersContext) {
-  const { token, expiresAt } = await signSessionToken(user.id, context.config.jwtSecret, context.config.sessionTtlSeconds);
+  const sessionId = randomUUID();
+  const expiresAt = new Date(Date.now() + context.config.sessionTtlSeconds * 1000);
+  await context.db.query(
+    `WITH expired AS (DELETE FROM sessions WHERE user_id = $2 AND expires_at < now())
+     INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)`,
+    [sessionId, user.id, expiresAt],
+  );
+  const token = await signSessionToken({ userId: user.id, sessionId, expiresAt }, context.config.jwtSecret);
   return { token, expiresAt, user };
 }
+
+/** The session a request was made with; none for an API key. */
+const sessionOf = (context: UsersContext): string | undefined => (context.viewer.kind === 'user' ? context.viewer.sessionId : undefined);
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
 
@@ -67,6 +83,51 @@ export const Mutation = {
     if (!row || !ok) throw unauthenticated('Wrong handle or password');
     const { password_hash: _hash, ...user } = row;
     return session(user, context);
+  },
+
+  async logOut(_root: unknown, _args: unknown, context: UsersContext) {
+    const userId = requireUser(context);
+    const sessionId = sessionOf(context);
+    if (!sessionId) throw badUserInput('logOut ends a session, and this request was made with an API key: revoke a key with revokeApiKey');
+    const ended = await context.db.query(
+      `UPDATE sessions SET ended_at = now() WHERE id = $1 AND user_id = $2 AND ended_at IS NULL RETURNING id`,
+      [sessionId, userId],
+    );
+    return ended.length > 0;
+  },
+
+  async logOutEverywhere(_root: unknown, _args: unknown, context: UsersContext) {
+    const userId = requireUser(context);
+    const ended = await context.db.query(
+      `UPDATE sessions SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() RETURNING id`,
+      [userId],
+    );
+    return ended.length;
+  },
+
+  async changePassword(_root: unknown, args: { current: string; next: string }, context: UsersContext) {
+    const userId = requireUser(context);
+    const [row] = await context.db.query<UserRow & { password_hash: string }>(
+      `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE id = $1`,
+      [userId],
+    );
+    if (!row) throw unauthenticated();
+    if (!(await verifyPassword(args.current, row.password_hash))) {
+      throw badUserInput('The current password is wrong', { argumentName: 'current' });
+    }
+    checkPassword(args.next);
+    const passwordHash = await hashPassword(args.next);
+    const ended = await context.db.transaction(async (tx) => {
+      await tx.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+      // Whoever else holds a session may hold the old password: only the session making the change goes on.
+      return tx.query(
+        `UPDATE sessions SET ended_at = now()
+         WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now() AND id IS DISTINCT FROM $2::uuid RETURNING id`,
+        [userId, sessionOf(context) ?? null],
+      );
+    });
+    const { password_hash: _hash, ...user } = row;
+    return { endedSessions: ended.length, user };
   },
 
   async subscribe(_root: unknown, args: { plan: string }, context: UsersContext) {
