@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   AI_MIGRATIONS,
+  DEFAULT_QUEUE_SETTINGS,
   createAiServer,
   createCatalogFor,
   createGenerationStore,
@@ -48,6 +49,8 @@ export interface Stack {
   subgraphRequests(): { users: number; memes: number; ai: number };
   /** Stops a subgraph's HTTP server, as if the service went down. */
   stopSubgraph(name: 'users' | 'memes' | 'ai'): Promise<void>;
+  /** Starts a stopped subgraph again on the port it had, as if the service came back. */
+  restartSubgraph(name: 'users' | 'memes' | 'ai'): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -141,7 +144,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   const aiOptions = options.ai ?? {};
   const memesOrigin = new URL(memes).origin;
   const provider = createProvider(readAiProvidersConfig(aiOptions.providerEnv ?? {}), log);
-  const settings: QueueSettings = { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 30_000, ...aiOptions.settings };
+  const settings: QueueSettings = { ...DEFAULT_QUEUE_SETTINGS, concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 30_000, ...aiOptions.settings };
   const redisTarget: RedisTarget = options.redisCluster ? { clusterNodes: options.redisCluster.nodes } : { url: TEST_REDIS_URL };
   const aiRedis = aiOptions.queue === 'bullmq' ? { ...redisTarget, prefix: redisPrefix } : null;
   const ai = await start(
@@ -167,6 +170,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
       prefix: redisPrefix,
       settings,
       lockDurationMs: 5_000,
+      reconcileIntervalMs: 30_000,
       deps: {
         store: createGenerationStore(dbs.ai),
         catalog: createCatalogFor(secrets.signing, memesOrigin),
@@ -224,6 +228,10 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
         server.close(() => resolve());
         server.closeAllConnections();
       });
+    },
+    async restartSubgraph(name) {
+      const index = ['users', 'memes', 'ai'].indexOf(name);
+      await servers[index]!.listen(Number(new URL([users, memes, ai][index]!).port));
     },
     async close() {
       for (const router of routers) await router.close();

@@ -1,5 +1,6 @@
 import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
 import { z } from 'zod';
+import { queueEnv, queueSettingsOf } from './config';
 import { AI_MIGRATIONS } from './index';
 import { createProvider, readAiProvidersConfig } from './providers/config';
 import { createAiServer } from './server';
@@ -13,9 +14,7 @@ const config = readConfig({
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
   ...redisEnv,
   TIERS_JSON: env.optional(),
-  AI_CONCURRENCY: env.int(20, 1),
-  AI_MAX_WAITING: env.int(1_000, 1),
-  AI_JOB_TIMEOUT_MS: env.int(60_000, 100),
+  ...queueEnv,
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -30,7 +29,7 @@ const server = await createAiServer({
   log,
   memesUrl: config.MEMES_URL,
   tiers: loadTiers(config.TIERS_JSON),
-  queue: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
+  queue: queueSettingsOf(config),
   // With Redis and PostgreSQL, worker-main.ts runs the jobs; otherwise this process does (one instance
   // only: embedded PGlite cannot be shared by two processes).
   redis: redisTarget && config.DATABASE_URL ? { ...redisTarget, prefix: config.REDIS_PREFIX } : null,

@@ -4,6 +4,7 @@
  */
 import { createLogger, createRedis, drainOnSignal, env, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
 import { z } from 'zod';
+import { queueEnv, queueSettingsOf } from './config';
 import { AI_MIGRATIONS } from './index';
 import { startBullMqWorker } from './generations/queue';
 import { createResultCache } from './generations/resultCache';
@@ -17,11 +18,11 @@ const config = readConfig({
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   MEMES_URL: env.url().default('http://127.0.0.1:4002'),
   ...redisEnv,
-  AI_CONCURRENCY: env.int(20, 1),
-  AI_MAX_WAITING: env.int(1_000, 1),
-  AI_JOB_TIMEOUT_MS: env.int(60_000, 100),
+  ...queueEnv,
   /** How long a job's lock lasts; a worker that dies frees its jobs after this. */
   AI_LOCK_DURATION_MS: env.int(30_000, 1_000),
+  /** How often PostgreSQL's unfinished generations are checked against the queue (Redis may have lost them). */
+  AI_RECONCILE_INTERVAL_MS: env.int(30_000, 10),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -39,8 +40,9 @@ const worker = startBullMqWorker({
   redisTarget,
   redis,
   prefix: config.REDIS_PREFIX,
-  settings: { concurrency: config.AI_CONCURRENCY, maxWaiting: config.AI_MAX_WAITING, jobTimeoutMs: config.AI_JOB_TIMEOUT_MS },
+  settings: queueSettingsOf(config),
   lockDurationMs: config.AI_LOCK_DURATION_MS,
+  reconcileIntervalMs: config.AI_RECONCILE_INTERVAL_MS,
   deps: {
     store: createGenerationStore(db),
     catalog: createCatalogFor(config.SUBGRAPH_SIGNING_SECRET, config.MEMES_URL),

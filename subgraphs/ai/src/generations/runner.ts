@@ -27,12 +27,46 @@ export interface RunDependencies {
 const CODES_FROM_PROVIDERS = new Set<string>([ErrorCode.AI_SERVICE_UNAVAILABLE, ErrorCode.QUOTA_EXCEEDED]);
 
 /**
- * Runs one generation: provider → catalog handoff → recorded outcome.
- * Safe to run again for the same job (a worker died mid-way): a finished
- * generation is left alone, and the catalog hands back the meme it already
- * made for this generation id, so a job completes exactly once.
+ * The catalog (the memes subgraph) did not answer or failed: the job is run
+ * again later, with backoff, instead of failing a generation that was accepted.
  */
-export async function runGeneration(deps: RunDependencies, job: GenerationJob, signal?: AbortSignal): Promise<void> {
+export class CatalogUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('The catalog is unavailable; the generation will be retried', { cause });
+    this.name = 'CatalogUnavailableError';
+  }
+}
+
+/** A catalog call; its own refusals (bad input, no such template) are final, anything else is worth a retry. */
+async function fromCatalog<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR) throw new CatalogUnavailableError(error);
+    throw error;
+  }
+}
+
+export interface RunAttempt {
+  /** Aborts the provider call when the job runs too long. */
+  signal?: AbortSignal;
+  /** No run comes after this one: a generation the catalog could not take is FAILED now. */
+  final: boolean;
+}
+
+/**
+ * Runs one generation: provider → catalog handoff → recorded outcome.
+ * Safe to run again for the same job (a worker died mid-way, or the catalog
+ * was away): a finished generation is left alone, the provider's meme is
+ * kept with the generation so a second run hands the same one over, and the
+ * catalog hands back the meme it already made for this generation id (the
+ * first handoff may have succeeded with its answer lost), so a job completes
+ * exactly once with one catalog meme.
+ *
+ * Throws CatalogUnavailableError, unless `attempt.final`, when the catalog
+ * cannot be reached: the queue runs the job again after a backoff.
+ */
+export async function runGeneration(deps: RunDependencies, job: GenerationJob, attempt: RunAttempt): Promise<void> {
   const [row] = await deps.store.byIds([job.generationId]);
   if (!row || row.status === 'SUCCEEDED' || row.status === 'FAILED') return;
   try {
@@ -43,14 +77,25 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob, s
       await deps.store.markSucceeded(job.generationId, known, true);
       return;
     }
-    const material = await deps.catalog.captions(job.templateId);
-    const generated = await deps.provider.generate({ prompt: job.prompt, template: material.template, captions: material.captions }, signal);
-    const meme = await deps.catalog.addAiMeme({ ...generated, generationId: job.generationId, templateId: job.templateId, authorId: job.userId, prompt: job.prompt });
+    let generated = row.output;
+    if (!generated) {
+      const material = await fromCatalog(() => deps.catalog.captions(job.templateId));
+      generated = await deps.provider.generate({ prompt: job.prompt, template: material.template, captions: material.captions }, attempt.signal);
+      await deps.store.saveOutput(job.generationId, generated);
+    }
+    const output = generated;
+    const meme = await fromCatalog(() =>
+      deps.catalog.addAiMeme({ ...output, generationId: job.generationId, templateId: job.templateId, authorId: job.userId, prompt: job.prompt }),
+    );
     await deps.results.set(key, meme.id);
     await deps.store.markSucceeded(job.generationId, meme.id, false);
     // The new AI meme belongs in cached feeds and lists now, not when they expire.
     await deps.purge?.(['Meme:list', `User:${job.userId}`]).catch((error: unknown) => deps.log.warn({ err: error }, 'cache purge not requested'));
   } catch (error) {
+    if (error instanceof CatalogUnavailableError && !attempt.final) {
+      deps.log.warn({ err: error.cause, generationId: job.generationId }, 'catalog unavailable; the generation will be retried');
+      throw error;
+    }
     const code = error instanceof GraphQLError && typeof error.extensions.code === 'string' ? error.extensions.code : ErrorCode.TASK_FAILED;
     deps.log.warn({ err: error, generationId: job.generationId }, 'generation failed');
     const message = CODES_FROM_PROVIDERS.has(code) ? (error as Error).message : 'The generation failed';

@@ -1,4 +1,5 @@
 import type { Queryable } from '@memegraph/service-kit';
+import type { GeneratedMeme } from '../providers/provider';
 
 export type GenerationStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 
@@ -17,10 +18,12 @@ export interface GenerationRow {
   finished_at: Date | null;
   priority: number;
   cached: boolean;
+  /** What the provider made, kept until the catalog has it (a retry hands the same meme over). */
+  output: GeneratedMeme | null;
 }
 
 const COLUMNS =
-  'id, user_id, prompt, template_id, status, provider, meme_id, error_code, error_message, created_at, started_at, finished_at, priority, cached';
+  'id, user_id, prompt, template_id, status, provider, meme_id, error_code, error_message, created_at, started_at, finished_at, priority, cached, output';
 
 /** The generations table: the AI subgraph's own record of every request. */
 export function createGenerationStore(db: Queryable) {
@@ -77,6 +80,20 @@ export function createGenerationStore(db: Queryable) {
     async byIds(ids: readonly string[]) {
       return db.query<GenerationRow>(`SELECT ${COLUMNS} FROM generations WHERE id = ANY($1::bigint[])`, [ids]);
     },
+    /**
+     * Unfinished generations (QUEUED or RUNNING) after `afterId`, oldest first, `limit` at a time:
+     * what the queue must hold, for a reconciler to compare with what it does hold.
+     */
+    async unfinished(afterId: string, limit: number) {
+      return db.query<Pick<GenerationRow, 'id' | 'user_id' | 'prompt' | 'template_id' | 'priority'>>(
+        `SELECT id, user_id, prompt, template_id, priority FROM generations
+         WHERE status IN ('QUEUED', 'RUNNING') AND id > $1 ORDER BY id LIMIT $2`,
+        [afterId, limit],
+      );
+    },
+    async saveOutput(id: string, output: GeneratedMeme) {
+      await db.query(`UPDATE generations SET output = $2::jsonb WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`, [id, JSON.stringify(output)]);
+    },
     async markRunning(id: string, templateId: string) {
       await db.query(
         `UPDATE generations SET status = 'RUNNING', started_at = COALESCE(started_at, now()), template_id = $2
@@ -87,7 +104,7 @@ export function createGenerationStore(db: Queryable) {
     /** Finishes a generation once: a second worker finishing the same job changes nothing. */
     async markSucceeded(id: string, memeId: string, cached: boolean) {
       await db.query(
-        `UPDATE generations SET status = 'SUCCEEDED', meme_id = $2, cached = $3, finished_at = now(), error_code = NULL, error_message = NULL
+        `UPDATE generations SET status = 'SUCCEEDED', meme_id = $2, cached = $3, finished_at = now(), error_code = NULL, error_message = NULL, output = NULL
          WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
         [id, memeId, cached],
       );
