@@ -300,23 +300,42 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     const limits = config.tiers[viewer.tier];
     const key = viewerKey(viewer);
 
+    if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
+      throw rejected(new HttpError(415, ErrorCode.BAD_REQUEST, 'POST bodies must be application/json'), viewer.tier);
+    }
+    const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
+    if (Array.isArray(body) && body.length > limits.maxBatchSize) {
+      throw rejected(new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`), viewer.tier);
+    }
+    // Limits count operations, not HTTP requests: a batch of N is N. A batch that does not fit in
+    // what is left is refused whole, and counts nothing (smaller requests may still use the rest).
+    const operationCount = Array.isArray(body) ? Math.max(1, body.length) : 1;
+
     // Request rate, per viewer and tier, shared by every router.
-    const window = await requestRate.hit(`rl:${key}`, RATE_WINDOW_MS);
+    const window = await requestRate.hit(`rl:${key}`, RATE_WINDOW_MS, operationCount, limits.requestsPerMinute);
     const rateHeaders = {
       'x-ratelimit-limit': String(limits.requestsPerMinute),
       'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
       'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
     };
-    if (window.count > limits.requestsPerMinute) {
+    if (!window.allowed) {
       const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
+      const left = Math.max(0, limits.requestsPerMinute - window.count);
       throw rejected(
-        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `More than ${limits.requestsPerMinute} requests a minute`, { ...rateHeaders, 'retry-after': retryAfter }),
+        new HttpError(
+          429,
+          ErrorCode.RATE_LIMIT_EXCEEDED,
+          operationCount > 1
+            ? `A batch of ${operationCount} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
+            : `More than ${limits.requestsPerMinute} requests a minute`,
+          { ...rateHeaders, 'retry-after': retryAfter },
+        ),
         viewer.tier,
       );
     }
     // Daily quota, counted on the hot path in shared state.
-    const today = await usage.countRequest(key);
-    if (today > limits.dailyRequestQuota) {
+    const today = await usage.countRequest(key, operationCount, limits.dailyRequestQuota);
+    if (!today.allowed) {
       const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
       throw rejected(
         new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
@@ -324,17 +343,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       );
     }
 
-    if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
-      throw rejected(new HttpError(415, ErrorCode.BAD_REQUEST, 'POST bodies must be application/json', rateHeaders), viewer.tier);
-    }
-    const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
     let search: string | undefined;
     const named = req.headers['apollographql-client-name'];
     const clientName = typeof named === 'string' ? named : undefined;
     try {
-      if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-        throw new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`);
-      }
       let operations: OperationRequest[];
       if (req.method === 'GET') {
         const params = new URL(req.url ?? '/', 'http://localhost').searchParams;

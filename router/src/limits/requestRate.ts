@@ -2,32 +2,45 @@ import { redisScript, withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 
 export interface WindowHit {
-  /** Hits in the current window, this one included. */
+  /** Operations counted in the current window, these included when admitted. */
   count: number;
   /** When the window ends (epoch ms). */
   resetAt: number;
+  /** Whether the operations fit under the limit (and were counted). */
+  allowed: boolean;
 }
 
-/** Fixed-window request counters: one window per key, started by its first hit. */
+/**
+ * Fixed-window operation counters: one window per key, started by its first
+ * hit. A hit of `n` operations (a batch) is admitted whole when all of them
+ * fit under the limit, and then counted; otherwise it is refused and counts
+ * nothing, so what is left of the window stays usable by smaller requests.
+ */
 export interface WindowCounter {
-  hit(key: string, windowMs: number): Promise<WindowHit>;
+  hit(key: string, windowMs: number, operations: number, limit: number): Promise<WindowHit>;
 }
 
-// INCR and PEXPIRE in one step, so a window can never lose its expiry.
+// Check, INCRBY and PEXPIRE in one step: exact across routers, and a window never loses its expiry.
 const HIT = redisScript(`
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local n = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local allowed = 0
+if count + n <= tonumber(ARGV[3]) then
+  count = redis.call('INCRBY', KEYS[1], n)
+  allowed = 1
+end
 local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
+if ttl < 0 and allowed == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if ttl < 0 then ttl = tonumber(ARGV[1]) end
+return {count, ttl, allowed}
 `);
 
 class RedisWindowCounter implements WindowCounter {
   constructor(private readonly state: SharedState & { redis: NonNullable<SharedState['redis']> }) {}
 
-  async hit(key: string, windowMs: number): Promise<WindowHit> {
-    const [count, ttl] = (await HIT(this.state.redis, [`${this.state.prefix}${key}`], [windowMs])) as [number, number];
-    return { count, resetAt: Date.now() + ttl };
+  async hit(key: string, windowMs: number, operations: number, limit: number): Promise<WindowHit> {
+    const [count, ttl, allowed] = (await HIT(this.state.redis, [`${this.state.prefix}${key}`], [windowMs, operations, limit])) as [number, number, number];
+    return { count, resetAt: Date.now() + ttl, allowed: allowed === 1 };
   }
 }
 
@@ -35,14 +48,15 @@ class MemoryWindowCounter implements WindowCounter {
   private readonly windows = new Map<string, WindowHit>();
   private sweeps = 0;
 
-  async hit(key: string, windowMs: number): Promise<WindowHit> {
+  async hit(key: string, windowMs: number, operations: number, limit: number): Promise<WindowHit> {
     const now = Date.now();
     let window = this.windows.get(key);
     if (!window || window.resetAt <= now) {
-      window = { count: 0, resetAt: now + windowMs };
+      window = { count: 0, resetAt: now + windowMs, allowed: true };
       this.windows.set(key, window);
     }
-    window.count++;
+    window.allowed = window.count + operations <= limit;
+    if (window.allowed) window.count += operations;
     // Drop expired windows now and then so idle viewers do not accumulate.
     if (++this.sweeps % 10_000 === 0) {
       for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);

@@ -19,8 +19,11 @@ const DAY_MS = 86_400_000;
  * and never flushed, so every router sees the same total at once.
  */
 export interface UsageMeter {
-  /** Counts one request against the daily quota; returns the day's total so far. */
-  countRequest(viewerKey: string): Promise<number>;
+  /**
+   * Counts `operations` (a batch counts each) against the daily `quota` when
+   * they all fit; otherwise counts nothing. Returns the day's total and whether they fit.
+   */
+  countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }>;
   /** Records a finished request of a signed-in user, with the cost points it used. */
   record(userId: string, costPoints: number): Promise<void>;
   /** Moves pending counts to the users subgraph. */
@@ -47,11 +50,17 @@ end
 return out
 `);
 
-/** One more request today (KEYS[1]); the counter outlives its day by ARGV[1] ms. Returns the day's total. */
+/**
+ * ARGV[2] more operations today (KEYS[1]) when they fit under the quota
+ * ARGV[3]; the counter outlives its day by ARGV[1] ms. Returns the day's
+ * total and whether they were counted.
+ */
 const COUNT = redisScript(`
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return {count, 0} end
+count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, 1}
 `);
 
 /**
@@ -78,8 +87,9 @@ class RedisUsageMeter implements UsageMeter {
     private readonly send: (entries: UsageEntry[]) => Promise<void>,
   ) {}
 
-  async countRequest(viewerKey: string): Promise<number> {
-    return (await COUNT(this.redis, [`${this.prefix}quota:${today()}:${viewerKey}`], [2 * DAY_MS])) as number;
+  async countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }> {
+    const [count, allowed] = (await COUNT(this.redis, [`${this.prefix}quota:${today()}:${viewerKey}`], [2 * DAY_MS, operations, quota])) as [number, number];
+    return { count, allowed: allowed === 1 };
   }
 
   record(userId: string, costPoints: number): Promise<void> {
@@ -129,14 +139,15 @@ class MemoryUsageMeter implements UsageMeter {
 
   constructor(private readonly send: (entries: UsageEntry[]) => Promise<void>) {}
 
-  async countRequest(viewerKey: string): Promise<number> {
+  async countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }> {
     if (this.quotaDay !== today()) {
       this.quota = new Map();
       this.quotaDay = today();
     }
-    const count = (this.quota.get(viewerKey) ?? 0) + 1;
-    this.quota.set(viewerKey, count);
-    return count;
+    const count = this.quota.get(viewerKey) ?? 0;
+    if (count + operations > quota) return { count, allowed: false };
+    this.quota.set(viewerKey, count + operations);
+    return { count: count + operations, allowed: true };
   }
 
   async record(userId: string, costPoints: number): Promise<void> {

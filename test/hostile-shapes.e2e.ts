@@ -1,0 +1,352 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, signUp, type TestAccount } from './support/accounts';
+import { routerClient, type GraphQLResponse } from './support/client';
+import { startStack, type Stack } from './support/stack';
+
+/**
+ * Every check that reads an operation must give the same answer for every
+ * shape a client can send it in: the document plain, aliased, through a
+ * named fragment or an inline fragment; and each of those sent as a POST, a
+ * GET (queries), inside a batch, as an APQ hash and as a trusted-document id.
+ */
+
+type Variant = 'plain' | 'aliased' | 'named fragment' | 'inline fragment';
+type Transport = 'POST' | 'GET' | 'batch' | 'APQ hash' | 'trusted-document id';
+type Documents = Record<Variant, string>;
+
+const QUERY_TRANSPORTS: Transport[] = ['POST', 'GET', 'batch', 'APQ hash', 'trusted-document id'];
+const MUTATION_TRANSPORTS: Transport[] = ['POST', 'batch', 'APQ hash', 'trusted-document id'];
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** What one operation got, whatever its transport: the HTTP status and that operation's own result. */
+interface Outcome {
+  status: number;
+  body: GraphQLResponse['body'];
+}
+
+const AI_FIELD: Documents = {
+  plain: `query($s: Boolean = false) { memes(first: 2) { edges { node { id prompt @skip(if: $s) } } } }`,
+  aliased: `query($s: Boolean = false) { list: memes(first: 2) { edges { item: node { key: id secret: prompt @skip(if: $s) } } } }`,
+  'named fragment': `query($s: Boolean = false) { memes(first: 2) { edges { node { ...M @skip(if: $s) } } } } fragment M on Meme { id prompt }`,
+  'inline fragment': `query($s: Boolean = false) { memes(first: 2) { edges { node { id ... on Meme @skip(if: $s) { prompt } } } } }`,
+};
+
+const COSTED: Documents = {
+  plain: `query($with: Boolean!) { trending(first: 4) { id author @include(if: $with) { handle } } }`,
+  aliased: `query($with: Boolean!) { top: trending(first: 4) { key: id writer: author @include(if: $with) { name: handle } } }`,
+  'named fragment': `query($with: Boolean!) { ...T } fragment T on Query { trending(first: 4) { id ...A @include(if: $with) } } fragment A on Meme { author { handle } }`,
+  'inline fragment': `query($with: Boolean!) { ... on Query { trending(first: 4) { id ... @include(if: $with) { author { handle } } } } }`,
+};
+
+const REVOKE: Documents = {
+  plain: `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`,
+  aliased: `mutation($id: ID!) { gone: revokeApiKey(id: $id) { when: revokedAt } }`,
+  'named fragment': `mutation($id: ID!) { ...R } fragment R on Mutation { revokeApiKey(id: $id) { revokedAt } }`,
+  'inline fragment': `mutation($id: ID!) { ... on Mutation { revokeApiKey(id: $id) { revokedAt } } }`,
+};
+
+const CANCEL: Documents = {
+  plain: `mutation($go: Boolean! = true) { cancelSubscription @include(if: $go) { status } }`,
+  aliased: `mutation($go: Boolean! = true) { stop: cancelSubscription @include(if: $go) { state: status } }`,
+  'named fragment': `mutation($go: Boolean! = true) { ...C @include(if: $go) } fragment C on Mutation { cancelSubscription { status } }`,
+  'inline fragment': `mutation($go: Boolean! = true) { ... on Mutation @include(if: $go) { cancelSubscription { status } } }`,
+};
+
+const VOTE: Documents = {
+  plain: `mutation($id: ID!, $v: Int!) { vote(memeId: $id, value: $v) { score } }`,
+  aliased: `mutation($id: ID!, $v: Int!) { cast: vote(memeId: $id, value: $v) { points: score } }`,
+  'named fragment': `mutation($id: ID!, $v: Int!) { ...V } fragment V on Mutation { vote(memeId: $id, value: $v) { score } }`,
+  'inline fragment': `mutation($id: ID!, $v: Int!) { ... on Mutation { vote(memeId: $id, value: $v) { score } } }`,
+};
+
+const KEY_LIMITED: Documents = {
+  plain: `mutation($s: Boolean! = false) { createApiKey(name: "one") @skip(if: $s) { secret } }`,
+  aliased: `mutation($s: Boolean! = false) { a: createApiKey(name: "a") @skip(if: $s) { secret } b: createApiKey(name: "b") @skip(if: $s) { secret } }`,
+  'named fragment': `mutation($s: Boolean! = false) { ...K @skip(if: $s) } fragment K on Mutation { createApiKey(name: "one") { secret } }`,
+  'inline fragment': `mutation($s: Boolean! = false) { ... on Mutation @skip(if: $s) { createApiKey(name: "one") { secret } } }`,
+};
+
+const ALL_DOCUMENTS = [AI_FIELD, COSTED, REVOKE, CANCEL, VOTE, KEY_LIMITED].flatMap((d) => Object.values(d));
+const VARIANTS = Object.keys(AI_FIELD) as Variant[];
+
+describe('every check sees through every shape of an operation', () => {
+  let stack: Stack;
+  let manifestDir: string;
+  /** Two routers on one Redis, both holding the trusted-documents manifest (mode log: anything else runs too). */
+  let a: string;
+  let b: string;
+
+  /** Sends one operation in one shape to a router and returns that operation's outcome. */
+  async function send(router: string, transport: Transport, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Outcome> {
+    const post = async (body: unknown) => {
+      const response = await fetch(`${router}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: (await response.json()) as unknown };
+    };
+    const get = async (params: Record<string, string>) => {
+      const response = await fetch(`${router}/graphql?${new URLSearchParams(params)}`, {
+        headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...headers },
+      });
+      return { status: response.status, json: (await response.json()) as unknown };
+    };
+    const hashed = { persistedQuery: { version: 1, sha256Hash: sha256(query) } };
+    const isQuery = query.trimStart().startsWith('query');
+    let answer: { status: number; json: unknown };
+    switch (transport) {
+      case 'POST':
+        answer = await post({ query, variables });
+        break;
+      case 'GET':
+        answer = await get({ query, variables: JSON.stringify(variables) });
+        break;
+      case 'batch': {
+        const batch = await post([{ query: '{ __typename }' }, { query, variables }]);
+        return { status: batch.status, body: (batch.json as Outcome['body'][])[1]! };
+      }
+      case 'APQ hash':
+        // Registered in beforeAll; here only the hash travels (GET for queries, as CDNs like it).
+        answer = isQuery
+          ? await get({ variables: JSON.stringify(variables), extensions: JSON.stringify(hashed) })
+          : await post({ variables, extensions: hashed });
+        break;
+      case 'trusted-document id':
+        answer = await post({ variables, extensions: hashed });
+        break;
+    }
+    return { status: answer.status, body: answer.json as Outcome['body'] };
+  }
+
+  beforeAll(async () => {
+    manifestDir = await mkdtemp(path.join(tmpdir(), 'memegraph-shapes-'));
+    const manifest = path.join(manifestDir, 'persisted-query-manifest.json');
+    await writeFile(
+      manifest,
+      JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: ALL_DOCUMENTS.map((body) => ({ id: sha256(body), body })) }),
+    );
+    stack = await startStack({
+      routerEnv: {
+        TIERS_JSON: JSON.stringify(
+          Object.fromEntries(['anonymous', 'free', 'premium'].map((tier) => [tier, { requestsPerMinute: 100_000, maxBatchSize: 5 }])),
+        ),
+      },
+    });
+    const env = { TRUSTED_DOCUMENTS_MANIFEST: manifest, TRUSTED_DOCUMENTS_MODE: 'log' };
+    [a, b] = [await stack.addRouter(env), await stack.addRouter(env)];
+    // APQ registration, anonymously: queries run harmlessly, mutations are refused for want of a
+    // viewer (nothing runs), and the hashes are known to every router from then on.
+    for (const query of ALL_DOCUMENTS) {
+      const registered = await fetch(`${a}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } } }),
+      });
+      expect(registered.status).toBeLessThan(500);
+    }
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+    await rm(manifestDir, { recursive: true, force: true });
+  });
+
+  it('authorization: a field the viewer may not see is null with UNAUTHORIZED_FIELD_OR_TYPE, unless @skip leaves it out; a null condition is a 400', async () => {
+    const free = await signUp(stack.routerUrl, 'shape_free');
+    const auth = { authorization: `Bearer ${free.token}` };
+    const outcomes: Record<string, unknown> = {};
+    for (const variant of VARIANTS) {
+      for (const transport of QUERY_TRANSPORTS) {
+        const denied = await send(a, transport, AI_FIELD[variant], { s: false }, auth);
+        const skipped = await send(a, transport, AI_FIELD[variant], { s: true }, auth);
+        const nullCondition = await send(a, transport, AI_FIELD[variant], { s: null }, auth);
+        outcomes[`${variant} by ${transport}`] = {
+          denied: { status: denied.status, codes: [...new Set(denied.body.errors?.map((e) => e.extensions?.code))], served: !!denied.body.data },
+          skipped: { status: skipped.status, errors: skipped.body.errors?.length ?? 0, served: !!skipped.body.data },
+          nullCondition: { codes: nullCondition.body.errors?.map((e) => e.extensions?.code), served: !!nullCondition.body.data },
+        };
+      }
+    }
+    const expected = {
+      denied: { status: 200, codes: ['UNAUTHORIZED_FIELD_OR_TYPE'], served: true },
+      skipped: { status: 200, errors: 0, served: true },
+      // Never a 5xx: a coded error and nothing run.
+      nullCondition: { codes: ['BAD_USER_INPUT'], served: false },
+    };
+    for (const [shape, outcome] of Object.entries(outcomes)) expect(outcome, shape).toEqual(expected);
+  });
+
+  it('cost: every shape of one operation is estimated the same, and @include decides with its variable', async () => {
+    const costs: Record<string, [number, number]> = {};
+    for (const variant of VARIANTS) {
+      for (const transport of QUERY_TRANSPORTS) {
+        const without = await send(a, transport, COSTED[variant], { with: false });
+        const withAuthors = await send(a, transport, COSTED[variant], { with: true });
+        const cost = (o: Outcome) => (o.body.extensions?.cost as { requestedQueryCost: number } | undefined)?.requestedQueryCost ?? -1;
+        costs[`${variant} by ${transport}`] = [cost(without), cost(withAuthors)];
+      }
+    }
+    // trending(first: 4): 4 memes; with authors, 4 more objects.
+    for (const [shape, cost] of Object.entries(costs)) expect(cost, shape).toEqual([4, 8]);
+  });
+
+  it('a key revoked through any shape on router A is refused by router B within one second', async () => {
+    for (const variant of VARIANTS) {
+      const owner = await signUp(stack.routerUrl, `revoker_${VARIANTS.indexOf(variant)}`);
+      const auth = { authorization: `Bearer ${owner.token}` };
+      for (const transport of MUTATION_TRANSPORTS) {
+        const made = await owner.client<{ createApiKey: { secret: string; apiKey: { id: string } } }>(
+          `mutation { createApiKey(name: "shape") { secret apiKey { id } } }`,
+        );
+        const { secret, apiKey } = made.body.data!.createApiKey;
+        const onB = routerClient(b, { 'x-api-key': secret });
+        expect((await onB(`{ me { id } }`)).status).toBe(200); // B now holds the viewer in its caches
+        const revoked = await send(a, transport, REVOKE[variant], { id: apiKey.id }, auth);
+        expect(revoked.body.errors, `${variant} by ${transport}`).toBeUndefined();
+        await eventually(async () => (await onB(`{ me { id } }`)).status === 401, 1000).catch(() => {
+          throw new Error(`${variant} by ${transport}: the revoked key still works on router B after 1 s`);
+        });
+      }
+    }
+  });
+
+  it('a plan cancelled through any shape on router A ends AI access on router B within one second', async () => {
+    for (const variant of VARIANTS) {
+      const viewer = await signUp(stack.routerUrl, `canceller_${VARIANTS.indexOf(variant)}`);
+      const auth = { authorization: `Bearer ${viewer.token}` };
+      const onB = routerClient(b, auth);
+      const aiOnB = async () => (await onB(AI_FIELD.plain, { s: false })).body.errors === undefined;
+      for (const transport of MUTATION_TRANSPORTS) {
+        expect((await viewer.client(`mutation { subscribe(plan: PREMIUM) { status } }`)).body.errors).toBeUndefined();
+        await eventually(aiOnB, 1000);
+        const cancelled = await send(a, transport, CANCEL[variant], {}, auth);
+        expect(cancelled.body.errors, `${variant} by ${transport}`).toBeUndefined();
+        await eventually(async () => !(await aiOnB()), 1000).catch(() => {
+          throw new Error(`${variant} by ${transport}: AI access still granted on router B after 1 s`);
+        });
+      }
+    }
+  });
+
+  it('a vote through any shape on router A shows on router B at once, not the cached score', async () => {
+    const voter = await signUp(stack.routerUrl, 'shape_voter');
+    const auth = { authorization: `Bearer ${voter.token}` };
+    let memeId = 0;
+    for (const variant of VARIANTS) {
+      for (const transport of MUTATION_TRANSPORTS) {
+        memeId += 1;
+        const SCORE = `query($id: ID!) { meme(id: $id) { score } }`;
+        const onB = () => routerClient(b)<{ meme: { score: number } }>(SCORE, { id: String(memeId) });
+        const before = await onB();
+        expect((await onB()).headers.get('x-cache'), 'the score is cached on B').toBe('HIT');
+        const voted = await send(a, transport, VOTE[variant], { id: String(memeId), v: 1 }, auth);
+        expect(voted.body.errors, `${variant} by ${transport}`).toBeUndefined();
+        const after = Object.values(voted.body.data as Record<string, Record<string, number>>)[0]!;
+        const score = Object.values(after)[0]!;
+        expect(score).toBe(before.body.data!.meme.score + 1);
+        await eventually(async () => (await onB()).body.data!.meme.score === score, 1000).catch(() => {
+          throw new Error(`${variant} by ${transport}: router B still answers the old score after 1 s`);
+        });
+      }
+    }
+  });
+
+  it('field rate limits count each executed occurrence: aliases count twice, fragments once, skipped ones not at all', async () => {
+    const successes: Record<string, number> = {};
+    for (const variant of VARIANTS) {
+      // createApiKey: 10 an hour per viewer. A fresh viewer for each variant, sent in every transport in turn.
+      const account: TestAccount = await signUp(stack.routerUrl, `limited_${VARIANTS.indexOf(variant)}`);
+      const auth = { authorization: `Bearer ${account.token}` };
+      // Skipped occurrences first: they must not count.
+      for (const transport of MUTATION_TRANSPORTS) {
+        const skipped = await send(a, transport, KEY_LIMITED[variant], { s: true }, auth);
+        expect(skipped.body.errors, `${variant} by ${transport}, skipped`).toBeUndefined();
+      }
+      let made = 0;
+      for (let i = 0; i < 12; i++) {
+        const transport = MUTATION_TRANSPORTS[i % MUTATION_TRANSPORTS.length]!;
+        const answer = await send(i % 2 ? a : b, transport, KEY_LIMITED[variant], { s: false }, auth);
+        made += Object.values(answer.body.data ?? {}).filter((v) => v !== null).length;
+        if (answer.body.errors?.some((e) => e.extensions?.code === 'RATE_LIMIT_EXCEEDED')) break;
+      }
+      successes[variant] = made;
+    }
+    expect(successes).toEqual({ plain: 10, aliased: 10, 'named fragment': 10, 'inline fragment': 10 });
+  });
+});
+
+describe('limits count operations, not HTTP requests', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('200 concurrent batches of 5 through two routers admit exactly the per-minute limit of operations', async () => {
+    const env = { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 100, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}batch:` };
+    const routers = [await stack.addRouter(env), await stack.addRouter(env)];
+    const batch = Array.from({ length: 5 }, () => ({ query: '{ plans { tier } }' }));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        fetch(`${routers[i % 2]}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) }),
+      ),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(180);
+    // A refused batch takes nothing: the window is full at exactly 100.
+    const single = await routerClient(routers[0]!)(`{ plans { tier } }`);
+    expect(single.status).toBe(429);
+    expect(single.headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+
+  it('a batch over what is left of the allowance is refused whole and takes nothing; smaller requests still fit', async () => {
+    const env = { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 12, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}left:` };
+    const router = await stack.addRouter(env);
+    const post = (operations: number) =>
+      fetch(`${router}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: operations }, () => ({ query: '{ plans { tier } }' }))),
+      });
+    const first = await post(10);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
+    const tooMany = await post(3);
+    expect(tooMany.status).toBe(429);
+    expect(((await tooMany.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RATE_LIMIT_EXCEEDED');
+    expect(tooMany.headers.get('x-ratelimit-remaining')).toBe('2');
+    const fits = await post(2);
+    expect(fits.status).toBe(200);
+    expect(fits.headers.get('x-ratelimit-remaining')).toBe('0');
+  });
+
+  it('the daily quota counts every operation of a batch', async () => {
+    const env = { TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 10, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}daily:` };
+    const router = await stack.addRouter(env);
+    const account = await signUp(stack.routerUrl, 'batch_quota');
+    const post = (operations: number) =>
+      fetch(`${router}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+        body: JSON.stringify(Array.from({ length: operations }, () => ({ query: '{ me { id } }' }))),
+      });
+    expect((await post(4)).status).toBe(200);
+    expect((await post(4)).status).toBe(200);
+    const over = await post(4);
+    expect(over.status).toBe(429);
+    expect(((await over.json()) as { errors: { extensions: Record<string, unknown> }[] }).errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+    expect((await post(2)).status).toBe(200);
+    expect((await post(1)).status).toBe(429);
+  });
+});
