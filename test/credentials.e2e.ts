@@ -22,6 +22,9 @@ afterAll(() => stack?.close());
 
 const randomKey = () => `mg_${randomBytes(24).toString('base64url')}`;
 const from = (address: string, headers: Record<string, string> = {}) => routerClient(stack.routerUrl, { 'x-forwarded-for': address, ...headers });
+/** A client of `routerUrl` with a session token, from an address of the test's own. */
+const session = (routerUrl: string, token: string, address: string) =>
+  routerClient(routerUrl, { authorization: `Bearer ${token}`, 'x-forwarded-for': address });
 /** SQL statements the users subgraph has run: each credential lookup is one. */
 const usersStatements = () => stack.dbs.users.stats.statements;
 
@@ -95,9 +98,6 @@ describe('sessions end on every router', () => {
     routerB = await stack.addRouter();
   });
 
-  /** A client of `routerUrl` with a session token, from an address of the test's own. */
-  const session = (routerUrl: string, token: string, address: string) =>
-    routerClient(routerUrl, { authorization: `Bearer ${token}`, 'x-forwarded-for': address });
   const logIn = async (handle: string, password: string, address: string) => {
     const response = await routerClient(stack.routerUrl, { 'x-forwarded-for': address })<{ logIn: { token: string } }>(
       `mutation($h: String!, $p: String!) { logIn(handle: $h, password: $p) { token } }`,
@@ -190,5 +190,40 @@ describe('sessions end on every router', () => {
     // A wrong current password is the client's input to fix, not the end of this session.
     expect(wrongCurrent.body.errors?.[0]).toMatchObject({ message: 'The current password is wrong', extensions: { code: 'BAD_USER_INPUT' } });
     expect((await session(stack.routerUrl, account.token, address)(ME)).status).toBe(200);
+  });
+});
+
+describe('passwords follow a policy', () => {
+  const SIGN_UP = `mutation($h: String!, $p: String!) { signUp(handle: $h, password: $p) { token } }`;
+  const signUpWith = (handle: string, password: string) =>
+    routerClient(stack.routerUrl, { 'x-forwarded-for': '198.51.100.40' })<{ signUp: { token: string } }>(SIGN_UP, { h: handle, p: password });
+
+  it.each([
+    ['shorter than 10 characters', 'policy_short', 'nine char', 'password must be at least 10 characters'],
+    ['the handle itself, in another case', 'policy_handle', 'POLICY_HANDLE', 'password must not contain your handle'],
+    ['the handle with a few characters around it', 'policy_around', 'my policy_around 1', 'password must not contain your handle'],
+    ['in the common-password list', 'policy_common', 'password123', 'password is too common: it is on a list of passwords that are tried first'],
+    ['in the common-password list, in another case', 'policy_case', 'QwertyUIOP', 'password is too common: it is on a list of passwords that are tried first'],
+  ])('refuses a password %s with 400 BAD_USER_INPUT, and makes no account', async (_, handle, password, message) => {
+    const response = await signUpWith(handle, password);
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argumentName: 'password' } });
+    expect(await stack.dbs.users.query(`SELECT id FROM users WHERE handle = $1`, [handle])).toEqual([]);
+  });
+
+  it('accepts a long, uncommon password without the handle, and holds changePassword to the same policy', async () => {
+    const created = await signUpWith('policy_fine', 'velvet otter tuesday');
+    expect(created.body.errors).toBeUndefined();
+    const client = session(stack.routerUrl, created.body.data!.signUp.token, '198.51.100.40');
+    const CHANGE = `mutation($n: String!) { changePassword(current: "velvet otter tuesday", next: $n) { endedSessions } }`;
+    for (const [next, message] of [
+      ['1234567890', 'password is too common: it is on a list of passwords that are tried first'],
+      ['Policy_Fine!!', 'password must not contain your handle'],
+    ] as const) {
+      const refused = await client(CHANGE, { n: next });
+      expect(refused.body.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argumentName: 'next' } });
+    }
+    const changed = await client(CHANGE, { n: 'quiet harbour lamps' });
+    expect(changed.body.errors).toBeUndefined();
   });
 });

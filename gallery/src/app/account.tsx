@@ -43,7 +43,7 @@ function SignUpForm() {
       </label>
       <label>
         Password
-        <input name="password" type="password" required minLength={8} maxLength={200} autoComplete="new-password" />
+        <input name="password" type="password" required minLength={10} maxLength={200} autoComplete="new-password" />
       </label>
       <button type="submit" disabled={loading}>
         Sign up

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable } from '@memegraph/service-kit';
 import { generateApiKey } from '../auth/apiKeys';
+import { passwordProblem } from '../auth/passwordPolicy';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
 import type { UsersContext } from '../context';
 import { API_KEY_COLUMNS, SUBSCRIPTION_COLUMNS, USER_COLUMNS, type ApiKeyRow, type SubscriptionRow, type UserRow } from '../rows';
@@ -13,10 +14,10 @@ function requireUser(context: UsersContext): string {
   return userId;
 }
 
-function checkPassword(password: string) {
-  if (password.length < 8 || password.length > 200) {
-    throw badUserInput('password must be 8 to 200 characters', { argumentName: 'password' });
-  }
+/** Refuses a password the policy does not allow, naming the argument it came in. */
+function checkPassword(password: string, handle: string, argumentName: string) {
+  const problem = passwordProblem(password, handle);
+  if (problem) throw badUserInput(problem, { argumentName });
 }
 
 /**
@@ -55,7 +56,7 @@ export const Mutation = {
     if (!HANDLE.test(args.handle)) {
       throw badUserInput('handle must be 3 to 30 letters, digits or underscores', { argumentName: 'handle' });
     }
-    checkPassword(args.password);
+    checkPassword(args.password, args.handle, 'password');
     const displayName = (args.displayName ?? args.handle).trim();
     if (displayName.length < 1 || displayName.length > 60) {
       throw badUserInput('displayName must be 1 to 60 characters', { argumentName: 'displayName' });
@@ -115,7 +116,7 @@ export const Mutation = {
     if (!(await verifyPassword(args.current, row.password_hash))) {
       throw badUserInput('The current password is wrong', { argumentName: 'current' });
     }
-    checkPassword(args.next);
+    checkPassword(args.next, row.handle, 'next');
     const passwordHash = await hashPassword(args.next);
     const ended = await context.db.transaction(async (tx) => {
       await tx.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
