@@ -157,7 +157,7 @@ describe('every check sees through every shape of an operation', () => {
     await rm(manifestDir, { recursive: true, force: true });
   });
 
-  it('authorization: a field the viewer may not see is null with UNAUTHORIZED_FIELD_OR_TYPE, unless @skip leaves it out; a null condition is a 400', async () => {
+  it('authorization: a field the viewer may not see is null with UNAUTHORIZED_FIELD_OR_TYPE, unless @skip leaves it out; a null condition is a coded BAD_USER_INPUT, never a 5xx', async () => {
     const free = await signUp(stack.routerUrl, 'shape_free');
     const auth = { authorization: `Bearer ${free.token}` };
     const outcomes: Record<string, unknown> = {};
