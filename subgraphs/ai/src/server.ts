@@ -17,7 +17,7 @@ import {
 import { createCatalog, type Catalog } from './catalog';
 import { createContext, type AiServices } from './context';
 import { BullMqQueue, MemoryQueue, type GenerationQueue, type QueueSettings } from './generations/queue';
-import { createGenerationRateLimit } from './generations/rate';
+import { createGenerationRateLimit, type Clock } from './generations/rate';
 import { createResultCache } from './generations/resultCache';
 import type { RunDependencies } from './generations/runner';
 import { createGenerationStore } from './generations/store';
@@ -41,6 +41,8 @@ export interface AiServerOptions {
    */
   redis: (RedisTarget & { prefix: string }) | null;
   provider: PooledProvider;
+  /** The generations-per-minute limit's clock, for tests; by default Redis's (or this process's without Redis). */
+  clock?: Clock;
 }
 
 export function createCatalogFor(signingSecret: string, memesUrl: string): Catalog {
@@ -82,7 +84,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
     catalog,
     queue,
     results,
-    rate: createGenerationRateLimit(redis, prefix),
+    rate: createGenerationRateLimit(redis, prefix, options.clock),
     tiers: options.tiers,
     providerName: options.provider.name,
     keyStatus,

@@ -32,8 +32,11 @@ export const Mutation = {
     }
 
     const limits = context.tiers[context.viewer.tier];
-    if ((await context.rate.hit(userId)) > limits.aiGenerationsPerMinute) {
-      throw codedError(ErrorCode.RATE_LIMIT_EXCEEDED, `At most ${limits.aiGenerationsPerMinute} generations a minute on this plan`);
+    const taken = await context.rate.take(userId, limits.aiGenerationsPerMinute);
+    if (!taken.allowed) {
+      throw codedError(ErrorCode.RATE_LIMIT_EXCEEDED, `At most ${limits.aiGenerationsPerMinute} generations a minute on this plan`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(taken.retryAfterMs / 1000)),
+      });
     }
 
     const known = await context.results.get(resultKey(prompt, templateId));
