@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type TestAccount } from './support/accounts';
 import { routerClient } from './support/client';
@@ -13,21 +15,29 @@ afterAll(() => stack?.close());
 interface Answer {
   status: number;
   code?: string;
+  contentType: string | null;
+  body: unknown;
   ms: number;
 }
 
+const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+/** Sends a request as a client that asks for application/graphql-response+json unless `headers` say otherwise. */
 async function send(init: RequestInit & { path?: string }): Promise<Answer> {
   const started = Date.now();
-  const response = await fetch(`${stack.routerUrl}${init.path ?? '/graphql'}`, init);
+  const headers = new Headers(init.headers);
+  if (!headers.has('accept')) headers.set('accept', GRAPHQL_RESPONSE);
+  const response = await fetch(`${stack.routerUrl}${init.path ?? '/graphql'}`, { ...init, headers });
   const text = await response.text();
-  let code: string | undefined;
+  let body: unknown;
   try {
-    code = (JSON.parse(text) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code;
+    body = JSON.parse(text);
   } catch {
-    code = undefined;
+    body = undefined;
   }
+  const code = (body as { errors?: { extensions?: { code?: string } }[] } | undefined)?.errors?.[0]?.extensions?.code;
   expect(text).not.toMatch(/\bat .+\.(ts|js):\d+/);
-  return { status: response.status, code, ms: Date.now() - started };
+  return { status: response.status, code, contentType: response.headers.get('content-type'), body, ms: Date.now() - started };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -131,5 +141,88 @@ describe('operations the schema has no root type for', () => {
     expect(answer).toMatchObject({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
     const named = await send({ method: 'POST', headers: json, body: JSON.stringify({ query: 'subscription S { x } query Q { plans { tier } }', operationName: 'S' }) });
     expect(named).toMatchObject({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
+  });
+});
+
+describe('router-level errors follow Accept like every other answer', () => {
+  const deep = JSON.stringify({ query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` });
+  it.each<[string, RequestInit, number]>([
+    ['an invalid credential (401)', { method: 'POST', headers: { ...json, authorization: 'Bearer not-a-token' }, body: '{"query":"{ plans { tier } }"}' }, 401],
+    ['malformed JSON (400)', { method: 'POST', headers: json, body: '{"query":' }, 400],
+    ['a body that is not JSON (415)', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ plans { tier } }' }, 415],
+    ['a body past the limit (413)', { method: 'POST', headers: json, body: JSON.stringify({ query: '{ plans { tier } }', variables: { x: 'y'.repeat(600_000) } }) }, 413],
+    ['an operation past a limit (400)', { method: 'POST', headers: json, body: deep }, 400],
+    ['a PUT (405)', { method: 'PUT', headers: json, body: '{}' }, 405],
+  ])('%s: application/graphql-response+json when asked for', async (_name, init, status) => {
+    const answer = await send(init);
+    expect(answer.status).toBe(status);
+    expect(answer.contentType).toBe('application/graphql-response+json; charset=utf-8');
+    expect(answer.code).toEqual(expect.any(String));
+  });
+
+  it('application/json when asked for it, for anything, or for nothing', async () => {
+    for (const accept of ['application/json', '*/*', undefined]) {
+      const headers: Record<string, string> = { ...json, authorization: 'Bearer not-a-token', ...(accept ? { accept } : {}) };
+      const answer = await fetch(`${stack.routerUrl}/graphql`, { method: 'POST', headers, body: '{"query":"{ plans { tier } }"}' });
+      expect(answer.status, accept).toBe(401);
+      expect(answer.headers.get('content-type'), accept).toBe('application/json; charset=utf-8');
+    }
+  });
+
+  /** The GraphQL-over-HTTP spec: a legacy application/json client cannot tell a 4xx from a proxy's, so GraphQL errors are 200. */
+  it.each<[string, string, number, string]>([
+    ['a parse error', '{"query":"{ plans { tier "}', 200, 'GRAPHQL_PARSE_FAILED'],
+    ['a validation error', '{"query":"{ nope }"}', 200, 'GRAPHQL_VALIDATION_FAILED'],
+    ['an operation past a limit', deep, 200, 'MAX_DEPTH_EXCEEDED'],
+    ['an operationName the document does not hold', '{"query":"query A { plans { tier } }","operationName":"B"}', 200, 'OPERATION_RESOLUTION_FAILURE'],
+    ['a query that is not a string (not a well-formed request)', '{"query":42}', 400, 'BAD_REQUEST'],
+  ])('with application/json, %s', async (_name, body, status, code) => {
+    const answer = await send({ method: 'POST', headers: { ...json, accept: 'application/json' }, body });
+    expect(answer).toMatchObject({ status, code, contentType: 'application/json; charset=utf-8' });
+    const strict = await send({ method: 'POST', headers: json, body });
+    expect(strict).toMatchObject({ status: 400, code, contentType: 'application/graphql-response+json; charset=utf-8' });
+  });
+});
+
+describe('a batch answers every operation, each refused one with its own coded error', () => {
+  let member: TestAccount;
+  beforeAll(async () => {
+    member = await signUp(stack.routerUrl, 'batch_member');
+  });
+  const good = { query: '{ plans { tier } }' };
+  const batch = (operations: unknown[], router = stack.routerUrl, accept = GRAPHQL_RESPONSE) =>
+    fetch(`${router}/graphql`, {
+      method: 'POST',
+      headers: { ...json, accept, authorization: `Bearer ${member.token}` },
+      body: JSON.stringify(operations),
+    });
+  type Answers = { data?: unknown; errors?: { extensions?: { code?: string } }[] }[];
+  const codes = (answers: Answers) => answers.map((answer) => answer.errors?.[0]?.extensions?.code ?? (answer.data ? 'data' : 'none'));
+
+  it.each([GRAPHQL_RESPONSE, 'application/json'])('with one operation refused at admission, GraphQL or HTTP, all are answered (%s)', async (accept) => {
+    const tooDeep = { query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` };
+    const response = await batch([good, tooDeep, { query: '{ plans { tier ' }, { query: 42 }, { query: '{ nope }' }], stack.routerUrl, accept);
+    expect(response.status).toBe(200);
+    const answers = (await response.json()) as Answers;
+    expect(codes(answers)).toEqual(['data', 'MAX_DEPTH_EXCEEDED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'GRAPHQL_VALIDATION_FAILED']);
+    expect(answers[0]!.data).toMatchObject({ plans: expect.any(Array) });
+  });
+
+  it('a batch whose every operation is refused is still a batch answer', async () => {
+    const response = await batch([{ query: 1 }, null]);
+    expect(response.status).toBe(200);
+    expect(codes((await response.json()) as Answers)).toEqual(['BAD_REQUEST', 'BAD_REQUEST']);
+  });
+
+  it('on a router enforcing trusted documents, an operation not in the list is refused alone', async () => {
+    const manifestPath = createRequire(import.meta.url).resolve('@memegraph/gallery/persisted-query-manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { operations: { id: string; name: string }[] };
+    const me = manifest.operations.find((operation) => operation.name === 'Me')!;
+    const router = await stack.addRouter({ TRUSTED_DOCUMENTS_MANIFEST: manifestPath, TRUSTED_DOCUMENTS_MODE: 'enforce' });
+    const response = await batch([{ extensions: { persistedQuery: { version: 1, sha256Hash: me.id } } }, good], router);
+    expect(response.status).toBe(200);
+    const answers = (await response.json()) as Answers;
+    expect(codes(answers)).toEqual(['data', 'PERSISTED_QUERY_NOT_IN_LIST']);
+    expect(answers[0]!.data).toMatchObject({ me: { handle: 'batch_member' } });
   });
 });

@@ -18,6 +18,7 @@ import {
   createInternalClient,
   createViewerSigner,
   executeGraphQL,
+  forMediaType,
   listen,
   isJsonContentType,
   readJsonBody,
@@ -27,6 +28,7 @@ import {
   type Logger,
   type Viewer,
 } from '@memegraph/service-kit';
+import { admitBatch, refusalAnswer } from './batch';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
@@ -284,7 +286,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     const rejected = (error: HttpError, tier: string) => {
       report.rejection = error.code;
       metrics.rejections.inc({ reason: error.code, tier });
-      return error;
+      // The status its answer's media type calls for: application/json answers a refused operation 200.
+      return forMediaType(error, req.headers.accept);
     };
     if (req.method !== 'GET' && req.method !== 'POST') {
       throw rejected(new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }), 'unknown');
@@ -344,28 +347,31 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     }
 
     let search: string | undefined;
+    const answered = new Map<number, unknown>();
     const named = req.headers['apollographql-client-name'];
     const clientName = typeof named === 'string' ? named : undefined;
     try {
-      let operations: OperationRequest[];
-      if (req.method === 'GET') {
-        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-        const operation = getOperation(params);
+      /** Trusted documents and operation limits, for one operation. */
+      const admit = async (operation: OperationRequest) => {
         trusted.apply(operation, viewer.tier, clientName);
-        if (typeof operation.query === 'string') params.set('query', operation.query);
-        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
-        search = `?${params.toString()}`;
-        operations = [operation];
-      } else {
-        operations = operationsOf(body);
-        for (const operation of operations) trusted.apply(operation, viewer.tier, clientName);
-      }
-      for (const operation of operations) {
         // A document sent by APQ hash alone is checked too: its text comes from the APQ store
         // (Apollo Server keys it "apq:<hash>").
         const hash = operation.extensions?.persistedQuery?.sha256Hash;
         const text = typeof operation.query === 'string' ? operation.query : typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined;
         if (text) operationLimits.check(text, limits);
+      };
+      if (req.method === 'GET') {
+        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+        const operation = getOperation(params);
+        await admit(operation);
+        if (typeof operation.query === 'string') params.set('query', operation.query);
+        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
+        search = `?${params.toString()}`;
+      } else if (Array.isArray(body)) {
+        // Each operation of a batch is admitted on its own; one refused is answered in its place.
+        for (const [index, refusal] of await admitBatch(body, admit)) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
+      } else {
+        for (const operation of operationsOf(body)) await admit(operation);
       }
     } catch (error) {
       if (error instanceof HttpError) {
@@ -376,6 +382,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     await executeGraphQL(apollo, req, res, {
       body,
       search,
+      answered,
       context: async () => createRouterContext(viewer, signViewers, report),
       headers: { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId },
     });

@@ -39,6 +39,21 @@ export type ErrorCode = keyof typeof STATUS_BY_CODE;
 export const ErrorCode = Object.fromEntries(Object.keys(STATUS_BY_CODE).map((code) => [code, code])) as { readonly [C in ErrorCode]: C };
 export const httpStatusFor: Readonly<Record<string, number>> = STATUS_BY_CODE;
 
+/**
+ * The status of an answer that holds errors and no data, as the
+ * GraphQL-over-HTTP spec sets it for the media type the answer goes out as.
+ * `application/graphql-response+json`: the code's own status. `application/json`
+ * (the legacy type, whose non-200 answers a client cannot tell from a proxy's):
+ * 200 for the GraphQL errors of a well-formed request (parse, validation,
+ * limits, bad input). BAD_REQUEST (not a well-formed request) and every status
+ * other than 400 (401, 413, 429, 5xx) keep their status under both. `status`
+ * is the error's own, when it has one other than its code's (415, 405).
+ */
+export function errorStatusFor(code: string, mediaType: string | null, status = httpStatusFor[code] ?? 500): number {
+  const legacyJson = !mediaType || !mediaType.startsWith('application/graphql-response+json');
+  return legacyJson && status === 400 && code !== ErrorCode.BAD_REQUEST ? 200 : status;
+}
+
 export function codedError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, { extensions: { code, ...extensions } });
 }

@@ -1,7 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext, type ContextThunk } from '@apollo/server';
-import { ErrorCode } from './errors';
+import Negotiator from 'negotiator';
+import { ErrorCode, errorStatusFor } from './errors';
 import type { Logger } from './log';
 
 export class HttpError extends Error {
@@ -9,7 +10,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    private readonly extraHeaders: Record<string, string> = {},
+    /** Headers given for the answer; `headers` adds those the status needs. */
+    readonly headersGiven: Record<string, string> = {},
     /** Extra `extensions` for the error body. */
     readonly extensions: Record<string, unknown> = {},
   ) {
@@ -18,7 +20,7 @@ export class HttpError extends Error {
 
   /** Headers the answer needs. An unread body leaves the connection unusable, so 413 closes it. */
   get headers(): Record<string, string> {
-    const headers = { ...this.extraHeaders };
+    const headers = { ...this.headersGiven };
     if (this.status === 413) headers.connection = 'close';
     if (this.status === 401) headers['www-authenticate'] = 'Bearer';
     return headers;
@@ -53,6 +55,37 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     ...headers,
   });
   res.end(payload);
+}
+
+export const APPLICATION_JSON = 'application/json; charset=utf-8';
+export const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json; charset=utf-8';
+
+/**
+ * The media type of a GraphQL answer to a request with this `Accept`, chosen
+ * as Apollo Server chooses it for the answers it writes: no `Accept`, or a
+ * wildcard, is `application/json`; null when the client accepts neither type.
+ */
+export function graphqlMediaType(accept: string | string[] | undefined): string | null {
+  const value = Array.isArray(accept) ? accept.join(', ') : accept;
+  if (!value) return APPLICATION_JSON;
+  return new Negotiator({ headers: { accept: value } }).mediaType([APPLICATION_JSON, GRAPHQL_RESPONSE_JSON]) ?? null;
+}
+
+/**
+ * A refusal written as a GraphQL answer to `req`: in the media type its
+ * `Accept` asks for (`application/json` when it asks for neither: an error is
+ * still better understood than a 406), with the status that media type calls for.
+ */
+export function sendRequestError(req: IncomingMessage, res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
+  const mediaType = graphqlMediaType(req.headers.accept);
+  const contentType = mediaType ?? APPLICATION_JSON;
+  sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers, 'content-type': contentType }, error.extensions);
+}
+
+/** The same refusal with the status the media type of its answer calls for (see `errorStatusFor`). */
+export function forMediaType(error: HttpError, accept: string | string[] | undefined): HttpError {
+  const status = errorStatusFor(error.code, graphqlMediaType(accept), error.status);
+  return status === error.status ? error : new HttpError(status, error.code, error.message, error.headersGiven, error.extensions);
 }
 
 /** A GraphQL-shaped error body for failures that happen before GraphQL runs. */
@@ -137,22 +170,47 @@ export async function executeGraphQL<C extends BaseContext>(
     headers?: Record<string, string>;
     /** The query string to use instead of the URL's (a GET whose parameters the caller rewrote). */
     search?: string;
+    /** Operations of a batch answered before GraphQL (refused), by index: their answers take their places. */
+    answered?: ReadonlyMap<number, unknown>;
   },
 ): Promise<void> {
   const search = request.search ?? new URL(req.url ?? '/', 'http://localhost').search;
-  const response = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: toHeaderMap(req), search, body: request.body },
-    context: request.context,
-  });
+  const batch = Array.isArray(request.body) ? request.body : undefined;
+  const answered = batch && request.answered?.size ? request.answered : undefined;
+  const toRun = answered ? batch!.filter((_, index) => !answered.has(index)) : request.body;
+  const response =
+    answered && Array.isArray(toRun) && toRun.length === 0
+      ? { status: 200, headers: new HeaderMap([['content-type', graphqlMediaType(req.headers.accept) ?? APPLICATION_JSON]]), body: { kind: 'complete' as const, string: '[]' } }
+      : await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: toHeaderMap(req), search, body: toRun },
+          context: request.context,
+        });
   for (const [key, value] of response.headers) res.setHeader(key, value);
   for (const [key, value] of Object.entries(request.headers ?? {})) res.setHeader(key, value);
   res.statusCode = response.status ?? 200;
   if (response.body.kind === 'complete') {
-    res.end(response.body.string);
+    let text = response.body.string;
+    if (batch && text.startsWith('[')) {
+      // A batch is answered 200 with each operation's errors in its own answer, as Apollo's
+      // BatchHttpLink reads it; Apollo gives the whole batch the status one failed operation set.
+      res.statusCode = 200;
+      if (answered) {
+        text = JSON.stringify(mergeBatchAnswers(batch.length, answered, JSON.parse(text) as unknown[]));
+        // An answer holding a refusal is not one to reuse.
+        res.setHeader('cache-control', 'no-store');
+      }
+    }
+    res.end(text);
     return;
   }
   for await (const chunk of response.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/** The answers of a batch in its order: those given by index, the others from `ran`, in turn. */
+function mergeBatchAnswers(size: number, answered: ReadonlyMap<number, unknown>, ran: readonly unknown[]): unknown[] {
+  let next = 0;
+  return Array.from({ length: size }, (_, index) => (answered.has(index) ? answered.get(index) : ran[next++]));
 }
 
 export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<string> {
@@ -191,12 +249,10 @@ export function createHttpServer(
       if (!server.listening) server.closeIdleConnections();
     });
     handle(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) {
-        return sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers }, error.extensions);
-      }
+      if (error instanceof HttpError) return sendRequestError(req, res, error, headers);
       const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
       if (code === ErrorCode.DOWNSTREAM_SERVICE_ERROR && !res.headersSent) {
-        return sendError(res, 502, code, (error as Error).message, headers);
+        return sendRequestError(req, res, new HttpError(502, code, (error as Error).message), headers);
       }
       // A client that hung up mid-request is not a server fault.
       if (req.destroyed || (error as { code?: string }).code === 'ECONNRESET' || (error as Error).message === 'aborted') {
@@ -204,7 +260,7 @@ export function createHttpServer(
         return res.destroy();
       }
       options.log.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendError(res, 500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error', headers);
+      if (!res.headersSent) sendRequestError(req, res, new HttpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'), headers);
       else res.destroy();
     });
   });
