@@ -36,6 +36,8 @@ export interface RouterConfig {
   /** In-process response cache lifetime, in front of Redis. */
   cacheLocalTtlMs: number;
   staleIfErrorSeconds: number;
+  /** How long a read with a stale answer waits for a subgraph before that answer is served. */
+  staleIfErrorWaitMs: number;
   apqTtlSeconds: number;
   trustedDocuments: {
     manifest?: string;
@@ -102,6 +104,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
       CACHE_LOCAL_TTL_MS: env.int(5_000),
       STALE_IF_ERROR_SECONDS: env.int(300),
+      STALE_IF_ERROR_WAIT_MS: env.int(300, 1),
       APQ_TTL_SECONDS: env.int(86_400, 1),
       TRUSTED_DOCUMENTS_MANIFEST: env.optional(),
       TRUSTED_DOCUMENTS_MODE: z.enum(TRUSTED_MODES).default('off'),
@@ -151,6 +154,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     breakerHalfOpenMs: config.SUBGRAPH_BREAKER_HALF_OPEN_MS,
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
+    staleIfErrorWaitMs: config.STALE_IF_ERROR_WAIT_MS,
     apqTtlSeconds: config.APQ_TTL_SECONDS,
     trustedDocuments: {
       manifest: config.TRUSTED_DOCUMENTS_MANIFEST,

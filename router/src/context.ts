@@ -14,6 +14,12 @@ export interface RouterContext {
   report: RequestReport;
   /** The viewer signed for subgraphs; asked for once per request, on first use. */
   signedViewer: () => Promise<string>;
+  /**
+   * Set on the copy of the context an operation runs with when the response
+   * cache holds a stale answer to it: subgraph calls then wait only briefly
+   * (STALE_IF_ERROR_WAIT_MS) before that answer is served instead.
+   */
+  staleCopy?: boolean;
 }
 
 export function createRouterContext(viewer: Viewer, sign: ViewerSigner, report: RequestReport): RouterContext {

@@ -185,6 +185,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
           timeoutMs: config.subgraphTimeoutMs,
           breakerThreshold: config.breakerThreshold,
           breakerHalfOpenMs: config.breakerHalfOpenMs,
+          staleWaitMs: config.staleIfErrorWaitMs,
           latency: metrics.subgraphLatency,
           onBreakerChange: (subgraph, state) => {
             metrics.breakers.set({ subgraph }, BREAKER_GAUGE[state]);

@@ -5,8 +5,13 @@ import type { AddressInfo } from 'node:net';
 export interface TestProxy {
   /** The proxy's origin plus `path` (e.g. `/graphql`). */
   url(path?: string): string;
-  /** Set at any time: delay each request, or drop its connection as a dead server would. */
-  behaviour: { delayMs: number; down: boolean };
+  /**
+   * Set at any time: delay each request, drop its connection as a dead server would, or hold it
+   * unanswered as a hung one would (until the caller gives up or the proxy closes).
+   */
+  behaviour: { delayMs: number; down: boolean; hang?: boolean };
+  /** Requests held unanswered right now (`hang`) whose caller has not given up. */
+  holding: number;
   /** Requests the proxy received, dropped ones included. */
   calls: number;
   /** Requests passed on to each target, in `targets` order. */
@@ -20,7 +25,8 @@ export async function startProxy(targets: string[]): Promise<TestProxy> {
   let next = 0;
   const proxy: TestProxy = {
     url: (path = '') => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`,
-    behaviour: { delayMs: 0, down: false },
+    behaviour: { delayMs: 0, down: false, hang: false },
+    holding: 0,
     calls: 0,
     served: upstreams.map(() => 0),
     close: async () => {
@@ -31,6 +37,11 @@ export async function startProxy(targets: string[]): Promise<TestProxy> {
   const server = http.createServer((req, res) => {
     proxy.calls++;
     if (proxy.behaviour.down) return req.socket.destroy();
+    if (proxy.behaviour.hang) {
+      proxy.holding++;
+      res.on('close', () => proxy.holding--);
+      return;
+    }
     const index = next++ % upstreams.length;
     const target = upstreams[index]!;
     setTimeout(() => {

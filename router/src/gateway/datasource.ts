@@ -1,7 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
-import { BrokenCircuitError, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy, type CircuitState } from 'cockatiel';
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import type { Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
 
@@ -39,6 +39,12 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
       /** Consecutive failed fetches that open the circuit, and how long it stays open before a probe. */
       breakerThreshold: number;
       breakerHalfOpenMs: number;
+      /**
+       * How long a read that has a stale copy to fall back on waits for this
+       * subgraph (see RouterContext.staleCopy); the fetch itself goes on, for
+       * the breaker, up to `timeoutMs`.
+       */
+      staleWaitMs: number;
       latency?: Histogram<'subgraph' | 'outcome'>;
       onBreakerChange?: (subgraph: string, state: CircuitState) => void;
     },
@@ -49,6 +55,7 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
       fetcher: (input, init) => fetchWithDeadline(input, { ...init, body: init?.body as string | undefined } as RequestInit, options.timeoutMs),
     });
     this.latency = options.latency;
+    this.staleWaitMs = options.staleWaitMs;
     this.breaker = circuitBreaker(handleAll, {
       halfOpenAfter: options.breakerHalfOpenMs,
       breaker: new ConsecutiveBreaker(options.breakerThreshold),
@@ -57,28 +64,62 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
   }
 
   private readonly latency?: Histogram<'subgraph' | 'outcome'>;
+  private readonly staleWaitMs: number;
 
   /**
    * A subgraph that keeps failing is not called until it has had time to
    * recover: its fields fail fast with DOWNSTREAM_SERVICE_ERROR meanwhile.
    * Only transport failures count (unreachable, timeout, HTTP error), not
-   * GraphQL errors in a good answer.
+   * GraphQL errors in a good answer. A read with a stale copy waits at most
+   * `staleWaitMs`, then fails so the copy is served at once.
    */
   override async process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
     const stop = this.latency?.startTimer({ subgraph: this.serviceName });
+    const call = this.call(options).then(
+      (response) => {
+        stop?.({ outcome: response.errors?.length ? 'errors' : 'ok' });
+        return response;
+      },
+      (error: unknown) => {
+        stop?.({ outcome: error instanceof BrokenCircuitError ? 'circuit_open' : 'failed' });
+        if (error instanceof BrokenCircuitError) {
+          throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `The ${this.serviceName} service is failing; not called for now`, {
+            serviceName: this.serviceName,
+          });
+        }
+        throw error;
+      },
+    );
+    if ((options.context as Partial<RouterContext>).staleCopy !== true) return call;
+    // The fetch goes on without this read, so the breaker still learns how it ends.
+    call.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `The ${this.serviceName} service did not answer within ${this.staleWaitMs} ms`, {
+              serviceName: this.serviceName,
+            }),
+          ),
+        this.staleWaitMs,
+      );
+    });
     try {
-      const response = await this.breaker.execute(() => super.process(options));
-      stop?.({ outcome: response.errors?.length ? 'errors' : 'ok' });
-      return response;
-    } catch (error) {
-      stop?.({ outcome: error instanceof BrokenCircuitError ? 'circuit_open' : 'failed' });
-      if (error instanceof BrokenCircuitError) {
-        throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `The ${this.serviceName} service is failing; not called for now`, {
-          serviceName: this.serviceName,
-        });
-      }
-      throw error;
+      return await Promise.race([call, waited]);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * One call through the breaker. While it is half-open, cockatiel lets one
+   * probe through and holds every other call until the probe ends, up to a
+   * whole timeout; those fail at once instead, as while it is open.
+   */
+  private call(options: GraphQLDataSourceProcessOptions<RouterContext>) {
+    if (this.breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
+    return this.breaker.execute(() => super.process(options));
   }
 
   /** The body is read: the fetch's deadline is over. */

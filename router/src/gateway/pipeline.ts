@@ -15,7 +15,7 @@ import { takeEntityTags, withEntityIds } from '../cache/entities';
 import { applyHttpCacheHeaders, changesViewer, hasCredentials } from '../cache/httpHeaders';
 import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
-import { purgeTagsFor } from '../cache/rules';
+import { mutationPurges } from '../cache/rules';
 import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
 import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
@@ -413,7 +413,13 @@ export class PipelineGateway implements GatewayInterface {
     const everythingRemoved = analysis.rootFields.every((f) => removedRoots.has(f.responseKey));
     const result: GatewayExecutionResult = everythingRemoved
       ? { data: {} }
-      : await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
+      : await this.inner!({
+          ...rc,
+          // With a stale answer in hand, subgraph calls wait only briefly before it is served instead.
+          context: cached ? { ...context, staleCopy: true } : context,
+          document: executed.document,
+          queryHash: executed.queryHash,
+        });
     const tags = tagged && result.data ? takeEntityTags(result.data) : new Set<string>();
 
     if (cacheKey && result.errors?.length && hasDownstreamFailure(result.errors) && cached) {
@@ -436,7 +442,16 @@ export class PipelineGateway implements GatewayInterface {
       }
     }
     if (prepared.mutationFields.length > 0) {
-      await options.responseCache.purge([...tags, ...purgeTagsFor(prepared.mutationFields, viewer.kind === 'user' ? viewer.userId : null)]);
+      // Only what a mutation that happened changed (see mutationPurges).
+      const purges = mutationPurges({
+        fields: analysis.rootFields,
+        data: result.data,
+        errors: result.errors,
+        entityTags: tags,
+        userId: viewer.kind === 'user' ? viewer.userId : null,
+        entitlementMutations: options.entitlementMutations,
+      });
+      for (const purge of purges) await options.responseCache.purge(purge.tags, { keepStale: purge.keepStale });
     }
 
     // 6. Refund what the estimate over-charged.
