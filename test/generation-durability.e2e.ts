@@ -95,29 +95,29 @@ function startWorker(options: { catalogUrl?: string; reconcileIntervalMs?: numbe
 }
 
 /** Accepts `count` generations with prompts no earlier one had (a repeat would be answered from the result cache). */
-async function accept(count: number, label: string): Promise<string[]> {
+async function accept(count: number, label: string, account: TestAccount = premium): Promise<string[]> {
   const responses = await Promise.all(
-    Array.from({ length: count }, (_, i) => premium.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `${label} number ${i}` })),
+    Array.from({ length: count }, (_, i) => account.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `${label} number ${i}` })),
   );
   for (const r of responses) expect(r.body.data?.generateMeme.status, JSON.stringify(r.body)).toBe('QUEUED');
   return responses.map((r) => r.body.data!.generateMeme.id);
 }
 
-async function rows(ids: string[]) {
-  return stack.dbs.ai.query<{ id: string; status: string; meme_id: string | null; started_at: Date | null }>(
+async function rows(ids: string[], on: Stack = stack) {
+  return on.dbs.ai.query<{ id: string; status: string; meme_id: string | null; started_at: Date | null }>(
     `SELECT id, status, meme_id, started_at FROM generations WHERE id = ANY($1::bigint[])`,
     [ids],
   );
 }
 
-const finished = async (ids: string[]) => (await rows(ids)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+const finished = async (ids: string[], on: Stack = stack) => (await rows(ids, on)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
 
 /** Every generation SUCCEEDED, each with its own catalog meme, and the catalog holds exactly one meme per generation. */
-async function expectOneMemeEach(ids: string[]): Promise<void> {
-  const ended = await rows(ids);
+async function expectOneMemeEach(ids: string[], on: Stack = stack): Promise<void> {
+  const ended = await rows(ids, on);
   expect(ended.filter((r) => r.status !== 'SUCCEEDED')).toEqual([]);
   expect(ended).toHaveLength(ids.length);
-  const memes = await stack.dbs.memes.query<{ id: string; generation_id: string }>(`SELECT id, generation_id FROM memes WHERE generation_id = ANY($1::text[])`, [ids]);
+  const memes = await on.dbs.memes.query<{ id: string; generation_id: string }>(`SELECT id, generation_id FROM memes WHERE generation_id = ANY($1::text[])`, [ids]);
   expect(memes).toHaveLength(ids.length);
   expect(new Set(memes.map((m) => m.generation_id)).size).toBe(ids.length);
   const memeOf = new Map(memes.map((m) => [m.generation_id, m.id]));
@@ -199,6 +199,39 @@ describe('accepted generations always finish', () => {
       await worker.close();
       await slow.close();
     }
+  }, 90_000);
+});
+
+
+describe('without Redis, the in-process queue', () => {
+  let local: Stack;
+  beforeAll(async () => {
+    local = await startStack({
+      users: 3,
+      memes: 10,
+      noRedis: true,
+      routerEnv: stack.routerEnv.TIERS_JSON ? { TIERS_JSON: stack.routerEnv.TIERS_JSON } : {},
+      ai: { queue: 'memory', settings: SETTINGS, providerEnv: providerEnv(), tiersJson: JSON.stringify({ premium: { aiGenerationsPerMinute: 100_000 } }) },
+    });
+  });
+  afterAll(async () => {
+    await local?.close();
+  });
+
+  it('rides out an outage of the memes subgraph the same way', async () => {
+    const account = await signUp(local.routerUrl, 'local_generator', 'PREMIUM');
+    const before = await accept(5, 'in process before the outage', account);
+    await eventually(() => finished(before, local), 30_000, 20);
+    await local.stopSubgraph('memes');
+    let during: string[];
+    try {
+      during = await accept(10, 'in process during the outage', account);
+      await eventually(async () => (await rows(during, local)).every((r) => r.started_at !== null), 30_000, 20);
+    } finally {
+      await local.restartSubgraph('memes');
+    }
+    await eventually(() => finished(during, local), 60_000, 100);
+    await expectOneMemeEach([...before, ...during], local);
   }, 90_000);
 });
 
