@@ -38,6 +38,8 @@ export interface RouterConfig {
   staleIfErrorSeconds: number;
   /** How long a read with a stale answer waits for a subgraph before that answer is served. */
   staleIfErrorWaitMs: number;
+  /** Where every purge is also sent, for a CDN in front of the router; unset: nowhere. */
+  cdnPurge?: { url: string; token?: string; maxQueue: number; attempts: number; timeoutMs: number };
   apqTtlSeconds: number;
   trustedDocuments: {
     manifest?: string;
@@ -105,6 +107,11 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       CACHE_LOCAL_TTL_MS: env.int(5_000),
       STALE_IF_ERROR_SECONDS: env.int(300),
       STALE_IF_ERROR_WAIT_MS: env.int(300, 1),
+      CDN_PURGE_URL: env.url().optional(),
+      CDN_PURGE_TOKEN: env.optional(),
+      CDN_PURGE_MAX_QUEUE: env.int(1_000, 1),
+      CDN_PURGE_ATTEMPTS: env.int(5, 1),
+      CDN_PURGE_TIMEOUT_MS: env.int(5_000, 10),
       APQ_TTL_SECONDS: env.int(86_400, 1),
       TRUSTED_DOCUMENTS_MANIFEST: env.optional(),
       TRUSTED_DOCUMENTS_MODE: z.enum(TRUSTED_MODES).default('off'),
@@ -155,6 +162,15 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
     staleIfErrorWaitMs: config.STALE_IF_ERROR_WAIT_MS,
+    cdnPurge: config.CDN_PURGE_URL
+      ? {
+          url: config.CDN_PURGE_URL,
+          token: config.CDN_PURGE_TOKEN,
+          maxQueue: config.CDN_PURGE_MAX_QUEUE,
+          attempts: config.CDN_PURGE_ATTEMPTS,
+          timeoutMs: config.CDN_PURGE_TIMEOUT_MS,
+        }
+      : undefined,
     apqTtlSeconds: config.APQ_TTL_SECONDS,
     trustedDocuments: {
       manifest: config.TRUSTED_DOCUMENTS_MANIFEST,

@@ -33,6 +33,7 @@ import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
 import { REFUSAL_HEADERS, httpCacheOnErrors } from './cache/httpHeaders';
+import { createCdnPurger } from './cache/cdnPurge';
 import { ResponseCache } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
@@ -151,10 +152,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     log,
     config.trustedDocuments.byClient,
   );
+  const cdnPurger = config.cdnPurge ? createCdnPurger({ ...config.cdnPurge, counter: metrics.cdnPurges, log }) : null;
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
     staleIfErrorSeconds: config.staleIfErrorSeconds,
     onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
+    onPurge: cdnPurger ? (tags) => cdnPurger.send(tags) : undefined,
   });
 
   // @apollo/gateway reports usage to Apollo and probes cloud metadata endpoints unless
@@ -494,6 +497,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       await closeServer(httpServer);
       await apollo.stop();
       await stopUsageFlush();
+      cdnPurger?.close();
       await state.close();
     },
   };
