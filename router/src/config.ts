@@ -1,7 +1,7 @@
-import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
-import { TIERS, env, loadTiers, readConfig, redisEnv, redisTargetOf, type RedisTarget, type Tier, type TierTable } from '@memegraph/service-kit';
+import { TIERS, env, loadTiers, metricsEnv, readConfig, redisEnv, redisTargetOf, type RedisTarget, type Tier, type TierTable } from '@memegraph/service-kit';
 import { TRUSTED_MODES, type TrustedMode } from './persisted/trustedDocuments';
 
 export interface RouterConfig {
@@ -48,8 +48,12 @@ export interface RouterConfig {
     /** By `apollographql-client-name`: a client's mode can only make its requests stricter. */
     byClient: Partial<Record<string, TrustedMode>>;
   };
-  /** Proxies whose `X-Forwarded-For` is believed (addresses, or `loopback`). */
+  /** Proxies whose `X-Forwarded-For` is believed (addresses, CIDR ranges, or proxy-addr's `loopback`, `linklocal`, `uniquelocal`). */
   trustProxy: string[];
+  /** Opens `/metrics` to clients off loopback that send it as a bearer token; unset: loopback only. */
+  metricsToken?: string;
+  /** How many distinct operation names (beyond the trusted documents') get a metrics label of their own; later ones are `other`. */
+  metricsOperationLabels: number;
   /** The built gallery app served at `/`. */
   galleryDir: string;
   /** How often the status page's counters are sampled. */
@@ -76,6 +80,16 @@ const modesJson = <K extends z.ZodType<string>>(keys: K, example: string) =>
       }
     });
 const SUBGRAPH_URL_PREFIX = 'SUBGRAPH_URL_';
+
+/** What proxy-addr can compile: an address, a CIDR range, or one of its names. */
+function isTrustable(entry: string): boolean {
+  try {
+    proxyAddr.compile(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Reads and validates the router's configuration once, at start. */
 export function loadRouterConfig(source: Record<string, string | undefined> = process.env): RouterConfig {
@@ -121,7 +135,12 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
         .string()
         .default('')
         .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
-        .refine((list) => list.every((entry) => entry === 'loopback' || isIP(entry) !== 0), 'must be IP addresses or "loopback", comma-separated'),
+        .refine(
+          (list) => list.every((entry) => isTrustable(entry)),
+          'must be IP addresses, CIDR ranges or "loopback", "linklocal", "uniquelocal", comma-separated',
+        ),
+      ...metricsEnv,
+      METRICS_OPERATION_LABELS: env.int(100),
       GALLERY_DIR: z.string().default(DEFAULT_GALLERY),
       STATUS_SAMPLE_MS: env.int(2_000, 100),
     },
@@ -179,6 +198,8 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       byClient: config.TRUSTED_DOCUMENTS_MODE_BY_CLIENT,
     },
     trustProxy: config.TRUST_PROXY,
+    metricsToken: config.METRICS_TOKEN,
+    metricsOperationLabels: config.METRICS_OPERATION_LABELS,
     galleryDir: config.GALLERY_DIR,
     statusSampleMs: config.STATUS_SAMPLE_MS,
   };

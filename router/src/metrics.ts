@@ -1,10 +1,39 @@
 import { LATENCY_BUCKETS, createMetrics } from '@memegraph/service-kit';
 
+/** The `operation` label of names past the limit. */
+export const OTHER_OPERATIONS = 'other';
+
+export interface RouterMetricsOptions {
+  /** Operation names always labelled as themselves: the trusted-documents manifest's. */
+  knownOperations?: Iterable<string>;
+  /** How many other distinct operation names are labelled as themselves, first come; later ones are `other`. Default 100. */
+  operationLabels?: number;
+}
+
+/**
+ * The `operation` label of a name. Every label value is a series kept for the
+ * life of the process (a histogram's, a dozen buckets each), and any client
+ * can invent operation names: so only names the router knows get their own.
+ */
+export function createOperationLabels(options: RouterMetricsOptions = {}): (name: string) => string {
+  const known = new Set(options.knownOperations ?? []);
+  const limit = options.operationLabels ?? 100;
+  const seen = new Set<string>();
+  return (name) => {
+    if (known.has(name) || seen.has(name)) return name;
+    if (seen.size >= limit) return OTHER_OPERATIONS;
+    seen.add(name);
+    return name;
+  };
+}
+
 /** The router's Prometheus metrics, all in one registry served at /metrics. */
-export function createRouterMetrics() {
+export function createRouterMetrics(options: RouterMetricsOptions = {}) {
   const metrics = createMetrics('router');
   return {
     registry: metrics.registry,
+    /** The bounded `operation` label of `requests` for an operation name. */
+    operationLabel: createOperationLabels(options),
     requests: metrics.histogram('graphql_request_duration_seconds', 'GraphQL requests by operation name and HTTP status', ['operation', 'status'], LATENCY_BUCKETS),
     rejections: metrics.counter('graphql_rejections_total', 'Requests or fields refused, by reason (error code) and tier', ['reason', 'tier']),
     cost: metrics.histogram('graphql_operation_cost', 'Estimated cost of executed operations, in points', ['tier'], [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 20000]),

@@ -16,6 +16,7 @@ import {
   closeServer,
   createHttpServer,
   createInternalClient,
+  createMetricsGuard,
   createViewerSigner,
   executeGraphQL,
   forMediaType,
@@ -25,6 +26,7 @@ import {
   secretKey,
   sendError,
   sendJson,
+  serveMetrics,
   type Logger,
   type Viewer,
 } from '@memegraph/service-kit';
@@ -131,7 +133,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   if (config.redis && !(await state.connected(REDIS_STARTUP_WAIT_MS))) {
     log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not ready at start: serving on this instance\'s own state until it is');
   }
-  const metrics = createRouterMetrics();
+  const trusted = new TrustedDocuments(
+    config.trustedDocuments.manifest,
+    config.trustedDocuments.mode,
+    config.trustedDocuments.byTier,
+    log,
+    config.trustedDocuments.byClient,
+  );
+  const metrics = createRouterMetrics({ knownOperations: trusted.operationNames, operationLabels: config.metricsOperationLabels });
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, {
     localTtlMs: config.viewerCacheLocalMs,
@@ -145,13 +154,6 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const apqCache: KeyValueCache<string> = state.redis
     ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
     : new InMemoryLRUCache<string>();
-  const trusted = new TrustedDocuments(
-    config.trustedDocuments.manifest,
-    config.trustedDocuments.mode,
-    config.trustedDocuments.byTier,
-    log,
-    config.trustedDocuments.byClient,
-  );
   const cdnPurger = config.cdnPurge ? createCdnPurger({ ...config.cdnPurge, counter: metrics.cdnPurges, log }) : null;
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
@@ -248,6 +250,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
 
   const signViewers = createViewerSigner(secretKey(config.signingSecret));
   const clientAddress = createClientAddress(config.trustProxy);
+  // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.
+  const metricsGuard = createMetricsGuard({ token: config.metricsToken, addressOf: clientAddress });
   const identify = createViewerIdentifier({
     addressOf: clientAddress,
     jwtSecret: config.jwtSecret,
@@ -265,7 +269,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const operation = report.operationName ?? 'anonymous';
-      metrics.requests.observe({ operation, status: String(res.statusCode) }, seconds);
+      metrics.requests.observe({ operation: metrics.operationLabel(operation), status: String(res.statusCode) }, seconds);
       const who = viewer();
       log.info(
         {
@@ -474,8 +478,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         return sendJson(res, 200, { status: healthy ? 'ready' : 'degraded', checks });
       }
       case '/metrics':
-        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-        return;
+        return serveMetrics(req, res, metrics.registry, metricsGuard);
       case '/schema.graphql':
         if (!config.introspection || !schemaHolder.sdl) break;
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schemaHolder.sdl);

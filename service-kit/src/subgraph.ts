@@ -6,7 +6,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { ErrorCode } from './errors';
 import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
 import type { Logger } from './log';
-import { LATENCY_BUCKETS, createMetrics, type Metrics } from './metrics';
+import { LATENCY_BUCKETS, createMetrics, createMetricsGuard, serveMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
 import { VIEWER_HEADER, ViewerSignatureError, createViewerVerifier, secretKey, type Viewer } from './viewer';
 
@@ -30,6 +30,8 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   readiness?: () => Promise<void>;
   /** The service's Prometheus registry, for metrics of its own; one is made otherwise. */
   metrics?: Metrics;
+  /** Opens `/metrics` to clients off loopback that send it as a bearer token (`METRICS_TOKEN`); unset: loopback only. */
+  metricsToken?: string;
 }
 
 export interface SubgraphServer {
@@ -77,6 +79,7 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
   const stats = { graphqlRequests: 0 };
   const metrics = options.metrics ?? createMetrics(options.name);
   const requests = metrics.histogram('subgraph_request_duration_seconds', 'GraphQL requests served, by outcome', ['status'], LATENCY_BUCKETS);
+  const metricsGuard = createMetricsGuard({ token: options.metricsToken });
   let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -90,11 +93,8 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
         return sendJson(res, 503, { status: 'unavailable', service: options.name, reason: (error as Error).message });
       }
     }
-    if (url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return;
-    }
+    // Subgraphs believe no X-Forwarded-For: loopback is the socket's peer.
+    if (url.pathname === '/metrics') return serveMetrics(req, res, metrics.registry, metricsGuard);
     for (const route of options.routes ?? []) {
       if (await route(req, res, url, () => readViewer(req))) return;
     }

@@ -27,6 +27,8 @@ export interface OperationRequest {
 export class TrustedDocuments {
   private readonly byId = new Map<string, string>();
   private readonly bodies = new Set<string>();
+  /** The manifest's operation names: the metrics know them by name. */
+  readonly operationNames = new Set<string>();
 
   constructor(
     manifestPath: string | undefined,
@@ -52,6 +54,7 @@ export class TrustedDocuments {
     for (const op of manifest.data.operations) {
       this.byId.set(op.id, op.body);
       this.bodies.add(createHash('sha256').update(op.body).digest('hex'));
+      if (op.name) this.operationNames.add(op.name);
     }
   }
 

@@ -1,4 +1,4 @@
-import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, loadTiers, metricsEnv, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { queueEnv, queueSettingsOf } from './config';
 import { AI_MIGRATIONS } from './index';
@@ -16,6 +16,7 @@ const config = readConfig({
   TIERS_JSON: env.optional(),
   ...queueEnv,
   LOG_LEVEL: z.string().default('info'),
+  ...metricsEnv,
 });
 
 const redisTarget = redisTargetOf(config);
@@ -34,6 +35,7 @@ const server = await createAiServer({
   // only: embedded PGlite cannot be shared by two processes).
   redis: redisTarget && config.DATABASE_URL ? { ...redisTarget, prefix: config.REDIS_PREFIX } : null,
   provider: createProvider(readAiProvidersConfig(process.env), log),
+  metricsToken: config.METRICS_TOKEN,
 });
 const url = await server.listen(config.PORT, config.HOST);
 log.info({ url: `${url}/graphql`, queue: redisTarget && config.DATABASE_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');

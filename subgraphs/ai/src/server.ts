@@ -43,6 +43,8 @@ export interface AiServerOptions {
   provider: PooledProvider;
   /** The generations-per-minute limit's clock, for tests; by default Redis's (or this process's without Redis). */
   clock?: Clock;
+  /** Opens `/metrics` off loopback to this bearer token (`METRICS_TOKEN`); unset: loopback only. */
+  metricsToken?: string;
 }
 
 export function createCatalogFor(signingSecret: string, memesUrl: string): Catalog {
@@ -130,6 +132,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
   });
   return createSubgraphServer({
     metrics,
+    metricsToken: options.metricsToken,
     // Ready when the database answers.
     readiness: async () => {
       await options.db.query('SELECT 1');

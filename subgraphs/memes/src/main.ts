@@ -1,4 +1,4 @@
-import { createLogger, drainOnSignal, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
+import { createLogger, drainOnSignal, env, metricsEnv, migrate, openDb, readConfig } from '@memegraph/service-kit';
 import { MIGRATIONS_DIR, createMemesServer } from './server';
 import { seedMemes } from './seed';
 
@@ -16,6 +16,7 @@ const config = readConfig({
   SEED_USERS: env.int(0),
   SEED_MEMES: env.int(0),
   LOG_LEVEL: env.optional(),
+  ...metricsEnv,
 });
 const logLevel = config.LOG_LEVEL ?? 'info';
 if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid configuration:\n  LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
@@ -42,7 +43,13 @@ if (config.SEED_MEMES > 0) {
   if (seeded) log.info(seeded, 'catalog seeded');
 }
 
-const server = await createMemesServer({ db, signingSecret: config.SUBGRAPH_SIGNING_SECRET, log, publicUrl: config.PUBLIC_URL });
+const server = await createMemesServer({
+  db,
+  signingSecret: config.SUBGRAPH_SIGNING_SECRET,
+  log,
+  publicUrl: config.PUBLIC_URL,
+  metricsToken: config.METRICS_TOKEN,
+});
 const url = await server.listen(config.PORT, config.HOST ?? '127.0.0.1');
 log.info({ url: `${url}/graphql`, database: db.kind }, 'memes subgraph listening');
 drainOnSignal(log, async () => {

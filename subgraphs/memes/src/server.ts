@@ -22,6 +22,8 @@ export interface MemesServerOptions {
   log: Logger;
   /** Origin that image URLs start with, e.g. `https://memes.example.com`. Default: where the server listens. */
   publicUrl?: string;
+  /** Opens `/metrics` off loopback to this bearer token (`METRICS_TOKEN`); unset: loopback only. */
+  metricsToken?: string;
 }
 
 /** Builds the memes subgraph's HTTP server; it serves nothing until `listen` is called. */
@@ -47,6 +49,7 @@ export async function createMemesServer(options: MemesServerOptions): Promise<Su
     log,
     context: (viewer) => ({ viewer, db, loaders: createLoaders(db, viewer), urls }),
     routes: [...imageRoutes({ db, signingSecret }), ...internalRoutes({ db, urls })],
+    metricsToken: options.metricsToken,
   });
 
   return {
