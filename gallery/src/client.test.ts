@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { GALLERY_CLIENT_NAME, createGalleryClient, sha256Hex } from './client';
+import { GALLERY_CLIENT_NAME, createGalleryClient, sha256Hex, viewerDataChanged } from './client';
 import type { PersistedQueryManifest } from './manifest';
 import { FEED, TRENDING_MEMES, VOTE, type MemeCard } from './operations';
 
@@ -10,6 +10,8 @@ import { FEED, TRENDING_MEMES, VOTE, type MemeCard } from './operations';
 interface Sent {
   method: string;
   headers: Headers;
+  /** The fetch's cache mode: how the browser's HTTP cache may answer. */
+  cache?: RequestCache;
   query?: string;
   hash?: string;
   variables?: Record<string, unknown>;
@@ -33,6 +35,7 @@ function fakeRouter(respond: (sent: Sent) => unknown) {
     const request: Sent = {
       method,
       headers: new Headers(init?.headers),
+      cache: init?.cache,
       query: params.query,
       hash: persistedQuery?.sha256Hash,
       variables: params.variables as Record<string, unknown>,
@@ -113,6 +116,28 @@ describe('createGalleryClient', () => {
     ]);
     expect(router.sent[1]?.variables).toEqual({ memeId: '1', value: 1 });
     expect(router.sent.every((sent) => sent.headers.get('x-api-key') === 'mg_key')).toBe(true);
+  });
+
+  it('after the viewer changes something, each query goes past the browser’s HTTP cache once', async () => {
+    const router = fakeRouter((sent) => (sent.method === 'POST' ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } } : { data: TRENDING }));
+    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', token: 'jwt', manifest: await manifest(), fetch: router.fetch });
+    const trending = (first: number) => client.query({ query: TRENDING_MEMES, variables: { first }, fetchPolicy: 'network-only' });
+
+    await trending(1);
+    await client.mutate({ mutation: VOTE, variables: { memeId: '1', value: 1 } });
+    await trending(1);
+    await trending(1);
+    await trending(2);
+    viewerDataChanged(client);
+    await trending(1);
+    expect(router.sent.map(({ method, cache }) => [method, cache])).toEqual([
+      ['GET', undefined],
+      ['POST', undefined],
+      ['GET', 'no-cache'],
+      ['GET', undefined],
+      ['GET', 'no-cache'],
+      ['GET', 'no-cache'],
+    ]);
   });
 
   it('trusted-documents never falls back to the query text, whatever the router answers', async () => {

@@ -1,7 +1,9 @@
-import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { relayStylePagination } from '@apollo/client/utilities';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
+import { OperationTypeNode } from 'graphql';
+import { tap } from 'rxjs';
 import type { PersistedQueryManifest } from './manifest';
 
 export type PersistedQueryMode = 'apq' | 'trusted-documents';
@@ -62,6 +64,50 @@ function createGalleryCache(): InMemoryCache {
   });
 }
 
+/** Queries remembered as revalidated since the last change; past this many, all revalidate once more. */
+const MAX_REVALIDATED = 1_000;
+
+/**
+ * The browser's HTTP cache keeps a signed-in viewer's answers for their
+ * max-age (`Cache-Control: private`) and cannot know what the viewer just
+ * changed: a feed fetched before a new meme would come back without it.
+ * After a change (a mutation's answer, or one the app reports with
+ * `viewerDataChanged`), each query goes to the router once with
+ * `cache: 'no-cache'`, which also stores the fresh answer for later reads.
+ */
+class HttpCacheRevalidation {
+  private revision = 0;
+  /** Per operation and variables (which make the GET URL): the revision it last went to the router in. */
+  private readonly revalidated = new Map<string, number>();
+
+  changed(): void {
+    this.revision++;
+  }
+
+  link(): ApolloLink {
+    return new ApolloLink((operation, forward) => {
+      if (operation.operationType === OperationTypeNode.MUTATION) return forward(operation).pipe(tap(() => this.changed()));
+      if (this.revision === 0) return forward(operation);
+      const key = `${operation.operationName ?? ''}\0${JSON.stringify(operation.variables)}`;
+      if (this.revalidated.get(key) === this.revision) return forward(operation);
+      if (this.revalidated.size >= MAX_REVALIDATED) this.revalidated.clear();
+      this.revalidated.set(key, this.revision);
+      operation.setContext(({ fetchOptions }) => ({ fetchOptions: { ...(fetchOptions as RequestInit | undefined), cache: 'no-cache' } }));
+      return forward(operation);
+    });
+  }
+}
+
+const revalidations = new WeakMap<ApolloClient, HttpCacheRevalidation>();
+
+/**
+ * Tells a gallery client that the viewer's data changed outside a mutation's
+ * answer (a generation finished): the next read of each query asks the router.
+ */
+export function viewerDataChanged(client: ApolloClient): void {
+  revalidations.get(client)?.changed();
+}
+
 /** An Apollo Client for the Memegraph router that sends persisted queries. */
 export function createGalleryClient(options: GalleryClientOptions): ApolloClient {
   const headers: Record<string, string> = {};
@@ -69,11 +115,14 @@ export function createGalleryClient(options: GalleryClientOptions): ApolloClient
   if (options.apiKey) headers['x-api-key'] = options.apiKey;
 
   const http = new HttpLink({ uri: options.uri, headers, fetch: options.fetch ?? globalThis.fetch });
-  return new ApolloClient({
+  const revalidation = new HttpCacheRevalidation();
+  const client = new ApolloClient({
     cache: createGalleryCache(),
-    link: persistedQueryLink(options).concat(http),
+    link: ApolloLink.from([revalidation.link(), persistedQueryLink(options), http]),
     ...(options.clientName ? { clientAwareness: { name: options.clientName, version: options.clientVersion } } : {}),
   });
+  revalidations.set(client, revalidation);
+  return client;
 }
 
 function persistedQueryLink(options: GalleryClientOptions): PersistedQueryLink {

@@ -2,6 +2,7 @@ export {
   GALLERY_CLIENT_NAME,
   createGalleryClient,
   sha256Hex,
+  viewerDataChanged,
   type GalleryClientOptions,
   type PersistedQueryMode,
 } from './client';

@@ -1,20 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { GALLERY_CLIENT_NAME, type PersistedQueryManifest } from '@memegraph/gallery';
 import type { Browser, Locator, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BrowserPage, launchBrowser, openPage, poll } from '../support/browser';
 import { gql } from '../support/client';
+import { GALLERY_MANIFEST_PATH, buildGallery, galleryRouterEnv } from '../support/gallery';
 import { startStack, type Stack } from '../support/stack';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MANIFEST_PATH = createRequire(import.meta.url).resolve('@memegraph/gallery/persisted-query-manifest.json');
 
 /** One GraphQL request the page sent, as the router received it. */
 interface SentOperation {
@@ -66,7 +58,7 @@ const imageLoaded = (image: Locator) =>
     return complete && naturalWidth > 0;
   });
 
-let galleryDir: string;
+let gallery: Awaited<ReturnType<typeof buildGallery>>;
 let stack: Stack;
 let browser: Browser;
 let session: BrowserPage;
@@ -74,25 +66,11 @@ let manifest: PersistedQueryManifest;
 const operations: Promise<SentOperation>[] = [];
 
 beforeAll(async () => {
-  // The gallery built as `npm start` builds it, into a folder of this test's own.
-  galleryDir = await mkdtemp(path.join(tmpdir(), 'memegraph-gallery-'));
-  // vitest sets NODE_ENV=test, which would make Vite build React's development copy.
-  await promisify(execFile)('npm', ['run', 'build', '--workspace', '@memegraph/gallery', '--', '--outDir', galleryDir, '--emptyOutDir'], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
-  });
-  manifest = JSON.parse(await readFile(MANIFEST_PATH, 'utf8')) as PersistedQueryManifest;
+  gallery = await buildGallery();
+  manifest = JSON.parse(await readFile(GALLERY_MANIFEST_PATH, 'utf8')) as PersistedQueryManifest;
   // The router serves the built gallery at `/` and holds the gallery's
   // traffic, and only the gallery's, to its manifest.
-  stack = await startStack({
-    users: 10,
-    memes: 60,
-    routerEnv: {
-      GALLERY_DIR: galleryDir,
-      TRUSTED_DOCUMENTS_MANIFEST: MANIFEST_PATH,
-      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: JSON.stringify({ [GALLERY_CLIENT_NAME]: 'enforce' }),
-    },
-  });
+  stack = await startStack({ users: 10, memes: 60, routerEnv: galleryRouterEnv(gallery.dir) });
   browser = await launchBrowser();
   session = await openPage(browser, 'gallery');
   session.page.on('request', (request) => {
@@ -104,7 +82,7 @@ afterAll(async () => {
   await session?.close();
   await browser?.close();
   await stack?.close();
-  if (galleryDir) await rm(galleryDir, { recursive: true, force: true });
+  await gallery?.remove();
 });
 
 describe('the gallery in Chromium, served by the router', () => {

@@ -10,11 +10,16 @@ describe('browser test harness', () => {
   let browser: Browser;
   let server: http.Server;
   let origin: string;
+  let cachedServed = 0;
 
   beforeAll(async () => {
     browser = await launchBrowser();
     server = http.createServer((req, res) => {
       if (req.url === '/local.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end('from this machine');
+      if (req.url === '/cached.txt') {
+        cachedServed++;
+        return res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' }).end(`answer ${cachedServed}`);
+      }
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>fence</title>
         <img src="http://memegraph.invalid/pixel.png">
         <p id="local">…</p>
@@ -52,6 +57,34 @@ describe('browser test harness', () => {
       expect(session.consoleErrors).toContain('a logged error');
       const file = await session.screenshot('fence');
       expect(existsSync(file) && statSync(file).size).toBeGreaterThan(1000);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('refuses addresses off the machine too, link-local ones included', async () => {
+    const session = await openPage(browser, 'harness-addresses');
+    try {
+      await session.page.goto(`${origin}/local.txt`);
+      const targets = ['http://169.254.169.254/latest/meta-data/', 'http://192.0.2.1/', 'http://[2001:db8::1]/'];
+      const outcomes = await session.page.evaluate(
+        (urls) => Promise.all(urls.map((url) => fetch(url, { mode: 'no-cors' }).then(() => 'reached', () => 'refused'))),
+        targets,
+      );
+      expect(outcomes).toEqual(targets.map(() => 'refused'));
+      expect(session.blocked).toEqual(targets);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('keeps Chromium’s HTTP cache on, as users’ browsers have it', async () => {
+    const session = await openPage(browser, 'harness-cache');
+    try {
+      await session.page.goto(`${origin}/local.txt`);
+      const read = () => session.page.evaluate(() => fetch('/cached.txt').then((r) => r.text()));
+      expect([await read(), await read()]).toEqual(['answer 1', 'answer 1']);
+      expect(cachedServed).toBe(1);
     } finally {
       await session.close();
     }

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { isIP } from 'node:net';
+import net, { isIP, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -8,6 +8,10 @@ import { expect } from 'vitest';
 /**
  * Headless Chromium for end-to-end tests: Debian's own build (never a
  * downloaded one), and pages that may reach only this machine.
+ *
+ * The fence is in the browser's network stack, not in Playwright's request
+ * routing: routing (`page.route`) turns Chromium's HTTP cache off, and the
+ * tests must see the cache as users' browsers have it.
  */
 
 /** Debian's Chromium; `.ci/run` installs it when missing. */
@@ -22,10 +26,28 @@ const LAUNCH_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--no-first-run',
-  // A second fence behind the request router below: no host name but localhost resolves, so
-  // even a request Playwright cannot see (a prefetch, the browser's own) finds no server off the machine.
+  // No host name but localhost resolves, so even a request Playwright cannot see (a prefetch,
+  // the browser's own) finds no server off the machine.
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.*, EXCLUDE ::1',
 ];
+
+/**
+ * Everything but loopback goes to a proxy that refuses every connection (addresses too, which
+ * the resolver rules do not cover). `<-loopback>` drops Chromium's implicit bypass list, which
+ * also lets link-local addresses through, and the loopback rules are listed again.
+ */
+const proxyArgs = (port: number) => [
+  `--proxy-server=http://127.0.0.1:${port}`,
+  '--proxy-bypass-list=<-loopback>;localhost;*.localhost;127.0.0.0/8;[::1]',
+];
+
+/** A proxy that takes connections and closes them at once: no request through it gets anywhere. */
+async function startRefusingProxy(): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return server;
+}
 
 /** Loopback only: 127.0.0.0/8, ::1 and localhost. */
 export function isLoopbackUrl(raw: string): boolean {
@@ -48,14 +70,22 @@ export function isLoopbackUrl(raw: string): boolean {
 export const poll = <T>(read: () => Promise<T> | T, timeoutMs = 15_000) => expect.poll(read, { timeout: timeoutMs, interval: 100 });
 
 export async function launchBrowser(): Promise<Browser> {
+  const refusing = await startRefusingProxy();
   // Playwright makes a fresh, throw-away profile directory for each launch.
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, chromiumSandbox: false, args: LAUNCH_ARGS });
+  const browser = await chromium
+    .launch({ executablePath: CHROMIUM_PATH, headless: true, chromiumSandbox: false, args: [...LAUNCH_ARGS, ...proxyArgs((refusing.address() as AddressInfo).port)] })
+    .catch((error: unknown) => {
+      refusing.close();
+      throw error;
+    });
+  browser.on('disconnected', () => refusing.close());
+  return browser;
 }
 
 export interface BrowserPage {
   page: Page;
   context: BrowserContext;
-  /** Every request to anything but this machine: aborted, and recorded here so a test can demand none. */
+  /** Every request to anything but this machine: refused by the browser's proxy, and recorded here so a test can demand none. */
   blocked: string[];
   /** `console.error` lines and failed loads the page reported. */
   consoleErrors: string[];
@@ -68,28 +98,23 @@ export interface BrowserPage {
 
 /**
  * A page in a context of its own, whose every request and WebSocket is
- * checked: loopback passes, anything else is aborted and recorded.
- * Service workers are blocked, since their requests would bypass the check.
+ * watched: loopback passes, anything else is refused by the browser's proxy
+ * and recorded. Service workers are blocked, since their requests would not
+ * be seen. Nothing is routed, so the HTTP cache works as for users.
  */
 export async function openPage(browser: Browser, suite: string): Promise<BrowserPage> {
   const context = await browser.newContext({ serviceWorkers: 'block', viewport: { width: 1280, height: 860 } });
   const blocked: string[] = [];
   const consoleErrors: string[] = [];
   const pageErrors: string[] = [];
-  await context.route('**/*', async (route) => {
-    const url = route.request().url();
-    if (isLoopbackUrl(url)) return route.continue();
-    blocked.push(url);
-    return route.abort('blockedbyclient');
+  context.on('request', (request) => {
+    if (!isLoopbackUrl(request.url())) blocked.push(request.url());
   });
-  await context.routeWebSocket(
-    () => true,
-    (ws) => {
-      if (isLoopbackUrl(ws.url().replace(/^ws/, 'http'))) return ws.connectToServer();
-      blocked.push(ws.url());
-      return ws.close({ code: 1008, reason: 'blocked by the test' });
-    },
-  );
+  const watchSockets = (opened: Page) =>
+    opened.on('websocket', (ws) => {
+      if (!isLoopbackUrl(ws.url().replace(/^ws/, 'http'))) blocked.push(ws.url());
+    });
+  context.on('page', watchSockets);
   const page = await context.newPage();
   page.on('console', (message) => {
     if (message.type() === 'error') consoleErrors.push(message.text());

@@ -1,5 +1,6 @@
 import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
 import { useEffect, useState, type FormEvent } from 'react';
+import { viewerDataChanged } from '../client';
 import { GENERATE_MEME, GENERATION, ME, type Generation } from '../operations';
 import { hasMemesAi } from './account';
 import { ErrorNotice, problem } from './errors';
@@ -36,8 +37,9 @@ function useGenerationProgress(id: string): { generation: Generation | null | un
         const current = data?.generation ?? null;
         setGeneration(current);
         if (finished(current)) {
-          // The new meme is the newest of all: lists read from now on fetch it.
+          // The new meme is the newest of all: lists read from now on fetch it, past the browser's cache too.
           if (current?.status === 'SUCCEEDED') {
+            viewerDataChanged(client);
             client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'feed' });
             client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'memes' });
             client.cache.gc();
