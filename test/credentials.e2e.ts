@@ -10,12 +10,19 @@ let stack: Stack;
 /** Failed credentials an address may send before it is refused (AUTH_FAILURES_PER_ADDRESS). */
 const FAILURES_PER_ADDRESS = 20;
 
+/** Failed log-ins an address may make before each further failure is followed by a wait. */
+const LOGIN_FAILURES_PER_ADDRESS = 6;
+/** The users subgraph's default for one handle. */
+const LOGIN_FAILURES_PER_HANDLE = 5;
+
 beforeAll(async () => {
   stack = await startStack({
     users: 5,
     memes: 20,
     // The tests speak for many client addresses through X-Forwarded-For, as a load balancer on loopback would.
     routerEnv: { TRUST_PROXY: 'loopback', AUTH_FAILURES_PER_ADDRESS: String(FAILURES_PER_ADDRESS) },
+    // Under the router's @rateLimit of logIn (10 a minute per address), so that the users subgraph's own limit is what answers.
+    loginThrottle: { failuresPerAddress: LOGIN_FAILURES_PER_ADDRESS },
   });
 });
 afterAll(() => stack?.close());
@@ -225,5 +232,74 @@ describe('passwords follow a policy', () => {
     }
     const changed = await client(CHANGE, { n: 'quiet harbour lamps' });
     expect(changed.body.errors).toBeUndefined();
+  });
+});
+
+describe('log-ins are throttled per handle and per address, the same whether or not the handle exists', () => {
+  const LOG_IN = `mutation($h: String!, $p: String!) { logIn(handle: $h, password: $p) { token } }`;
+  let next = 0;
+  /** One log-in, each from an address of its own unless one is given. */
+  const logInFrom = (handle: string, password: string, address = `203.0.113.${100 + next++}`) =>
+    routerClient(stack.routerUrl, { 'x-forwarded-for': address })<{ logIn: { token: string } }>(LOG_IN, { h: handle, p: password });
+  /** What a client can tell about an answer. */
+  const seen = (r: GraphQLResponse<{ logIn: { token: string } }>) => ({
+    status: r.status,
+    code: r.body.errors?.[0]?.extensions?.code,
+    message: r.body.errors?.[0]?.message,
+    retryAfter: r.body.errors?.[0]?.extensions?.retryAfter,
+    retryAfterHeader: r.headers.get('retry-after'),
+  });
+  /** Moves the stored failures back in time, as if the client had waited that long. */
+  const wait = (seconds: number) => stack.dbs.users.query(`UPDATE login_failures SET last_failure_at = last_failure_at - make_interval(secs => $1)`, [seconds]);
+
+  it('after 5 failures a handle waits 2 s, then 4 s: the same answers for a real handle and one that does not exist', async () => {
+    await signUp(stack.routerUrl, 'throttle_real');
+    const run = async (handle: string) => {
+      const answers = [];
+      for (let i = 0; i <= LOGIN_FAILURES_PER_HANDLE; i++) answers.push(seen(await logInFrom(handle, `wrong guess ${i}`)));
+      // The failure after the allowance starts a wait: even the right password is refused until it ends, unchecked.
+      answers.push(seen(await logInFrom(handle, 'a long test password')));
+      await wait(2);
+      answers.push(seen(await logInFrom(handle, 'wrong guess again')));
+      answers.push(seen(await logInFrom(handle, 'a long test password')));
+      return answers;
+    };
+    const real = await run('throttle_real');
+    const ghost = await run('throttle_ghost');
+    expect(real).toEqual(ghost);
+    const wrong = { status: 401, code: 'UNAUTHENTICATED', message: 'Wrong handle or password', retryAfter: undefined, retryAfterHeader: null };
+    const waiting = (seconds: number) => ({
+      status: 429,
+      code: 'RATE_LIMIT_EXCEEDED',
+      message: `Too many failed log-ins: try again in ${seconds} s`,
+      retryAfter: seconds,
+      retryAfterHeader: String(seconds),
+    });
+    expect(real).toEqual([...Array(LOGIN_FAILURES_PER_HANDLE + 1).fill(wrong), waiting(2), wrong, waiting(4)]);
+
+    // Once the wait is over the right password works, and the handle starts afresh.
+    await wait(4);
+    const back = await logInFrom('throttle_real', 'a long test password');
+    expect(back.body.errors).toBeUndefined();
+    expect(back.body.data!.logIn.token).toBeTruthy();
+    expect(seen(await logInFrom('throttle_real', 'one more wrong guess'))).toEqual(wrong);
+  });
+
+  it('20 guesses for one handle sent at once, from 20 addresses: only the allowance and one more are checked', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => logInFrom('burst_target', `burst guess ${i}`)));
+    const counts = outcomes(answers);
+    expect(counts).toEqual({ '401 UNAUTHENTICATED': LOGIN_FAILURES_PER_HANDLE + 1, '429 RATE_LIMIT_EXCEEDED': 20 - LOGIN_FAILURES_PER_HANDLE - 1 });
+  });
+
+  it('an address that failed too often waits too, whatever the handle; another address logs in', async () => {
+    await signUp(stack.routerUrl, 'throttle_victim');
+    const address = '203.0.113.250';
+    for (let i = 0; i <= LOGIN_FAILURES_PER_ADDRESS; i++) {
+      expect(seen(await logInFrom(`sprayed_${i}`, 'a popular guess', address)).code).toBe('UNAUTHENTICATED');
+    }
+    const refused = await logInFrom('throttle_victim', 'a long test password', address);
+    expect(seen(refused)).toMatchObject({ status: 429, code: 'RATE_LIMIT_EXCEEDED', retryAfter: 2 });
+    const elsewhere = await logInFrom('throttle_victim', 'a long test password', '203.0.113.251');
+    expect(elsewhere.body.errors).toBeUndefined();
   });
 });

@@ -42,6 +42,11 @@ export const statusFromErrors: ApolloServerPlugin = {
         // Apollo answers 400 for any result without data; a known code says better what happened.
         const current = response.http.status;
         if (current === undefined || current === 200 || current === 400) response.http.status = status;
+        // A subgraph's refusal that says when to come back (a throttled log-in: extensions.retryAfter) says it in the header too.
+        const retryAfter = errors?.[0]?.extensions?.retryAfter;
+        if (response.http.status === 429 && typeof retryAfter === 'number' && retryAfter > 0) {
+          response.http.headers.set('retry-after', String(Math.ceil(retryAfter)));
+        }
       },
     };
   },

@@ -59,6 +59,8 @@ export interface StackOptions {
   memes?: number;
   /** Extra router configuration, e.g. `TIERS_JSON`. */
   routerEnv?: Record<string, string>;
+  /** Log-in throttling of the users subgraph, over its defaults. */
+  loginThrottle?: { failuresPerHandle?: number; failuresPerAddress?: number };
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
   /** Routers on this Redis Cluster (`REDIS_CLUSTER_NODES`) instead of the shared test Redis. */
@@ -138,6 +140,7 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
       jwtSecret: new TextEncoder().encode(secrets.jwt),
       sessionTtlSeconds: 3600,
       tiers: DEFAULT_TIERS,
+      ...(options.loginThrottle ? { loginThrottle: options.loginThrottle } : {}),
     }),
   );
   const memes = await start(await createMemesServer({ db: dbs.memes, signingSecret: secrets.signing, log }));

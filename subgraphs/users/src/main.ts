@@ -1,5 +1,6 @@
 import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
 import { z } from 'zod';
+import { DEFAULT_LOGIN_THROTTLE } from './auth/loginThrottle';
 import { USERS_MIGRATIONS } from './index';
 import { seedUsers } from './seed';
 import { createUsersServer } from './server';
@@ -12,6 +13,9 @@ const config = readConfig({
   SUBGRAPH_SIGNING_SECRET: env.secret(),
   JWT_SECRET: env.secret(),
   SESSION_TTL_SECONDS: env.int(7 * 24 * 3600, 60),
+  LOGIN_FAILURES_PER_HANDLE: env.int(DEFAULT_LOGIN_THROTTLE.failuresPerHandle, 1),
+  LOGIN_FAILURES_PER_ADDRESS: env.int(DEFAULT_LOGIN_THROTTLE.failuresPerAddress, 1),
+  LOGIN_BACKOFF_MAX_SECONDS: env.int(DEFAULT_LOGIN_THROTTLE.maxBackoffSeconds, 1),
   TIERS_JSON: env.optional(),
   SEED_USERS: env.int(0),
   LOG_LEVEL: z.string().default('info'),
@@ -32,6 +36,11 @@ const server = await createUsersServer({
   jwtSecret: secretKey(config.JWT_SECRET),
   sessionTtlSeconds: config.SESSION_TTL_SECONDS,
   tiers: loadTiers(config.TIERS_JSON),
+  loginThrottle: {
+    failuresPerHandle: config.LOGIN_FAILURES_PER_HANDLE,
+    failuresPerAddress: config.LOGIN_FAILURES_PER_ADDRESS,
+    maxBackoffSeconds: config.LOGIN_BACKOFF_MAX_SECONDS,
+  },
 });
 const url = await server.listen(config.PORT, config.HOST);
 log.info({ url: `${url}/graphql` }, 'users subgraph ready');

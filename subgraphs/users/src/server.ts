@@ -3,6 +3,7 @@ import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { createSubgraphServer, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
+import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './auth/loginThrottle';
 import { createContext, type UsersConfig } from './context';
 import { viewerRoute } from './internal';
 import { usageRoute } from './usage';
@@ -18,6 +19,7 @@ export interface UsersServerOptions extends UsersConfig {
 
 export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
   const { db, signingSecret, log, ...config } = options;
+  const loginThrottle = new LoginThrottle(db, { ...DEFAULT_LOGIN_THROTTLE, ...config.loginThrottle });
   return createSubgraphServer({
     // Ready when the database answers.
     readiness: async () => {
@@ -27,7 +29,7 @@ export function createUsersServer(options: UsersServerOptions): Promise<Subgraph
     schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
     signingSecret,
     log,
-    context: (viewer) => createContext(viewer, db, config),
+    context: (viewer) => createContext(viewer, db, config, loginThrottle),
     routes: [viewerRoute(db), usageRoute(db)],
   });
 }

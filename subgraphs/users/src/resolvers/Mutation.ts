@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable } from '@memegraph/service-kit';
+import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable, type Viewer } from '@memegraph/service-kit';
 import { generateApiKey } from '../auth/apiKeys';
 import { passwordProblem } from '../auth/passwordPolicy';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
@@ -36,6 +36,10 @@ async function session(user: UserRow, context: UsersContext) {
   const token = await signSessionToken({ userId: user.id, sessionId, expiresAt }, context.config.jwtSecret);
   return { token, expiresAt, user };
 }
+
+/** Where a log-in comes from, for throttling: the anonymous viewer's address, or the signed-in user. */
+const clientOf = (viewer: Viewer): string | null =>
+  viewer.kind === 'anonymous' ? (viewer.clientIp ?? null) : viewer.kind === 'user' ? `user:${viewer.userId}` : null;
 
 /** The session a request was made with; none for an API key. */
 const sessionOf = (context: UsersContext): string | undefined => (context.viewer.kind === 'user' ? context.viewer.sessionId : undefined);
@@ -75,14 +79,19 @@ export const Mutation = {
   },
 
   async logIn(_root: unknown, args: { handle: string; password: string }, context: UsersContext) {
-    const [row] = await context.db.query<UserRow & { password_hash: string }>(
-      `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE lower(handle) = lower($1)`,
-      [args.handle],
-    );
-    // Always run the KDF, so an unknown handle cannot be told apart by timing.
-    const ok = await verifyPassword(args.password, row?.password_hash ?? DUMMY_HASH);
-    if (!row || !ok) throw unauthenticated('Wrong handle or password');
-    const { password_hash: _hash, ...user } = row;
+    // Throttled per handle whether or not it exists, and per address: both answers are the same for any handle.
+    const user = await context.loginThrottle.attempt(args.handle, clientOf(context.viewer), async () => {
+      const [row] = await context.db.query<UserRow & { password_hash: string }>(
+        `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE lower(handle) = lower($1)`,
+        [args.handle],
+      );
+      // Always run the KDF (with the same parameters), so an unknown handle cannot be told apart by timing.
+      const ok = await verifyPassword(args.password, row?.password_hash ?? DUMMY_HASH);
+      if (!row || !ok) return undefined;
+      const { password_hash: _hash, ...user } = row;
+      return user;
+    });
+    if (!user) throw unauthenticated('Wrong handle or password');
     return session(user, context);
   },
 
