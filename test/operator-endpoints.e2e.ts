@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createMemesServer } from '@memegraph/memes';
 import { createLogger, type SubgraphServer } from '@memegraph/service-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,14 +15,6 @@ beforeAll(async () => {
   stack = await startStack({ users: 2, memes: 5 });
 });
 afterAll(() => stack?.close());
-
-/** An address of this machine that is not loopback, so a request from it is not a loopback client. */
-function externalAddress(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
-  }
-  throw new Error('this test needs a network interface besides loopback');
-}
 
 async function metrics(url: string, headers: Record<string, string> = {}) {
   const response = await fetch(`${url}/metrics`, { headers });
@@ -68,31 +63,67 @@ describe('/metrics of the router answers operators only', () => {
   });
 });
 
+/**
+ * `/metrics` over a Unix socket: the client has no loopback address there, as a client
+ * elsewhere would not (tests send nothing to any address but loopback).
+ */
+function metricsOverSocket(socketPath: string, headers: Record<string, string> = {}) {
+  return new Promise<Awaited<ReturnType<typeof metrics>>>((resolve, reject) => {
+    const req = request({ socketPath, path: '/metrics', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(text) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]?.extensions?.code;
+        } catch {
+          code = undefined;
+        }
+        const header = (name: string) => (typeof res.headers[name] === 'string' ? (res.headers[name] as string) : null);
+        resolve({ status: res.statusCode ?? 0, code, text, contentType: header('content-type'), authenticate: header('www-authenticate') });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('/metrics of a subgraph answers operators only', () => {
   const servers: SubgraphServer[] = [];
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'memegraph-metrics-'));
+  });
   afterAll(async () => {
     for (const server of servers) await server.close();
+    await rm(dir, { recursive: true, force: true });
   });
   const start = async (metricsToken?: string) => {
     const server = await createMemesServer({ db: stack.dbs.memes, signingSecret: stack.secrets.signing, log: createLogger('test', 'silent'), metricsToken });
     servers.push(server);
-    const port = new URL(await server.listen(0, '0.0.0.0')).port;
-    return { loopback: `http://127.0.0.1:${port}`, elsewhere: `http://${externalAddress()}:${port}` };
+    const loopback = await server.listen(0, '127.0.0.1');
+    // The same server on a Unix socket too: a client with no loopback address.
+    const socketPath = path.join(dir, `memes-${servers.length}.sock`);
+    const socketServer = createServer((req, res) => server.httpServer.emit('request', req, res));
+    await new Promise<void>((resolve) => socketServer.listen(socketPath, resolve));
+    servers.push({ close: () => new Promise<void>((resolve) => socketServer.close(() => resolve())) } as SubgraphServer);
+    return { loopback, elsewhere: (headers: Record<string, string> = {}) => metricsOverSocket(socketPath, headers) };
   };
 
   it('answers loopback, and refuses a client elsewhere with a coded 403 when no token is set', async () => {
     const { loopback, elsewhere } = await start();
     expect((await metrics(loopback)).status).toBe(200);
-    expect(await metrics(elsewhere)).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect(await elsewhere()).toMatchObject({ status: 403, code: 'FORBIDDEN' });
     // A subgraph believes no X-Forwarded-For.
-    expect(await metrics(elsewhere, { 'x-forwarded-for': '127.0.0.1' })).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect(await elsewhere({ 'x-forwarded-for': '127.0.0.1' })).toMatchObject({ status: 403, code: 'FORBIDDEN' });
   });
 
   it('lets a client elsewhere in with its METRICS_TOKEN only', async () => {
     const { elsewhere } = await start(token);
-    expect(await metrics(elsewhere)).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
-    expect(await metrics(elsewhere, { authorization: 'Bearer nope' })).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
-    const answer = await metrics(elsewhere, { authorization: `Bearer ${token}` });
+    expect(await elsewhere()).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    expect(await elsewhere({ authorization: 'Bearer nope' })).toMatchObject({ status: 401, code: 'UNAUTHENTICATED' });
+    const answer = await elsewhere({ authorization: `Bearer ${token}` });
     expect(answer.status).toBe(200);
     expect(answer.text).toContain('subgraph_request_duration_seconds');
   });
