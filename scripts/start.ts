@@ -3,6 +3,11 @@
  * the router, each in its own process, on embedded defaults (PGlite under
  * .data/) unless DATABASE_URL is set. First start seeds a demo catalog and
  * builds the gallery app, which the router serves at `/`.
+ *
+ * The services run as built JavaScript (`node <package>/dist/main.js`;
+ * scripts/launch.mjs builds them first when the build is missing or stale).
+ * `npm run dev` (`--dev`) runs their TypeScript sources instead, each
+ * restarted when a file it loads changes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,7 +15,10 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
+// This file runs from scripts/ (tsx) and, built, from scripts/dist/.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, path.basename(here) === 'dist' ? '../..' : '..');
+const dev = process.argv.includes('--dev');
 const dataDir = path.resolve(root, process.env.DATA_DIR ?? '.data');
 const env = process.env;
 
@@ -74,16 +82,22 @@ const common = {
   JWT_SECRET: secrets.jwt,
 };
 
-const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: number }[] = [
+/** How node runs a service: its build, or (dev) its sources through tsx, restarted on change. */
+function entry(pkg: string, main: string): string[] {
+  if (!dev) return ['--enable-source-maps', path.join(root, pkg, 'dist', `${main}.js`)];
+  return ['--watch', '--import', 'tsx', '--conditions=@memegraph/source', path.join(root, pkg, 'src', `${main}.ts`)];
+}
+
+const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: number }[] = [
   {
     name: 'users',
-    entry: 'subgraphs/users/src/main.ts',
+    entry: entry('subgraphs/users', 'main'),
     port: ports.users,
     env: { ...common, PORT: String(ports.users), DATA_DIR: path.join(dataDir, 'users'), SEED_USERS: seedUsers },
   },
   {
     name: 'memes',
-    entry: 'subgraphs/memes/src/main.ts',
+    entry: entry('subgraphs/memes', 'main'),
     port: ports.memes,
     env: {
       ...common,
@@ -96,7 +110,7 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
   },
   {
     name: 'ai',
-    entry: 'subgraphs/ai/src/main.ts',
+    entry: entry('subgraphs/ai', 'main'),
     port: ports.ai,
     env: { ...common, PORT: String(ports.ai), DATA_DIR: path.join(dataDir, 'ai'), MEMES_URL: local(ports.memes) },
   },
@@ -105,7 +119,7 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
     ? [
         {
           name: 'ai-worker',
-          entry: 'subgraphs/ai/src/worker-main.ts',
+          entry: entry('subgraphs/ai', 'worker-main'),
           port: 0,
           env: { ...common, MEMES_URL: local(ports.memes) },
         },
@@ -113,7 +127,7 @@ const services: { name: string; entry: string; env: NodeJS.ProcessEnv; port: num
     : []),
   {
     name: 'router',
-    entry: 'router/src/main.ts',
+    entry: entry('router', 'main'),
     port: ports.router,
     env: {
       ...common,
@@ -160,7 +174,7 @@ try {
   // A GALLERY_DIR of the operator's own is served as it is.
   if (!env.GALLERY_DIR) await buildGallery();
   for (const service of services) {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, service.entry)], {
+    const child = spawn(process.execPath, service.entry, {
       cwd: root,
       env: service.env,
       stdio: ['ignore', 'inherit', 'inherit'],
