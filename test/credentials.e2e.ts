@@ -138,6 +138,12 @@ describe('sessions end on every router', () => {
     const response = await session(stack.routerUrl, forever, '198.51.100.30')(ME);
     expect(response.status).toBe(401);
     expect(response.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    const expired = await new SignJWT({ ...claims, exp: Math.floor(Date.now() / 1000) - 1 })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode(stack.secrets.jwt));
+    const late = await session(stack.routerUrl, expired, '198.51.100.30')(ME);
+    expect(late.status).toBe(401);
+    expect(late.body.errors?.[0]).toMatchObject({ message: 'The token has expired: log in again', extensions: { code: 'UNAUTHENTICATED' } });
   });
 
   it('logOut through router A: the token is refused on router B at once; the other sessions go on', async () => {
@@ -153,6 +159,14 @@ describe('sessions end on every router', () => {
     expect((await session(stack.routerUrl, account.token, address)(ME)).status).toBe(401);
     await refusedWithin(routerB, account.token, address);
     for (const url of [stack.routerUrl, routerB]) expect((await session(url, other, address)(ME)).status).toBe(200);
+
+    // An ended session is a real credential, not a guess: a tab that keeps sending it does not use up its address's allowance.
+    for (let i = 0; i < FAILURES_PER_ADDRESS + 5; i++) {
+      const again = await session(i % 2 ? routerB : stack.routerUrl, account.token, address)(ME);
+      expect(again.status).toBe(401);
+      expect(again.body.errors?.[0]?.message).toBe('The session has ended: log in again');
+    }
+    expect((await from(address, { 'x-api-key': randomKey() })(ME)).status).toBe(401);
   });
 
   it('logOutEverywhere ends every session of the user on both routers', async () => {

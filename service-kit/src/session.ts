@@ -1,4 +1,4 @@
-import { SignJWT, jwtVerify } from 'jose';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 
 /**
  * User session tokens: HS256 JWTs minted by the users subgraph at sign-up
@@ -33,19 +33,28 @@ export async function signSessionToken(session: SessionClaims & { expiresAt: Dat
     .sign(secret);
 }
 
+/** A token this service signed, past its `exp`: genuine, unlike a forged one, but over. */
+export class SessionTokenExpired extends Error {}
+
 /**
  * The user and session of a valid token; throws on a bad signature, a wrong
- * algorithm (including `none`), expiry, and a token without `exp` or
- * `jti`: a token that never expires or names no session could never be
- * ended.
+ * algorithm (including `none`), expiry (`SessionTokenExpired`: the signature
+ * is checked first), and a token without `exp` or `jti`: a token that never
+ * expires or names no session could never be ended.
  */
 export async function verifySessionToken(token: string, secret: Uint8Array): Promise<SessionClaims> {
-  const { payload } = await jwtVerify(token, secret, {
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    algorithms: ['HS256'],
-    requiredClaims: ['exp', 'jti', 'sub'],
-  });
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, secret, {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ['HS256'],
+      requiredClaims: ['exp', 'jti', 'sub'],
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired) throw new SessionTokenExpired('session token expired');
+    throw error;
+  }
   if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw new Error('token has no valid subject');
   if (!isSessionId(payload.jti)) throw new Error('token names no valid session');
   return { userId: payload.sub, sessionId: payload.jti };

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   HttpError,
   Scope,
+  SessionTokenExpired,
   anonymousViewer,
   secretKey,
   verifySessionToken,
@@ -20,7 +21,7 @@ type ViewerLookup =
   | { viewer: { userId: string; tier: Viewer['tier']; isAdmin: boolean; apiKeyId?: string; sessionId?: string } }
   | { viewer: null; reason: RefusalReason };
 
-const REASONS: Record<string, string> = {
+const REASONS: Record<RefusalReason, string> = {
   unknown: 'The credential does not belong to any account',
   revoked: 'The API key has been revoked',
   ended: 'The session has ended: log in again',
@@ -70,13 +71,13 @@ export function createViewerIdentifier(options: {
     let refusal: RefusalReason | undefined;
     try {
       refusal = await options.cache.refusal(credential);
-      if (refusal) throw unauthenticated(REASONS[refusal]!);
+      if (refusal) throw unauthenticated(REASONS[refusal]);
       const epoch = options.cache.epoch();
       const result = await options.call<ViewerLookup>(options.viewerUrl, body);
       if (!result.viewer) {
         refusal = result.reason;
         await options.cache.rememberRefusal(credential, refusal);
-        throw unauthenticated(REASONS[refusal] ?? 'Invalid credential');
+        throw unauthenticated(REASONS[refusal]);
       }
       const { userId, tier, isAdmin, apiKeyId, sessionId } = result.viewer;
       const scopes = [...options.tiers[tier].scopes, ...(isAdmin ? [Scope.ADMIN] : [])];
@@ -91,8 +92,10 @@ export function createViewerIdentifier(options: {
       await options.cache.set(credential, viewer, epoch);
       return viewer;
     } finally {
-      // A good credential, or a lookup that failed for another reason (users subgraph away), is no failure of the client's.
-      if (!refusal) await options.throttle.succeeded(address);
+      // Only a credential nobody issued counts against the address: a good one, a revoked key or an
+      // ended session (real credentials, not guesses: their floods stop at the refusal cache), or a
+      // lookup that failed for another reason (users subgraph away) is given back.
+      if (refusal !== 'unknown') await options.throttle.succeeded(address);
     }
   };
 
@@ -113,8 +116,10 @@ export function createViewerIdentifier(options: {
       let session: SessionClaims;
       try {
         session = await verifySessionToken(match[1]!, jwtKey);
-      } catch {
-        return refuse(options.addressOf(req), 'Invalid or expired token');
+      } catch (error) {
+        // Expired, but signed here: not a guess, so not counted against the address.
+        if (error instanceof SessionTokenExpired) throw unauthenticated('The token has expired: log in again');
+        return refuse(options.addressOf(req), 'Invalid token');
       }
       // Cached per session, not per user: one session can end while the user's others go on.
       return lookup(`session:${session.sessionId}`, { userId: session.userId, sessionId: session.sessionId }, options.addressOf(req));
