@@ -162,7 +162,8 @@ describe('operation limits', () => {
     const post = (count: number) =>
       fetch(`${stack.routerUrl}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+        // application/graphql-response+json: a refused request is a 4xx (application/json would answer 200).
+        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${account.token}` },
         body: JSON.stringify(Array.from({ length: count }, () => ({ query: '{ plans { tier } }' }))),
       });
     const ok = await post(5);
@@ -203,9 +204,15 @@ describe('operation limits', () => {
 
   it('schema tools can still introspect', async () => {
     const { getIntrospectionQuery } = await import('graphql');
-    const response = await client()(getIntrospectionQuery());
+    const response = await client()<{ __schema: { queryType: { name: string }; types: { name: string }[] } }>(getIntrospectionQuery({ inputValueDeprecation: true }));
     expect(response.status).toBe(200);
     expect(response.body.errors).toBeUndefined();
+    expect(response.body.data!.__schema.queryType.name).toBe('Query');
+    expect(response.body.data!.__schema.types.map((t) => t.name)).toContain('Meme');
+    // Introspection beside a field the router answers itself, and __typename alone.
+    const mixed = await client()<{ __typename: string; rateLimit: { cost: number } }>(`{ __typename rateLimit(dryRun: true) { cost } }`);
+    expect(mixed.body.data).toEqual({ __typename: 'Query', rateLimit: { cost: 0 } });
+    expect((await client()(`{ __typename }`)).body.data).toEqual({ __typename: 'Query' });
   });
 });
 

@@ -1,7 +1,7 @@
 import { getNamedType, isNonNullType, isObjectType, type FieldNode, type GraphQLObjectType } from 'graphql';
 import { collectSubfields } from 'graphql/execution/collectFields.js';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
-import { walkOperation, type OperationInput } from './walk';
+import { rootFields, walkOperation, type OperationInput } from './walk';
 
 /** A field of the operation the router has to decide about before planning. */
 export interface GuardedField {
@@ -26,7 +26,7 @@ export interface GuardedField {
 export interface OperationAnalysis {
   /** Fields with authorization, rate-limit or router-resolved policy, in execution order. */
   guarded: GuardedField[];
-  /** The root fields that execute, in order (for a mutation: what it does). */
+  /** The root fields that execute, in order, introspection included (for a mutation: what it does). */
   rootFields: { responseKey: string; name: string }[];
 }
 
@@ -70,12 +70,10 @@ export function fieldPolicy(policy: SchemaPolicy, parent: GraphQLObjectType, fie
  */
 export function analyzeOperation(input: OperationInput, policy: SchemaPolicy): OperationAnalysis {
   const guarded: GuardedField[] = [];
-  const rootFields: OperationAnalysis['rootFields'] = [];
   // Under an abstract type the same field is visited once per possible type: kept once per path.
   const seen = new Set<string>();
   walkOperation(input, { path: [] as string[], nullDepth: 0 }, ({ responseKey, nodes, field, parent, state }) => {
     const path = [...state.path, responseKey];
-    if (path.length === 1) rootFields.push({ responseKey, name: field.name });
     // Where a null for this field lands: here when nullable, else where its parent's would.
     // A child's null lands where this field's would: inside a list that nulls the whole
     // list rather than one item, coarser but never leakier.
@@ -101,5 +99,5 @@ export function analyzeOperation(input: OperationInput, policy: SchemaPolicy): O
     }
     return { path, nullDepth };
   });
-  return { guarded, rootFields };
+  return { guarded, rootFields: rootFields(input) };
 }

@@ -78,13 +78,14 @@ export function walkOperation<S>(input: OperationInput, state: S, visitField: (v
   walk(root, collectFields(schema, fragments, variables, root, operation.selectionSet), state);
 }
 
-/** The root fields an operation executes, by response key (what a mutation does, in order). */
+/** The root fields an operation executes, by response key, introspection included (what a mutation does, in order). */
 export function rootFields(input: OperationInput): { responseKey: string; name: string }[] {
   const root = input.schema.getRootType(input.operation.operation);
   if (!root) return [];
-  return [...collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet)]
-    .filter(([, nodes]) => !nodes[0]!.name.value.startsWith('__'))
-    .map(([responseKey, nodes]) => ({ responseKey, name: nodes[0]!.name.value }));
+  return [...collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet)].map(([responseKey, nodes]) => ({
+    responseKey,
+    name: nodes[0]!.name.value,
+  }));
 }
 
 /**
