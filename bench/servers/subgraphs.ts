@@ -4,7 +4,7 @@
  * queues generations in BullMQ on the run's Redis prefix, for the worker
  * process (`aiWorker.ts`), as `npm start` runs it with PostgreSQL and Redis.
  */
-import { AI_MIGRATIONS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
+import { AI_MIGRATIONS, DEFAULT_QUEUE_SETTINGS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
 import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey, type Db, type SubgraphServer } from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
@@ -64,7 +64,7 @@ await runBenchChild(async () => {
     log,
     memesUrl: new URL(info.memes!).origin,
     tiers,
-    queue: { concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 60_000 },
+    queue: DEFAULT_QUEUE_SETTINGS,
     redis: { url: config.REDIS_URL, prefix: config.REDIS_PREFIX },
     // Runs no jobs here (the worker process does); named on every generation. The built-in offline provider: no network.
     provider: createProvider(readAiProvidersConfig({}), log),
