@@ -15,6 +15,8 @@ const config = readConfig({
   ...redisEnv,
   TIERS_JSON: env.optional(),
   ...queueEnv,
+  /** false when migrations run as a step of their own (`npm run migrate`) before the services start. */
+  MIGRATE_ON_START: env.bool(true),
   LOG_LEVEL: z.string().default('info'),
   ...metricsEnv,
 });
@@ -22,7 +24,7 @@ const config = readConfig({
 const redisTarget = redisTargetOf(config);
 const log = createLogger('ai', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-await migrate(db, AI_MIGRATIONS);
+if (config.MIGRATE_ON_START) await migrate(db, AI_MIGRATIONS);
 
 const server = await createAiServer({
   db,

@@ -23,6 +23,8 @@ const config = readConfig({
   AI_LOCK_DURATION_MS: env.int(30_000, 1_000),
   /** How often PostgreSQL's unfinished generations are checked against the queue (Redis may have lost them). */
   AI_RECONCILE_INTERVAL_MS: env.int(30_000, 10),
+  /** false when migrations run as a step of their own (`npm run migrate`) before the services start. */
+  MIGRATE_ON_START: env.bool(true),
   LOG_LEVEL: z.string().default('info'),
 });
 
@@ -32,7 +34,7 @@ if (!redisTarget) {
 }
 const log = createLogger('ai-worker', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL });
-await migrate(db, AI_MIGRATIONS);
+if (config.MIGRATE_ON_START) await migrate(db, AI_MIGRATIONS);
 const redis = createRedis(redisTarget, 'memegraph-ai-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
 const provider = createProvider(readAiProvidersConfig(process.env), log);
 

@@ -15,6 +15,8 @@ const config = readConfig({
   PUBLIC_URL: env.url().optional(),
   SEED_USERS: env.int(0),
   SEED_MEMES: env.int(0),
+  /** false when migrations run as a step of their own (`npm run migrate`) before the services start. */
+  MIGRATE_ON_START: env.bool(true),
   LOG_LEVEL: env.optional(),
   ...metricsEnv,
 });
@@ -30,8 +32,10 @@ const db = await openDb({
   databaseUrl: config.DATABASE_URL,
   dataDir: config.DATABASE_URL ? undefined : (config.DATA_DIR ?? '.data/memes'),
 });
-const applied = await migrate(db, MIGRATIONS_DIR);
-if (applied.length) log.info({ applied }, 'migrations applied');
+if (config.MIGRATE_ON_START) {
+  const applied = await migrate(db, MIGRATIONS_DIR);
+  if (applied.length) log.info({ applied }, 'migrations applied');
+}
 
 if (config.SEED_MEMES > 0) {
   const seeded = await db.transaction(async (tx) => {

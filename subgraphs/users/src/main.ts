@@ -18,12 +18,14 @@ const config = readConfig({
   LOGIN_BACKOFF_MAX_SECONDS: env.int(DEFAULT_LOGIN_THROTTLE.maxBackoffSeconds, 1),
   TIERS_JSON: env.optional(),
   SEED_USERS: env.int(0),
+  /** false when migrations run as a step of their own (`npm run migrate`) before the services start. */
+  MIGRATE_ON_START: env.bool(true),
   LOG_LEVEL: z.string().default('info'),
 });
 
 const log = createLogger('users', config.LOG_LEVEL);
 const db = await openDb({ schema: 'users', databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR });
-await migrate(db, USERS_MIGRATIONS);
+if (config.MIGRATE_ON_START) await migrate(db, USERS_MIGRATIONS);
 if (config.SEED_USERS > 0) {
   const [{ count }] = (await db.query<{ count: string }>('SELECT count(*) AS count FROM users')) as [{ count: string }];
   if (Number(count) === 0) await seedUsers(db, { users: config.SEED_USERS });
