@@ -12,7 +12,7 @@
  * through their `exports` to their own `dist/`.
  *
  * Usage, from a workspace directory: tsx ../scripts/build.ts
- * (the root's own scripts: tsx scripts/build.ts --src scripts --out scripts/dist --no-assets)
+ * (the root's scripts that production runs: tsx scripts/build.ts --src scripts --out scripts/dist --no-assets --only start.ts,migrate.ts)
  */
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
@@ -25,6 +25,8 @@ const { values: options } = parseArgs({
     src: { type: 'string', default: 'src' },
     out: { type: 'string', default: 'dist' },
     'no-assets': { type: 'boolean', default: false },
+    /** Only these files of `src`, comma-separated, which must import no other file of it (default: every file). */
+    only: { type: 'string' },
   },
 });
 const cwd = process.cwd();
@@ -74,7 +76,8 @@ const relativeImportsAsJs: Plugin = {
 };
 
 const files = await walk(srcDir);
-const entryPoints = files.filter((f) => isSource(f) && !isTest(f));
+const only = options.only?.split(',').map((f) => path.resolve(srcDir, f));
+const entryPoints = only ?? files.filter((f) => isSource(f) && !isTest(f));
 const assets = options['no-assets'] ? [] : files.filter((f) => !isSource(f) && !isTest(f));
 
 await rm(outDir, { recursive: true, force: true });

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The image's entry: one image, one service per container, named by the first
+# argument. node runs the build directly (no npm in between), so SIGTERM reaches
+# the service and starts its drain.
+set -e
+cd "$(dirname "$0")/../.."
+service=${1:-}
+[ $# -gt 0 ] && shift
+case "$service" in
+  router) exec node --enable-source-maps router/dist/main.js "$@" ;;
+  users) exec node --enable-source-maps subgraphs/users/dist/main.js "$@" ;;
+  memes) exec node --enable-source-maps subgraphs/memes/dist/main.js "$@" ;;
+  ai) exec node --enable-source-maps subgraphs/ai/dist/main.js "$@" ;;
+  ai-worker) exec node --enable-source-maps subgraphs/ai/dist/worker-main.js "$@" ;;
+  migrate) exec node --enable-source-maps scripts/dist/migrate.js "$@" ;;
+  *)
+    echo "usage: <image> router|users|memes|ai|ai-worker|migrate" >&2
+    exit 64
+    ;;
+esac
