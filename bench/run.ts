@@ -5,13 +5,15 @@
  * scenarios one after another, prints a table per scenario, writes every
  * number to `bench/results/<timestamp>.json`, and removes what it made.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench, type BenchSettings, type ScenarioResult } from './lib/bench';
 import { startPlatform, type Platform } from './lib/platform';
-import { killAll } from './lib/process';
+import { killAll, runServersFromBuild } from './lib/process';
 import { formatScenario } from './lib/report';
 import { SCENARIOS } from './scenarios/index';
 
@@ -26,6 +28,8 @@ const USAGE = `Usage: npm run bench -- [options]
                       as it warms the subgraphs and PostgreSQL for all)
   --scenario <names>  run these scenarios (comma-separated, in the usual order): ${SCENARIOS.map((s) => s.name).join(', ')}
   --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
+  --build             run the servers from the build (npm run build first), with node alone, as in production;
+                      without it, from the TypeScript sources through tsx
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
              BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
 
@@ -38,6 +42,7 @@ function readOptions() {
       warmup: { type: 'string', default: '3' },
       scenario: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      build: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -66,6 +71,7 @@ function readOptions() {
   return {
     settings,
     scenarios,
+    build: values.build,
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }
@@ -83,6 +89,20 @@ const machine = () => ({
   node: process.version,
 });
 
+/** The bench's server files, built as the packages are (which `npm run build` must have built). */
+function buildServers(): void {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const missing = ['service-kit', 'subgraphs/users', 'subgraphs/memes', 'subgraphs/ai', 'router'].filter((p) => !existsSync(`${root}/${p}/dist/.built`));
+  if (missing.length) throw new Error(`--build: no build of ${missing.join(', ')}; run npm run build first`);
+  const servers = ['router', 'gateway', 'subgraphs', 'aiWorker', 'ceiling'].map((s) => `servers/${s}.ts`);
+  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--src', 'bench', '--out', 'bench/dist', '--no-assets', '--only', [...servers, 'lib/child.ts'].join(',')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (built.status !== 0) throw new Error('--build: building bench/dist failed');
+  runServersFromBuild();
+}
+
 async function main() {
   const options = readOptions();
   const startedAt = new Date();
@@ -95,6 +115,7 @@ async function main() {
     void (platform?.close() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 
+  if (options.build) buildServers();
   const { cpus } = machine();
   say(`Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
     `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`);

@@ -44,8 +44,7 @@ async function walk(dir: string): Promise<string[]> {
     const file = path.join(dir, entry.name);
     if (entry.isDirectory()) {
       if (file !== outDir) files.push(...(await walk(file)));
-    }
-    else files.push(file);
+    } else files.push(file);
   }
   return files;
 }
@@ -59,6 +58,18 @@ function sourceOf(specifier: string, importer: string): string | null {
   return null;
 }
 
+/**
+ * The built file of a source file: this build's own under `outDir`; another
+ * workspace's (the bench servers import some router internals) in that
+ * workspace's `dist/`, which its own build makes.
+ */
+function outputOf(source: string): string | null {
+  const js = source.replace(/\.tsx?$/, '.js');
+  if (!path.relative(srcDir, source).startsWith('..')) return path.join(outDir, path.relative(srcDir, js));
+  const other = js.match(/^(.*)\/src\/(.*)$/);
+  return other ? path.join(other[1]!, 'dist', other[2]!) : null;
+}
+
 /** Every relative import stays an import, of the `.js` file its source becomes. */
 const relativeImportsAsJs: Plugin = {
   name: 'relative-imports-as-js',
@@ -66,9 +77,9 @@ const relativeImportsAsJs: Plugin = {
     b.onResolve({ filter: /^\.\.?(\/|$)/ }, (args) => {
       if (args.kind === 'entry-point') return undefined;
       const source = sourceOf(args.path, args.importer);
-      if (!source) return { errors: [{ text: `cannot resolve ${args.path} from ${path.relative(cwd, args.importer)}` }] };
-      let target = path.relative(path.dirname(args.importer), source).split(path.sep).join('/');
-      target = target.replace(/\.tsx?$/, '.js');
+      const output = source && outputOf(source);
+      if (!output) return { errors: [{ text: `cannot resolve ${args.path} from ${path.relative(cwd, args.importer)}` }] };
+      let target = path.relative(path.dirname(outputOf(args.importer)!), output).split(path.sep).join('/');
       if (!target.startsWith('.')) target = `./${target}`;
       return { path: target, external: true };
     });

@@ -68,16 +68,35 @@ class RepeatedLines {
   }
 }
 
-/** The absolute path of a server file under `bench/servers/`. */
-export const serverFile = (name: string) => fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url));
+/**
+ * Whether the servers run from their build (`--build`: bench/dist and each
+ * package's dist/, node alone, as in production) instead of their
+ * TypeScript sources through tsx. Set once, before any server starts.
+ */
+let fromBuild = false;
+export function runServersFromBuild(): void {
+  fromBuild = true;
+}
+
+/** The absolute path of a server file under `bench/servers/` (or its build under `bench/dist/servers/`). */
+export const serverFile = (name: string) =>
+  fileURLToPath(new URL(fromBuild ? `../dist/servers/${name}.js` : `../servers/${name}.ts`, import.meta.url));
+
+/** The environment of a server: from its build, without the condition that selects the packages' sources. */
+function serverEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  if (!fromBuild) return { ...process.env, ...env };
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o && o !== '--conditions=@memegraph/source');
+  return { ...process.env, NODE_OPTIONS: nodeOptions.join(' '), ...env };
+}
 
 /**
- * Starts `file` in a process of its own (`node --import tsx file`), its
- * configuration in `env`, and waits until it reports that it listens.
+ * Starts `file` in a process of its own (`node --import tsx file`, or `node
+ * --enable-source-maps file` from the build), its configuration in `env`, and
+ * waits until it reports that it listens.
  */
 export async function startProcess(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file], {
-    env: { ...process.env, ...env },
+  const child = spawn(process.execPath, [...nodeArgs, ...(fromBuild ? ['--enable-source-maps'] : ['--import', 'tsx']), file], {
+    env: serverEnv(env),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   running.add(child);
