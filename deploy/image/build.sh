@@ -12,10 +12,13 @@ src=$(cd "${1:?usage: build.sh SRC OUT}" && pwd)
 out=${2:?usage: build.sh SRC OUT}
 cd "$src"
 
+# The workspaces that run in production (not the gallery's sources, whose build is copied, nor the tests).
+runtime=(service-kit subgraphs/users subgraphs/memes subgraphs/ai router schema)
+
 npm ci --no-audit --no-fund
 # A NODE_ENV of development in the caller's shell would make Vite bundle React's development build.
 NODE_ENV=production npm run build
-npm ci --omit=dev --no-audit --no-fund
+npm ci --omit=dev --no-audit --no-fund "${runtime[@]/#/--workspace=}"
 
 # A production install has no TypeScript tooling: what runs is the build.
 for tool in tsx typescript esbuild turbo vitest vite; do
@@ -39,7 +42,7 @@ paths=(
   gallery/dist
   gallery/persisted-query-manifest.json
 )
-for pkg in service-kit subgraphs/users subgraphs/memes subgraphs/ai router schema; do
+for pkg in "${runtime[@]}"; do
   paths+=("$pkg/package.json" "$pkg/dist")
   [ -d "$pkg/node_modules" ] && paths+=("$pkg/node_modules")
   [ -d "$pkg/migrations" ] && paths+=("$pkg/migrations")
