@@ -298,4 +298,19 @@ describe('deploy/kubernetes', () => {
     const router = example.find((r) => r.kind === 'Deployment' && r.metadata.name === 'router')!;
     expect((router.spec as Obj).replicas).toBe(3);
   });
+  it('runs a canary router beside the stable ones: the Service reaches both tracks, each Deployment only its own pods', () => {
+    const canary = kustomize(path.join(kube, 'overlays/canary'));
+    const deployments = byKind(canary, 'Deployment').filter((d) => d.metadata.name === 'router' || d.metadata.name === 'router-canary');
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['router', 'router-canary']);
+    const service = byKind(canary, 'Service').find((r) => r.metadata.name === 'router')!;
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const podLabels = (d: Resource) => (((d.spec as Obj).template as Obj).metadata as { labels: Record<string, string> }).labels;
+    const matchLabels = (d: Resource) => ((d.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels;
+    const [stable, next] = [deployments.find((d) => d.metadata.name === 'router')!, deployments.find((d) => d.metadata.name === 'router-canary')!];
+    for (const d of [stable, next]) expect(selects((service.spec as { selector: Record<string, string> }).selector, podLabels(d)), d.metadata.name).toBe(true);
+    expect(selects(matchLabels(stable), podLabels(next))).toBe(false);
+    expect(selects(matchLabels(next), podLabels(stable))).toBe(false);
+    expect(podSpecOf(next).containers[0]!.image).toBe('registry.example.com/memegraph:2026.12.1');
+    expect(podSpecOf(stable).containers[0]!.image).toBe('registry.example.com/memegraph:2026.12.0');
+  });
 });
