@@ -1,7 +1,6 @@
-import { LRUCache } from 'lru-cache';
 import { PURGE_REQUEST_CHANNEL, readPurgeRequest } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
-import { TaggedEntries } from '../state/taggedEntries';
+import { TaggedCache } from '../state/taggedCache';
 
 export interface CachedResponse {
   data: Record<string, unknown>;
@@ -26,7 +25,9 @@ export interface ResponseCacheOptions {
   onLookup?: (layer: 'local' | 'redis', result: 'hit' | 'stale' | 'miss') => void;
   /** Told of every purge this router makes (a mutation's, or another service's request it claimed), e.g. for a CDN. */
   onPurge?: (tags: readonly string[]) => void;
-  maxEntries?: number;
+  /** Bytes of responses (as stored) this process keeps in front of Redis. */
+  maxLocalBytes?: number;
+  now?: () => number;
 }
 
 export interface PurgeOptions {
@@ -41,36 +42,42 @@ export interface PurgeOptions {
 /** How long a claimed purge request stays claimed: far longer than its message takes to reach every router. */
 const PURGE_CLAIM_MS = 60_000;
 
+/** Enough for a few thousand typical answers or a few hundred large pages, and a small part of the router's memory. */
+export const DEFAULT_LOCAL_MAX_BYTES = 32 * 1024 * 1024;
+
 export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 export const isFresh = (entry: CachedResponse, now = Date.now()) => !entry.staleOnly && now - entry.storedAt < entry.maxAge * 1000;
 
 /**
- * The router's response cache: an in-process LRU (seconds) over Redis.
- * Entries are tagged with the entities they hold; purging a tag removes
- * them from Redis and, through pub/sub, from every router's LRU. In Redis
- * the entries and their tag sets are sharded (see TaggedEntries), so this
- * works on a Redis Cluster as on one Redis.
+ * The router's response cache: a tagged cache (see TaggedCache), an
+ * in-process LRU (seconds) over Redis. Entries are tagged with the entities
+ * they hold; purging a tag removes them from Redis and, through pub/sub,
+ * from every router's LRU. A purge after a mutation keeps stale-only copies
+ * for stale-if-error.
  */
-export class ResponseCache {
-  private readonly local: LRUCache<string, CachedResponse>;
-  private readonly byTag = new Map<string, Set<string>>();
-  private readonly channel: string;
-  private readonly shared: TaggedEntries | null;
+export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
+  private readonly cache: TaggedCache<Entry>;
 
   constructor(
     private readonly state: SharedState,
     private readonly options: ResponseCacheOptions,
   ) {
-    this.local = new LRUCache({
-      max: options.maxEntries ?? 10_000,
-      ttl: 1, // set per entry
-      dispose: (entry, key) => {
-        for (const tag of entry.tags) this.byTag.get(tag)?.delete(key);
-      },
+    const now = options.now ?? Date.now;
+    const report = options.onLookup;
+    this.cache = new TaggedCache<Entry>(state, {
+      component: 'response cache',
+      names: { entry: 'response', tag: 'tag', stale: 'stale-response', channel: 'cache-purge' },
+      tagsOf: (entry) => entry.tags,
+      sharedTtlMs: (entry) => (entry.maxAge + options.staleIfErrorSeconds) * 1000,
+      // Without Redis this LRU is the only layer, so it keeps stale entries for stale-if-error too.
+      localTtlMs: (entry, withRedis, at) =>
+        withRedis
+          ? Math.min(options.localTtlMs, entry.maxAge * 1000 - (at - entry.storedAt))
+          : (entry.maxAge + options.staleIfErrorSeconds) * 1000 - (at - entry.storedAt),
+      maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
+      onLookup: report && ((layer, found) => report(layer, !found ? 'miss' : isFresh(this.mark(found.value, found.staleOnly), now()) ? 'hit' : 'stale')),
+      now,
     });
-    this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'response', tag: 'tag', stale: 'stale-response' }) : null;
-    this.channel = `${state.prefix}cache-purge`;
-    state.listen(this.channel, (message) => this.dropLocal(JSON.parse(message) as string[], 0));
     // Services other than routers (the AI worker) ask for purges here; every router hears each request.
     state.listen(`${state.prefix}${PURGE_REQUEST_CHANNEL}`, (message) => this.purgeRequested(message));
   }
@@ -79,41 +86,13 @@ export class ResponseCache {
    * A cached response, fresh or (within the stale window) not, or else the
    * stale-only copy a purge kept; undefined when there is none.
    */
-  async get(key: string): Promise<CachedResponse | undefined> {
-    const report = this.options.onLookup;
-    const hit = this.local.get(key);
-    if (hit) {
-      report?.('local', isFresh(hit) ? 'hit' : 'stale');
-      return hit;
-    }
-    if (!this.shared) {
-      report?.('local', 'miss');
-      return undefined;
-    }
-    const found = await this.shared.getWithStale(key).catch((e: unknown) => {
-      // Redis away: the cache is bypassed, the request is served fresh.
-      this.state.fellBack('response cache', e);
-      return null;
-    });
-    if (!found) {
-      report?.('redis', 'miss');
-      return undefined;
-    }
-    const entry = JSON.parse(found.value) as CachedResponse;
-    if (found.staleOnly) entry.staleOnly = true;
-    const fresh = isFresh(entry);
-    report?.('redis', fresh ? 'hit' : 'stale');
-    if (fresh) this.remember(key, entry);
-    return entry;
+  async get(key: string): Promise<Entry | undefined> {
+    const found = await this.cache.get(key);
+    return found && this.mark(found.value, found.staleOnly);
   }
 
-  async set(key: string, entry: CachedResponse): Promise<void> {
-    this.remember(key, entry);
-    if (!this.shared) return;
-    const ttlMs = (entry.maxAge + this.options.staleIfErrorSeconds) * 1000;
-    await this.shared
-      .set(key, JSON.stringify(entry), ttlMs, entry.tags)
-      .catch((e: unknown) => this.state.fellBack('response cache', e));
+  async set(key: string, entry: Entry): Promise<void> {
+    await this.cache.set(key, entry);
   }
 
   /**
@@ -124,22 +103,17 @@ export class ResponseCache {
   async purge(tags: readonly string[], options: PurgeOptions): Promise<void> {
     if (tags.length === 0) return;
     this.options.onPurge?.(tags);
-    const keepStaleMs = options.keepStale ? this.options.staleIfErrorSeconds * 1000 : 0;
-    const redis = this.state.redis;
-    if (!this.shared || !redis) {
-      // This LRU is the only layer: it keeps the copies itself.
-      this.dropLocal(tags, keepStaleMs);
-      return;
-    }
-    // Another router's LRU holds only fresh answers: the copies are in Redis.
-    this.dropLocal(tags, 0);
-    try {
-      // Redis first: a router that drops its copy on the message must not read the old entry back.
-      await this.shared.purge(tags, keepStaleMs > 0 ? { keepStaleMs } : {});
-      await redis.publish(this.channel, JSON.stringify(tags));
-    } catch (error) {
-      this.state.fellBack('cache invalidation', error);
-    }
+    await this.cache.purge(tags, options.keepStale ? { keepStaleMs: this.options.staleIfErrorSeconds * 1000 } : {});
+  }
+
+  /** What this process holds, for tests and metrics. */
+  localStats(): { entries: number; bytes: number; tags: number } {
+    return this.cache.localStats();
+  }
+
+  /** A stale-only copy is marked on a copy of the entry: the one held stays as stored. */
+  private mark(entry: Entry, staleOnly: boolean): Entry {
+    return staleOnly && !entry.staleOnly ? { ...entry, staleOnly: true } : entry;
   }
 
   /**
@@ -160,41 +134,5 @@ export class ResponseCache {
       return null;
     });
     if (claimed === 'OK') await this.purge(request.tags, { keepStale: true });
-  }
-
-  private remember(key: string, entry: CachedResponse): void {
-    // Without Redis this LRU is the only layer, so it keeps stale entries for stale-if-error too.
-    const ttl = this.state.redis
-      ? Math.min(this.options.localTtlMs, entry.maxAge * 1000 - (Date.now() - entry.storedAt))
-      : (entry.maxAge + this.options.staleIfErrorSeconds) * 1000 - (Date.now() - entry.storedAt);
-    if (ttl <= 0) return;
-    this.local.set(key, entry, { ttl });
-    this.index(key, entry.tags);
-  }
-
-  /** Drops this router's copies of responses holding any of `tags`, or keeps them stale-only for up to `keepStaleMs`. */
-  private dropLocal(tags: readonly string[], keepStaleMs: number): void {
-    const keys = new Set<string>();
-    for (const tag of tags) for (const key of this.byTag.get(tag) ?? []) keys.add(key);
-    for (const key of keys) {
-      const entry = this.local.get(key);
-      if (!entry || (keepStaleMs > 0 && entry.staleOnly)) continue;
-      const left = this.local.getRemainingTTL(key);
-      this.local.delete(key);
-      if (keepStaleMs > 0) {
-        this.local.set(key, { ...entry, staleOnly: true }, { ttl: Math.min(left, keepStaleMs) });
-        this.index(key, entry.tags);
-      }
-    }
-    // A kept copy stays listed under its tags, so a later purge that keeps nothing finds it.
-    if (keepStaleMs <= 0) for (const tag of tags) this.byTag.delete(tag);
-  }
-
-  private index(key: string, tags: readonly string[]): void {
-    for (const tag of tags) {
-      let keys = this.byTag.get(tag);
-      if (!keys) this.byTag.set(tag, (keys = new Set()));
-      keys.add(key);
-    }
   }
 }

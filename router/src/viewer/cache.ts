@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Viewer } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
-import { TaggedEntries } from '../state/taggedEntries';
+import { ONE_TAG, TaggedCache } from '../state/taggedCache';
 
 export interface ViewerCacheOptions {
   /** How long this process keeps a viewer. Without Redis there is no invalidation, so keep it short. */
@@ -15,7 +15,11 @@ export interface ViewerCacheOptions {
    * sessions are final), so nothing needs to forget it sooner.
    */
   refusedTtlMs: number;
-  maxEntries?: number;
+  /** Bytes of viewers (as stored) this process keeps. */
+  maxLocalBytes?: number;
+  /** How many refused credentials this process remembers. */
+  maxRefused?: number;
+  now?: () => number;
 }
 
 /** Why the users subgraph refused a credential. */
@@ -24,68 +28,54 @@ const REFUSAL_REASONS: readonly string[] = ['unknown', 'revoked', 'ended'] satis
 
 type UserViewer = Extract<Viewer, { kind: 'user' }>;
 
+/** A viewer takes a few hundred bytes: some tens of thousands of credentials. */
+export const DEFAULT_LOCAL_MAX_BYTES = 16 * 1024 * 1024;
+
 /**
- * Viewer lookups, cached in-process and in Redis. A change to a user's
- * entitlement (plan, keys, sessions) is published on Redis; every router
- * drops that user's entries at once. In Redis each credential's entry is tagged with
- * its user (see TaggedEntries), so a user's entries go in one purge.
+ * Viewer lookups, cached in-process and in Redis (see TaggedCache), each
+ * credential's entry tagged with its user. A change to a user's
+ * entitlement (plan, keys, sessions) purges that tag: from Redis, and
+ * through pub/sub from every router at once.
  */
 export class ViewerCache {
-  private readonly local: LRUCache<string, UserViewer>;
-  /** userId → credential keys cached locally, to drop them all on a change. */
-  private readonly byUser = new Map<string, Set<string>>();
-  /**
-   * Invalidations seen so far. A lookup that overlapped one is not cached:
-   * it may hold what the invalidation just removed. (For an API key the
-   * user is unknown until the lookup ends, so this counts every user's.)
-   */
-  private invalidations = 0;
-  private readonly channel: string;
-  private readonly shared: TaggedEntries | null;
+  private readonly cache: TaggedCache<UserViewer>;
   private readonly refused: LRUCache<string, RefusalReason>;
 
   constructor(
     private readonly state: SharedState,
     private readonly options: ViewerCacheOptions,
   ) {
-    this.local = new LRUCache({
-      max: options.maxEntries ?? 50_000,
-      ttl: options.localTtlMs,
-      dispose: (viewer, key) => this.byUser.get(viewer.userId)?.delete(key),
+    this.cache = new TaggedCache<UserViewer>(state, {
+      component: 'viewer cache',
+      names: { entry: 'viewer', tag: 'viewer-user', channel: 'viewer-invalidate' },
+      purgeMessage: ONE_TAG,
+      tagsOf: (viewer) => [viewer.userId],
+      sharedTtlMs: () => options.sharedTtlMs,
+      localTtlMs: () => options.localTtlMs,
+      maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
+      now: options.now,
     });
-    this.refused = new LRUCache({ max: options.maxEntries ?? 50_000, ttl: Math.max(1, options.refusedTtlMs) });
-    this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: 'viewer', tag: 'viewer-user' }) : null;
-    this.channel = `${state.prefix}viewer-invalidate`;
-    state.listen(this.channel, (userId) => this.dropLocal(userId));
+    this.refused = new LRUCache({ max: options.maxRefused ?? 50_000, ttl: Math.max(1, options.refusedTtlMs) });
   }
 
-  /** Take before a lookup; hand to `set` after it. */
+  /**
+   * Take before a lookup; hand to `set` after it. A lookup that overlapped
+   * an invalidation is not cached: it may hold what the invalidation just
+   * removed. (For an API key the user is unknown until the lookup ends, so
+   * this counts every user's.)
+   */
   epoch(): number {
-    return this.invalidations;
+    return this.cache.generation;
   }
 
   async get(credential: string): Promise<UserViewer | undefined> {
-    const hit = this.local.get(credential);
-    if (hit) return hit;
-    if (!this.shared) return undefined;
-    const raw = await this.shared.get(credential).catch((e: unknown) => {
-      this.state.fellBack('viewer cache', e);
-      return null;
-    });
-    if (!raw) return undefined;
-    const viewer = JSON.parse(raw) as UserViewer;
-    this.remember(credential, viewer);
-    return viewer;
+    return (await this.cache.get(credential))?.value;
   }
 
   /** Caches a lookup unless an invalidation arrived while it was in flight. */
   async set(credential: string, viewer: UserViewer, epochAtStart: number): Promise<void> {
-    if (this.invalidations !== epochAtStart) return;
-    this.remember(credential, viewer);
-    if (!this.shared) return;
-    await this.shared
-      .set(credential, JSON.stringify(viewer), this.options.sharedTtlMs, [viewer.userId])
-      .catch((e: unknown) => this.state.fellBack('viewer cache', e));
+    if (this.cache.generation !== epochAtStart) return;
+    await this.cache.set(credential, viewer);
   }
 
   /**
@@ -118,33 +108,10 @@ export class ViewerCache {
 
   /** Forgets everything cached for a user, here, in Redis and on every other router. */
   async invalidateUser(userId: string): Promise<void> {
-    this.dropLocal(userId);
-    const redis = this.state.redis;
-    if (!this.shared || !redis) return;
-    try {
-      // Redis first: a router that drops its copy on the message must not read the old entry back.
-      await this.shared.purge([userId]);
-      await redis.publish(this.channel, userId);
-    } catch (error) {
-      // Other routers keep their copy until its TTL ends; nothing here can reach them now.
-      this.state.fellBack('viewer invalidation', error);
-    }
+    await this.cache.purge([userId]);
   }
 
   private refusedKey(credential: string): string {
     return `${this.state.prefix}viewer-refused:${credential}`;
-  }
-
-  private remember(credential: string, viewer: UserViewer): void {
-    this.local.set(credential, viewer);
-    let keys = this.byUser.get(viewer.userId);
-    if (!keys) this.byUser.set(viewer.userId, (keys = new Set()));
-    keys.add(credential);
-  }
-
-  private dropLocal(userId: string): void {
-    this.invalidations++;
-    for (const credential of this.byUser.get(userId) ?? []) this.local.delete(credential);
-    this.byUser.delete(userId);
   }
 }
