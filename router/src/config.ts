@@ -61,6 +61,8 @@ export interface RouterConfig {
   subgraphTimeoutMs: number;
   breakerThreshold: number;
   breakerHalfOpenMs: number;
+  /** Identical query fetches in flight at the same time are sent once (SUBGRAPH_DEDUP). */
+  subgraphDedup: boolean;
 }
 
 const DEFAULT_SUPERGRAPH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -118,6 +120,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
       SUBGRAPH_TIMEOUT_MS: env.int(10_000, 10),
       SUBGRAPH_BREAKER_THRESHOLD: env.int(5, 1),
       SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
+      SUBGRAPH_DEDUP: env.bool(true),
       CACHE_LOCAL_TTL_MS: env.int(5_000),
       STALE_IF_ERROR_SECONDS: env.int(300),
       STALE_IF_ERROR_WAIT_MS: env.int(300, 1),
@@ -178,6 +181,7 @@ export function loadRouterConfig(source: Record<string, string | undefined> = pr
     subgraphTimeoutMs: config.SUBGRAPH_TIMEOUT_MS,
     breakerThreshold: config.SUBGRAPH_BREAKER_THRESHOLD,
     breakerHalfOpenMs: config.SUBGRAPH_BREAKER_HALF_OPEN_MS,
+    subgraphDedup: config.SUBGRAPH_DEDUP,
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
     staleIfErrorWaitMs: config.STALE_IF_ERROR_WAIT_MS,

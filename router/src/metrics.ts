@@ -40,6 +40,7 @@ export function createRouterMetrics(options: RouterMetricsOptions = {}) {
     cache: metrics.counter('response_cache_lookups_total', 'Response cache lookups by layer (local, redis) and result (hit, stale, miss)', ['layer', 'result']),
     breakers: metrics.gauge('subgraph_breaker_state', 'Circuit breaker of each subgraph: 0 closed, 1 half-open, 2 open, 3 isolated', ['subgraph']),
     cdnPurges: metrics.counter('cdn_purges_total', 'Purge requests to CDN_PURGE_URL by outcome: sent, retried (an attempt failed), failed (every attempt did), dropped (queue full)', ['outcome']),
+    subgraphFetchesShared: metrics.counter('subgraph_fetches_shared_total', 'Subgraph fetches not sent because an identical one in flight answered them (SUBGRAPH_DEDUP), by subgraph', ['subgraph']),
     subgraphLatency: metrics.histogram('subgraph_fetch_duration_seconds', 'Router to subgraph fetches by subgraph and outcome', ['subgraph', 'outcome'], LATENCY_BUCKETS),
   };
 }

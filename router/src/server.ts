@@ -192,6 +192,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
           breakerHalfOpenMs: config.breakerHalfOpenMs,
           staleWaitMs: config.staleIfErrorWaitMs,
           latency: metrics.subgraphLatency,
+          dedup: config.subgraphDedup,
+          shared: metrics.subgraphFetchesShared,
           onBreakerChange: (subgraph, state) => {
             metrics.breakers.set({ subgraph }, BREAKER_GAUGE[state]);
             log.warn({ subgraph, state: CircuitState[state] }, 'subgraph circuit breaker changed');

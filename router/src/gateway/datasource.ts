@@ -2,7 +2,7 @@ import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@
 import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
-import type { Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
 
 /** A fetch's deadline, until its body has been read. */
@@ -23,6 +23,62 @@ async function fetchWithDeadline(input: string, init: RequestInit | undefined, t
   } catch (error) {
     clearTimeout(timer);
     throw error;
+  }
+}
+
+/**
+ * Marks a fetch that may be shared, from willSendRequest (which knows the
+ * incoming operation) to the fetcher (which sees only URL and init); the
+ * fetcher takes it off, so it never reaches the subgraph.
+ */
+const SHAREABLE_HEADER = 'x-memegraph-shareable-fetch';
+
+/** A subgraph's whole answer, read once, for every fetch that shares it. */
+interface SharedAnswer {
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/**
+ * Identical fetches in flight at the same time, sent once: the same
+ * subgraph (one of these per data source), document, variables and signed
+ * viewer. An entry lives only while its fetch does, so a failing answer
+ * reaches the fetches already waiting for it and nothing later; there is
+ * no caching here. Each sharer gets a Response of its own over the body
+ * text, so each parses its own objects: the gateway merges subgraph
+ * results into them, and sharers must not see each other's merges.
+ */
+class InFlightFetches {
+  private readonly inFlight = new Map<string, Promise<SharedAnswer>>();
+
+  constructor(private readonly onShared: () => void) {}
+
+  async fetch(input: string, init: RequestInit & { headers: Record<string, string> }, timeoutMs: number): Promise<FetcherResponse> {
+    // The request id differs per incoming request and the subgraph only logs it: the first sharer's is sent.
+    const key = `${init.headers[VIEWER_HEADER] ?? ''}\n${init.body as string}`;
+    let answer = this.inFlight.get(key);
+    if (answer) {
+      this.onShared();
+    } else {
+      answer = readWhole(input, init, timeoutMs);
+      this.inFlight.set(key, answer);
+      const forget = () => this.inFlight.delete(key);
+      answer.then(forget, forget);
+    }
+    const { body, status, statusText, headers } = await answer;
+    return new Response(body, { status, statusText, headers }) as unknown as FetcherResponse;
+  }
+}
+
+/** One fetch and its whole body, within its deadline. */
+async function readWhole(input: string, init: RequestInit, timeoutMs: number): Promise<SharedAnswer> {
+  const response = (await fetchWithDeadline(input, init, timeoutMs)) as unknown as Response;
+  try {
+    return { status: response.status, statusText: response.statusText, headers: [...response.headers], body: await response.text() };
+  } finally {
+    clearTimeout(deadlines.get(response));
   }
 }
 
@@ -47,13 +103,25 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
       staleWaitMs: number;
       latency?: Histogram<'subgraph' | 'outcome'>;
       onBreakerChange?: (subgraph: string, state: CircuitState) => void;
+      /** Share identical query fetches in flight at the same time (SUBGRAPH_DEDUP). */
+      dedup?: boolean;
+      /** Counts the fetches not sent because an identical one in flight answered them. */
+      shared?: Counter<'subgraph'>;
     },
   ) {
+    const inFlight = options.dedup ? new InFlightFetches(() => options.shared?.inc({ subgraph: serviceName })) : undefined;
     super({
       url,
       // Node's fetch keeps connections alive in a pool per origin; each fetch gets a deadline.
-      fetcher: (input, init) => fetchWithDeadline(input, { ...init, body: init?.body as string | undefined } as RequestInit, options.timeoutMs),
+      fetcher: (input, init) => {
+        const headers = { ...(init?.headers as Record<string, string> | undefined) };
+        const shareable = SHAREABLE_HEADER in headers;
+        delete headers[SHAREABLE_HEADER];
+        const request = { ...init, headers, body: init?.body as string | undefined } as RequestInit & { headers: Record<string, string> };
+        return inFlight && shareable ? inFlight.fetch(input, request, options.timeoutMs) : fetchWithDeadline(input, request, options.timeoutMs);
+      },
     });
+    this.shareFetches = inFlight !== undefined;
     this.latency = options.latency;
     this.staleWaitMs = options.staleWaitMs;
     this.breaker = circuitBreaker(handleAll, {
@@ -63,6 +131,7 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
     this.breaker.onStateChange((state) => options.onBreakerChange?.(serviceName, state));
   }
 
+  private readonly shareFetches: boolean;
   private readonly latency?: Histogram<'subgraph' | 'outcome'>;
   private readonly staleWaitMs: number;
 
@@ -131,11 +200,20 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
     }
   }
 
-  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<RouterContext>): Promise<void> {
+  override async willSendRequest(options: GraphQLDataSourceProcessOptions<RouterContext>): Promise<void> {
+    const { request, context } = options;
     // Health checks and schema loads have no request context; they go unsigned and are refused.
     if (!('signedViewer' in context)) return;
     request.http?.headers.set(VIEWER_HEADER, await context.signedViewer());
     request.http?.headers.set('x-request-id', context.report.requestId);
+    // Only a query's fetches are shared: a mutation's, and the reads that follow it in its plan, must see its writes.
+    if (
+      this.shareFetches &&
+      'incomingRequestContext' in options &&
+      options.incomingRequestContext.operation?.operation === 'query'
+    ) {
+      request.http?.headers.set(SHAREABLE_HEADER, '1');
+    }
   }
 
   /**
