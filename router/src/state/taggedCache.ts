@@ -113,6 +113,9 @@ export class TaggedCache<T> {
       maxSize: Math.max(1, options.maxLocalBytes),
       sizeCalculation: (entry) => entry.size,
       ttl: 1, // set per entry
+      // Entries expire on the cache's clock, so a test that moves it moves them too.
+      perf: { now: () => this.now() },
+      ttlResolution: 0,
       dispose: (entry, key, reason) => {
         // A value set again under its key is still listed: only its old tags that it lost go.
         if (reason === 'set') return;
