@@ -29,7 +29,7 @@ export function batchEntry(entry: unknown): OperationRequest {
  * Returns the refusals by their index in the batch. An array that holds no
  * operation at all is refused whole.
  */
-export async function admitBatch(batch: readonly unknown[], admit: (operation: OperationRequest) => Promise<void>): Promise<Map<number, HttpError>> {
+export async function admitBatch(batch: readonly unknown[], admit: (operation: OperationRequest) => Promise<unknown>): Promise<Map<number, HttpError>> {
   // An array with no operation in it at all is not a batch: the request itself is malformed.
   if (!batch.some(isRecord)) throw new HttpError(400, ErrorCode.BAD_REQUEST, 'A batch must be a JSON array of operations');
   const refusals = new Map<number, HttpError>();

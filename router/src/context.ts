@@ -20,13 +20,20 @@ export interface RouterContext {
    * (STALE_IF_ERROR_WAIT_MS) before that answer is served instead.
    */
   staleCopy?: boolean;
+  /**
+   * The request's fingerprint (see RequestFingerprints), for a request of one
+   * operation: learnt with its answer when that answer is cacheable, so the
+   * next such request is answered from the cache before Apollo.
+   */
+  fingerprint?: string;
 }
 
-export function createRouterContext(viewer: Viewer, sign: ViewerSigner, report: RequestReport): RouterContext {
+export function createRouterContext(viewer: Viewer, sign: ViewerSigner, report: RequestReport, fingerprint?: string): RouterContext {
   let signed: Promise<string> | undefined;
   return {
     viewer,
     report,
+    fingerprint,
     signedViewer: () => (signed ??= sign(viewer)),
   };
 }

@@ -48,6 +48,7 @@ import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
 import { SchemaPolicy } from './policy/schemaPolicy';
+import { RequestFingerprints, createCachedAnswer, type SentOperation } from './stages/cachedAnswer';
 import { TrustedDocuments, type OperationRequest } from './persisted/trustedDocuments';
 import { RedisKeyValueCache } from './state/keyValueCache';
 import { openSharedState } from './state/shared';
@@ -104,6 +105,30 @@ const parseJsonOrUndefined = (text: string): unknown => {
   }
 };
 
+const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A single operation's name and variables as Apollo Server will read them,
+ * or null when Apollo would refuse them (or read them some other way): such
+ * a request is Apollo's to answer.
+ */
+function sentParts(method: string | undefined, body: unknown, params: URLSearchParams | undefined): Omit<SentOperation, 'text'> | null {
+  if (method === 'POST') {
+    if (!isRecord(body)) return null;
+    const { query, operationName, variables, extensions } = body;
+    if (query !== undefined && query !== null && typeof query !== 'string') return null;
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
+    if (variables !== undefined && variables !== null && !isRecord(variables)) return null;
+    if (extensions !== undefined && extensions !== null && !isRecord(extensions)) return null;
+    return { operationName: operationName ?? undefined, variables: variables ?? undefined };
+  }
+  if (!params) return null;
+  for (const name of ['query', 'operationName', 'variables', 'extensions']) if (params.getAll(name).length > 1) return null;
+  const variables = params.has('variables') ? parseJsonOrUndefined(params.get('variables')!) : undefined;
+  if (params.has('variables') && !isRecord(variables)) return null;
+  return { operationName: params.get('operationName') ?? undefined, variables: variables as Record<string, unknown> | undefined };
+}
+
 /** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
 function getOperation(params: URLSearchParams): OperationRequest {
   let extensions: OperationRequest['extensions'];
@@ -150,11 +175,13 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const usage = createUsageMeter(state, call, new URL('/internal/usage', urlOf(config.viewerSubgraph)));
   const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
   const requestRate = createWindowCounter(state);
+  const bucket = createCostBucket(state);
   const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
   const apqCache: KeyValueCache<string> = state.redis
     ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
     : new InMemoryLRUCache<string>();
   const cdnPurger = config.cdnPurge ? createCdnPurger({ ...config.cdnPurge, counter: metrics.cdnPurges, log }) : null;
+  const fingerprints = new RequestFingerprints();
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
     staleIfErrorSeconds: config.staleIfErrorSeconds,
@@ -204,13 +231,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     {
       policy: SchemaPolicy.fromSupergraph(supergraph.sdl),
       tiers: config.tiers,
-      bucket: createCostBucket(state),
+      bucket,
       fieldLimiter: createFieldRateLimiter(state),
       usage,
       viewerCache,
       defaultListSize: config.defaultListSize,
       entitlementMutations: config.entitlementMutations,
       responseCache,
+      fingerprints,
       metrics,
       log,
     },
@@ -264,6 +292,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     throttle: createCredentialThrottle(state, { failuresPerAddress: config.authFailuresPerAddress, windowMs: config.authFailureWindowMs }),
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
+  const cachedAnswer = createCachedAnswer({ fingerprints, responseCache, bucket, usage, metrics });
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
   const observe = (res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
@@ -360,28 +389,39 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     const answered = new Map<number, unknown>();
     const named = req.headers['apollographql-client-name'];
     const clientName = typeof named === 'string' ? named : undefined;
+    /** The text of a single operation Apollo will read as sent: a hash sent with a text of its own is Apollo's to check. */
+    let single: { text: string; params?: URLSearchParams } | undefined;
     try {
-      /** Trusted documents and operation limits, for one operation. */
-      const admit = async (operation: OperationRequest) => {
+      /**
+       * Trusted documents and operation limits, for one operation. Returns the text it runs when
+       * that is known before Apollo: sent, listed under a trusted document id, or an APQ hash's.
+       */
+      const admit = async (operation: OperationRequest): Promise<string | undefined> => {
         trusted.apply(operation, viewer.tier, clientName);
         // A document sent by APQ hash alone is checked too: its text comes from the APQ store
         // (Apollo Server keys it "apq:<hash>").
         const hash = operation.extensions?.persistedQuery?.sha256Hash;
-        const text = typeof operation.query === 'string' ? operation.query : typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined;
+        const sent = typeof operation.query === 'string' ? operation.query : undefined;
+        const text = sent ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
         if (text) operationLimits.check(text, limits);
+        return sent !== undefined && hash !== undefined ? undefined : text;
       };
       if (req.method === 'GET') {
         const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
         const operation = getOperation(params);
-        await admit(operation);
+        const text = await admit(operation);
         if (typeof operation.query === 'string') params.set('query', operation.query);
         if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
         search = `?${params.toString()}`;
+        if (text !== undefined) single = { text, params };
       } else if (Array.isArray(body)) {
         // Each operation of a batch is admitted on its own; one refused is answered in its place.
         for (const [index, refusal] of await admitBatch(body, admit)) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
       } else {
-        for (const operation of operationsOf(body)) await admit(operation);
+        for (const operation of operationsOf(body)) {
+          const text = await admit(operation);
+          if (text !== undefined) single = { text };
+        }
       }
     } catch (error) {
       if (error instanceof HttpError) {
@@ -389,12 +429,18 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       }
       throw error;
     }
+    const headers = { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId };
+    // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
+    // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
+    const parts = single && sentParts(req.method, body, single.params);
+    const fingerprint = single && parts ? RequestFingerprints.of({ text: single.text, ...parts }, viewer) : undefined;
+    if (fingerprint && (await cachedAnswer(req, res, { fingerprint, viewer, viewerKey: key, limits, variables: parts!.variables, report, headers }))) return;
     await executeGraphQL(apollo, req, res, {
       body,
       search,
       answered,
-      context: async () => createRouterContext(viewer, signViewers, report),
-      headers: { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId },
+      context: async () => createRouterContext(viewer, signViewers, report, fingerprint),
+      headers,
     });
   };
 

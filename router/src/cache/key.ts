@@ -4,7 +4,7 @@ import type { Viewer } from '@memegraph/service-kit';
 import type { CachePolicy } from './policy';
 
 /** JSON with object keys sorted, so `{a,b}` and `{b,a}` give the same key. */
-function stableJson(value: unknown): string {
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)
@@ -44,6 +44,8 @@ export function responseCacheKey(input: {
   const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
   const who = input.policy.scope === 'PRIVATE' ? input.viewerKey : '*';
   return createHash('sha256')
+    // The entry's format: since v2 its data is kept serialized, so keys of entries kept otherwise are never read.
+    .update('v2\0')
     .update(input.documentKey)
     .update('\0')
     .update(input.operationName ?? '')

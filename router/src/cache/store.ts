@@ -3,7 +3,8 @@ import type { SharedState } from '../state/shared';
 import { TaggedCache } from '../state/taggedCache';
 
 export interface CachedResponse {
-  data: Record<string, unknown>;
+  /** The answer's `data`, serialized: a hit is written around these bytes, never serialized again. */
+  data: string;
   /** Epoch ms. */
   storedAt: number;
   /** Seconds the response is fresh. */

@@ -28,6 +28,7 @@ import { withoutFields } from '../operation/rewrite';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
 import type { UsageMeter } from '../usage/meter';
 import type { ViewerCache } from '../viewer/cache';
+import type { RequestFingerprints } from '../stages/cachedAnswer';
 
 
 export interface PipelineOptions {
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   /** Mutations after which the viewer's cached entitlement must be dropped everywhere. */
   entitlementMutations: ReadonlySet<string>;
   responseCache: ResponseCache;
+  /** Learns the requests whose answers are cached, so the next are answered before Apollo (stages/cachedAnswer.ts). */
+  fingerprints: RequestFingerprints;
   metrics: RouterMetrics;
   log: Logger;
 }
@@ -131,6 +134,7 @@ export class PipelineGateway implements GatewayInterface {
     this.analyses.clear();
     this.rewrites.clear();
     this.estimates.clear();
+    this.options.fingerprints.clear();
   }
 
   onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback) {
@@ -333,8 +337,18 @@ export class PipelineGateway implements GatewayInterface {
       setHeader('age', String(age));
       httpCache({ maxAgeLeft: prepared.cachePolicy.maxAge - age, tags: entry.tags, failed: false });
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
-      // Shared, never mutated: Apollo only serializes it.
-      return { data: entry.data, extensions: costExtension(0, available) };
+      return { data: JSON.parse(entry.data) as Record<string, unknown>, extensions: costExtension(0, available) };
+    };
+    /** The next request with this fingerprint is answered from the cache without Apollo, as this one is or will be. */
+    const learn = (cacheKey: string) => {
+      if (!context.fingerprint || prepared.fieldLimited) return;
+      options.fingerprints.remember(context.fingerprint, {
+        documentKey: facts.documentKey,
+        operationName: rc.operationName,
+        policy: prepared.cachePolicy,
+        cost: estimate.cost,
+        sharedKey: prepared.cachePolicy.scope === 'PRIVATE' ? undefined : cacheKey,
+      });
     };
     const cacheKeyOf = () =>
       responseCacheKey({ documentKey: facts.documentKey, operationName: rc.operationName, variables: rc.request.variables ?? {}, viewer, viewerKey: key, policy: prepared.cachePolicy });
@@ -350,6 +364,7 @@ export class PipelineGateway implements GatewayInterface {
       cacheKey = cacheKeyOf();
       cached = await options.responseCache.get(cacheKey);
       if (cached && isFresh(cached)) {
+        learn(cacheKey);
         const held = await options.bucket.check(`cost:${key}`, estimate.cost, bucketLimits);
         return held.allowed ? fromCache(cached, held.available) : throttled(held);
       }
@@ -429,7 +444,7 @@ export class PipelineGateway implements GatewayInterface {
       report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
       httpCache({ maxAgeLeft: 0, tags: [], failed: false });
-      return { data: cached.data, extensions: { ...costExtension(0, after.available), stale: true } };
+      return { data: JSON.parse(cached.data) as Record<string, unknown>, extensions: { ...costExtension(0, after.available), stale: true } };
     }
     if (cacheKey) {
       setHeader('x-cache', 'MISS');
@@ -438,7 +453,8 @@ export class PipelineGateway implements GatewayInterface {
         // Errors and partial results are never cached.
         // Nothing changes the data after this point (no fields were removed), so it is stored as is.
         // The answer waits for the write, so every router finds it once a client has seen it.
-        await options.responseCache.set(cacheKey, { data: result.data, storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
+        await options.responseCache.set(cacheKey, { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
+        learn(cacheKey);
       }
     }
     if (prepared.mutationFields.length > 0) {
