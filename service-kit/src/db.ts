@@ -50,10 +50,14 @@ function openPostgres(options: DbOptions, connectionString: string): Db {
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const stats = { statements: 0 };
+  const statementName = preparedStatementNames();
   const client = (c: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(text: string, params?: readonly unknown[]) {
       stats.statements++;
-      const result = await c.query(text, params as unknown[] | undefined);
+      // Without parameters pg sends a simple query, which may hold several statements: never named.
+      const name = params === undefined ? undefined : statementName(text);
+      const values = params as unknown[] | undefined;
+      const result = await (name === undefined ? c.query(text, values) : c.query({ name, text, values }));
       return result.rows as R[];
     },
     async exec(sql: string) {
@@ -81,6 +85,28 @@ function openPostgres(options: DbOptions, connectionString: string): Db {
       }
     },
     close: () => pool.end(),
+  };
+}
+
+/** Distinct statement texts a pool prepares; past this, further texts run unnamed (parsed every time). */
+const MAX_PREPARED_STATEMENTS = 500;
+
+/**
+ * Names for prepared statements, one per distinct SQL text. A named
+ * statement is parsed and planned once per connection and then only bound
+ * and executed: the statements of a request repeat a few dozen texts, so
+ * PostgreSQL stops parsing them and each goes as a shorter message. Texts
+ * are bounded so SQL built from data could never grow the set without end.
+ */
+function preparedStatementNames(): (text: string) => string | undefined {
+  const names = new Map<string, string>();
+  return (text) => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) {
+      name = `memegraph_${names.size}`;
+      names.set(text, name);
+    }
+    return name;
   };
 }
 

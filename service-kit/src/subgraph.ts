@@ -2,7 +2,7 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { ApolloServer, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ErrorCode } from './errors';
 import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
 import type { Logger } from './log';
@@ -58,8 +58,13 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     // Each process drains itself (drainOnSignal); Apollo's own handlers would re-raise the signal mid-drain.
     stopOnTerminationSignals: false,
     formatError: maskErrors(options.log),
-    // Traces are for Apollo's hosted reporting, which Memegraph does not use.
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
+    // Traces are for Apollo's hosted reporting, which Memegraph does not use. Cache hints are the
+    // router's, from the supergraph's @cacheControl (router/src/cache/policy.ts), so the subgraph's
+    // own cache-control plugin is off: its willResolveField hook made Apollo wrap every field resolver
+    // and ran on every field of every answer (5% of the subgraphs' busy CPU under uncached-cross-subgraph,
+    // before the garbage it left).
+    // Nobody browses a subgraph: no landing page either.
+    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { viewerUserId, type Queryable, type Viewer } from '@memegraph/service-kit';
-import type { MemeRow, TemplateRow } from './rows';
-import { memesByAuthors, memesByIds, templatesByIds, votesOf, type AuthorPage } from './store';
+import type { MemeRow, TemplateInfo } from './rows';
+import { memesByAuthors, memesByIds, templateInfoByIds, votesOf, type AuthorPage } from './store';
 import { canSeeAi } from './visibility';
 
 /**
@@ -13,7 +13,7 @@ import { canSeeAi } from './visibility';
 export interface MemesLoaders {
   /** Memes this viewer may see; null for a missing or invisible one. */
   meme: DataLoader<string, MemeRow | null>;
-  template: DataLoader<string, TemplateRow | null>;
+  template: DataLoader<string, TemplateInfo | null>;
   /** This viewer's vote on a meme: -1, 1, or null (none, or not signed in). */
   viewerVote: DataLoader<string, number | null>;
   /** One page of an author's memes: `limit` rows newest first, after `afterId`. */
@@ -30,7 +30,7 @@ export function createLoaders(db: Queryable, viewer: Viewer): MemesLoaders {
   const userId = viewerUserId(viewer);
   return {
     meme: new DataLoader(async (ids) => byId(ids, await memesByIds(db, ids, seeAi))),
-    template: new DataLoader(async (ids) => byId(ids, await templatesByIds(db, ids))),
+    template: new DataLoader(async (ids) => byId(ids, await templateInfoByIds(db, ids))),
     viewerVote: new DataLoader(async (memeIds) => {
       if (userId === null) return memeIds.map(() => null);
       const votes = await votesOf(db, userId, memeIds);

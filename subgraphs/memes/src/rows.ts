@@ -17,9 +17,13 @@ export interface MemeRow {
   prompt: string | null;
 }
 
-export interface TemplateRow {
+/** A template as GraphQL answers it: everything but the art, which only images draw. */
+export interface TemplateInfo {
   id: string;
   name: string;
+}
+
+export interface TemplateRow extends TemplateInfo {
   /** Unchecked JSON; `parseArt` makes it safe to draw. */
   art: unknown;
 }
@@ -55,4 +59,8 @@ export const jsonValue = (value: unknown): unknown => (typeof value === 'string'
 
 export function toTemplateRow(row: Row): TemplateRow {
   return { id: id(row.id), name: String(row.name), art: jsonValue(row.art) };
+}
+
+export function toTemplateInfo(row: Row): TemplateInfo {
+  return { id: id(row.id), name: String(row.name) };
 }

@@ -1,5 +1,5 @@
 import type { Db, Queryable, Row } from '@memegraph/service-kit';
-import { jsonValue, memeColumns, toMemeRow, toTemplateRow, type MemeOrigin, type MemeRow, type TemplateRow } from './rows';
+import { jsonValue, memeColumns, toMemeRow, toTemplateInfo, toTemplateRow, type MemeOrigin, type MemeRow, type TemplateInfo, type TemplateRow } from './rows';
 import type { MemeInput } from './validation';
 import { visibleSql } from './visibility';
 
@@ -22,8 +22,17 @@ export async function templatesByIds(db: Queryable, ids: readonly string[]): Pro
   return rows.map(toTemplateRow);
 }
 
-export async function allTemplates(db: Queryable): Promise<TemplateRow[]> {
-  return (await db.query('SELECT id, name, art FROM templates ORDER BY id')).map(toTemplateRow);
+/**
+ * Templates without their art: what GraphQL answers. The art (jsonb, parsed
+ * by the driver for every row) is read only where an image is drawn.
+ */
+export async function templateInfoByIds(db: Queryable, ids: readonly string[]): Promise<TemplateInfo[]> {
+  const rows = await db.query('SELECT id, name FROM templates WHERE id = ANY($1::bigint[])', [ids]);
+  return rows.map(toTemplateInfo);
+}
+
+export async function allTemplates(db: Queryable): Promise<TemplateInfo[]> {
+  return (await db.query('SELECT id, name FROM templates ORDER BY id')).map(toTemplateInfo);
 }
 
 /** Newest first, after `afterId`; `limit` rows at most (callers ask one more than a page to learn whether another follows). */

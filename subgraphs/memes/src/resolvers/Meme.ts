@@ -1,6 +1,6 @@
 import { Scope, forbidden, hasScope } from '@memegraph/service-kit';
 import type { MemesContext } from '../context';
-import type { MemeRow, TemplateRow } from '../rows';
+import type { MemeRow, TemplateInfo } from '../rows';
 import { maybeDbId } from '../validation';
 
 export const Meme = {
@@ -12,7 +12,7 @@ export const Meme = {
   topText: (meme: MemeRow) => meme.top_text,
   bottomText: (meme: MemeRow) => meme.bottom_text,
   createdAt: (meme: MemeRow) => meme.created_at,
-  template: async (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<TemplateRow> => {
+  template: async (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<TemplateInfo> => {
     const template = await ctx.loaders.template.load(meme.template_id);
     // The foreign key makes this unreachable; a null here would break a non-null field less clearly.
     if (!template) throw new Error(`Template ${meme.template_id} of meme ${meme.id} is missing`);

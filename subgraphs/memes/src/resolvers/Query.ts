@@ -1,7 +1,7 @@
 import { pageSize } from '@memegraph/service-kit';
 import { memeConnection, pageRequest, type MemeConnection } from '../connection';
 import type { MemesContext } from '../context';
-import type { MemeRow, TemplateRow } from '../rows';
+import type { MemeRow, TemplateInfo } from '../rows';
 import { allTemplates, newestMemes, randomMeme, searchMemes, trendingMemes } from '../store';
 import { dbId, normaliseTag, searchText } from '../validation';
 import { canSeeAi } from '../visibility';
@@ -48,12 +48,12 @@ export const Query = {
     return row && primed(ctx, [row])[0]!;
   },
 
-  templates: async (_: unknown, _args: unknown, ctx: MemesContext): Promise<TemplateRow[]> => {
+  templates: async (_: unknown, _args: unknown, ctx: MemesContext): Promise<TemplateInfo[]> => {
     const rows = await allTemplates(ctx.db);
     for (const row of rows) ctx.loaders.template.prime(row.id, row);
     return rows;
   },
 
-  template: (_: unknown, args: { id: string }, ctx: MemesContext): Promise<TemplateRow | null> =>
+  template: (_: unknown, args: { id: string }, ctx: MemesContext): Promise<TemplateInfo | null> =>
     ctx.loaders.template.load(dbId(args.id)),
 };

@@ -1,11 +1,11 @@
 import type { MemesContext } from '../context';
-import type { TemplateRow } from '../rows';
+import type { TemplateInfo } from '../rows';
 import { maybeDbId } from '../validation';
 
 export const Template = {
-  __resolveReference: (reference: { id: unknown }, ctx: MemesContext): Promise<TemplateRow | null> | null => {
+  __resolveReference: (reference: { id: unknown }, ctx: MemesContext): Promise<TemplateInfo | null> | null => {
     const id = maybeDbId(reference.id);
     return id === null ? null : ctx.loaders.template.load(id);
   },
-  imageUrl: (template: TemplateRow, _args: unknown, ctx: MemesContext): string => ctx.urls.template(template.id),
+  imageUrl: (template: TemplateInfo, _args: unknown, ctx: MemesContext): string => ctx.urls.template(template.id),
 };
