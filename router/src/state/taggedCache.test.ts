@@ -113,10 +113,10 @@ for (const onRedis of [false, true]) {
     });
 
     it('holds at most its byte budget in process, dropping the least recently used', async () => {
-      const { cache } = pages(await open(onRedis), new Clock(), { maxLocalBytes: 250 });
+      const { cache } = pages(await open(onRedis), new Clock(), { maxLocalBytes: 500 });
       const big = (id: string): Page => ({ id, tags: [`Meme:${id}`], body: id.repeat(60) });
       for (const id of ['a', 'b', 'c']) await cache.set(id, big(id));
-      expect(cache.localStats().bytes).toBeLessThanOrEqual(250);
+      expect(cache.localStats().bytes).toBeLessThanOrEqual(500);
       expect(cache.localStats().entries).toBe(2);
       // The evicted one is gone here; on Redis it is still there for every router.
       expect((await cache.get('a'))?.value.id).toBe(onRedis ? 'a' : undefined);

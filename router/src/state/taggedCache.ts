@@ -52,10 +52,11 @@ export interface TaggedCacheOptions<T> {
    */
   localTtlMs(value: T, withRedis: boolean, now: number): number;
   /**
-   * Bytes the in-process layer may hold, counted as the values' encoded
-   * length (UTF-16 units, near enough to bytes for JSON): bounded by
-   * bytes rather than entries, since one entry may be a few bytes or a
-   * hundred kilobytes.
+   * Bytes the in-process layer may hold, counted as two per UTF-16 unit of
+   * the values' encoded form: V8 keeps a string with any character past
+   * Latin-1 (a curly quote in a caption) at two bytes a unit, and a decoded
+   * value takes about as much as its text. Bounded by bytes rather than
+   * entries, since one entry may be a few bytes or a hundred kilobytes.
    */
   maxLocalBytes: number;
   codec?: Codec<T>;
@@ -216,7 +217,7 @@ export class TaggedCache<T> {
       this.local.delete(key);
       return;
     }
-    this.put(key, { value, tags: this.options.tagsOf(value), staleOnly: false, size: raw.length }, ttl);
+    this.put(key, { value, tags: this.options.tagsOf(value), staleOnly: false, size: raw.length * 2 }, ttl);
   }
 
   private put(key: string, entry: LocalEntry<T>, ttl: number): void {
