@@ -42,8 +42,11 @@ async function ask(base: string, method: Method, accept: string, query: string, 
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
-/** Headers that differ between any two answers (time, identity of the request, what is left of the limits). */
-const PER_REQUEST = new Set(['date', 'age', 'x-request-id', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'keep-alive', 'connection']);
+/**
+ * Headers that differ between any two answers: time, identity of the request, what is left of the
+ * limits, and the length of a body whose cost figures differ (checked against the body instead).
+ */
+const PER_REQUEST = new Set(['date', 'age', 'x-request-id', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'keep-alive', 'connection', 'content-length']);
 
 /** An answer with what changes from one request to the next set aside: what must be the same for every hit. */
 function stableParts(answer: Answer) {
@@ -93,6 +96,7 @@ describe('cache hits answered from stored bytes', () => {
               expect(age).toBeGreaterThanOrEqual(0);
               expect(hit.headers.get('x-ratelimit-limit')).toBe(miss.headers.get('x-ratelimit-limit'));
               expect(hit.headers.get('x-request-id')).toMatch(/\S/);
+              expect(Number(hit.headers.get('content-length'))).toBe(Buffer.byteLength(hit.text));
             }
 
             // And the miss that stored them: the same data in the same bytes, the same caching headers.

@@ -47,6 +47,7 @@ import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
+import { createRequestLimits } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
 import { RequestFingerprints, createCachedAnswer, type SentOperation } from './stages/cachedAnswer';
 import { TrustedDocuments, type OperationRequest } from './persisted/trustedDocuments';
@@ -292,7 +293,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     throttle: createCredentialThrottle(state, { failuresPerAddress: config.authFailuresPerAddress, windowMs: config.authFailureWindowMs }),
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
-  const cachedAnswer = createCachedAnswer({ fingerprints, responseCache, bucket, usage, metrics });
+  const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics });
+  const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
   const observe = (res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
@@ -353,44 +355,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // what is left is refused whole, and counts nothing (smaller requests may still use the rest).
     const operationCount = Array.isArray(body) ? Math.max(1, body.length) : 1;
 
-    // Request rate, per viewer and tier, shared by every router.
-    const window = await requestRate.hit(`rl:${key}`, RATE_WINDOW_MS, operationCount, limits.requestsPerMinute);
-    const rateHeaders = {
-      'x-ratelimit-limit': String(limits.requestsPerMinute),
-      'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
-      'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
-    };
-    if (!window.allowed) {
-      const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
-      const left = Math.max(0, limits.requestsPerMinute - window.count);
-      throw rejected(
-        new HttpError(
-          429,
-          ErrorCode.RATE_LIMIT_EXCEEDED,
-          operationCount > 1
-            ? `A batch of ${operationCount} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
-            : `More than ${limits.requestsPerMinute} requests a minute`,
-          { ...rateHeaders, 'retry-after': retryAfter },
-        ),
-        viewer.tier,
-      );
-    }
-    // Daily quota, counted on the hot path in shared state.
-    const today = await usage.countRequest(key, operationCount, limits.dailyRequestQuota);
-    if (!today.allowed) {
-      const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
-      throw rejected(
-        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
-        viewer.tier,
-      );
-    }
-
     let search: string | undefined;
-    const answered = new Map<number, unknown>();
     const named = req.headers['apollographql-client-name'];
     const clientName = typeof named === 'string' ? named : undefined;
     /** The text of a single operation Apollo will read as sent: a hash sent with a text of its own is Apollo's to check. */
     let single: { text: string; params?: URLSearchParams } | undefined;
+    /** A batch's operations refused on their own, by index, and a refusal of the whole request; both answered after the limits. */
+    let refusals = new Map<number, HttpError>();
+    let refused: HttpError | undefined;
     try {
       /**
        * Trusted documents and operation limits, for one operation. Returns the text it runs when
@@ -416,7 +388,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         if (text !== undefined) single = { text, params };
       } else if (Array.isArray(body)) {
         // Each operation of a batch is admitted on its own; one refused is answered in its place.
-        for (const [index, refusal] of await admitBatch(body, admit)) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
+        refusals = await admitBatch(body, admit);
       } else {
         for (const operation of operationsOf(body)) {
           const text = await admit(operation);
@@ -424,17 +396,64 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         }
       }
     } catch (error) {
-      if (error instanceof HttpError) {
-        throw rejected(new HttpError(error.status, error.code, error.message, { ...error.headers, ...rateHeaders }, error.extensions), viewer.tier);
-      }
-      throw error;
+      if (!(error instanceof HttpError)) throw error;
+      refused = error;
     }
+    // A request of one operation the router has answered from the response cache before is known by
+    // its fingerprint: its estimate is checked against the cost bucket with the other limits.
+    const parts = single && !refused ? sentParts(req.method, body, single.params) : null;
+    const fingerprint = single && parts ? RequestFingerprints.of({ text: single.text, ...parts }, viewer) : undefined;
+    const cachedOperation = fingerprint ? fingerprints.get(fingerprint) : undefined;
+
+    // Request rate and daily quota, per viewer and tier, shared by every router: one round trip.
+    const checked = await requestLimits({
+      viewerKey: key,
+      operations: operationCount,
+      window: { ms: RATE_WINDOW_MS, limit: limits.requestsPerMinute },
+      dailyQuota: limits.dailyRequestQuota,
+      bucket: cachedOperation && { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond, points: cachedOperation.cost },
+    });
+    const window = checked.window;
+    const rateHeaders = {
+      'x-ratelimit-limit': String(limits.requestsPerMinute),
+      'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
+      'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
+    };
+    if (!window.allowed) {
+      const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
+      const left = Math.max(0, limits.requestsPerMinute - window.count);
+      throw rejected(
+        new HttpError(
+          429,
+          ErrorCode.RATE_LIMIT_EXCEEDED,
+          operationCount > 1
+            ? `A batch of ${operationCount} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
+            : `More than ${limits.requestsPerMinute} requests a minute`,
+          { ...rateHeaders, 'retry-after': retryAfter },
+        ),
+        viewer.tier,
+      );
+    }
+    if (!checked.today?.allowed) {
+      const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
+      throw rejected(
+        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
+        viewer.tier,
+      );
+    }
+    if (refused) {
+      throw rejected(new HttpError(refused.status, refused.code, refused.message, { ...refused.headers, ...rateHeaders }, refused.extensions), viewer.tier);
+    }
+    const answered = new Map<number, unknown>();
+    for (const [index, refusal] of refusals) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
+
     const headers = { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId };
     // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
     // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
-    const parts = single && sentParts(req.method, body, single.params);
-    const fingerprint = single && parts ? RequestFingerprints.of({ text: single.text, ...parts }, viewer) : undefined;
-    if (fingerprint && (await cachedAnswer(req, res, { fingerprint, viewer, viewerKey: key, limits, variables: parts!.variables, report, headers }))) return;
+    if (cachedOperation && checked.bucket) {
+      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: parts!.variables, report, headers };
+      if (await cachedAnswer(req, res, request)) return;
+    }
     await executeGraphQL(apollo, req, res, {
       body,
       search,

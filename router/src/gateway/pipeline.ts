@@ -18,6 +18,7 @@ import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { mutationPurges } from '../cache/rules';
 import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
+import { bucketKey } from '../limits/keys';
 import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
 import type { FieldRateLimiter } from '../limits/fieldRateLimit';
 import type { RouterMetrics } from '../metrics';
@@ -236,6 +237,7 @@ export class PipelineGateway implements GatewayInterface {
     const limits = options.tiers[viewer.tier];
     const key = viewerKey(viewer);
     const bucketLimits = { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond };
+    const bucketName = bucketKey(key);
     // Every check reads the operation as it executes: with the variables execution will use.
     const facts = this.facts(rc);
     const coerced = coerceVariables(schema, rc.operation, rc.request.variables);
@@ -293,7 +295,7 @@ export class PipelineGateway implements GatewayInterface {
     report.cost = estimate.cost;
     if (estimate.cost > limits.maxCostPerOperation) {
       reject(ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE);
-      const bucket = await options.bucket.peek(`cost:${key}`, bucketLimits);
+      const bucket = await options.bucket.peek(bucketName, bucketLimits);
       return {
         errors: [
           new GraphQLError(`The operation's estimated cost ${estimate.cost} is over this tier's maximum of ${limits.maxCostPerOperation}`, {
@@ -365,13 +367,13 @@ export class PipelineGateway implements GatewayInterface {
       cached = await options.responseCache.get(cacheKey);
       if (cached && isFresh(cached)) {
         learn(cacheKey);
-        const held = await options.bucket.check(`cost:${key}`, estimate.cost, bucketLimits);
+        const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
         return held.allowed ? fromCache(cached, held.available) : throttled(held);
       }
     }
 
     const charge = dryRun ? CHARGE_NOTHING : estimate;
-    const taken = dryRun ? await options.bucket.peek(`cost:${key}`, bucketLimits) : await options.bucket.take(`cost:${key}`, charge.cost, bucketLimits);
+    const taken = dryRun ? await options.bucket.peek(bucketName, bucketLimits) : await options.bucket.take(bucketName, charge.cost, bucketLimits);
     if (!taken.allowed) return throttled(taken);
     const rateLimitValue = (remaining: number) => ({
       cost: estimate.cost,
@@ -414,7 +416,7 @@ export class PipelineGateway implements GatewayInterface {
       cacheKey = cacheKeyOf();
       cached = await options.responseCache.get(cacheKey);
       if (cached && isFresh(cached)) {
-        const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
+        const after = charge.cost > 0 ? await options.bucket.refund(bucketName, charge.cost, bucketLimits) : taken;
         return fromCache(cached, after.available);
       }
     }
@@ -439,7 +441,7 @@ export class PipelineGateway implements GatewayInterface {
 
     if (cacheKey && result.errors?.length && hasDownstreamFailure(result.errors) && cached) {
       // Stale if error: a recent good answer beats a failure, marked as such.
-      const after = charge.cost > 0 ? await options.bucket.refund(`cost:${key}`, charge.cost, bucketLimits) : taken;
+      const after = charge.cost > 0 ? await options.bucket.refund(bucketName, charge.cost, bucketLimits) : taken;
       setHeader('x-cache', 'STALE');
       report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
@@ -475,7 +477,7 @@ export class PipelineGateway implements GatewayInterface {
       ? actualCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables, data: result.data }, options)
       : CHARGE_NOTHING;
     const refund = charge.cost - actual.cost;
-    const after = refund > 0 ? await options.bucket.refund(`cost:${key}`, refund, bucketLimits) : taken;
+    const after = refund > 0 ? await options.bucket.refund(bucketName, refund, bucketLimits) : taken;
 
     // 7. Put the removed fields back: the router's own values, or nulls with errors.
     const patched = patchResult(result.data, [...removals, ...routerFields.map((f) => ({ ...f, value: rateLimitValue(after.available) }))]);

@@ -7,7 +7,7 @@ import { hasCredentials, httpCacheHeaders } from '../cache/httpHeaders';
 import { responseCacheKey, stableJson } from '../cache/key';
 import type { CachePolicy } from '../cache/policy';
 import { ageOf, isFresh, type ResponseCache } from '../cache/store';
-import type { CostBucket } from '../cost/bucket';
+import type { BucketState } from '../cost/bucket';
 import type { RouterMetrics } from '../metrics';
 import type { UsageMeter } from '../usage/meter';
 
@@ -96,15 +96,16 @@ function apolloWouldRunGet(req: IncomingMessage): boolean {
 }
 
 export interface CachedAnswerOptions {
-  fingerprints: RequestFingerprints;
   responseCache: ResponseCache;
-  bucket: CostBucket;
   usage: UsageMeter;
   metrics: RouterMetrics;
 }
 
 export interface CachedAnswerRequest {
-  fingerprint: string;
+  /** The request's operation, known by its fingerprint. */
+  operation: CachedOperation;
+  /** The cost bucket checked for the operation's estimate, with the request's other limits (limits/requestLimits.ts). */
+  held: BucketState;
   viewer: Viewer;
   viewerKey: string;
   limits: TierLimits;
@@ -115,8 +116,9 @@ export interface CachedAnswerRequest {
 }
 
 /**
- * The response cache's fast path: a request whose operation is known and
- * whose answer is fresh in the cache is answered from the stored bytes,
+ * The response cache's fast path: a request whose operation is known, whose
+ * estimate the cost bucket covers and whose answer is fresh in the cache is
+ * answered from the stored bytes,
  * written around with what changes per request (rate headers, Age, the cost
  * extension), exactly as the pipeline answers a hit through Apollo. Returns
  * false, having written nothing, for anything else, including a hit the cost
@@ -125,8 +127,8 @@ export interface CachedAnswerRequest {
  */
 export function createCachedAnswer(options: CachedAnswerOptions) {
   return async (req: IncomingMessage, res: ServerResponse, request: CachedAnswerRequest): Promise<boolean> => {
-    const operation = options.fingerprints.get(request.fingerprint);
-    if (!operation) return false;
+    const { operation, held } = request;
+    if (!held.allowed) return false;
     if (req.method === 'GET' && !apolloWouldRunGet(req)) return false;
     const contentType = graphqlMediaType(req.headers.accept);
     if (!contentType) return false;
@@ -143,9 +145,6 @@ export function createCachedAnswer(options: CachedAnswerOptions) {
       });
     const entry = await options.responseCache.get(cacheKey);
     if (!entry || !isFresh(entry)) return false;
-    const bucketLimits = { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond };
-    const held = await options.bucket.check(`cost:${request.viewerKey}`, operation.cost, bucketLimits);
-    if (!held.allowed) return false;
 
     const { report } = request;
     report.operationName = operation.operationName ?? undefined;

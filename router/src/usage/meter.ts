@@ -1,6 +1,7 @@
 import { redisScript, withFallback, type InternalClient, type Logger, type RedisClient } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 import { SHARDS, shardOf, shardTag } from '../state/shards';
+import { quotaKey } from '../limits/keys';
 
 export interface UsageEntry {
   userId: string;
@@ -88,7 +89,7 @@ class RedisUsageMeter implements UsageMeter {
   ) {}
 
   async countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }> {
-    const [count, allowed] = (await COUNT(this.redis, [`${this.prefix}quota:${today()}:${viewerKey}`], [2 * DAY_MS, operations, quota])) as [number, number];
+    const [count, allowed] = (await COUNT(this.redis, [`${this.prefix}${quotaKey(today(), viewerKey)}`], [2 * DAY_MS, operations, quota])) as [number, number];
     return { count, allowed: allowed === 1 };
   }
 

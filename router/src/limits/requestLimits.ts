@@ -1,0 +1,109 @@
+import { redisScript, type RedisClient } from '@memegraph/service-kit';
+import type { BucketLimits, BucketState, CostBucket } from '../cost/bucket';
+import type { UsageMeter } from '../usage/meter';
+import { bucketKey, quotaKey, utcDay, windowKey } from './keys';
+import type { WindowCounter, WindowHit } from './requestRate';
+
+export interface RequestLimitCheck {
+  viewerKey: string;
+  /** Operations the request holds (a batch counts each). */
+  operations: number;
+  window: { ms: number; limit: number };
+  dailyQuota: number;
+  /** The cost bucket, checked (nothing taken) for these points when the request's estimate is known before Apollo. */
+  bucket?: BucketLimits & { points: number };
+}
+
+export interface RequestLimitResult {
+  window: WindowHit;
+  /** The day's count; absent when the window refused (the quota was not asked). */
+  today?: { count: number; allowed: boolean };
+  /** Absent unless asked, and unless the window and quota admitted the request. */
+  bucket?: BucketState;
+}
+
+/**
+ * The request window (RequestRate's HIT), then the day's quota (the usage
+ * meter's COUNT) when the window admitted the operations, then the cost
+ * bucket's check (the bucket's BUCKET in `check` mode) when both did and a
+ * bucket is given: the same steps as the three scripts, in one round trip.
+ * The keys share the viewer's hash tag (keys.ts), so this runs on a Redis
+ * Cluster too. Returns window count, window ttl, window allowed, then
+ * quota count and allowed, then bucket allowed, points and retry, each
+ * group only when reached.
+ */
+const LIMITS = redisScript(`
+local n = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local allowed = 0
+if count + n <= tonumber(ARGV[3]) then
+  count = redis.call('INCRBY', KEYS[1], n)
+  allowed = 1
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 and allowed == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if ttl < 0 then ttl = tonumber(ARGV[1]) end
+if allowed == 0 then return {count, ttl, 0} end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if used + n > tonumber(ARGV[5]) then return {count, ttl, 1, used, 0} end
+used = redis.call('INCRBY', KEYS[2], n)
+if used == n then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+if #KEYS < 3 then return {count, ttl, 1, used, 1} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local capacity = tonumber(ARGV[6])
+local rate = tonumber(ARGV[7]) / 1000
+local stored = redis.call('HMGET', KEYS[3], 'points', 'at')
+local points = tonumber(stored[1]) or capacity
+local at = tonumber(stored[2]) or now
+points = math.min(capacity, points + math.max(0, now - at) * rate)
+local amount = tonumber(ARGV[8])
+local fits = 1
+local retry = 0
+if amount > points then fits = 0; retry = math.ceil((amount - points) / rate) end
+redis.call('HSET', KEYS[3], 'points', tostring(points), 'at', now)
+redis.call('PEXPIRE', KEYS[3], math.ceil((capacity - points) / rate) + 1000)
+return {count, ttl, 1, used, 1, fits, tostring(points), retry}
+`);
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A request's limit checks: one script on Redis; without Redis, or when it
+ * fails, the window counter, usage meter and cost bucket each in turn (each
+ * with its own fallback to this process), as before.
+ */
+export function createRequestLimits(stores: { redis: RedisClient | null; prefix: string; fellBack: (what: string, error: unknown) => void; window: WindowCounter; usage: UsageMeter; bucket: CostBucket }) {
+  const oneByOne = async (check: RequestLimitCheck): Promise<RequestLimitResult> => {
+    const window = await stores.window.hit(windowKey(check.viewerKey), check.window.ms, check.operations, check.window.limit);
+    if (!window.allowed) return { window };
+    const today = await stores.usage.countRequest(check.viewerKey, check.operations, check.dailyQuota);
+    if (!today.allowed || !check.bucket) return { window, today };
+    return { window, today, bucket: await stores.bucket.check(bucketKey(check.viewerKey), check.bucket.points, check.bucket) };
+  };
+  const redis = stores.redis;
+  if (!redis) return oneByOne;
+  const { prefix } = stores;
+  return async (check: RequestLimitCheck): Promise<RequestLimitResult> => {
+    const keys = [`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(utcDay(), check.viewerKey)}`];
+    const args: (string | number)[] = [check.window.ms, check.operations, check.window.limit, 2 * DAY_MS, check.dailyQuota];
+    if (check.bucket) {
+      keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
+      args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
+    }
+    let reply: (number | string)[];
+    try {
+      reply = (await LIMITS(redis, keys, args)) as (number | string)[];
+    } catch (error) {
+      stores.fellBack('request limits', error);
+      return oneByOne(check);
+    }
+    const window = { count: Number(reply[0]), resetAt: Date.now() + Number(reply[1]), allowed: reply[2] === 1 };
+    if (reply.length <= 3) return { window };
+    const today = { count: Number(reply[3]), allowed: reply[4] === 1 };
+    if (reply.length <= 5) return { window, today };
+    return { window, today, bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) } };
+  };
+}
+
+export type RequestLimits = ReturnType<typeof createRequestLimits>;
