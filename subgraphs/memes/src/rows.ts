@@ -15,6 +15,8 @@ export interface MemeRow {
   origin: MemeOrigin;
   created_at: Date;
   prompt: string | null;
+  /** The template's name, where the statement read it along (see `memeWithTemplateColumns`). */
+  template_name?: string;
 }
 
 /** A template as GraphQL answers it: everything but the art, which only images draw. */
@@ -34,6 +36,14 @@ export const memeColumns = (alias: string) =>
     .map((c) => `${alias}.${c}`)
     .join(', ');
 
+/**
+ * A `MemeRow`'s columns and its template's name, read in the same
+ * statement: a meme list asked with its templates then costs one round
+ * trip instead of two (the template loader is primed from these).
+ */
+export const memeWithTemplateColumns = (alias: string) =>
+  `${memeColumns(alias)}, (SELECT t.name FROM templates t WHERE t.id = ${alias}.template_id) AS template_name`;
+
 // Both database back ends are normalised here: bigint ids may arrive as
 // strings (pg) or numbers (PGlite in memory), timestamps as Date or text.
 const id = (value: unknown) => String(value);
@@ -51,6 +61,7 @@ export function toMemeRow(row: Row): MemeRow {
     origin: row.origin === 'AI' ? 'AI' : 'HUMAN',
     created_at: row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at)),
     prompt: typeof row.prompt === 'string' ? row.prompt : null,
+    ...(typeof row.template_name === 'string' ? { template_name: row.template_name } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Db, Queryable, Row } from '@memegraph/service-kit';
-import { jsonValue, memeColumns, toMemeRow, toTemplateInfo, toTemplateRow, type MemeOrigin, type MemeRow, type TemplateInfo, type TemplateRow } from './rows';
+import { jsonValue, memeColumns, memeWithTemplateColumns, toMemeRow, toTemplateInfo, toTemplateRow, type MemeOrigin, type MemeRow, type TemplateInfo, type TemplateRow } from './rows';
 import type { MemeInput } from './validation';
 import { visibleSql } from './visibility';
 
@@ -9,11 +9,13 @@ import { visibleSql } from './visibility';
  */
 
 const M = memeColumns('m');
+/** For the lists GraphQL reads: the template's name along (MemeRow.template_name). */
+const MT = memeWithTemplateColumns('m');
 /** Larger than any bigserial id: an "after" bound that lets everything through while staying an index condition. */
 const NO_BOUND = '9223372036854775807';
 
 export async function memesByIds(db: Queryable, ids: readonly string[], seeAi: boolean): Promise<MemeRow[]> {
-  const rows = await db.query(`SELECT ${M} FROM memes m WHERE m.id = ANY($1::bigint[]) AND ${visibleSql(seeAi)}`, [ids]);
+  const rows = await db.query(`SELECT ${MT} FROM memes m WHERE m.id = ANY($1::bigint[]) AND ${visibleSql(seeAi)}`, [ids]);
   return rows.map(toMemeRow);
 }
 
@@ -47,7 +49,7 @@ export async function newestMemes(
     tagCondition = `AND m.tags @> $${params.length}::text[]`;
   }
   const rows = await db.query(
-    `SELECT ${M} FROM memes m
+    `SELECT ${MT} FROM memes m
       WHERE m.id < $1::bigint AND ${visibleSql(options.seeAi)} ${tagCondition}
       ORDER BY m.id DESC LIMIT $2`,
     params,
@@ -57,7 +59,7 @@ export async function newestMemes(
 
 export async function trendingMemes(db: Queryable, limit: number, seeAi: boolean): Promise<MemeRow[]> {
   const rows = await db.query(
-    `SELECT ${M} FROM memes m WHERE ${visibleSql(seeAi)} ORDER BY m.score DESC, m.id DESC LIMIT $1`,
+    `SELECT ${MT} FROM memes m WHERE ${visibleSql(seeAi)} ORDER BY m.score DESC, m.id DESC LIMIT $1`,
     [limit],
   );
   return rows.map(toMemeRow);
@@ -66,7 +68,7 @@ export async function trendingMemes(db: Queryable, limit: number, seeAi: boolean
 /** Full-text search, best match first; web-search syntax ("quoted phrases", -exclusions, or). */
 export async function searchMemes(db: Queryable, text: string, limit: number, seeAi: boolean): Promise<MemeRow[]> {
   const rows = await db.query(
-    `SELECT ${M} FROM memes m, websearch_to_tsquery('english', $1) AS q
+    `SELECT ${MT} FROM memes m, websearch_to_tsquery('english', $1) AS q
       WHERE m.search @@ q AND ${visibleSql(seeAi)}
       ORDER BY ts_rank_cd(m.search, q) DESC, m.id DESC LIMIT $2`,
     [text, limit],
@@ -107,7 +109,7 @@ export interface AuthorPage {
  */
 export async function memesByAuthors(db: Queryable, pages: readonly AuthorPage[], seeAi: boolean): Promise<MemeRow[][]> {
   const rows = await db.query<Row & { k: unknown }>(
-    `SELECT r.k, ${M}
+    `SELECT r.k, ${MT}
        FROM unnest($1::bigint[], $2::int[], $3::bigint[]) WITH ORDINALITY AS r(author_id, lim, after_id, k)
        CROSS JOIN LATERAL (
          SELECT ${M} FROM memes m
