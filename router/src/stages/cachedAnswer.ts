@@ -6,7 +6,7 @@ import type { RequestReport } from '../context';
 import { hasCredentials, httpCacheHeaders } from '../cache/httpHeaders';
 import { responseCacheKey, stableJson } from '../cache/key';
 import type { CachePolicy } from '../cache/policy';
-import { ageOf, isFresh, type ResponseCache } from '../cache/store';
+import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { BucketState } from '../cost/bucket';
 import type { RouterMetrics } from '../metrics';
 import type { UsageMeter } from '../usage/meter';
@@ -126,6 +126,7 @@ export interface CachedAnswerRequest {
  * refuse, and an Accept it cannot answer.
  */
 export function createCachedAnswer(options: CachedAnswerOptions) {
+  const cachingHeaders = new WeakMap<CachedResponse, { facts: string; headers: Record<string, string> }>();
   return async (req: IncomingMessage, res: ServerResponse, request: CachedAnswerRequest): Promise<boolean> => {
     const { operation, held } = request;
     if (!held.allowed) return false;
@@ -155,15 +156,26 @@ export function createCachedAnswer(options: CachedAnswerOptions) {
     if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
 
     const age = ageOf(entry);
-    const cacheHeaders = httpCacheHeaders({
-      credentialed: hasCredentials({ get: (name) => req.headers[name] as string | undefined }),
-      operation: OperationTypeNode.QUERY,
-      policy: operation.policy,
-      maxAgeLeft: operation.policy.maxAge - age,
-      tags: entry.tags,
-      failed: false,
-      changesViewer: false,
-    });
+    const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
+    // The caching headers change only with the age and the credentials: worked out once for each, per stored entry.
+    const facts = `${credentialed ? 1 : 0}:${age}:${operation.policy.scope}:${operation.policy.maxAge}`;
+    let known = cachingHeaders.get(entry);
+    if (known?.facts !== facts) {
+      known = {
+        facts,
+        headers: httpCacheHeaders({
+          credentialed,
+          operation: OperationTypeNode.QUERY,
+          policy: operation.policy,
+          maxAgeLeft: operation.policy.maxAge - age,
+          tags: entry.tags,
+          failed: false,
+          changesViewer: false,
+        }),
+      };
+      cachingHeaders.set(entry, known);
+    }
+    const cacheHeaders = known.headers;
     res.setHeader('content-type', contentType);
     res.setHeader('x-cache', 'HIT');
     res.setHeader('age', String(age));
