@@ -1,9 +1,10 @@
 import type { Scenario } from '../lib/bench';
 import { aiBurst } from './aiBurst';
 import { hotCachedQuery } from './hotCachedQuery';
+import { largeCachedPage } from './largeCachedPage';
 import { mixedReadWrite } from './mixedReadWrite';
 import { pipelineOverhead } from './pipelineOverhead';
 import { uncachedCrossSubgraph } from './uncachedCrossSubgraph';
 
 /** Every scenario, in the order a full run measures them. Add one: write it next to this file and list it here. */
-export const SCENARIOS: readonly Scenario[] = [pipelineOverhead, hotCachedQuery, uncachedCrossSubgraph, mixedReadWrite, aiBurst];
+export const SCENARIOS: readonly Scenario[] = [pipelineOverhead, hotCachedQuery, largeCachedPage, uncachedCrossSubgraph, mixedReadWrite, aiBurst];
