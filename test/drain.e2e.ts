@@ -29,7 +29,10 @@ afterAll(async () => {
 
 describe('SIGTERM', () => {
   it('lets the requests in flight finish with their data, refuses new connections, then exits cleanly', async () => {
-    const inFlight = Array.from({ length: 3 }, () => gql<{ randomMeme: { id: string } | null }>(routerUrl, '{ randomMeme { id title } }'));
+    // Three distinct memes fetches (trending's size differs): identical ones in flight together would be sent once (SUBGRAPH_DEDUP).
+    const inFlight = Array.from({ length: 3 }, (_, i) =>
+      gql<{ randomMeme: { id: string } | null }>(routerUrl, 'query($n: Int) { randomMeme { id title } trending(first: $n) { id } }', { n: i + 1 }),
+    );
     await eventually(async () => slowMemes.calls >= 3, 5_000);
 
     const messages = () => router.lines.map((l) => l.msg);
