@@ -12,7 +12,6 @@ import { printSchema } from 'graphql';
 import {
   ErrorCode,
   HttpError,
-  assertJsonDepth,
   closeServer,
   createHttpServer,
   createInternalClient,
@@ -30,7 +29,7 @@ import {
   type Logger,
   type Viewer,
 } from '@memegraph/service-kit';
-import { admitBatch, refusalAnswer } from './batch';
+import { refusalAnswer } from './batch';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
@@ -47,10 +46,11 @@ import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
-import { createRequestLimits } from './limits/requestLimits';
+import { createRequestLimits, limitOutcome } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
-import { RequestFingerprints, createCachedAnswer, type SentOperation } from './stages/cachedAnswer';
-import { TrustedDocuments, type OperationRequest } from './persisted/trustedDocuments';
+import { RequestFingerprints, createCachedAnswer } from './stages/cachedAnswer';
+import { createPersistedDocuments } from './stages/persistedDocuments';
+import { TrustedDocuments } from './persisted/trustedDocuments';
 import { RedisKeyValueCache } from './state/keyValueCache';
 import { openSharedState } from './state/shared';
 import { createUsageMeter, startUsageFlush } from './usage/meter';
@@ -86,64 +86,6 @@ const BREAKER_GAUGE: Record<CircuitState, number> = {
   [CircuitState.Open]: 2,
   [CircuitState.Isolated]: 3,
 };
-
-const nextUtcMidnight = () => {
-  const now = new Date();
-  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
-};
-
-/** The operations of a POST body (several for a batch). */
-function operationsOf(body: unknown): OperationRequest[] {
-  const operations = Array.isArray(body) ? body : [body];
-  return operations.filter((op): op is OperationRequest => !!op && typeof op === 'object');
-}
-
-const parseJsonOrUndefined = (text: string): unknown => {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-};
-
-const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
-
-/**
- * A single operation's name and variables as Apollo Server will read them,
- * or null when Apollo would refuse them (or read them some other way): such
- * a request is Apollo's to answer.
- */
-function sentParts(method: string | undefined, body: unknown, params: URLSearchParams | undefined): Omit<SentOperation, 'text'> | null {
-  if (method === 'POST') {
-    if (!isRecord(body)) return null;
-    const { query, operationName, variables, extensions } = body;
-    if (query !== undefined && query !== null && typeof query !== 'string') return null;
-    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
-    if (variables !== undefined && variables !== null && !isRecord(variables)) return null;
-    if (extensions !== undefined && extensions !== null && !isRecord(extensions)) return null;
-    return { operationName: operationName ?? undefined, variables: variables ?? undefined };
-  }
-  if (!params) return null;
-  for (const name of ['query', 'operationName', 'variables', 'extensions']) if (params.getAll(name).length > 1) return null;
-  const variables = params.has('variables') ? parseJsonOrUndefined(params.get('variables')!) : undefined;
-  if (params.has('variables') && !isRecord(variables)) return null;
-  return { operationName: params.get('operationName') ?? undefined, variables: variables as Record<string, unknown> | undefined };
-}
-
-/** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
-function getOperation(params: URLSearchParams): OperationRequest {
-  let extensions: OperationRequest['extensions'];
-  try {
-    extensions = params.has('extensions') ? (JSON.parse(params.get('extensions')!) as OperationRequest['extensions']) : undefined;
-  } catch {
-    throw new HttpError(400, ErrorCode.BAD_REQUEST, 'The extensions parameter is not valid JSON');
-  }
-  assertJsonDepth(extensions, 'The extensions parameter');
-  // Apollo parses the variables itself (and reports bad JSON); their depth is checked first, as a POST body's is.
-  const variables = params.get('variables');
-  if (variables) assertJsonDepth(parseJsonOrUndefined(variables), 'The variables parameter');
-  return { query: params.get('query') ?? undefined, extensions };
-}
 
 /** The router: Apollo Server over @apollo/gateway, behind Memegraph's request pipeline. */
 export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
@@ -294,6 +236,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
   const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics });
+  const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
   const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
@@ -355,54 +298,11 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // what is left is refused whole, and counts nothing (smaller requests may still use the rest).
     const operationCount = Array.isArray(body) ? Math.max(1, body.length) : 1;
 
-    let search: string | undefined;
-    const named = req.headers['apollographql-client-name'];
-    const clientName = typeof named === 'string' ? named : undefined;
-    /** The text of a single operation Apollo will read as sent: a hash sent with a text of its own is Apollo's to check. */
-    let single: { text: string; params?: URLSearchParams } | undefined;
-    /** A batch's operations refused on their own, by index, and a refusal of the whole request; both answered after the limits. */
-    let refusals = new Map<number, HttpError>();
-    let refused: HttpError | undefined;
-    try {
-      /**
-       * Trusted documents and operation limits, for one operation. Returns the text it runs when
-       * that is known before Apollo: sent, listed under a trusted document id, or an APQ hash's.
-       */
-      const admit = async (operation: OperationRequest): Promise<string | undefined> => {
-        trusted.apply(operation, viewer.tier, clientName);
-        // A document sent by APQ hash alone is checked too: its text comes from the APQ store
-        // (Apollo Server keys it "apq:<hash>").
-        const hash = operation.extensions?.persistedQuery?.sha256Hash;
-        const sent = typeof operation.query === 'string' ? operation.query : undefined;
-        const text = sent ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
-        if (text) operationLimits.check(text, limits);
-        return sent !== undefined && hash !== undefined ? undefined : text;
-      };
-      if (req.method === 'GET') {
-        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-        const operation = getOperation(params);
-        const text = await admit(operation);
-        if (typeof operation.query === 'string') params.set('query', operation.query);
-        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
-        search = `?${params.toString()}`;
-        if (text !== undefined) single = { text, params };
-      } else if (Array.isArray(body)) {
-        // Each operation of a batch is admitted on its own; one refused is answered in its place.
-        refusals = await admitBatch(body, admit);
-      } else {
-        for (const operation of operationsOf(body)) {
-          const text = await admit(operation);
-          if (text !== undefined) single = { text };
-        }
-      }
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      refused = error;
-    }
+    // Trusted documents, APQ and operation limits; refusals are answered after the limits, which count them.
+    const { search, sent, refusals, refused } = await persistedDocuments(req, body, viewer.tier, limits);
     // A request of one operation the router has answered from the response cache before is known by
     // its fingerprint: its estimate is checked against the cost bucket with the other limits.
-    const parts = single && !refused ? sentParts(req.method, body, single.params) : null;
-    const fingerprint = single && parts ? RequestFingerprints.of({ text: single.text, ...parts }, viewer) : undefined;
+    const fingerprint = sent && RequestFingerprints.of(sent, viewer);
     const cachedOperation = fingerprint ? fingerprints.get(fingerprint) : undefined;
 
     // Request rate and daily quota, per viewer and tier, shared by every router: one round trip.
@@ -413,34 +313,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       dailyQuota: limits.dailyRequestQuota,
       bucket: cachedOperation && { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond, points: cachedOperation.cost },
     });
-    const window = checked.window;
-    const rateHeaders = {
-      'x-ratelimit-limit': String(limits.requestsPerMinute),
-      'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
-      'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
-    };
-    if (!window.allowed) {
-      const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
-      const left = Math.max(0, limits.requestsPerMinute - window.count);
-      throw rejected(
-        new HttpError(
-          429,
-          ErrorCode.RATE_LIMIT_EXCEEDED,
-          operationCount > 1
-            ? `A batch of ${operationCount} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
-            : `More than ${limits.requestsPerMinute} requests a minute`,
-          { ...rateHeaders, 'retry-after': retryAfter },
-        ),
-        viewer.tier,
-      );
-    }
-    if (!checked.today?.allowed) {
-      const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
-      throw rejected(
-        new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, `The daily quota of ${limits.dailyRequestQuota} requests is spent`, { ...rateHeaders, 'retry-after': retryAfter }, { quota: 'daily' }),
-        viewer.tier,
-      );
-    }
+    const { rateHeaders, refusal } = limitOutcome(checked, limits, operationCount);
+    if (refusal) throw rejected(refusal, viewer.tier);
     if (refused) {
       throw rejected(new HttpError(refused.status, refused.code, refused.message, { ...refused.headers, ...rateHeaders }, refused.extensions), viewer.tier);
     }
@@ -451,7 +325,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
     // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
     if (cachedOperation && checked.bucket) {
-      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: parts!.variables, report, headers };
+      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: sent!.variables, report, headers };
       if (await cachedAnswer(req, res, request)) return;
     }
     await executeGraphQL(apollo, req, res, {

@@ -1,4 +1,4 @@
-import { redisScript, type RedisClient } from '@memegraph/service-kit';
+import { ErrorCode, HttpError, redisScript, type RedisClient, type TierLimits } from '@memegraph/service-kit';
 import type { BucketLimits, BucketState, CostBucket } from '../cost/bucket';
 import type { UsageMeter } from '../usage/meter';
 import { bucketKey, quotaKey, utcDay, windowKey } from './keys';
@@ -107,3 +107,39 @@ export function createRequestLimits(stores: { redis: RedisClient | null; prefix:
 }
 
 export type RequestLimits = ReturnType<typeof createRequestLimits>;
+
+const nextUtcMidnight = () => {
+  const now = new Date();
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+};
+
+/** The rate headers every answer carries, and the refusal when the window or the day's quota refused the request. */
+export function limitOutcome(checked: RequestLimitResult, limits: TierLimits, operations: number): { rateHeaders: Record<string, string>; refusal?: HttpError } {
+  const { window } = checked;
+  const rateHeaders = {
+    'x-ratelimit-limit': String(limits.requestsPerMinute),
+    'x-ratelimit-remaining': String(Math.max(0, limits.requestsPerMinute - window.count)),
+    'x-ratelimit-reset': String(Math.ceil(window.resetAt / 1000)),
+  };
+  if (!window.allowed) {
+    const retryAfter = String(Math.max(1, Math.ceil((window.resetAt - Date.now()) / 1000)));
+    const left = Math.max(0, limits.requestsPerMinute - window.count);
+    const message =
+      operations > 1
+        ? `A batch of ${operations} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
+        : `More than ${limits.requestsPerMinute} requests a minute`;
+    return { rateHeaders, refusal: new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, message, { ...rateHeaders, 'retry-after': retryAfter }) };
+  }
+  if (!checked.today?.allowed) {
+    const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));
+    const refusal = new HttpError(
+      429,
+      ErrorCode.RATE_LIMIT_EXCEEDED,
+      `The daily quota of ${limits.dailyRequestQuota} requests is spent`,
+      { ...rateHeaders, 'retry-after': retryAfter },
+      { quota: 'daily' },
+    );
+    return { rateHeaders, refusal };
+  }
+  return { rateHeaders };
+}

@@ -1,0 +1,126 @@
+import type { IncomingMessage } from 'node:http';
+import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
+import { ErrorCode, HttpError, assertJsonDepth, type Tier, type TierLimits } from '@memegraph/service-kit';
+import { admitBatch } from '../batch';
+import type { OperationLimits } from '../limits/operationLimits';
+import type { OperationRequest, TrustedDocuments } from '../persisted/trustedDocuments';
+import type { SentOperation } from './cachedAnswer';
+
+/** The operations of a POST body (several for a batch). */
+function operationsOf(body: unknown): OperationRequest[] {
+  const operations = Array.isArray(body) ? body : [body];
+  return operations.filter((op): op is OperationRequest => !!op && typeof op === 'object');
+}
+
+const parseJsonOrUndefined = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+};
+
+const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * A single operation's name and variables as Apollo Server will read them,
+ * or null when Apollo would refuse them (or read them some other way): such
+ * a request is Apollo's to answer.
+ */
+function sentParts(method: string | undefined, body: unknown, params: URLSearchParams | undefined): Omit<SentOperation, 'text'> | null {
+  if (method === 'POST') {
+    if (!isRecord(body)) return null;
+    const { query, operationName, variables, extensions } = body;
+    if (query !== undefined && query !== null && typeof query !== 'string') return null;
+    if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
+    if (variables !== undefined && variables !== null && !isRecord(variables)) return null;
+    if (extensions !== undefined && extensions !== null && !isRecord(extensions)) return null;
+    return { operationName: operationName ?? undefined, variables: variables ?? undefined };
+  }
+  if (!params) return null;
+  for (const name of ['query', 'operationName', 'variables', 'extensions']) if (params.getAll(name).length > 1) return null;
+  const variables = params.has('variables') ? parseJsonOrUndefined(params.get('variables')!) : undefined;
+  if (params.has('variables') && !isRecord(variables)) return null;
+  return { operationName: params.get('operationName') ?? undefined, variables: variables as Record<string, unknown> | undefined };
+}
+
+/** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
+function getOperation(params: URLSearchParams): OperationRequest {
+  let extensions: OperationRequest['extensions'];
+  try {
+    extensions = params.has('extensions') ? (JSON.parse(params.get('extensions')!) as OperationRequest['extensions']) : undefined;
+  } catch {
+    throw new HttpError(400, ErrorCode.BAD_REQUEST, 'The extensions parameter is not valid JSON');
+  }
+  assertJsonDepth(extensions, 'The extensions parameter');
+  // Apollo parses the variables itself (and reports bad JSON); their depth is checked first, as a POST body's is.
+  const variables = params.get('variables');
+  if (variables) assertJsonDepth(parseJsonOrUndefined(variables), 'The variables parameter');
+  return { query: params.get('query') ?? undefined, extensions };
+}
+
+export interface AdmittedDocuments {
+  /** The query string Apollo reads for a GET: trusted documents may have rewritten it. */
+  search?: string;
+  /** A single operation as Apollo will read it, when its text is known before Apollo; for its fingerprint. */
+  sent?: SentOperation;
+  /** A batch's operations refused on their own, by index: each answered in its place. */
+  refusals: Map<number, HttpError>;
+  /** A refusal of the whole request. */
+  refused?: HttpError;
+}
+
+/**
+ * Persisted documents and operation limits, before Apollo: each operation's
+ * text (sent, listed under a trusted document id, or an APQ hash's, from the
+ * store Apollo keeps as "apq:<hash>"), refused when the trusted documents or
+ * the operation limits refuse it. Refusals are returned, not thrown: the
+ * request limits count a refused request before it is answered.
+ */
+export function createPersistedDocuments(deps: { trusted: TrustedDocuments; apqCache: KeyValueCache<string>; operationLimits: OperationLimits }) {
+  const { trusted, apqCache, operationLimits } = deps;
+  return async (req: IncomingMessage, body: unknown, tier: Tier, limits: TierLimits): Promise<AdmittedDocuments> => {
+    const named = req.headers['apollographql-client-name'];
+    const clientName = typeof named === 'string' ? named : undefined;
+    /**
+     * One operation: returns the text it runs when that is known before Apollo. A hash sent with a
+     * text of its own is Apollo's to check, so its text is not taken as known.
+     */
+    const admit = async (operation: OperationRequest): Promise<string | undefined> => {
+      trusted.apply(operation, tier, clientName);
+      const hash = operation.extensions?.persistedQuery?.sha256Hash;
+      const given = typeof operation.query === 'string' ? operation.query : undefined;
+      const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
+      if (text) operationLimits.check(text, limits);
+      return given !== undefined && hash !== undefined ? undefined : text;
+    };
+    const admitted: AdmittedDocuments = { refusals: new Map() };
+    let single: { text: string; params?: URLSearchParams } | undefined;
+    try {
+      if (req.method === 'GET') {
+        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+        const operation = getOperation(params);
+        const text = await admit(operation);
+        if (typeof operation.query === 'string') params.set('query', operation.query);
+        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
+        admitted.search = `?${params.toString()}`;
+        if (text !== undefined) single = { text, params };
+      } else if (Array.isArray(body)) {
+        // Each operation of a batch is admitted on its own; one refused is answered in its place.
+        admitted.refusals = await admitBatch(body, admit);
+      } else {
+        for (const operation of operationsOf(body)) {
+          const text = await admit(operation);
+          if (text !== undefined) single = { text };
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      admitted.refused = error;
+      return admitted;
+    }
+    const parts = single && sentParts(req.method, body, single.params);
+    if (single && parts) admitted.sent = { text: single.text, ...parts };
+    return admitted;
+  };
+}
