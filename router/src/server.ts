@@ -324,8 +324,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     const headers = { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId };
     // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
     // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
-    if (cachedOperation && checked.bucket) {
-      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: sent!.variables, report, headers };
+    if (sent && cachedOperation && checked.bucket) {
+      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: sent.variables, report, headers };
       if (await cachedAnswer(req, res, request)) return;
     }
     await executeGraphQL(apollo, req, res, {
