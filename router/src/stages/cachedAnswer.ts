@@ -131,7 +131,10 @@ export function createCachedAnswer(options: CachedAnswerOptions) {
     const { operation, held } = request;
     if (!held.allowed) return false;
     if (req.method === 'GET' && !apolloWouldRunGet(req)) return false;
-    const contentType = graphqlMediaType(req.headers.accept);
+    const accept = req.headers.accept;
+    // Apollo also offers the subscription-callback flavour of application/json to a client that names it: Apollo's to answer.
+    if (accept && /callbackspec/i.test(accept)) return false;
+    const contentType = graphqlMediaType(accept);
     if (!contentType) return false;
     const { viewer, limits } = request;
     const cacheKey =
