@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TIERS, createInternalClient, createRedis, type TierLimits } from '@memegraph/service-kit';
+import { createCostBucket } from '../cost/bucket';
+import { openSharedState, type SharedState } from '../state/shared';
+import { createUsageMeter } from '../usage/meter';
+import { createRequestLimits, limitOutcome, type RequestLimitResult } from './requestLimits';
+import { bucketKey } from './keys';
+import { createWindowCounter } from './requestRate';
+
+/**
+ * Parity: the request limits' one script on the real Redis (a key prefix of
+ * this run's own, removed at the end) and the three stores asked in turn in
+ * memory answer the same sequence the same. The sequence stays well inside
+ * one window and one day; the bucket restores nothing measurable during it.
+ */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const RUN = `memegraph-unit:${randomBytes(4).toString('hex')}:`;
+
+const opened: SharedState[] = [];
+let stores = 0;
+
+async function limitsOn(onRedis: boolean) {
+  const prefix = `${RUN}${stores++}:`;
+  const state = onRedis ? openSharedState({ url: REDIS_URL }, prefix) : openSharedState(undefined, prefix);
+  opened.push(state);
+  if (onRedis) expect(await state.connected(5_000)).toBe(true);
+  // Usage is only counted here, never flushed: the client is never called.
+  const usage = createUsageMeter(state, createInternalClient({ caller: 'test', signingSecret: 'x'.repeat(32) }), new URL('http://127.0.0.1:9/unused'));
+  const bucket = createCostBucket(state);
+  return { check: createRequestLimits({ ...state, window: createWindowCounter(state), usage, bucket }), bucket };
+}
+
+afterAll(async () => {
+  await Promise.all(opened.map((state) => state.close()));
+  const redis = createRedis(REDIS_URL, 'requestLimits.test');
+  await new Promise((resolve) => redis.once('ready', resolve));
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1_000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  redis.disconnect();
+});
+
+/** What a client sees of a result: counts, refusals and what the bucket holds, not when the window ends. */
+const seen = (result: RequestLimitResult) => ({
+  window: { count: result.window.count, allowed: result.window.allowed },
+  today: result.today,
+  bucket: result.bucket && { allowed: result.bucket.allowed, available: Math.floor(result.bucket.available) },
+});
+
+const LIMITS = { requestsPerMinute: 5, dailyRequestQuota: 7 };
+const BUCKET = { capacity: 100, restorePerSecond: 0.001 };
+
+describe('request limits: one script on Redis, the stores in turn in memory', () => {
+  it('count a window, then the day, then check the bucket, the same on both', async () => {
+    const runs = await Promise.all([limitsOn(false), limitsOn(true)]);
+    const answers = await Promise.all(
+      runs.map(async ({ check, bucket }) => {
+        const ask = (operations: number, points?: number, viewerKey = 'u:1') =>
+          check({
+            viewerKey,
+            operations,
+            window: { ms: 60_000, limit: LIMITS.requestsPerMinute },
+            dailyQuota: LIMITS.dailyRequestQuota,
+            bucket: points === undefined ? undefined : { ...BUCKET, points },
+          }).then(seen);
+        const out = [];
+        out.push(await ask(1)); // window 1, day 1
+        out.push(await ask(3, 40)); // window 4, day 4; the bucket holds 100
+        await bucket.take(bucketKey('u:1'), 90, BUCKET);
+        out.push(await ask(1, 40)); // window 5, day 5; 10 left: does not fit (nothing taken)
+        out.push(await ask(1)); // the window is full: refused, nothing counted
+        out.push(await ask(2, 5, 'u:2')); // another viewer: its own window, day and bucket
+        out.push(await ask(5, undefined, 'u:2')); // 2 + 5 > 5: refused whole
+        out.push(await ask(3, undefined, 'u:2')); // 5 in the window, 5 today
+        return out;
+      }),
+    );
+    const [memory, redis] = answers;
+    expect(redis).toEqual(memory);
+    expect(memory!.map((a) => [a.window.allowed, a.today?.allowed, a.bucket?.allowed])).toEqual([
+      [true, true, undefined],
+      [true, true, true],
+      [true, true, false],
+      [false, undefined, undefined],
+      [true, true, true],
+      [false, undefined, undefined],
+      [true, true, undefined],
+    ]);
+    expect(memory![2]!.bucket!.available).toBe(10);
+  });
+
+  it('refuse with the daily quota once the window lets a request through that the day does not', async () => {
+    const runs = await Promise.all([limitsOn(false), limitsOn(true)]);
+    for (const { check } of runs) {
+      const ask = () => check({ viewerKey: 'ip:203.0.113.9', operations: 4, window: { ms: 60_000, limit: 100 }, dailyQuota: LIMITS.dailyRequestQuota });
+      const tier: TierLimits = { ...DEFAULT_TIERS.anonymous, requestsPerMinute: 100, dailyRequestQuota: LIMITS.dailyRequestQuota };
+      expect(limitOutcome(await ask(), tier, 4).refusal).toBeUndefined();
+      const second = await ask();
+      expect(seen(second).today).toEqual({ count: 4, allowed: false });
+      const { refusal, rateHeaders } = limitOutcome(second, tier, 4);
+      expect(refusal?.status).toBe(429);
+      expect(refusal?.extensions).toEqual({ quota: 'daily' });
+      // The window counted both: the day refused the second, not the window.
+      expect(rateHeaders['x-ratelimit-remaining']).toBe('92');
+    }
+  });
+});
