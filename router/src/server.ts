@@ -20,8 +20,6 @@ import {
   executeGraphQL,
   forMediaType,
   listen,
-  isJsonContentType,
-  readJsonBody,
   secretKey,
   sendError,
   sendJson,
@@ -40,7 +38,7 @@ import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
 import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
-import { PipelineGateway, viewerKey } from './gateway/pipeline';
+import { PipelineGateway } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { OperationLimits } from './limits/operationLimits';
@@ -49,6 +47,7 @@ import { createWindowCounter } from './limits/requestRate';
 import { createRequestLimits, limitOutcome } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
 import { RequestFingerprints, createCachedAnswer } from './stages/cachedAnswer';
+import { createAdmission } from './stages/admission';
 import { createPersistedDocuments } from './stages/persistedDocuments';
 import { TrustedDocuments } from './persisted/trustedDocuments';
 import { RedisKeyValueCache } from './state/keyValueCache';
@@ -237,6 +236,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
   const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics });
   const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
+  const admission = createAdmission({ identify, tiers: config.tiers, bodyLimitBytes: config.bodyLimitBytes });
   const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
@@ -273,30 +273,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       // The status its answer's media type calls for: application/json answers a refused operation 200.
       return forMediaType(error, req.headers.accept);
     };
-    if (req.method !== 'GET' && req.method !== 'POST') {
-      throw rejected(new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }), 'unknown');
-    }
-    let viewer: Viewer;
-    try {
-      viewer = await identify(req);
-    } catch (error) {
-      if (error instanceof HttpError) throw rejected(error, 'unknown');
-      throw error;
-    }
-    known = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
-    const limits = config.tiers[viewer.tier];
-    const key = viewerKey(viewer);
-
-    if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
-      throw rejected(new HttpError(415, ErrorCode.BAD_REQUEST, 'POST bodies must be application/json'), viewer.tier);
-    }
-    const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
-    if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-      throw rejected(new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`), viewer.tier);
-    }
-    // Limits count operations, not HTTP requests: a batch of N is N. A batch that does not fit in
-    // what is left is refused whole, and counts nothing (smaller requests may still use the rest).
-    const operationCount = Array.isArray(body) ? Math.max(1, body.length) : 1;
+    const identified = (viewer: Viewer) => {
+      known = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
+    };
+    const { viewer, limits, viewerKey: key, body, operations: operationCount } = await admission(req, rejected, identified);
 
     // Trusted documents, APQ and operation limits; refusals are answered after the limits, which count them.
     const { search, sent, refusals, refused } = await persistedDocuments(req, body, viewer.tier, limits);
