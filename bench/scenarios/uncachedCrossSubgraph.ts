@@ -63,7 +63,11 @@ export const uncachedCrossSubgraph: Scenario = {
       name: 'router',
       description: 'the Memegraph router, full pipeline on Redis; every request a response-cache miss',
       server: 'router',
-      env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
+      env: bench.routerEnv({
+        TIERS_JSON: UNLIMITED_ANONYMOUS,
+        // Each request executed in full: concurrent requests differing only in an unread variable must not share fetches.
+        SUBGRAPH_DEDUP: 'false',
+      }),
       ...executedEveryTime,
     });
     // The ceiling ignores the body; making each one distinct would only slow the load generator down.
