@@ -107,11 +107,6 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     await this.cache.purge(tags, options.keepStale ? { keepStaleMs: this.options.staleIfErrorSeconds * 1000 } : {});
   }
 
-  /** What this process holds, for tests and metrics. */
-  localStats(): { entries: number; bytes: number; tags: number } {
-    return this.cache.localStats();
-  }
-
   /** A stale-only copy is marked on a copy of the entry: the one held stays as stored. */
   private mark(entry: Entry, staleOnly: boolean): Entry {
     return staleOnly && !entry.staleOnly ? { ...entry, staleOnly: true } : entry;

@@ -206,7 +206,7 @@ export class TaggedCache<T> {
     }
   }
 
-  /** What the in-process layer holds, for tests and metrics. */
+  /** What the in-process layer holds: its entries, their bytes as budgeted, and the tags listing them. */
   localStats(): { entries: number; bytes: number; tags: number } {
     return { entries: this.local.size, bytes: this.local.calculatedSize, tags: this.byTag.size };
   }
