@@ -98,6 +98,27 @@ describe('invalid credentials are limited per client address before any lookup',
   });
 });
 
+describe('a burst of good credentials from one address is served', () => {
+  it('100 concurrent requests with a new session token and 100 with a new API key, on cold caches: every one 200, one lookup each', async () => {
+    const burst = 100;
+    const owner = await signUp(stack.routerUrl, 'burst_owner');
+    const created = await owner.client<{ createApiKey: { secret: string } }>(`mutation { createApiKey(name: "burst") { secret } }`);
+    const key = created.body.data!.createApiKey.secret;
+    // A router of its own: neither credential is in its caches yet.
+    const router = await stack.addRouter();
+    const address = '203.0.113.99';
+    const before = usersStatements();
+    const bySession = await Promise.all(Array.from({ length: burst }, () => session(router, owner.token, address)(`{ me { id } }`)));
+    const byKey = await Promise.all(
+      Array.from({ length: burst }, () => routerClient(router, { 'x-api-key': key, 'x-forwarded-for': address })(`{ me { id } }`)),
+    );
+    expect(outcomes(bySession)).toEqual({ '200 ok': burst });
+    expect(outcomes(byKey)).toEqual({ '200 ok': burst });
+    // A lookup per credential (and the background's usage and last-used writes), not one per request.
+    expect(usersStatements() - before).toBeLessThan(burst / 4);
+  });
+});
+
 describe('sessions end on every router', () => {
   const ME = `{ me { id } }`;
   let routerB: string;

@@ -63,11 +63,14 @@ export function createViewerIdentifier(options: {
    * the users subgraph. The attempt counts as a failure until it proves good,
    * so a burst of concurrent guesses cannot pass the allowance either.
    */
-  const lookup = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
-    const cached = await options.cache.get(credential);
-    if (cached) return cached;
-    const attempt = await options.throttle.begin(address);
-    if (!attempt.allowed) throw tooManyFailures(attempt.retryAfterMs);
+  const resolve = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
+    // A session token's signature was checked here already: it was issued by us, not guessed, so it
+    // does not count against the address (a burst of a real user's requests must not be refused).
+    const guessable = 'apiKey' in body;
+    if (guessable) {
+      const attempt = await options.throttle.begin(address);
+      if (!attempt.allowed) throw tooManyFailures(attempt.retryAfterMs);
+    }
     let refusal: RefusalReason | undefined;
     try {
       refusal = await options.cache.refusal(credential);
@@ -95,8 +98,23 @@ export function createViewerIdentifier(options: {
       // Only a credential nobody issued counts against the address: a good one, a revoked key or an
       // ended session (real credentials, not guesses: their floods stop at the refusal cache), or a
       // lookup that failed for another reason (users subgraph away) is given back.
-      if (refusal !== 'unknown') await options.throttle.succeeded(address);
+      if (guessable && refusal !== 'unknown') await options.throttle.succeeded(address);
     }
+  };
+
+  /** Lookups of one credential from one address in flight at once: one asks the users subgraph (and counts once), the rest wait for it. */
+  const inFlight = new Map<string, Promise<Viewer>>();
+  const lookup = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
+    const cached = await options.cache.get(credential);
+    if (cached) return cached;
+    // Per address too: one address's refusal (429) must not reach requests from another.
+    const key = `${address}\0${credential}`;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = resolve(credential, body, address).finally(() => inFlight.delete(key));
+      inFlight.set(key, pending);
+    }
+    return pending;
   };
 
   return async function identify(req: IncomingMessage): Promise<Viewer> {
