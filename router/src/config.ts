@@ -59,6 +59,7 @@ const SETTINGS = {
   SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
   SUBGRAPH_DEDUP: env.bool(true),
   CACHE_LOCAL_TTL_MS: env.int(5_000),
+  RESPONSE_CACHE_SINGLE_FLIGHT: env.bool(true),
   STALE_IF_ERROR_SECONDS: env.int(300),
   STALE_IF_ERROR_WAIT_MS: env.int(300, 1),
   CDN_PURGE_URL: env.url().optional(),
@@ -133,6 +134,8 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     subgraphDedup: config.SUBGRAPH_DEDUP,
     /** In-process response cache lifetime, in front of Redis. */
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
+    /** Concurrent misses of one response-cache key wait for one execution (RESPONSE_CACHE_SINGLE_FLIGHT). */
+    responseCacheSingleFlight: config.RESPONSE_CACHE_SINGLE_FLIGHT,
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
     /** How long a read with a stale answer waits for a subgraph before that answer is served. */
     staleIfErrorWaitMs: config.STALE_IF_ERROR_WAIT_MS,

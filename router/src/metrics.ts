@@ -40,6 +40,8 @@ export function createRouterMetrics(options: RouterMetricsOptions = {}) {
     cache: metrics.counter('response_cache_lookups_total', 'Response cache lookups by layer (local, redis) and result (hit, stale, miss)', ['layer', 'result']),
     breakers: metrics.gauge('subgraph_breaker_state', 'Circuit breaker of each subgraph: 0 closed, 1 half-open, 2 open, 3 isolated', ['subgraph']),
     cdnPurges: metrics.counter('cdn_purges_total', 'Purge requests to CDN_PURGE_URL by outcome: sent, retried (an attempt failed), failed (every attempt did), dropped (queue full)', ['outcome']),
+    singleFlightWaits: metrics.counter('response_cache_single_flight_waits_total', 'Response-cache misses that waited for another request\'s execution of the same key instead of executing (RESPONSE_CACHE_SINGLE_FLIGHT)'),
+    singleFlightUnshared: metrics.counter('response_cache_single_flight_unshared_total', 'Of those, the ones that executed after all: the answer waited for had errors or was not cached'),
     subgraphFetchesShared: metrics.counter('subgraph_fetches_shared_total', 'Subgraph fetches not sent because an identical one in flight answered them (SUBGRAPH_DEDUP), by subgraph', ['subgraph']),
     subgraphLatency: metrics.histogram('subgraph_fetch_duration_seconds', 'Router to subgraph fetches by subgraph and outcome', ['subgraph', 'outcome'], LATENCY_BUCKETS),
   };

@@ -180,6 +180,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       defaultListSize: config.defaultListSize,
       entitlementMutations: config.entitlementMutations,
       responseCache,
+      singleFlight: config.responseCacheSingleFlight,
       fingerprints,
       metrics,
       log,

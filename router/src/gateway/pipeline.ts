@@ -44,6 +44,8 @@ export interface PipelineOptions {
   /** Mutations after which the viewer's cached entitlement must be dropped everywhere. */
   entitlementMutations: ReadonlySet<string>;
   responseCache: ResponseCache;
+  /** Concurrent misses of one response-cache key wait for one execution and are answered from it. */
+  singleFlight: boolean;
   /** Learns the requests whose answers are cached, so the next are answered before Apollo (stages/cachedAnswer.ts). */
   fingerprints: RequestFingerprints;
   metrics: RouterMetrics;
@@ -106,6 +108,18 @@ const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
   !!errors?.some((e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string');
 
 /**
+ * A response-cache miss being executed: what it stored, or undefined when
+ * it stored nothing (errors, partial data, refused), for the misses of the
+ * same key that arrived meanwhile.
+ */
+type Flight = Promise<CachedResponse | undefined>;
+
+/** The execution's part in single-flight: set when it leads a flight, settled once it ends. */
+interface FlightSlot {
+  settle?: (entry: CachedResponse | undefined) => void;
+}
+
+/**
  * The router's pipeline around @apollo/gateway's executor: authorization,
  * demand control and field rate limits before the query plan is made;
  * refunds, usage and the removed fields' nulls after execution.
@@ -117,6 +131,8 @@ export class PipelineGateway implements GatewayInterface {
   private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
   private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 1 });
+  /** Response-cache misses executing now, by cache key (which holds the partition and, for PRIVATE, the viewer). */
+  private readonly flights = new Map<string, Flight>();
 
   constructor(
     private readonly gateway: ApolloGateway,
@@ -219,6 +235,28 @@ export class PipelineGateway implements GatewayInterface {
   }
 
   private async execute(rc: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> {
+    const slot: FlightSlot = {};
+    try {
+      return await this.run(rc, slot);
+    } finally {
+      // Whatever happened (a refusal, a failure, a throw), those waiting are released: with nothing, they execute.
+      slot.settle?.(undefined);
+    }
+  }
+
+  /** Leads the flight of `cacheKey`: later misses of it wait for this execution until `slot` settles. */
+  private lead(cacheKey: string, slot: FlightSlot): void {
+    let resolve!: (entry: CachedResponse | undefined) => void;
+    const flight: Flight = new Promise((r) => (resolve = r));
+    this.flights.set(cacheKey, flight);
+    slot.settle = (entry) => {
+      slot.settle = undefined;
+      if (this.flights.get(cacheKey) === flight) this.flights.delete(cacheKey);
+      resolve(entry);
+    };
+  }
+
+  private async run(rc: GatewayGraphQLRequestContext, slot: FlightSlot): Promise<GatewayExecutionResult> {
     // Apollo Server leaves resolving the operation to a gateway: an error returned here becomes
     // its OPERATION_RESOLUTION_FAILURE (400), where a throw would be a 500.
     if (!rc.operation) {
@@ -370,6 +408,24 @@ export class PipelineGateway implements GatewayInterface {
         const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
         return held.allowed ? fromCache(cached, held.available) : throttled(held);
       }
+      if (options.singleFlight) {
+        // Single flight: a miss of a key another request is executing waits for that answer and is served
+        // it as a hit; the first miss leads (no await between the look-up above and the lead, so one does).
+        const flight = this.flights.get(cacheKey);
+        if (flight) {
+          options.metrics.singleFlightWaits.inc();
+          const shared = await flight;
+          if (shared) {
+            learn(cacheKey);
+            const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
+            return held.allowed ? fromCache(shared, held.available) : throttled(held);
+          }
+          // An answer with errors or partial data was not stored: never shared, this request executes on its own.
+          options.metrics.singleFlightUnshared.inc();
+        } else {
+          this.lead(cacheKey, slot);
+        }
+      }
     }
 
     const charge = dryRun ? CHARGE_NOTHING : estimate;
@@ -455,8 +511,11 @@ export class PipelineGateway implements GatewayInterface {
         // Errors and partial results are never cached.
         // Nothing changes the data after this point (no fields were removed), so it is stored as is.
         // The answer waits for the write, so every router finds it once a client has seen it.
-        await options.responseCache.set(cacheKey, { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] });
+        const entry: CachedResponse = { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] };
+        await options.responseCache.set(cacheKey, entry);
         learn(cacheKey);
+        // Those waiting on this key are answered from what was stored, as later requests will be.
+        slot.settle?.(entry);
       }
     }
     if (prepared.mutationFields.length > 0) {

@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, signUp, type TestAccount } from './support/accounts';
+import { routerClient, type GraphQLResponse } from './support/client';
+import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
+
+/**
+ * Single-flight misses: concurrent misses of one response-cache key on a
+ * router wait for one execution and are answered from it; an answer with
+ * errors is never handed to them; different partitions never share one.
+ *
+ * The router runs with SUBGRAPH_DEDUP=false, so the subgraph calls counted
+ * show single-flight and not the sharing of identical fetches in flight.
+ * RESPONSE_CACHE_SINGLE_FLIGHT=false in the environment runs the same
+ * tests against a router without it (they then fail).
+ */
+
+/**
+ * A proxy in front of the memes subgraph that holds what it receives until
+ * released, so concurrent requests are surely concurrent however slow or
+ * fast the machine; released with `fail`, what it held is cut off.
+ */
+interface Gate {
+  url: string;
+  arrivals: number;
+  hold(): void;
+  release(options?: { fail?: boolean }): void;
+  close(): Promise<void>;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function startGate(target: string): Promise<Gate> {
+  let held: ((fail: boolean) => void)[] | undefined;
+  const hop = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
+  const gate: Gate = {
+    url: '',
+    arrivals: 0,
+    hold: () => {
+      held = [];
+    },
+    release: ({ fail = false } = {}) => {
+      const waiting = held ?? [];
+      held = undefined;
+      for (const go of waiting) go(fail);
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server: Server = createServer(async (req, res) => {
+    const body = await readBody(req);
+    gate.arrivals++;
+    const forward = async () => {
+      const headers = Object.entries(req.headers).filter(([name]) => !hop.has(name)) as [string, string][];
+      const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
+      const out = Buffer.from(await answer.arrayBuffer());
+      res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => !hop.has(name) && name !== 'content-encoding')));
+      res.end(out);
+    };
+    if (held) held.push((fail) => (fail ? req.socket.destroy() : void forward()));
+    else await forward();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  gate.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  return gate;
+}
+
+let stack: Stack;
+let gate: Gate;
+let redis: Redis;
+let routerUrl: string;
+let member: TestAccount;
+
+/** A counter from the router's /metrics (0 while it has none). */
+async function counter(name: string): Promise<number> {
+  const text = await (await fetch(`${routerUrl}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/**
+ * Sends `requests` at once with the gate shut, and lets them through once
+ * every one has either reached the memes subgraph or is waiting for another's
+ * execution; counts the subgraph calls they made.
+ */
+async function together(requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) {
+  const before = { memes: gate.arrivals, users: stack.subgraphRequests().users, waits: await counter('response_cache_single_flight_waits_total') };
+  gate.hold();
+  const answers = Promise.all(requests.map((send) => send()));
+  try {
+    await eventually(
+      async () => gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >= requests.length,
+      30_000,
+      50,
+    );
+  } finally {
+    gate.release(release);
+  }
+  return { answers: await answers, memes: gate.arrivals - before.memes, users: stack.subgraphRequests().users - before.users };
+}
+
+/** Makes every cached answer of this stack older than its maxAge, as time would. */
+async function expireCachedAnswers(): Promise<number> {
+  let aged = 0;
+  for (const key of await redis.keys(`${stack.redisPrefix}response:*`)) {
+    const raw = await redis.get(key);
+    if (!raw) continue;
+    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
+    entry.storedAt -= (entry.maxAge + 5) * 1000;
+    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
+    aged++;
+  }
+  return aged;
+}
+
+const cacheHeaders = (answers: GraphQLResponse[]) => answers.map((a) => a.headers.get('x-cache')).sort();
+
+beforeAll(async () => {
+  stack = await startStack({ users: 10, memes: 40, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } });
+  gate = await startGate(stack.subgraphUrls.memes);
+  redis = new Redis(TEST_REDIS_URL);
+  routerUrl = await stack.addRouter({
+    SUBGRAPH_URL_MEMES: gate.url,
+    SUBGRAPH_DEDUP: 'false',
+    // What Redis holds is what counts: no in-process copy answers in front of it.
+    CACHE_LOCAL_TTL_MS: '0',
+    // An expired answer in hand makes a read wait only briefly for a subgraph before serving it stale:
+    // here the gate holds the subgraph until every request is in.
+    STALE_IF_ERROR_WAIT_MS: '60000',
+    // One cut-off fetch per test must not open the breaker for the next.
+    SUBGRAPH_BREAKER_THRESHOLD: '1000',
+    RESPONSE_CACHE_SINGLE_FLIGHT: process.env.RESPONSE_CACHE_SINGLE_FLIGHT ?? 'true',
+  });
+  member = await signUp(stack.routerUrl, 'flight_member');
+}, 60_000);
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+  await gate?.close();
+});
+
+describe('single-flight response-cache misses', () => {
+  it('50 concurrent requests for an expired answer make one execution, and all get its answer', async () => {
+    const client = routerClient(routerUrl);
+    // Trending from memes, then its authors from users: two subgraph calls per execution.
+    const PAGE = `{ trending(first: 6) { id title author { handle } } }`;
+    const first = await client(PAGE);
+    expect(first.body.errors).toBeUndefined();
+    expect((await client(PAGE)).headers.get('x-cache')).toBe('HIT');
+    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+
+    const n = 50;
+    const { answers, memes, users } = await together(Array.from({ length: n }, () => () => client(PAGE)));
+    expect(memes).toBe(1);
+    expect(users).toBe(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors).toBeUndefined();
+      expect(answer.body.data).toEqual(first.body.data);
+    }
+    // The one that executed is the miss; those that waited for it are answered as hits.
+    expect(cacheHeaders(answers)).toEqual(['MISS', ...Array<string>(n - 1).fill('HIT')].sort());
+  });
+
+  it('a leader whose subgraph fails hands no failure to those waiting: they execute on their own', async () => {
+    const client = routerClient(routerUrl);
+    const QUERY = `{ trending(first: 7) { id title } }`;
+    const n = 10;
+    const { answers, memes } = await together(
+      Array.from({ length: n }, () => () => client(QUERY)),
+      { fail: true },
+    );
+    const failed = answers.filter((a) => a.body.errors?.length);
+    expect(failed.length).toBe(1);
+    expect(failed[0]!.body.errors![0]!.extensions?.code).toBe('DOWNSTREAM_SERVICE_ERROR');
+    const good = answers.filter((a) => !a.body.errors?.length);
+    expect(good.length).toBe(n - 1);
+    for (const answer of good) expect(answer.body.data).toEqual(good[0]!.body.data);
+    // The cut-off fetch, then the others' own.
+    expect(memes).toBeGreaterThan(1);
+    // What was stored is the good answer, never the failure.
+    const after = await client(QUERY);
+    expect(after.headers.get('x-cache')).toBe('HIT');
+    expect(after.body.data).toEqual(good[0]!.body.data);
+  });
+
+  it('never shares an execution between tiers', async () => {
+    const anonymous = routerClient(routerUrl);
+    const signedIn = routerClient(routerUrl, { authorization: `Bearer ${member.token}` });
+    const QUERY = `{ trending(first: 8) { id title } }`;
+    const n = 10;
+    const { answers, memes } = await together([
+      ...Array.from({ length: n }, () => () => anonymous(QUERY)),
+      ...Array.from({ length: n }, () => () => signedIn(QUERY)),
+    ]);
+    // One execution per partition.
+    expect(memes).toBe(2);
+    for (const group of [answers.slice(0, n), answers.slice(n)]) {
+      expect(cacheHeaders(group)).toEqual(['MISS', ...Array<string>(n - 1).fill('HIT')].sort());
+      for (const answer of group) expect(answer.body.errors).toBeUndefined();
+    }
+  });
+});
