@@ -21,9 +21,10 @@ const allMemes = (db: Db) =>
 describe('seedMemes on PGlite', () => {
   let first: Db;
   let second: Db;
+  // Two embedded databases made and seeded at once: about 3 s alone, several times that on a busy machine.
   beforeAll(async () => {
     [first, second] = await Promise.all([seeded(400, 15), seeded(400, 15)]);
-  });
+  }, 60_000);
   afterAll(async () => {
     await Promise.all(dbs.map((db) => db.close()));
   });
