@@ -180,7 +180,12 @@ describe('single-flight response-cache misses', () => {
     expect(failed[0]!.body.errors![0]!.extensions?.code).toBe('DOWNSTREAM_SERVICE_ERROR');
     const good = answers.filter((a) => !a.body.errors?.length);
     expect(good.length).toBe(n - 1);
-    for (const answer of good) expect(answer.body.data).toEqual(good[0]!.body.data);
+    for (const answer of good) {
+      expect((answer.body.data as { trending: unknown[] }).trending).toHaveLength(7);
+      expect(answer.body.data).toEqual(good[0]!.body.data);
+      // Nothing was shared with them: each executed (a failed answer is never a hit).
+      expect(answer.headers.get('x-cache')).toBe('MISS');
+    }
     // The cut-off fetch, then the others' own.
     expect(memes).toBeGreaterThan(1);
     // What was stored is the good answer, never the failure.
