@@ -159,7 +159,9 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  // fetch's own message ("fetch failed") says nothing; its cause says which connection failed and why.
+  console.error(error instanceof Error ? (error.cause === undefined ? error.message : `${error.message} (${String(error.cause)})`) : error);
+  if (error instanceof Error && error.stack) console.error(error.stack.split('\n').slice(1, 6).join('\n'));
   killAll();
   process.exit(1);
 });

@@ -37,11 +37,16 @@ export interface UnderLoadCheck {
   rejection?: RejectionCheck;
 }
 
-/** The headers and body of the next request. */
+/**
+ * The headers and body of the next request. The headers are always a copy:
+ * autocannon writes each request's Content-Length into the headers object
+ * it is handed, and a later check sending `request.headers` would then send
+ * the last load request's length with a body of another length.
+ */
 function nextRequest(request: HttpRequest): { headers: Record<string, string>; body: string | undefined } {
   const made = typeof request.body === 'function' ? request.body() : request.body;
   if (typeof made === 'object') return { headers: { ...request.headers, ...made.headers }, body: made.body };
-  return { headers: request.headers, body: made };
+  return { headers: { ...request.headers }, body: made };
 }
 
 export interface Sample {
