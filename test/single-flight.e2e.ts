@@ -75,6 +75,8 @@ let gate: Gate;
 let redis: Redis;
 let routerUrl: string;
 let member: TestAccount;
+/** A router serving answers up to 120 s past their maxAge while it refreshes them. */
+let revalidatingUrl: string;
 
 /** A counter from the router's /metrics (0 while it has none). */
 async function counter(name: string): Promise<number> {
@@ -137,6 +139,12 @@ beforeAll(async () => {
     RESPONSE_CACHE_SINGLE_FLIGHT: process.env.RESPONSE_CACHE_SINGLE_FLIGHT ?? 'true',
   });
   member = await signUp(stack.routerUrl, 'flight_member');
+  revalidatingUrl = await stack.addRouter({
+    SUBGRAPH_URL_MEMES: gate.url,
+    SUBGRAPH_DEDUP: 'false',
+    CACHE_LOCAL_TTL_MS: '0',
+    STALE_WHILE_REVALIDATE_SECONDS: process.env.STALE_WHILE_REVALIDATE_SECONDS ?? '120',
+  });
 }, 60_000);
 afterAll(async () => {
   redis?.disconnect();
@@ -209,5 +217,38 @@ describe('single-flight response-cache misses', () => {
       expect(cacheHeaders(group)).toEqual(['MISS', ...Array<string>(n - 1).fill('HIT')].sort());
       for (const answer of group) expect(answer.body.errors).toBeUndefined();
     }
+  });
+});
+
+describe('stale while revalidate', () => {
+  it('serves an expired answer at once while one refresh runs, then the refreshed answer', async () => {
+    const client = routerClient(revalidatingUrl);
+    const QUERY = `{ trending(first: 9) { id title } }`;
+    const first = await client(QUERY);
+    expect(first.body.errors).toBeUndefined();
+    // Shared caches are told so for a public answer.
+    expect(first.headers.get('cache-control')).toMatch(/^public, max-age=\d+, stale-while-revalidate=120$/);
+    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+
+    const before = gate.arrivals;
+    gate.hold();
+    let answers: GraphQLResponse[];
+    try {
+      // The memes subgraph holds what it is sent: these are answered without it.
+      answers = await Promise.all(Array.from({ length: 5 }, () => client(QUERY)));
+      await eventually(async () => gate.arrivals > before, 10_000);
+    } finally {
+      gate.release();
+    }
+    // One refresh for all five.
+    expect(gate.arrivals - before).toBe(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-cache')).toBe('STALE');
+      expect(answer.body.extensions?.stale).toBe(true);
+      expect(answer.body.data).toEqual(first.body.data);
+    }
+    // Once the refresh is stored, it is a hit again.
+    await eventually(async () => (await client(QUERY)).headers.get('x-cache') === 'HIT', 10_000, 50);
   });
 });

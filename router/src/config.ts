@@ -62,6 +62,7 @@ const SETTINGS = {
   RESPONSE_CACHE_SINGLE_FLIGHT: env.bool(true),
   STALE_IF_ERROR_SECONDS: env.int(300),
   STALE_IF_ERROR_WAIT_MS: env.int(300, 1),
+  STALE_WHILE_REVALIDATE_SECONDS: env.int(0),
   CDN_PURGE_URL: env.url().optional(),
   CDN_PURGE_TOKEN: env.optional(),
   CDN_PURGE_MAX_QUEUE: env.int(1_000, 1),
@@ -139,6 +140,8 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     staleIfErrorSeconds: config.STALE_IF_ERROR_SECONDS,
     /** How long a read with a stale answer waits for a subgraph before that answer is served. */
     staleIfErrorWaitMs: config.STALE_IF_ERROR_WAIT_MS,
+    /** How long past its maxAge an answer is served while one refresh of it runs (0: not at all). */
+    staleWhileRevalidateSeconds: config.STALE_WHILE_REVALIDATE_SECONDS,
     /** Where every purge is also sent, for a CDN in front of the router; unset: nowhere. */
     cdnPurge: config.CDN_PURGE_URL
       ? {

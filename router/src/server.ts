@@ -127,6 +127,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const responseCache = new ResponseCache(state, {
     localTtlMs: config.cacheLocalTtlMs,
     staleIfErrorSeconds: config.staleIfErrorSeconds,
+    staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
     onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
     onPurge: cdnPurger ? (tags) => cdnPurger.send(tags) : undefined,
   });
@@ -181,6 +182,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       entitlementMutations: config.entitlementMutations,
       responseCache,
       singleFlight: config.responseCacheSingleFlight,
+      staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
       fingerprints,
       metrics,
       log,
@@ -235,7 +237,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     throttle: createCredentialThrottle(state, { failuresPerAddress: config.authFailuresPerAddress, windowMs: config.authFailureWindowMs }),
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
-  const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics });
+  const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics, staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds });
   const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
   const admission = createAdmission({ identify, tiers: config.tiers, bodyLimitBytes: config.bodyLimitBytes });
   const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });

@@ -30,6 +30,13 @@ describe('httpCacheHeaders', () => {
     expect(httpCacheHeaders(query({ credentialed: true }))).toEqual({ vary: VARY, 'cache-control': 'private, max-age=60' });
   });
 
+  it('stale-while-revalidate is said to shared caches of public answers only', () => {
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120 }))['cache-control']).toBe('public, max-age=60, stale-while-revalidate=120');
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, credentialed: true }))['cache-control']).toBe('private, max-age=60');
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, tags: ['Meme:has space'] }))['cache-control']).toBe('private, max-age=60');
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, maxAgeLeft: 0 }))['cache-control']).toBe('no-store');
+  });
+
   it('a hit says the time it has left', () => {
     expect(httpCacheHeaders(query({ maxAgeLeft: 41.6 }))['cache-control']).toBe('public, max-age=41');
   });
@@ -85,6 +92,19 @@ describe('applyHttpCacheHeaders: the operations of a batch share one head', () =
     expect(Object.fromEntries(headers)).toEqual({ vary: VARY, 'cache-control': 'no-store', 'clear-site-data': '"cache"' });
     applyHttpCacheHeaders(headers, query());
     expect(Object.fromEntries(headers)).toEqual({ vary: VARY, 'cache-control': 'no-store', 'clear-site-data': '"cache"' });
+  });
+
+  it('keeps stale-while-revalidate only as long as every public answer of the batch allows', () => {
+    const headers = new HeaderMap();
+    applyHttpCacheHeaders(headers, query({ staleWhileRevalidate: 120 }));
+    applyHttpCacheHeaders(headers, query({ staleWhileRevalidate: 30, maxAgeLeft: 40 }));
+    expect(headers.get('cache-control')).toBe('public, max-age=40, stale-while-revalidate=30');
+    applyHttpCacheHeaders(headers, query());
+    expect(headers.get('cache-control')).toBe('public, max-age=40');
+    const mixed = new HeaderMap();
+    applyHttpCacheHeaders(mixed, query({ staleWhileRevalidate: 120 }));
+    applyHttpCacheHeaders(mixed, query({ staleWhileRevalidate: 120, credentialed: true }));
+    expect(mixed.get('cache-control')).toBe('private, max-age=60');
   });
 
   it('public and private make private; a header it did not write counts as no-store; Vary keeps what was there', () => {

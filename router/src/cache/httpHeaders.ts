@@ -58,16 +58,20 @@ export interface HttpCacheFacts {
   failed: boolean;
   /** A mutation that changes the viewer's entitlement or identity. */
   changesViewer: boolean;
+  /** Seconds past maxAge the router serves an answer while refreshing it: said to shared caches of public answers. */
+  staleWhileRevalidate?: number;
 }
 
-export type Freshness = { scope: 'public' | 'private'; maxAge: number } | 'no-store';
+export type Freshness = { scope: 'public' | 'private'; maxAge: number; staleWhileRevalidate?: number } | 'no-store';
 
 /** How long, and by whom, an answer may be kept. */
 export function freshnessOf(facts: HttpCacheFacts): Freshness {
   if (facts.operation !== OperationTypeNode.QUERY || facts.failed || facts.policy.scope === 'PRIVATE') return 'no-store';
   const maxAge = Math.floor(Math.min(facts.maxAgeLeft, facts.policy.maxAge));
   if (!(maxAge > 0)) return 'no-store';
-  return { scope: facts.credentialed ? 'private' : 'public', maxAge };
+  if (facts.credentialed) return { scope: 'private', maxAge };
+  const swr = Math.floor(facts.staleWhileRevalidate ?? 0);
+  return swr > 0 ? { scope: 'public', maxAge, staleWhileRevalidate: swr } : { scope: 'public', maxAge };
 }
 
 /** The headers to send with an answer, as a header map holds them (lower-case names). */
@@ -88,21 +92,29 @@ function headersFor(freshness: Freshness, tags: Iterable<string>, clearSiteData:
       headers['cache-tag'] = unique.join(',');
     }
   }
-  headers['cache-control'] = kept === 'no-store' ? 'no-store' : `${kept.scope}, max-age=${kept.maxAge}`;
+  headers['cache-control'] =
+    kept === 'no-store'
+      ? 'no-store'
+      : `${kept.scope}, max-age=${kept.maxAge}${kept.scope === 'public' && kept.staleWhileRevalidate ? `, stale-while-revalidate=${kept.staleWhileRevalidate}` : ''}`;
   if (clearSiteData) headers['clear-site-data'] = '"cache"';
   return headers;
 }
 
 /** What a header map already says, as written by headersFor; anything else is kept from no one. */
 function freshnessIn(cacheControl: string): Freshness {
-  const match = /^(public|private), max-age=(\d+)$/.exec(cacheControl);
-  return match ? { scope: match[1] as 'public' | 'private', maxAge: Number(match[2]) } : 'no-store';
+  const match = /^(public|private), max-age=(\d+)(?:, stale-while-revalidate=(\d+))?$/.exec(cacheControl);
+  if (!match) return 'no-store';
+  const freshness = { scope: match[1] as 'public' | 'private', maxAge: Number(match[2]) };
+  return match[3] ? { ...freshness, staleWhileRevalidate: Number(match[3]) } : freshness;
 }
 
 /** The stricter of two: a batch answer is kept only as its least keepable operation allows. */
 export function stricter(a: Freshness, b: Freshness): Freshness {
   if (a === 'no-store' || b === 'no-store') return 'no-store';
-  return { scope: a.scope === 'private' || b.scope === 'private' ? 'private' : 'public', maxAge: Math.min(a.maxAge, b.maxAge) };
+  const kept = { scope: a.scope === 'private' || b.scope === 'private' ? ('private' as const) : ('public' as const), maxAge: Math.min(a.maxAge, b.maxAge) };
+  // Served stale only as long as both answers may be.
+  const swr = Math.min(a.staleWhileRevalidate ?? 0, b.staleWhileRevalidate ?? 0);
+  return kept.scope === 'public' && swr > 0 ? { ...kept, staleWhileRevalidate: swr } : kept;
 }
 
 /** A header map: Apollo's (undefined when absent) or the Fetch API's (null). */

@@ -22,6 +22,8 @@ export interface ResponseCacheOptions {
   localTtlMs: number;
   /** How long past its maxAge a response may still be served when a subgraph fails. */
   staleIfErrorSeconds: number;
+  /** How long past its maxAge a response may still be served while one refresh of it runs (0: not at all). */
+  staleWhileRevalidateSeconds?: number;
   /** Told of every lookup: which layer answered and how. */
   onLookup?: (layer: 'local' | 'redis', result: 'hit' | 'stale' | 'miss') => void;
   /** Told of every purge this router makes (a mutation's, or another service's request it claimed), e.g. for a CDN. */
@@ -48,6 +50,9 @@ export const DEFAULT_LOCAL_MAX_BYTES = 32 * 1024 * 1024;
 
 export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
 export const isFresh = (entry: CachedResponse, now = Date.now()) => !entry.staleOnly && now - entry.storedAt < entry.maxAge * 1000;
+/** Whether an entry past its maxAge may still be served while it is refreshed: never a stale-only copy a purge kept. */
+export const isRevalidatable = (entry: CachedResponse, seconds: number, now = Date.now()) =>
+  seconds > 0 && !entry.staleOnly && now - entry.storedAt < (entry.maxAge + seconds) * 1000;
 
 /**
  * The router's response cache: a tagged cache (see TaggedCache), an
@@ -65,16 +70,18 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
   ) {
     const now = options.now ?? Date.now;
     const report = options.onLookup;
+    // Kept past maxAge for the longer of the two stale windows.
+    const staleSeconds = Math.max(options.staleIfErrorSeconds, options.staleWhileRevalidateSeconds ?? 0);
     this.cache = new TaggedCache<Entry>(state, {
       component: 'response cache',
       names: { entry: 'response', tag: 'tag', stale: 'stale-response', channel: 'cache-purge' },
       tagsOf: (entry) => entry.tags,
-      sharedTtlMs: (entry) => (entry.maxAge + options.staleIfErrorSeconds) * 1000,
-      // Without Redis this LRU is the only layer, so it keeps stale entries for stale-if-error too.
+      sharedTtlMs: (entry) => (entry.maxAge + staleSeconds) * 1000,
+      // Without Redis this LRU is the only layer, so it keeps stale entries for both stale windows too.
       localTtlMs: (entry, withRedis, at) =>
         withRedis
           ? Math.min(options.localTtlMs, entry.maxAge * 1000 - (at - entry.storedAt))
-          : (entry.maxAge + options.staleIfErrorSeconds) * 1000 - (at - entry.storedAt),
+          : (entry.maxAge + staleSeconds) * 1000 - (at - entry.storedAt),
       maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
       onLookup: report && ((layer, found) => report(layer, !found ? 'miss' : isFresh(this.mark(found.value, found.staleOnly), now()) ? 'hit' : 'stale')),
       now,

@@ -16,7 +16,7 @@ import { applyHttpCacheHeaders, changesViewer, hasCredentials } from '../cache/h
 import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { mutationPurges } from '../cache/rules';
-import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
+import { ageOf, isFresh, isRevalidatable, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { CostBucket } from '../cost/bucket';
 import { bucketKey } from '../limits/keys';
 import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
@@ -46,6 +46,8 @@ export interface PipelineOptions {
   responseCache: ResponseCache;
   /** Concurrent misses of one response-cache key wait for one execution and are answered from it. */
   singleFlight: boolean;
+  /** Seconds past maxAge an answer is served while one refresh of it runs in the background (0: not at all). */
+  staleWhileRevalidateSeconds: number;
   /** Learns the requests whose answers are cached, so the next are answered before Apollo (stages/cachedAnswer.ts). */
   fingerprints: RequestFingerprints;
   metrics: RouterMetrics;
@@ -256,6 +258,28 @@ export class PipelineGateway implements GatewayInterface {
     };
   }
 
+  /**
+   * Executes a cacheable query again and stores its answer, for stale while
+   * revalidate: the request that started it was answered already. Only for
+   * operations that lost no field (see cacheableSoFar), so the document
+   * runs as sent; nothing is stored from an answer with errors.
+   */
+  private async revalidate(rc: GatewayGraphQLRequestContext, cacheKey: string, maxAge: number, slot: FlightSlot): Promise<void> {
+    try {
+      const executed = this.withIds({ document: rc.document, queryHash: rc.queryHash });
+      const result = await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
+      if (result.errors?.length || !result.data) return;
+      const tags = takeEntityTags(result.data);
+      const entry: CachedResponse = { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge, tags: [...tags] };
+      await this.options.responseCache.set(cacheKey, entry);
+      slot.settle?.(entry);
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'stale answer not refreshed');
+    } finally {
+      slot.settle?.(undefined);
+    }
+  }
+
   private async run(rc: GatewayGraphQLRequestContext, slot: FlightSlot): Promise<GatewayExecutionResult> {
     // Apollo Server leaves resolving the operation to a gateway: an error returned here becomes
     // its OPERATION_RESOLUTION_FAILURE (400), where a throw would be a 500.
@@ -366,18 +390,21 @@ export class PipelineGateway implements GatewayInterface {
         operation: rc.operation!.operation,
         policy: prepared.cachePolicy,
         changesViewer: changesViewer(prepared.mutationFields, options.entitlementMutations),
+        staleWhileRevalidate: options.staleWhileRevalidateSeconds,
       });
     };
-    /** A fresh answer from the response cache: nothing ran, so nothing is charged. */
-    const fromCache = async (entry: CachedResponse, available: number): Promise<GatewayExecutionResult> => {
+    /** An answer from the response cache (fresh, or stale while it is refreshed): nothing ran, so nothing is charged. */
+    const fromCache = async (entry: CachedResponse, available: number, stale = false): Promise<GatewayExecutionResult> => {
       options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
-      setHeader('x-cache', 'HIT');
-      report.cache = 'HIT';
+      const mark = stale ? 'STALE' : 'HIT';
+      setHeader('x-cache', mark);
+      report.cache = mark;
       const age = ageOf(entry);
       setHeader('age', String(age));
       httpCache({ maxAgeLeft: prepared.cachePolicy.maxAge - age, tags: entry.tags, failed: false });
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
-      return { data: JSON.parse(entry.data) as Record<string, unknown>, extensions: costExtension(0, available) };
+      const extensions = costExtension(0, available);
+      return { data: JSON.parse(entry.data) as Record<string, unknown>, extensions: stale ? { ...extensions, stale: true } : extensions };
     };
     /** The next request with this fingerprint is answered from the cache without Apollo, as this one is or will be. */
     const learn = (cacheKey: string) => {
@@ -407,6 +434,16 @@ export class PipelineGateway implements GatewayInterface {
         learn(cacheKey);
         const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
         return held.allowed ? fromCache(cached, held.available) : throttled(held);
+      }
+      if (cached && isRevalidatable(cached, options.staleWhileRevalidateSeconds)) {
+        // Stale while revalidate: served at once, as a hit is charged, while one refresh per key runs in the background.
+        if (!this.flights.has(cacheKey)) {
+          const refresh: FlightSlot = {};
+          this.lead(cacheKey, refresh);
+          void this.revalidate(rc, cacheKey, prepared.cachePolicy.maxAge, refresh);
+        }
+        const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
+        return held.allowed ? fromCache(cached, held.available, true) : throttled(held);
       }
       if (options.singleFlight) {
         // Single flight: a miss of a key another request is executing waits for that answer and is served

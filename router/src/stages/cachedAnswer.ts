@@ -99,6 +99,8 @@ export interface CachedAnswerOptions {
   responseCache: ResponseCache;
   usage: UsageMeter;
   metrics: RouterMetrics;
+  /** Said in Cache-Control of public answers (STALE_WHILE_REVALIDATE_SECONDS). */
+  staleWhileRevalidateSeconds?: number;
 }
 
 export interface CachedAnswerRequest {
@@ -174,6 +176,7 @@ export function createCachedAnswer(options: CachedAnswerOptions) {
           tags: entry.tags,
           failed: false,
           changesViewer: false,
+          staleWhileRevalidate: options.staleWhileRevalidateSeconds,
         }),
       };
       cachingHeaders.set(entry, known);
