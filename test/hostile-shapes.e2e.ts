@@ -182,6 +182,22 @@ describe('every check sees through every shape of an operation', () => {
     for (const [shape, outcome] of Object.entries(outcomes)) expect(outcome, shape).toEqual(expected);
   });
 
+  it('a condition in another operation of the document does not decide this one', async () => {
+    const DOCUMENT = `query A($s: Boolean!) { plans @skip(if: $s) { tier } } query B { plans { tier } }`;
+    const asked = { query: DOCUMENT, operationName: 'B' };
+    const answers = [
+      await fetch(`${a}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(asked) }),
+      await fetch(`${a}/graphql?${new URLSearchParams(asked)}`, { headers: { 'apollo-require-preflight': 'true' } }),
+      await fetch(`${a}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ __typename }' }, asked]) }),
+    ];
+    for (const [i, answer] of answers.entries()) {
+      const json = (await answer.json()) as Outcome['body'] | Outcome['body'][];
+      const body = Array.isArray(json) ? json[1]! : json;
+      expect(body.errors, ['POST', 'GET', 'batch'][i]).toBeUndefined();
+      expect((body.data as { plans: unknown[] }).plans).toHaveLength(4);
+    }
+  });
+
   it('cost: every shape of one operation is estimated the same, and @include decides with its variable', async () => {
     const costs: Record<string, [number, number]> = {};
     for (const variant of VARIANTS) {

@@ -1,7 +1,6 @@
 import { getNamedType, isNonNullType, isObjectType, type FieldNode, type GraphQLObjectType } from 'graphql';
-import { collectSubfields } from 'graphql/execution/collectFields.js';
 import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
-import { rootFields, walkOperation, type OperationInput } from './walk';
+import { rootFields, subfieldsOf, walkOperation, type OperationInput } from './walk';
 
 /** A field of the operation the router has to decide about before planning. */
 export interface GuardedField {
@@ -93,7 +92,7 @@ export function analyzeOperation(input: OperationInput, policy: SchemaPolicy): O
         nullDepth,
         // The router puts its own value here: what the client selected of it, as execution would collect it.
         ...(routerField && isObjectType(named)
-          ? { selection: [...collectSubfields(input.schema, input.fragments, input.variables, named, nodes)].map(([key, n]): [string, string] => [key, n[0]!.name.value]) }
+          ? { selection: [...subfieldsOf(input, named, nodes)].map(([key, n]): [string, string] => [key, n[0]!.name.value]) }
           : {}),
       });
     }

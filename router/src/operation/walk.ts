@@ -17,7 +17,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { collectFields, collectSubfields } from 'graphql/execution/collectFields.js';
+import { collectFields, collectSubfields as collectSubfieldsOf } from 'graphql/execution/collectFields.js';
 import { ErrorCode } from '@memegraph/service-kit';
 
 /**
@@ -61,6 +61,7 @@ export function walkOperation<S>(input: OperationInput, state: S, visitField: (v
   const { schema, operation, fragments, variables } = input;
   const root = schema.getRootType(operation.operation);
   if (!root) return;
+  const collectSubfields = (type: GraphQLObjectType, nodes: readonly FieldNode[]) => subfieldsOf(input, type, nodes);
   const walk = (parent: GraphQLObjectType, fields: Map<string, readonly FieldNode[]>, inherited: S) => {
     for (const [responseKey, nodes] of fields) {
       const name = nodes[0]!.name.value;
@@ -69,20 +70,35 @@ export function walkOperation<S>(input: OperationInput, state: S, visitField: (v
       if (!field) continue;
       const next = visitField({ responseKey, nodes, field, parent, state: inherited });
       const named = getNamedType(field.type);
-      if (isObjectType(named)) walk(named, collectSubfields(schema, fragments, variables, named, nodes), next);
+      if (isObjectType(named)) walk(named, collectSubfields(named, nodes), next);
       else if (isAbstractType(named)) {
-        for (const possible of schema.getPossibleTypes(named)) walk(possible, collectSubfields(schema, fragments, variables, possible, nodes), next);
+        for (const possible of schema.getPossibleTypes(named)) walk(possible, collectSubfields(possible, nodes), next);
       }
     }
   };
-  walk(root, collectFields(schema, fragments, variables, root, operation.selectionSet), state);
+  walk(root, coded(() => collectFields(schema, fragments, variables, root, operation.selectionSet)), state);
+}
+
+/** The subfields an object of `type` gets from these nodes, by response key (graphql-js's collection, coded errors). */
+export function subfieldsOf(input: OperationInput, type: GraphQLObjectType, nodes: readonly FieldNode[]): Map<string, readonly FieldNode[]> {
+  return coded(() => collectSubfieldsOf(input.schema, input.fragments, input.variables, type, nodes));
+}
+
+/** graphql-js's collection throws an uncoded error for a condition execution refuses (a null `if`): coded here. */
+function coded<T>(collect: () => T): T {
+  try {
+    return collect();
+  } catch (error) {
+    if (error instanceof GraphQLError && error.extensions?.code === undefined) throw badInput(error.message);
+    throw error;
+  }
 }
 
 /** The root fields an operation executes, by response key, introspection included (what a mutation does, in order). */
 export function rootFields(input: OperationInput): { responseKey: string; name: string }[] {
   const root = input.schema.getRootType(input.operation.operation);
   if (!root) return [];
-  return [...collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet)].map(([responseKey, nodes]) => ({
+  return [...coded(() => collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet))].map(([responseKey, nodes]) => ({
     responseKey,
     name: nodes[0]!.name.value,
   }));
@@ -122,8 +138,10 @@ export function conditionsOf(document: DocumentNode): FieldNode['directives'] {
 
 /**
  * What the executed shape depends on: the value of every `@skip`/`@include`
- * condition, as a short key ('' when the document has none). Throws a coded
- * BAD_USER_INPUT error for a condition execution would refuse (a null `if`).
+ * condition of the document, as a short key ('' when it has none). A
+ * condition that cannot be decided with these variables (a null `if`, or a
+ * variable of another operation in the document) is keyed as such: the walk
+ * refuses it, coded, only if the operation actually reaches it.
  */
 export function conditionsKey(conditions: FieldNode['directives'], variables: Readonly<Record<string, unknown>>): string {
   if (!conditions?.length) return '';
@@ -132,8 +150,8 @@ export function conditionsKey(conditions: FieldNode['directives'], variables: Re
     const definition = directive.name.value === 'skip' ? GraphQLSkipDirective : GraphQLIncludeDirective;
     try {
       key += getDirectiveValues(definition, { directives: [directive] }, variables)?.if ? '1' : '0';
-    } catch (error) {
-      throw badInput(error instanceof GraphQLError ? error.message : `Invalid @${directive.name.value} condition`);
+    } catch {
+      key += '?';
     }
   }
   return key;
