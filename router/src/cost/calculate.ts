@@ -1,6 +1,7 @@
 import {
   Kind,
   getNamedType,
+  getOperationAST,
   isAbstractType,
   isLeafType,
   isListType,
@@ -378,19 +379,13 @@ class Costing {
   }
 }
 
+/** The operation to cost, picked as execution picks it (graphql-js getOperationAST). */
 function selectOperation(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
-  if (operationName) {
-    const named = operations.find((o) => o.name?.value === operationName);
-    if (!named) throw invalid(`Unknown operation named "${operationName}".`);
-    return named;
-  }
-  if (operations.length === 1) return operations[0]!;
-  throw invalid(
-    operations.length === 0
-      ? 'The document contains no operation.'
-      : 'Must provide operation name if query contains multiple operations.',
-  );
+  const operation = getOperationAST(document, operationName);
+  if (operation) return operation;
+  if (operationName) throw invalid(`Unknown operation named "${operationName}".`);
+  const count = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
+  throw invalid(count === 0 ? 'The document contains no operation.' : 'Must provide operation name if query contains multiple operations.');
 }
 
 function rootTypeOf(schema: GraphQLSchema, operation: OperationDefinitionNode): GraphQLObjectType {
