@@ -1,63 +1,9 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp, type TestAccount } from './support/accounts';
 import { routerClient } from './support/client';
+import { startGate, type Gate } from './support/gate';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
 
-/**
- * A proxy in front of the memes subgraph that can hold what it receives
- * until told to let it through: so concurrent requests are surely in flight
- * at the same time, however slow or fast the machine.
- */
-interface Gate {
-  url: string;
-  /** Requests the memes subgraph was sent through this gate. */
-  arrivals: number;
-  hold(): void;
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function startGate(target: string): Promise<Gate> {
-  let held: (() => void)[] | undefined;
-  const hop = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
-  const gate: Gate = {
-    url: '',
-    arrivals: 0,
-    hold: () => {
-      held = [];
-    },
-    release: () => {
-      const waiting = held ?? [];
-      held = undefined;
-      for (const go of waiting) go();
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-  const server: Server = createServer(async (req, res) => {
-    const body = await readBody(req);
-    gate.arrivals++;
-    const forward = async () => {
-      const headers = Object.entries(req.headers).filter(([name]) => !hop.has(name)) as [string, string][];
-      const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
-      const out = Buffer.from(await answer.arrayBuffer());
-      res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => !hop.has(name) && name !== 'content-encoding')));
-      res.end(out);
-    };
-    if (held) held.push(() => void forward());
-    else await forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  gate.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  return gate;
-}
 
 let stack: Stack;
 let gate: Gate;

@@ -1,4 +1,5 @@
 import { redisScript, withFallback } from '@memegraph/service-kit';
+import { BUCKET } from '../limits/lua';
 import type { SharedState } from '../state/shared';
 
 export interface BucketState {
@@ -27,30 +28,10 @@ export interface CostBucket {
   peek(key: string, limits: BucketLimits): Promise<BucketState>;
 }
 
-// One script for all four: refill by elapsed time (Redis' own clock, so
-// every router agrees), then take, check, refund or just look — atomically.
-const BUCKET = redisScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local capacity = tonumber(ARGV[2])
-local rate = tonumber(ARGV[3]) / 1000
-local stored = redis.call('HMGET', KEYS[1], 'points', 'at')
-local points = tonumber(stored[1]) or capacity
-local at = tonumber(stored[2]) or now
-points = math.min(capacity, points + math.max(0, now - at) * rate)
-local mode = ARGV[1]
-local amount = tonumber(ARGV[4])
-local allowed = 1
-local retry = 0
-if mode == 'take' or mode == 'check' then
-  if amount > points then allowed = 0; retry = math.ceil((amount - points) / rate)
-  elseif mode == 'take' then points = points - amount end
-elseif mode == 'refund' then
-  points = math.min(capacity, points + amount)
-end
-redis.call('HSET', KEYS[1], 'points', tostring(points), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - points) / rate) + 1000)
-return {allowed, tostring(points), retry}
+// One script for all four (the bucket step of limits/lua.ts), atomically.
+const BUCKET_SCRIPT = redisScript(`${BUCKET}
+local allowed, points, retry = bucket(KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+return {allowed, points, retry}
 `);
 
 class RedisCostBucket implements CostBucket {
@@ -60,7 +41,7 @@ class RedisCostBucket implements CostBucket {
   ) {}
 
   private async run(mode: string, key: string, points: number, limits: BucketLimits): Promise<BucketState> {
-    const [allowed, available, retry] = (await BUCKET(this.redis, [`${this.prefix}${key}`], [mode, limits.capacity, limits.restorePerSecond, points])) as [number, string, number];
+    const [allowed, available, retry] = (await BUCKET_SCRIPT(this.redis, [`${this.prefix}${key}`], [mode, limits.capacity, limits.restorePerSecond, points])) as [number, string, number];
     return { allowed: allowed === 1, available: Number(available), retryAfterMs: retry };
   }
 

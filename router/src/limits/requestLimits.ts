@@ -2,6 +2,7 @@ import { ErrorCode, HttpError, redisScript, type RedisClient, type TierLimits } 
 import type { BucketLimits, BucketState, CostBucket } from '../cost/bucket';
 import type { UsageMeter } from '../usage/meter';
 import { bucketKey, quotaKey, utcDay, windowKey } from './keys';
+import { ADMIT, BUCKET } from './lua';
 import type { WindowCounter, WindowHit } from './requestRate';
 
 export interface RequestLimitCheck {
@@ -23,47 +24,23 @@ export interface RequestLimitResult {
 }
 
 /**
- * The request window (RequestRate's HIT), then the day's quota (the usage
- * meter's COUNT) when the window admitted the operations, then the cost
- * bucket's check (the bucket's BUCKET in `check` mode) when both did and a
- * bucket is given: the same steps as the three scripts, in one round trip.
+ * The request window, then the day's quota when the window admitted the
+ * operations, then the cost bucket's check when both did and a bucket is
+ * given: the same Lua steps as the three stores' scripts (lua.ts), in one
+ * round trip.
  * The keys share the viewer's hash tag (keys.ts), so this runs on a Redis
  * Cluster too. Returns window count, window ttl, window allowed, then
  * quota count and allowed, then bucket allowed, points and retry, each
  * group only when reached.
  */
-const LIMITS = redisScript(`
+const LIMITS = redisScript(`${ADMIT}${BUCKET}
 local n = tonumber(ARGV[2])
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local allowed = 0
-if count + n <= tonumber(ARGV[3]) then
-  count = redis.call('INCRBY', KEYS[1], n)
-  allowed = 1
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 and allowed == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if ttl < 0 then ttl = tonumber(ARGV[1]) end
+local count, ttl, allowed = admit(KEYS[1], n, tonumber(ARGV[3]), tonumber(ARGV[1]))
 if allowed == 0 then return {count, ttl, 0} end
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-if used + n > tonumber(ARGV[5]) then return {count, ttl, 1, used, 0} end
-used = redis.call('INCRBY', KEYS[2], n)
-if used == n then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
-if #KEYS < 3 then return {count, ttl, 1, used, 1} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local capacity = tonumber(ARGV[6])
-local rate = tonumber(ARGV[7]) / 1000
-local stored = redis.call('HMGET', KEYS[3], 'points', 'at')
-local points = tonumber(stored[1]) or capacity
-local at = tonumber(stored[2]) or now
-points = math.min(capacity, points + math.max(0, now - at) * rate)
-local amount = tonumber(ARGV[8])
-local fits = 1
-local retry = 0
-if amount > points then fits = 0; retry = math.ceil((amount - points) / rate) end
-redis.call('HSET', KEYS[3], 'points', tostring(points), 'at', now)
-redis.call('PEXPIRE', KEYS[3], math.ceil((capacity - points) / rate) + 1000)
-return {count, ttl, 1, used, 1, fits, tostring(points), retry}
+local used, _, admitted = admit(KEYS[2], n, tonumber(ARGV[5]), tonumber(ARGV[4]))
+if admitted == 0 or #KEYS < 3 then return {count, ttl, 1, used, admitted} end
+local fits, points, retry = bucket(KEYS[3], 'check', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
+return {count, ttl, 1, used, 1, fits, points, retry}
 `);
 
 const DAY_MS = 86_400_000;

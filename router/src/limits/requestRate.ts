@@ -1,5 +1,6 @@
 import { redisScript, withFallback } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
+import { ADMIT } from './lua';
 
 export interface WindowHit {
   /** Operations counted in the current window, these included when admitted. */
@@ -21,17 +22,8 @@ export interface WindowCounter {
 }
 
 // Check, INCRBY and PEXPIRE in one step: exact across routers, and a window never loses its expiry.
-const HIT = redisScript(`
-local n = tonumber(ARGV[2])
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local allowed = 0
-if count + n <= tonumber(ARGV[3]) then
-  count = redis.call('INCRBY', KEYS[1], n)
-  allowed = 1
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 and allowed == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if ttl < 0 then ttl = tonumber(ARGV[1]) end
+const HIT = redisScript(`${ADMIT}
+local count, ttl, allowed = admit(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
 return {count, ttl, allowed}
 `);
 

@@ -1,4 +1,5 @@
 import { redisScript, withFallback, type InternalClient, type Logger, type RedisClient } from '@memegraph/service-kit';
+import { ADMIT } from '../limits/lua';
 import type { SharedState } from '../state/shared';
 import { SHARDS, shardOf, shardTag } from '../state/shards';
 import { quotaKey } from '../limits/keys';
@@ -56,12 +57,9 @@ return out
  * ARGV[3]; the counter outlives its day by ARGV[1] ms. Returns the day's
  * total and whether they were counted.
  */
-const COUNT = redisScript(`
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return {count, 0} end
-count = redis.call('INCRBY', KEYS[1], ARGV[2])
-if count == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, 1}
+const COUNT = redisScript(`${ADMIT}
+local count, _, allowed = admit(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
+return {count, allowed}
 `);
 
 /**
