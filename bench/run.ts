@@ -52,7 +52,8 @@ function readOptions() {
   }
   const number = (name: string, raw: string, min: number) => {
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number of at least ${min}, not ${raw}\n\n${USAGE}`);
+    if (!Number.isInteger(value) || value < min)
+      throw new Error(`--${name} must be a whole number of at least ${min}, not ${raw}\n\n${USAGE}`);
     return value;
   };
   const settings: BenchSettings = {
@@ -92,13 +93,30 @@ const machine = () => ({
 /** The bench's server files, built as the packages are (which `npm run build` must have built). */
 function buildServers(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  const missing = ['service-kit', 'subgraphs/users', 'subgraphs/memes', 'subgraphs/ai', 'router'].filter((p) => !existsSync(`${root}/${p}/dist/.built`));
+  const missing = ['service-kit', 'subgraphs/users', 'subgraphs/memes', 'subgraphs/ai', 'router'].filter(
+    (p) => !existsSync(`${root}/${p}/dist/.built`),
+  );
   if (missing.length) throw new Error(`--build: no build of ${missing.join(', ')}; run npm run build first`);
   const servers = ['router', 'gateway', 'subgraphs', 'aiWorker', 'ceiling'].map((s) => `servers/${s}.ts`);
-  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts', '--src', 'bench', '--out', 'bench/dist', '--no-assets', '--only', [...servers, 'lib/child.ts'].join(',')], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  const built = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'scripts/build.ts',
+      '--src',
+      'bench',
+      '--out',
+      'bench/dist',
+      '--no-assets',
+      '--only',
+      [...servers, 'lib/child.ts'].join(','),
+    ],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   if (built.status !== 0) throw new Error('--build: building bench/dist failed');
   runServersFromBuild();
 }
@@ -117,11 +135,15 @@ async function main() {
 
   if (options.build) buildServers();
   const { cpus } = machine();
-  say(`Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
-    `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`);
+  say(
+    `Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
+      `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`,
+  );
   say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
   platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl });
-  const results: Array<{ name: string; description: string; platformPeakRssBytes: Record<string, number> } & ScenarioResult> = [];
+  const results: Array<
+    { name: string; description: string; platformPeakRssBytes: Record<string, number> } & ScenarioResult
+  > = [];
   const bench = new Bench(options.settings, platform, say);
   let failure: unknown;
   try {
@@ -160,7 +182,13 @@ async function main() {
 
 main().catch((error: unknown) => {
   // fetch's own message ("fetch failed") says nothing; its cause says which connection failed and why.
-  console.error(error instanceof Error ? (error.cause === undefined ? error.message : `${error.message} (${String(error.cause)})`) : error);
+  console.error(
+    error instanceof Error
+      ? error.cause === undefined
+        ? error.message
+        : `${error.message} (${String(error.cause)})`
+      : error,
+  );
   if (error instanceof Error && error.stack) console.error(error.stack.split('\n').slice(1, 6).join('\n'));
   killAll();
   process.exit(1);

@@ -49,7 +49,9 @@ function commandOf(mode: Mode, pkg: string, main: string): string[] {
 }
 
 const rssOf = (pid: number) => {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.match(/(\d+)/)?.[1] ?? NaN) / 1024;
 };
 
@@ -59,7 +61,11 @@ interface Started {
 }
 
 /** Spawns a service and resolves once it is ready, with the time that took. */
-async function start(mode: Mode, service: (typeof SERVICES)[number], env: NodeJS.ProcessEnv): Promise<Started & { url: string | null }> {
+async function start(
+  mode: Mode,
+  service: (typeof SERVICES)[number],
+  env: NodeJS.ProcessEnv,
+): Promise<Started & { url: string | null }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, commandOf(mode, service.pkg, service.main), {
     cwd: root,
@@ -67,7 +73,9 @@ async function start(mode: Mode, service: (typeof SERVICES)[number], env: NodeJS
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string | null>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${service.name} (${mode}) exited with code ${code} while starting`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${service.name} (${mode}) exited with code ${code} while starting`)),
+    );
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as { msg?: string; url?: string };
@@ -76,7 +84,10 @@ async function start(mode: Mode, service: (typeof SERVICES)[number], env: NodeJS
   });
   if (url) {
     for (;;) {
-      const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${url}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -91,7 +102,10 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-async function round(mode: Mode, common: NodeJS.ProcessEnv): Promise<Record<ServiceName, { startMs: number; rssMb: number }>> {
+async function round(
+  mode: Mode,
+  common: NodeJS.ProcessEnv,
+): Promise<Record<ServiceName, { startMs: number; rssMb: number }>> {
   const running = new Map<ServiceName, Started>();
   const urls: Partial<Record<ServiceName, string>> = {};
   try {
@@ -155,18 +169,23 @@ try {
       console.error(`round ${i + 1}/${ROUNDS} ${mode} done`);
     }
   }
-  const stat = (mode: Mode, name: ServiceName, key: 'startMs' | 'rssMb') => median(results[mode].map((r) => r[name][key]));
+  const stat = (mode: Mode, name: ServiceName, key: 'startMs' | 'rssMb') =>
+    median(results[mode].map((r) => r[name][key]));
   console.log(`\nMedians of ${ROUNDS} rounds (Node ${process.version}, ${IDLE_MS / 1000} s idle before RSS):\n`);
-  console.log('| process | start to /ready, tsx (ms) | start to /ready, node dist (ms) | idle RSS, tsx (MB) | idle RSS, node dist (MB) |');
+  console.log(
+    '| process | start to /ready, tsx (ms) | start to /ready, node dist (ms) | idle RSS, tsx (MB) | idle RSS, node dist (MB) |',
+  );
   console.log('|---|---:|---:|---:|---:|');
   for (const { name } of SERVICES) {
     const f = (n: number) => n.toFixed(0);
-    console.log(`| ${name} | ${f(stat('tsx', name, 'startMs'))} | ${f(stat('node', name, 'startMs'))} | ${f(stat('tsx', name, 'rssMb'))} | ${f(stat('node', name, 'rssMb'))} |`);
+    console.log(
+      `| ${name} | ${f(stat('tsx', name, 'startMs'))} | ${f(stat('node', name, 'startMs'))} | ${f(stat('tsx', name, 'rssMb'))} | ${f(stat('node', name, 'rssMb'))} |`,
+    );
   }
 } finally {
   await database.drop();
   const redis = new Redis(REDIS_URL);
-  for (let cursor = '0'; ; ) {
+  for (let cursor = '0'; ;) {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${common.REDIS_PREFIX}*`, 'COUNT', 1000);
     if (keys.length) await redis.del(...keys);
     if ((cursor = next) === '0') break;

@@ -52,7 +52,13 @@ async function walk(dir: string): Promise<string[]> {
 /** The source file an extensionless relative import names, as Bundler resolution finds it. */
 function sourceOf(specifier: string, importer: string): string | null {
   const base = path.resolve(path.dirname(importer), specifier);
-  for (const candidate of [base, `${base}.ts`, `${base}.tsx`, path.join(base, 'index.ts'), path.join(base, 'index.tsx')]) {
+  for (const candidate of [
+    base,
+    `${base}.ts`,
+    `${base}.tsx`,
+    path.join(base, 'index.ts'),
+    path.join(base, 'index.tsx'),
+  ]) {
     if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   }
   return null;
@@ -78,8 +84,12 @@ const relativeImportsAsJs: Plugin = {
       if (args.kind === 'entry-point') return undefined;
       const source = sourceOf(args.path, args.importer);
       const output = source && outputOf(source);
-      if (!output) return { errors: [{ text: `cannot resolve ${args.path} from ${path.relative(cwd, args.importer)}` }] };
-      let target = path.relative(path.dirname(outputOf(args.importer)!), output).split(path.sep).join('/');
+      if (!output)
+        return { errors: [{ text: `cannot resolve ${args.path} from ${path.relative(cwd, args.importer)}` }] };
+      let target = path
+        .relative(path.dirname(outputOf(args.importer)!), output)
+        .split(path.sep)
+        .join('/');
       if (!target.startsWith('.')) target = `./${target}`;
       return { path: target, external: true };
     });
@@ -111,4 +121,6 @@ for (const asset of assets) {
   await cp(asset, target);
 }
 await writeFile(path.join(outDir, BUILD_STAMP), `${new Date().toISOString()}\n`);
-console.log(`built ${entryPoints.length} files${assets.length ? ` and ${assets.length} assets` : ''} into ${path.relative(process.cwd(), outDir) || '.'}/`);
+console.log(
+  `built ${entryPoints.length} files${assets.length ? ` and ${assets.length} assets` : ''} into ${path.relative(process.cwd(), outDir) || '.'}/`,
+);

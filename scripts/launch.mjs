@@ -79,7 +79,9 @@ if (outdated.length) {
     console.error(`memegraph: no build of ${names}; run \`npm ci && npm run build\` before a production install`);
     process.exit(1);
   } else {
-    console.error(`memegraph: the sources of ${names} are newer than their build, and this install cannot build; running the build as it is`);
+    console.error(
+      `memegraph: the sources of ${names} are newer than their build, and this install cannot build; running the build as it is`,
+    );
   }
 }
 

@@ -16,7 +16,9 @@ import { USERS_MIGRATIONS } from '@memegraph/users';
 const config = readConfig({ DATABASE_URL: env.optional(), LOG_LEVEL: env.optional() });
 if (!config.DATABASE_URL) {
   // Embedded PGlite belongs to the one process of its service, which migrates it at start.
-  throw new Error('Invalid configuration:\n  DATABASE_URL: migrations as a step need PostgreSQL; embedded databases migrate at start');
+  throw new Error(
+    'Invalid configuration:\n  DATABASE_URL: migrations as a step need PostgreSQL; embedded databases migrate at start',
+  );
 }
 const log = createLogger('migrate', config.LOG_LEVEL ?? 'info');
 

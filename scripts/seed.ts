@@ -51,4 +51,6 @@ await seedUsers(usersDb, { users });
 await seedMemes(memesDb, { users, memes });
 await usersDb.close();
 await memesDb.close();
-console.log(`seeded ${users} users and ${memes} memes in ${((performance.now() - started) / 1000).toFixed(1)} s (${databaseUrl ? 'PostgreSQL' : dataDir})`);
+console.log(
+  `seeded ${users} users and ${memes} memes in ${((performance.now() - started) / 1000).toFixed(1)} s (${databaseUrl ? 'PostgreSQL' : dataDir})`,
+);

@@ -24,7 +24,8 @@ const env = process.env;
 
 /** Secrets for local runs are made once and kept in .data/, so sessions survive restarts. */
 function localSecrets(): { signing: string; jwt: string } {
-  if (env.SUBGRAPH_SIGNING_SECRET && env.JWT_SECRET) return { signing: env.SUBGRAPH_SIGNING_SECRET, jwt: env.JWT_SECRET };
+  if (env.SUBGRAPH_SIGNING_SECRET && env.JWT_SECRET)
+    return { signing: env.SUBGRAPH_SIGNING_SECRET, jwt: env.JWT_SECRET };
   const file = path.join(dataDir, 'local-secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { signing: string; jwt: string };
   mkdirSync(dataDir, { recursive: true });
@@ -51,8 +52,17 @@ function newestSource(dir: string): number {
 async function buildGallery(): Promise<void> {
   const gallery = path.join(root, 'gallery');
   const built = path.join(gallery, 'dist', 'index.html');
-  const sources = [path.join(gallery, 'src'), ...['index.html', 'vite.config.ts', 'package.json', 'persisted-query-manifest.json'].map((f) => path.join(gallery, f))];
-  const newest = Math.max(...sources.filter((s) => existsSync(s)).map((s) => (statSync(s).isDirectory() ? newestSource(s) : statSync(s).mtimeMs)));
+  const sources = [
+    path.join(gallery, 'src'),
+    ...['index.html', 'vite.config.ts', 'package.json', 'persisted-query-manifest.json'].map((f) =>
+      path.join(gallery, f),
+    ),
+  ];
+  const newest = Math.max(
+    ...sources
+      .filter((s) => existsSync(s))
+      .map((s) => (statSync(s).isDirectory() ? newestSource(s) : statSync(s).mtimeMs)),
+  );
   if (existsSync(built) && statSync(built).mtimeMs >= newest) return;
   console.log('memegraph: building the gallery app');
   const code = await new Promise<number | null>((resolve) => {
@@ -65,12 +75,20 @@ async function buildGallery(): Promise<void> {
     build.once('error', () => resolve(null));
     build.once('exit', resolve);
   });
-  if (code !== 0) console.error(`memegraph: the gallery build failed (${code === null ? 'npm did not start' : `exit code ${code}`}); serving the API without it`);
+  if (code !== 0)
+    console.error(
+      `memegraph: the gallery build failed (${code === null ? 'npm did not start' : `exit code ${code}`}); serving the API without it`,
+    );
 }
 
 const secrets = localSecrets();
 const port = (name: string, fallback: number) => Number(env[name] ?? fallback);
-const ports = { router: port('PORT', 4000), users: port('USERS_PORT', 4001), memes: port('MEMES_PORT', 4002), ai: port('AI_PORT', 4003) };
+const ports = {
+  router: port('PORT', 4000),
+  users: port('USERS_PORT', 4001),
+  memes: port('MEMES_PORT', 4002),
+  ai: port('AI_PORT', 4003),
+};
 const local = (p: number) => `http://127.0.0.1:${p}`;
 const publicUrl = env.PUBLIC_URL ?? `http://localhost:${ports.router}`;
 const seedUsers = env.SEED_USERS ?? '200';
@@ -136,7 +154,8 @@ const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: n
       SUBGRAPH_URL_MEMES: `${local(ports.memes)}/graphql`,
       SUBGRAPH_URL_AI: `${local(ports.ai)}/graphql`,
       // The gallery runs on its manifest alone; other clients keep the tier's mode.
-      TRUSTED_DOCUMENTS_MANIFEST: env.TRUSTED_DOCUMENTS_MANIFEST || path.join(root, 'gallery', 'persisted-query-manifest.json'),
+      TRUSTED_DOCUMENTS_MANIFEST:
+        env.TRUSTED_DOCUMENTS_MANIFEST || path.join(root, 'gallery', 'persisted-query-manifest.json'),
       TRUSTED_DOCUMENTS_MODE_BY_CLIENT: env.TRUSTED_DOCUMENTS_MODE_BY_CLIENT || '{"memegraph-gallery":"enforce"}',
     },
   },
@@ -151,9 +170,9 @@ function stopAll(code: number): void {
   for (const child of children) child.kill('SIGTERM');
   const deadline = setTimeout(() => process.exit(code), 10_000);
   deadline.unref();
-  Promise.all(children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null))).then(() =>
-    process.exit(code),
-  );
+  Promise.all(
+    children.map((child) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : null)),
+  ).then(() => process.exit(code));
 }
 
 async function waitForHealth(name: string, p: number, child: ChildProcess): Promise<void> {
@@ -161,7 +180,10 @@ async function waitForHealth(name: string, p: number, child: ChildProcess): Prom
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} while starting`);
-    const ok = await fetch(`${local(p)}/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${local(p)}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -189,7 +211,9 @@ try {
     if (service.port > 0) await waitForHealth(service.name, service.port, child);
   }
   const database = env.DATABASE_URL ? 'PostgreSQL' : `embedded, in ${dataDir}`;
-  console.log(`\nMemegraph is up: ${publicUrl}/ (gallery)  ${publicUrl}/graphql (API and explorer)  ${publicUrl}/status  (database: ${database})\n`);
+  console.log(
+    `\nMemegraph is up: ${publicUrl}/ (gallery)  ${publicUrl}/graphql (API and explorer)  ${publicUrl}/status  (database: ${database})\n`,
+  );
 } catch (error) {
   console.error(`memegraph: ${(error as Error).message}`);
   stopAll(1);

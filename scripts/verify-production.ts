@@ -40,7 +40,8 @@ const READY_WITHIN_MS = 120_000;
 const step = (what: string) => console.log(`\nverify-production: ${what}`);
 function run(command: string, args: string[], opts: SpawnSyncOptions): void {
   const result = spawnSync(command, args, { stdio: 'inherit', ...opts });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.error?.message ?? `exit code ${result.status}`})`);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed (${result.error?.message ?? `exit code ${result.status}`})`);
 }
 
 /** A port free now, for `npm start`, which takes fixed ports. */
@@ -78,18 +79,24 @@ async function crossSubgraphQuery(url: string): Promise<void> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: '{ trending(first: 3) { id title author { handle } } }' }),
   });
-  const body = (await response.json()) as { data?: { trending: { title: string; author: { handle: string } | null }[] }; errors?: unknown[] };
+  const body = (await response.json()) as {
+    data?: { trending: { title: string; author: { handle: string } | null }[] };
+    errors?: unknown[];
+  };
   const memes = body.data?.trending ?? [];
   if (response.status !== 200 || body.errors || memes.length !== 3 || memes.some((m) => !m.author?.handle)) {
     throw new Error(`the cross-subgraph query failed: HTTP ${response.status} ${JSON.stringify(body)}`);
   }
-  console.log(`verify-production: ${url}/graphql answered ${memes.map((m) => `"${m.title}" by ${m.author!.handle}`).join(', ')}`);
+  console.log(
+    `verify-production: ${url}/graphql answered ${memes.map((m) => `"${m.title}" by ${m.author!.handle}`).join(', ')}`,
+  );
 }
 
 async function expectPage(url: string, accept: string, contains: string): Promise<void> {
   const response = await fetch(url, { headers: { accept } });
   const text = await response.text();
-  if (response.status !== 200 || !text.includes(contains)) throw new Error(`GET ${url}: HTTP ${response.status}, no ${contains}`);
+  if (response.status !== 200 || !text.includes(contains))
+    throw new Error(`GET ${url}: HTTP ${response.status}, no ${contains}`);
 }
 
 /**
@@ -98,12 +105,16 @@ async function expectPage(url: string, accept: string, contains: string): Promis
  * terminal's Ctrl-C; npm itself may then end by the signal.
  */
 async function stop(name: string, child: ChildProcess, group = false): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} had already exited (${child.exitCode ?? child.signalCode})`);
-  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])));
+  if (child.exitCode !== null || child.signalCode !== null)
+    throw new Error(`${name} had already exited (${child.exitCode ?? child.signalCode})`);
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  );
   if (group) process.kill(-child.pid!, 'SIGTERM');
   else child.kill('SIGTERM');
   const [code, signal] = await exited;
-  if (code !== 0 && !(group && signal === 'SIGTERM')) throw new Error(`${name} exited with ${code ?? signal} after SIGTERM`);
+  if (code !== 0 && !(group && signal === 'SIGTERM'))
+    throw new Error(`${name} exited with ${code ?? signal} after SIGTERM`);
 }
 
 const work = mkdtempSync(path.join(tmpdir(), 'memegraph-verify-'));
@@ -154,17 +165,30 @@ try {
   }
 
   step('production install: npm start (MIGRATE_ON_START=false)');
-  const ports = { PORT: await freePort(), USERS_PORT: await freePort(), MEMES_PORT: await freePort(), AI_PORT: await freePort() };
+  const ports = {
+    PORT: await freePort(),
+    USERS_PORT: await freePort(),
+    MEMES_PORT: await freePort(),
+    AI_PORT: await freePort(),
+  };
   const launcher = spawn('npm', ['start'], {
     cwd: src,
-    env: { ...platformEnv, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), DATA_DIR: path.join(work, 'data') },
+    env: {
+      ...platformEnv,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      DATA_DIR: path.join(work, 'data'),
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
     // A group of its own, so that SIGTERM reaches the launcher under npm and sh.
     detached: true,
   });
   running.push({ name: 'npm start', child: launcher, group: true });
   const routerUrl = `http://127.0.0.1:${ports.PORT}`;
-  await eventually('npm start', () => routerReady(routerUrl), () => (launcher.exitCode !== null ? `exited with code ${launcher.exitCode}` : null));
+  await eventually(
+    'npm start',
+    () => routerReady(routerUrl),
+    () => (launcher.exitCode !== null ? `exited with code ${launcher.exitCode}` : null),
+  );
   await crossSubgraphQuery(routerUrl);
   await stop('npm start', launcher, true);
   running.pop();
@@ -188,7 +212,11 @@ try {
       if (entry.msg === ready) [up, url] = [true, entry.url ? new URL(entry.url).origin : null];
       else if ((entry.level ?? 0) >= 40) console.log(line);
     });
-    await eventually(name, async () => (up ? true : null), () => (child.exitCode !== null ? `exited with code ${child.exitCode}` : null));
+    await eventually(
+      name,
+      async () => (up ? true : null),
+      () => (child.exitCode !== null ? `exited with code ${child.exitCode}` : null),
+    );
     if (url) urls[name] = url;
   };
   await startService('users', 'users subgraph ready', {});
@@ -201,7 +229,11 @@ try {
     SUBGRAPH_URL_AI: `${urls.ai}/graphql`,
     TRUSTED_DOCUMENTS_MANIFEST: path.join(app, 'gallery/persisted-query-manifest.json'),
   });
-  await eventually('router', () => routerReady(urls.router!), () => null);
+  await eventually(
+    'router',
+    () => routerReady(urls.router!),
+    () => null,
+  );
   await crossSubgraphQuery(urls.router!);
   await expectPage(`${urls.router}/`, 'text/html', '<div id="root">');
   await expectPage(`${urls.router}/graphql`, 'text/html', 'graphiql');
@@ -216,7 +248,7 @@ try {
   }
   await database.drop();
   const redis = new Redis(REDIS_URL);
-  for (let cursor = '0'; ; ) {
+  for (let cursor = '0'; ;) {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
     if (keys.length) await redis.del(...keys);
     if ((cursor = next) === '0') break;

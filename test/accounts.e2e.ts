@@ -13,10 +13,9 @@ afterAll(() => stack?.close());
 const SIGN_UP = `mutation($handle: String!, $password: String!) { signUp(handle: $handle, password: $password) { token expiresAt user { id handle tier } } }`;
 
 async function signUp(handle: string, password = 'correct horse battery') {
-  const response = await routerClient(stack.routerUrl)<{ signUp: { token: string; user: { id: string; handle: string; tier: string } } }>(
-    SIGN_UP,
-    { handle, password },
-  );
+  const response = await routerClient(stack.routerUrl)<{
+    signUp: { token: string; user: { id: string; handle: string; tier: string } };
+  }>(SIGN_UP, { handle, password });
   expect(response.body.errors).toBeUndefined();
   return response.body.data!.signUp;
 }
@@ -35,11 +34,15 @@ describe('accounts, API keys and memes across subgraphs', () => {
     expect(secret.length).toBeGreaterThan(apiKey.prefix.length + 16);
 
     // Only a hash is stored; the listing shows the prefix alone.
-    const rows = await stack.dbs.users.query<{ key_hash: string; prefix: string }>('SELECT key_hash, prefix FROM api_keys');
+    const rows = await stack.dbs.users.query<{ key_hash: string; prefix: string }>(
+      'SELECT key_hash, prefix FROM api_keys',
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]!.key_hash).not.toContain(secret);
     expect(rows[0]!.key_hash).toMatch(/^[0-9a-f]{64}$/);
-    const listing = await withToken<{ me: { apiKeys: Record<string, unknown>[] } }>(`{ me { apiKeys { id name prefix } } }`);
+    const listing = await withToken<{ me: { apiKeys: Record<string, unknown>[] } }>(
+      `{ me { apiKeys { id name prefix } } }`,
+    );
     expect(JSON.stringify(listing.body.data)).not.toContain(secret);
 
     const withKey = routerClient(stack.routerUrl, { 'x-api-key': secret });
@@ -47,7 +50,15 @@ describe('accounts, API keys and memes across subgraphs', () => {
     const templateId = templates.body.data!.templates[0]!.id;
     const meme = await withKey<{ createMeme: { id: string; score: number; origin: string } }>(
       `mutation($input: CreateMemeInput!) { createMeme(input: $input) { id score origin } }`,
-      { input: { title: 'Monday mood', topText: 'me at 9am', bottomText: 'me at 9:01am', templateId, tags: ['Mondays'] } },
+      {
+        input: {
+          title: 'Monday mood',
+          topText: 'me at 9am',
+          bottomText: 'me at 9:01am',
+          templateId,
+          tags: ['Mondays'],
+        },
+      },
     );
     expect(meme.body.errors).toBeUndefined();
     const memeId = meme.body.data!.createMeme.id;
@@ -56,18 +67,24 @@ describe('accounts, API keys and memes across subgraphs', () => {
     const voter = await signUp('doge_lover');
     const voterClient = routerClient(stack.routerUrl, { authorization: `Bearer ${voter.token}` });
     const VOTE = `mutation($id: ID!, $value: Int!) { vote(memeId: $id, value: $value) { id score viewerVote } }`;
-    expect((await voterClient<{ vote: { score: number } }>(VOTE, { id: memeId, value: 1 })).body.data!.vote.score).toBe(1);
+    expect((await voterClient<{ vote: { score: number } }>(VOTE, { id: memeId, value: 1 })).body.data!.vote.score).toBe(
+      1,
+    );
     expect((await withKey<{ vote: { score: number } }>(VOTE, { id: memeId, value: 1 })).body.data!.vote.score).toBe(2);
     // Voting again changes the vote rather than adding one.
-    expect((await voterClient<{ vote: { score: number; viewerVote: number } }>(VOTE, { id: memeId, value: -1 })).body.data!.vote).toMatchObject({
+    expect(
+      (await voterClient<{ vote: { score: number; viewerVote: number } }>(VOTE, { id: memeId, value: -1 })).body.data!
+        .vote,
+    ).toMatchObject({
       score: 0,
       viewerVote: -1,
     });
 
-    const view = await routerClient(stack.routerUrl)<{ meme: { score: number; tags: string[]; author: { handle: string; memes: { edges: { node: { id: string } }[] } } } }>(
-      `query($id: ID!) { meme(id: $id) { score tags author { handle memes(first: 5) { edges { node { id } } } } } }`,
-      { id: memeId },
-    );
+    const view = await routerClient(stack.routerUrl)<{
+      meme: { score: number; tags: string[]; author: { handle: string; memes: { edges: { node: { id: string } }[] } } };
+    }>(`query($id: ID!) { meme(id: $id) { score tags author { handle memes(first: 5) { edges { node { id } } } } } }`, {
+      id: memeId,
+    });
     expect(view.body.errors).toBeUndefined();
     expect(view.body.data!.meme).toMatchObject({ score: 0, tags: ['mondays'], author: { handle: 'pepe_fan' } });
     expect(view.body.data!.meme.author.memes.edges.map((e) => e.node.id)).toEqual([memeId]);
@@ -84,9 +101,9 @@ describe('accounts, API keys and memes across subgraphs', () => {
       `mutation { logIn(handle: "Grumpy_Cat", password: "no fun allowed 42") { token user { handle } } }`,
     );
     expect(login.body.data!.logIn.user.handle).toBe('grumpy_cat');
-    const me = await routerClient(stack.routerUrl, { authorization: `Bearer ${login.body.data!.logIn.token}` })<{ me: { handle: string; tier: string } }>(
-      `{ me { handle tier } }`,
-    );
+    const me = await routerClient(stack.routerUrl, { authorization: `Bearer ${login.body.data!.logIn.token}` })<{
+      me: { handle: string; tier: string };
+    }>(`{ me { handle tier } }`);
     expect(me.body.data!.me).toEqual({ handle: 'grumpy_cat', tier: 'FREE' });
   });
 
@@ -97,7 +114,9 @@ describe('accounts, API keys and memes across subgraphs', () => {
     expect(taken.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const weak = await client(SIGN_UP, { handle: 'another_one', password: 'short' });
     expect(weak.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    const stored = await stack.dbs.users.query<{ password_hash: string }>(`SELECT password_hash FROM users WHERE handle = 'unique_one'`);
+    const stored = await stack.dbs.users.query<{ password_hash: string }>(
+      `SELECT password_hash FROM users WHERE handle = 'unique_one'`,
+    );
     expect(stored[0]!.password_hash).toMatch(/^scrypt\$/);
     expect(stored[0]!.password_hash).not.toContain('correct horse');
   });
@@ -105,10 +124,14 @@ describe('accounts, API keys and memes across subgraphs', () => {
   it('subscribes to premium and cancels, and the tier follows', async () => {
     const account = await signUp('premium_pal');
     const client = routerClient(stack.routerUrl, { authorization: `Bearer ${account.token}` });
-    const sub = await client<{ subscribe: { plan: string; status: string } }>(`mutation { subscribe(plan: PREMIUM) { plan status } }`);
+    const sub = await client<{ subscribe: { plan: string; status: string } }>(
+      `mutation { subscribe(plan: PREMIUM) { plan status } }`,
+    );
     expect(sub.body.data!.subscribe).toEqual({ plan: 'PREMIUM', status: 'ACTIVE' });
     expect((await client<{ me: { tier: string } }>(`{ me { tier } }`)).body.data!.me.tier).toBe('PREMIUM');
-    const cancel = await client<{ cancelSubscription: { status: string } }>(`mutation { cancelSubscription { status } }`);
+    const cancel = await client<{ cancelSubscription: { status: string } }>(
+      `mutation { cancelSubscription { status } }`,
+    );
     expect(cancel.body.data!.cancelSubscription.status).toBe('CANCELED');
     expect((await client<{ me: { tier: string } }>(`{ me { tier } }`)).body.data!.me.tier).toBe('FREE');
   });
@@ -117,7 +140,10 @@ describe('accounts, API keys and memes across subgraphs', () => {
     const a = await signUp('private_a');
     const b = await signUp('private_b');
     const asB = routerClient(stack.routerUrl, { authorization: `Bearer ${b.token}` });
-    const peek = await asB<{ user: { handle: string; apiKeys: unknown } | null }>(`query($id: ID!) { user(id: $id) { handle apiKeys { id } } }`, { id: a.user.id });
+    const peek = await asB<{ user: { handle: string; apiKeys: unknown } | null }>(
+      `query($id: ID!) { user(id: $id) { handle apiKeys { id } } }`,
+      { id: a.user.id },
+    );
     expect(peek.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(peek.body.data?.user ?? null).toBeNull();
   });
@@ -127,12 +153,17 @@ describe('credentials that are sent but bad', () => {
   it('a revoked API key gets 401 UNAUTHENTICATED at once', async () => {
     const account = await signUp('revoker');
     const client = routerClient(stack.routerUrl, { authorization: `Bearer ${account.token}` });
-    const created = await client<{ createApiKey: { secret: string; apiKey: { id: string } } }>(`mutation { createApiKey(name: "ci") { secret apiKey { id } } }`);
+    const created = await client<{ createApiKey: { secret: string; apiKey: { id: string } } }>(
+      `mutation { createApiKey(name: "ci") { secret apiKey { id } } }`,
+    );
     const { secret, apiKey } = created.body.data!.createApiKey;
     const withKey = routerClient(stack.routerUrl, { 'x-api-key': secret });
     expect((await withKey(`{ me { handle } }`)).status).toBe(200);
 
-    const revoked = await client<{ revokeApiKey: { revokedAt: string | null } }>(`mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`, { id: apiKey.id });
+    const revoked = await client<{ revokeApiKey: { revokedAt: string | null } }>(
+      `mutation($id: ID!) { revokeApiKey(id: $id) { revokedAt } }`,
+      { id: apiKey.id },
+    );
     expect(revoked.body.data!.revokeApiKey.revokedAt).not.toBeNull();
     const after = await withKey(`{ me { handle } }`);
     expect(after.status).toBe(401);

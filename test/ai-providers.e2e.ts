@@ -52,7 +52,9 @@ interface PoolSettings {
 function pool(settings: PoolSettings = {}): PooledProvider {
   const kind = settings.kind ?? 'openai';
   const config = readAiProvidersConfig({
-    AI_PROVIDERS: JSON.stringify([{ name: kind, kind, baseUrl: fake.url, model: 'fake-model', keys: settings.keys ?? fake.keys }]),
+    AI_PROVIDERS: JSON.stringify([
+      { name: kind, kind, baseUrl: fake.url, model: 'fake-model', keys: settings.keys ?? fake.keys },
+    ]),
     AI_ATTEMPT_TIMEOUT_MS: String(settings.attemptTimeoutMs ?? 2_000),
     AI_BREAKER_HALF_OPEN_MS: String(settings.halfOpenMs ?? 300),
     AI_BREAKER_THRESHOLD: String(settings.threshold ?? 3),
@@ -69,7 +71,11 @@ const request = (i: number): GenerationRequest => ({
 });
 
 /** Runs `count` tasks, `concurrency` at a time, and settles them all. */
-async function runMany<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+async function runMany<T>(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<T>,
+): Promise<PromiseSettledResult<T>[]> {
   const results: PromiseSettledResult<T>[] = new Array(count);
   let next = 0;
   await Promise.all(
@@ -164,7 +170,11 @@ describe('a pool of 17 keys over HTTP', () => {
 
     const stats = JSON.stringify(provider.stats());
     for (const key of fake.keys) expect(stats).not.toContain(key);
-    expect(provider.stats()[0]).toMatchObject({ id: `openai#0:${keyFingerprint(fake.keys[0]!)}`, provider: 'openai', index: 0 });
+    expect(provider.stats()[0]).toMatchObject({
+      id: `openai#0:${keyFingerprint(fake.keys[0]!)}`,
+      provider: 'openai',
+      index: 0,
+    });
   });
 
   it('moves requests off keys that are out of quota or throttled and lets those keys cool down', async () => {
@@ -205,11 +215,15 @@ describe('a pool of 17 keys over HTTP', () => {
     expect(error.extensions.code).toBe('AI_SERVICE_UNAVAILABLE');
     expect(fake.totalCalls() - totalBefore).toBe(3); // at most three attempts per request
 
-    await until(async () => {
-      const e = await rejection(provider.generate(request(2)));
-      expect(e.extensions.code).toBe('AI_SERVICE_UNAVAILABLE');
-      return provider.stats().every((s) => s.breaker === 'open');
-    }, 5_000, 0);
+    await until(
+      async () => {
+        const e = await rejection(provider.generate(request(2)));
+        expect(e.extensions.code).toBe('AI_SERVICE_UNAVAILABLE');
+        return provider.stats().every((s) => s.breaker === 'open');
+      },
+      5_000,
+      0,
+    );
     const openedAt = fake.totalCalls();
     const fast = await rejection(provider.generate(request(3)));
     expect(fast.extensions.code).toBe('AI_SERVICE_UNAVAILABLE');
@@ -299,7 +313,12 @@ describe('the Gemini-style adapter over HTTP', () => {
     expect(quota).toBeInstanceOf(QuotaError);
     expect(quota).toMatchObject({ kind: 'quota', status: 429 });
 
-    const stranger = new GeminiProvider({ name: 'gemini', baseUrl: fake.url, model: 'fake-model', apiKey: unknownKeys[0]! });
+    const stranger = new GeminiProvider({
+      name: 'gemini',
+      baseUrl: fake.url,
+      model: 'fake-model',
+      apiKey: unknownKeys[0]!,
+    });
     const refused = await stranger.generate(request(1)).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(KeyRejectedError);
     expect((refused as Error).message).toContain('[redacted]');

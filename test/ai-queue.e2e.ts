@@ -31,7 +31,9 @@ beforeAll(async () => {
       queue: 'bullmq',
       worker: 'none',
       settings: { concurrency: 20, maxWaiting: 500, jobTimeoutMs: 20_000 },
-      providerEnv: { AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: fake.url, model: 'fake', keys: fake.keys }]) },
+      providerEnv: {
+        AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: fake.url, model: 'fake', keys: fake.keys }]),
+      },
     },
   });
 });
@@ -41,10 +43,16 @@ afterAll(async () => {
 });
 
 async function statuses(ids: string[]) {
-  return stack.dbs.ai.query<{ id: string; status: string; meme_id: string | null; started_at: Date | null; finished_at: Date | null; priority: number }>(
-    `SELECT id, status, meme_id, started_at, finished_at, priority FROM generations WHERE id = ANY($1::bigint[])`,
-    [ids],
-  );
+  return stack.dbs.ai.query<{
+    id: string;
+    status: string;
+    meme_id: string | null;
+    started_at: Date | null;
+    finished_at: Date | null;
+    priority: number;
+  }>(`SELECT id, status, meme_id, started_at, finished_at, priority FROM generations WHERE id = ANY($1::bigint[])`, [
+    ids,
+  ]);
 }
 
 function startWorkerProcess(env: Record<string, string>): ChildProcess {
@@ -70,7 +78,10 @@ describe('the generation queue', () => {
     const free = await signUp(stack.routerUrl, 'queue_free');
     const viaRouter = await free.client(GENERATE, { p: 'let me in' });
     expect(viaRouter.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
-    const header = await signViewer({ kind: 'user', userId: free.id, tier: 'free', scopes: DEFAULT_TIERS.free.scopes }, secretKey(stack.secrets.signing));
+    const header = await signViewer(
+      { kind: 'user', userId: free.id, tier: 'free', scopes: DEFAULT_TIERS.free.scopes },
+      secretKey(stack.secrets.signing),
+    );
     const direct = await gql(stack.subgraphUrls.ai, GENERATE, { p: 'let me in' }, { [VIEWER_HEADER]: header });
     expect(direct.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await stack.dbs.ai.query(`SELECT id FROM generations WHERE user_id = $1`, [free.id])).toEqual([]);
@@ -81,7 +92,9 @@ describe('the generation queue', () => {
     fake.heal();
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const r = await premium.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `crash test number ${i}` });
+      const r = await premium.client<{ generateMeme: { id: string; status: string } }>(GENERATE, {
+        p: `crash test number ${i}`,
+      });
       expect(r.body.data!.generateMeme.status).toBe('QUEUED');
       ids.push(r.body.data!.generateMeme.id);
     }
@@ -95,7 +108,10 @@ describe('the generation queue', () => {
     }
     // Slow answers keep jobs in flight when the worker dies.
     const slow = await startFakeProvider({ keys: 2, latencyMs: 1500 });
-    const first = startWorkerProcess({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: slow.url, model: 'fake', keys: slow.keys }]), AI_CONCURRENCY: '4' });
+    const first = startWorkerProcess({
+      AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: slow.url, model: 'fake', keys: slow.keys }]),
+      AI_CONCURRENCY: '4',
+    });
     await eventually(async () => (await statuses(ids)).some((r) => r.status === 'RUNNING'), 20_000, 50);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
@@ -132,7 +148,11 @@ describe('the generation queue', () => {
     const responses = await Promise.all(
       Array.from({ length: 600 }, (_, i) => {
         const { account, tier } = accounts[i % accounts.length]!;
-        return account.client<{ generateMeme: { id: string; status: string; queuePosition: number | null } }>(GENERATE, { p: `burst ${tier} ${i}` }).then((r) => ({ r, tier, account }));
+        return account
+          .client<{ generateMeme: { id: string; status: string; queuePosition: number | null } }>(GENERATE, {
+            p: `burst ${tier} ${i}`,
+          })
+          .then((r) => ({ r, tier, account }));
       }),
     );
     const accepted = responses.filter(({ r }) => r.body.data?.generateMeme);
@@ -154,18 +174,24 @@ describe('the generation queue', () => {
     // While workers take jobs, owners keep asking: a generation reported QUEUED always has a
     // place in line, even when a worker takes it between the two reads.
     const seen: { status: string; queuePosition: number | null }[] = [];
-    await eventually(async () => {
-      const asked = await Promise.all(
-        accepted.slice(0, 40).map(({ r, account }) =>
-          account.client<{ generation: { status: string; queuePosition: number | null } }>(
-            `query($id: ID!) { generation(id: $id) { status queuePosition } }`,
-            { id: r.body.data!.generateMeme.id },
-          ),
-        ),
-      );
-      seen.push(...asked.map((a) => a.body.data!.generation));
-      return (await statuses(ids)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
-    }, 60_000, 200);
+    await eventually(
+      async () => {
+        const asked = await Promise.all(
+          accepted
+            .slice(0, 40)
+            .map(({ r, account }) =>
+              account.client<{ generation: { status: string; queuePosition: number | null } }>(
+                `query($id: ID!) { generation(id: $id) { status queuePosition } }`,
+                { id: r.body.data!.generateMeme.id },
+              ),
+            ),
+        );
+        seen.push(...asked.map((a) => a.body.data!.generation));
+        return (await statuses(ids)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+      },
+      60_000,
+      200,
+    );
     const queued = seen.filter((g) => g.status === 'QUEUED');
     expect(queued.length).toBeGreaterThan(0);
     expect(queued.filter((g) => !(typeof g.queuePosition === 'number' && g.queuePosition >= 1))).toEqual([]);
@@ -188,8 +214,12 @@ describe('the generation queue', () => {
     const lateEnterprise = enterprise.filter((r) => r.started_at!.getTime() > firstPremiumStart).length;
     expect(lateEnterprise).toBeLessThanOrEqual(20);
     const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-    expect(median(enterprise.map((r) => r.finished_at!.getTime()))).toBeLessThan(median(premium.map((r) => r.finished_at!.getTime())));
-    expect(Math.max(...enterprise.map((r) => r.finished_at!.getTime()))).toBeLessThan(median(premium.map((r) => r.finished_at!.getTime())));
+    expect(median(enterprise.map((r) => r.finished_at!.getTime()))).toBeLessThan(
+      median(premium.map((r) => r.finished_at!.getTime())),
+    );
+    expect(Math.max(...enterprise.map((r) => r.finished_at!.getTime()))).toBeLessThan(
+      median(premium.map((r) => r.finished_at!.getTime())),
+    );
   }, 120_000);
 
   it('a repeated prompt within ten minutes makes no provider call', async () => {
@@ -204,7 +234,10 @@ describe('the generation queue', () => {
     const again = await premium.client<{ generateMeme: { status: string } }>(
       `mutation { generateMeme(input: { prompt: "  deja VU all over   again " }) { status meme { id } } }`,
     );
-    expect(again.body.data!.generateMeme).toEqual({ status: 'SUCCEEDED', meme: { id: done.body.data!.generation.meme.id } });
+    expect(again.body.data!.generateMeme).toEqual({
+      status: 'SUCCEEDED',
+      meme: { id: done.body.data!.generation.meme.id },
+    });
     expect(fake.totalCalls()).toBe(calls);
   });
 
@@ -216,7 +249,9 @@ describe('the generation queue', () => {
     await stack.dbs.users.query(`UPDATE users SET is_admin = true WHERE id = $1`, [operator.id]);
     const admin = await signUp(stack.routerUrl, 'queue_admin');
     await stack.dbs.users.query(`UPDATE users SET is_admin = true WHERE id = $1`, [admin.id]);
-    const status = await admin.client<{ aiStatus: { succeeded: number; keys: { key: string; breaker: string }[] } }>(STATUS);
+    const status = await admin.client<{ aiStatus: { succeeded: number; keys: { key: string; breaker: string }[] } }>(
+      STATUS,
+    );
     expect(status.body.errors).toBeUndefined();
     expect(status.body.data!.aiStatus.succeeded).toBeGreaterThan(500);
     expect(status.body.data!.aiStatus.keys.length).toBeGreaterThanOrEqual(4);

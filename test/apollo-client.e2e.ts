@@ -77,7 +77,11 @@ function galleryClient(baseUrl: string, options: Omit<GalleryClientOptions, 'uri
 }
 
 /** A raw GraphQL-over-HTTP request with a persisted query id and no text. */
-async function sendId(baseUrl: string, method: 'GET' | 'POST', sha256Hash: string): Promise<{ status: number; body: ResponseBody }> {
+async function sendId(
+  baseUrl: string,
+  method: 'GET' | 'POST',
+  sha256Hash: string,
+): Promise<{ status: number; body: ResponseBody }> {
   const extensions = JSON.stringify({ persistedQuery: { version: 1, sha256Hash } });
   const headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
   const response =
@@ -103,7 +107,9 @@ describe('Apollo Client with automatic persisted queries', () => {
     const first = galleryClient(stack.routerUrl, { mode: 'apq' });
     const trending = await first.client.query({ query: TRENDING_MEMES });
     expect(trending.data?.trending.length).toBeGreaterThan(1);
-    expect(first.exchanges.map(({ method, query, codes }) => ({ method, withQuery: query !== undefined, codes }))).toEqual([
+    expect(
+      first.exchanges.map(({ method, query, codes }) => ({ method, withQuery: query !== undefined, codes })),
+    ).toEqual([
       { method: 'GET', withQuery: false, codes: ['PERSISTED_QUERY_NOT_FOUND'] },
       { method: 'POST', withQuery: true, codes: [] },
     ]);
@@ -118,7 +124,13 @@ describe('Apollo Client with automatic persisted queries', () => {
     const again = await second.client.query({ query: TRENDING_MEMES });
     expect(again.data).toEqual(trending.data);
     expect(second.exchanges).toHaveLength(1);
-    expect(second.exchanges[0]).toMatchObject({ method: 'GET', query: undefined, hash: lookup.hash, status: 200, codes: [] });
+    expect(second.exchanges[0]).toMatchObject({
+      method: 'GET',
+      query: undefined,
+      hash: lookup.hash,
+      status: 200,
+      codes: [],
+    });
     expect(second.exchanges[0]?.headers.get('cache-control')).toMatch(/^public, max-age=[1-9]\d*$/);
 
     // MemeById registered through the first router...
@@ -133,12 +145,18 @@ describe('Apollo Client with automatic persisted queries', () => {
     const registered = first.exchanges.find((e) => e.method === 'POST' && e.query?.includes('MemeById'));
     const probe = `${otherRouter}/graphql?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: registered!.hash } }))}`;
     await eventually(async () => {
-      const answer = (await (await fetch(probe, { headers: { 'apollo-require-preflight': 'true' } })).json()) as { errors?: unknown[] };
+      const answer = (await (await fetch(probe, { headers: { 'apollo-require-preflight': 'true' } })).json()) as {
+        errors?: unknown[];
+      };
       return !JSON.stringify(answer.errors ?? []).includes('PERSISTED_QUERY_NOT_FOUND');
     });
     const third = galleryClient(otherRouter, { mode: 'apq' });
     const elsewhere = await third.client.query({ query: MEME_BY_ID, variables: { id: two!.id } });
-    expect(elsewhere.data?.meme).toMatchObject({ id: two!.id, title: two!.title, template: { name: two!.template.name } });
+    expect(elsewhere.data?.meme).toMatchObject({
+      id: two!.id,
+      title: two!.title,
+      template: { name: two!.template.name },
+    });
     expect(third.exchanges.map(({ method, query, status, codes }) => ({ method, query, status, codes }))).toEqual([
       { method: 'GET', query: undefined, status: 200, codes: [] },
     ]);
@@ -176,14 +194,20 @@ describe('Apollo Client with trusted documents, on a router that enforces the ma
     for (const method of ['GET', 'POST'] as const) {
       const response = await sendId(router, method, unknown);
       expect(response.status, method).toBe(400);
-      expect(response.body.errors?.map((error) => error.extensions?.code), method).toEqual(['PERSISTED_QUERY_NOT_IN_LIST']);
+      expect(
+        response.body.errors?.map((error) => error.extensions?.code),
+        method,
+      ).toEqual(['PERSISTED_QUERY_NOT_IN_LIST']);
     }
   });
 
   it('signs up, votes and reads the viewer with ids only', async () => {
     const anonymous = galleryClient(router, { mode: 'trusted-documents', manifest });
     const handle = `gallery_${randomBytes(4).toString('hex')}`;
-    const signedUp = await anonymous.client.mutate({ mutation: SIGN_UP, variables: { handle, password: 'a long gallery password' } });
+    const signedUp = await anonymous.client.mutate({
+      mutation: SIGN_UP,
+      variables: { handle, password: 'a long gallery password' },
+    });
     const token = signedUp.data!.signUp.token;
     expect(signedUp.data?.signUp.user).toMatchObject({ handle, tier: 'FREE' });
 

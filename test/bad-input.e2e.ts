@@ -37,7 +37,13 @@ async function send(init: RequestInit & { path?: string }): Promise<Answer> {
   }
   const code = (body as { errors?: { extensions?: { code?: string } }[] } | undefined)?.errors?.[0]?.extensions?.code;
   expect(text).not.toMatch(/\bat .+\.(ts|js):\d+/);
-  return { status: response.status, code, contentType: response.headers.get('content-type'), body, ms: Date.now() - started };
+  return {
+    status: response.status,
+    code,
+    contentType: response.headers.get('content-type'),
+    body,
+    ms: Date.now() - started,
+  };
 }
 
 const json = { 'content-type': 'application/json' };
@@ -46,16 +52,89 @@ describe('bad input gets a clear coded error, fast, and the router stays healthy
   it.each<[string, RequestInit, number, string]>([
     ['malformed JSON', { method: 'POST', headers: json, body: '{"query": "{ plans { tier } }"' }, 400, 'BAD_REQUEST'],
     ['an empty body', { method: 'POST', headers: json, body: '' }, 400, 'BAD_REQUEST'],
-    ['a text/plain body', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ plans { tier } }' }, 415, 'BAD_REQUEST'],
-    ['a form body', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%7D' }, 415, 'BAD_REQUEST'],
-    ['a JSON array that is not a batch of operations', { method: 'POST', headers: json, body: '[1]' }, 400, 'BAD_REQUEST'],
+    [
+      'a text/plain body',
+      { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ plans { tier } }' },
+      415,
+      'BAD_REQUEST',
+    ],
+    [
+      'a form body',
+      { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B%7D' },
+      415,
+      'BAD_REQUEST',
+    ],
+    [
+      'a JSON array that is not a batch of operations',
+      { method: 'POST', headers: json, body: '[1]' },
+      400,
+      'BAD_REQUEST',
+    ],
     ['a query that is not a string', { method: 'POST', headers: json, body: '{"query": 42}' }, 400, 'BAD_REQUEST'],
-    ['a 5 MB body', { method: 'POST', headers: json, body: JSON.stringify({ query: '{ plans { tier } }', variables: { x: 'y'.repeat(5_000_000) } }) }, 413, 'PAYLOAD_TOO_LARGE'],
-    ['a deeply nested query', { method: 'POST', headers: json, body: JSON.stringify({ query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` }) }, 400, 'MAX_DEPTH_EXCEEDED'],
-    ['an alias bomb', { method: 'POST', headers: json, body: JSON.stringify({ query: `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: plans { tier }`).join(' ')} }` }) }, 400, 'MAX_ALIASES_EXCEEDED'],
-    ['a batch past the limit', { method: 'POST', headers: json, body: JSON.stringify([{ query: '{ plans { tier } }' }, { query: '{ plans { tier } }' }]) }, 400, 'BATCH_TOO_LARGE'],
-    ['an operationName the document does not hold', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { plans { tier } }', operationName: 'B' }) }, 400, 'OPERATION_RESOLUTION_FAILURE'],
-    ['two operations and no operationName', { method: 'POST', headers: json, body: JSON.stringify({ query: 'query A { plans { tier } } query B { plans { tier } }' }) }, 400, 'OPERATION_RESOLUTION_FAILURE'],
+    [
+      'a 5 MB body',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: '{ plans { tier } }', variables: { x: 'y'.repeat(5_000_000) } }),
+      },
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'a deeply nested query',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }`,
+        }),
+      },
+      400,
+      'MAX_DEPTH_EXCEEDED',
+    ],
+    [
+      'an alias bomb',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          query: `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: plans { tier }`).join(' ')} }`,
+        }),
+      },
+      400,
+      'MAX_ALIASES_EXCEEDED',
+    ],
+    [
+      'a batch past the limit',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify([{ query: '{ plans { tier } }' }, { query: '{ plans { tier } }' }]),
+      },
+      400,
+      'BATCH_TOO_LARGE',
+    ],
+    [
+      'an operationName the document does not hold',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: 'query A { plans { tier } }', operationName: 'B' }),
+      },
+      400,
+      'OPERATION_RESOLUTION_FAILURE',
+    ],
+    [
+      'two operations and no operationName',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: 'query A { plans { tier } } query B { plans { tier } }' }),
+      },
+      400,
+      'OPERATION_RESOLUTION_FAILURE',
+    ],
     ['a DELETE', { method: 'DELETE' }, 405, 'BAD_REQUEST'],
   ])('%s', async (_name, init, status, code) => {
     const answer = await send(init);
@@ -88,14 +167,44 @@ describe('text with a NUL byte is a 400 BAD_USER_INPUT, not a 5xx', () => {
     ['search text in a variable', 'query($t: String!) { search(text: $t) { id } }', { t: nul }, false],
     ['search text inline', '{ search(text: "cat\\u0000dog") { id } }', {}, false],
     ['a generateMeme prompt', 'mutation($p: String!) { generateMeme(input: { prompt: $p }) { id } }', { p: nul }, true],
-    ['a meme title', 'mutation($t: String!) { createMeme(input: { title: $t, topText: "a", bottomText: "b", templateId: "1" }) { id } }', { t: nul }, true],
-    ['a meme caption', 'mutation($t: String!) { createMeme(input: { title: "t", topText: $t, bottomText: "b", templateId: "1" }) { id } }', { t: nul }, true],
-    ['a tag', 'mutation($t: String!) { createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "1", tags: [$t] }) { id } }', { t: nul }, true],
+    [
+      'a meme title',
+      'mutation($t: String!) { createMeme(input: { title: $t, topText: "a", bottomText: "b", templateId: "1" }) { id } }',
+      { t: nul },
+      true,
+    ],
+    [
+      'a meme caption',
+      'mutation($t: String!) { createMeme(input: { title: "t", topText: $t, bottomText: "b", templateId: "1" }) { id } }',
+      { t: nul },
+      true,
+    ],
+    [
+      'a tag',
+      'mutation($t: String!) { createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "1", tags: [$t] }) { id } }',
+      { t: nul },
+      true,
+    ],
     ['a tag filter', 'query($t: String!) { memes(tag: $t) { edges { node { id } } } }', { t: nul }, false],
     ['an API key name', 'mutation($n: String!) { createApiKey(name: $n) { secret } }', { n: nul }, true],
-    ['a handle at sign-up', 'mutation($h: String!) { signUp(handle: $h, password: "a long test password") { token } }', { h: nul }, false],
-    ['a display name', 'mutation($d: String!) { signUp(handle: "nul_display", password: "a long test password", displayName: $d) { token } }', { d: nul }, false],
-    ['a handle at log-in', 'mutation($h: String!) { logIn(handle: $h, password: "a long test password") { token } }', { h: nul }, false],
+    [
+      'a handle at sign-up',
+      'mutation($h: String!) { signUp(handle: $h, password: "a long test password") { token } }',
+      { h: nul },
+      false,
+    ],
+    [
+      'a display name',
+      'mutation($d: String!) { signUp(handle: "nul_display", password: "a long test password", displayName: $d) { token } }',
+      { d: nul },
+      false,
+    ],
+    [
+      'a handle at log-in',
+      'mutation($h: String!) { logIn(handle: $h, password: "a long test password") { token } }',
+      { h: nul },
+      false,
+    ],
   ];
   it.each(cases)('%s', async (_name, query, variables, signedIn) => {
     const client = signedIn ? premium.client : routerClient(stack.routerUrl);
@@ -105,7 +214,8 @@ describe('text with a NUL byte is a 400 BAD_USER_INPUT, not a 5xx', () => {
   });
 });
 
-const nested = (depth: number, open: string, close: string, leaf: string) => `${open.repeat(depth)}${leaf}${close.repeat(depth)}`;
+const nested = (depth: number, open: string, close: string, leaf: string) =>
+  `${open.repeat(depth)}${leaf}${close.repeat(depth)}`;
 
 describe('JSON nested past any real input is refused before any work', () => {
   it.each([
@@ -113,7 +223,9 @@ describe('JSON nested past any real input is refused before any work', () => {
     ['an unused object variable 10,000 deep', nested(10_000, '{"a":', '}', '1')],
     ['a declared variable 10,000 deep', nested(10_000, '[', ']', '"a"')],
   ])('%s', async (name, value) => {
-    const query = name.includes('declared') ? 'query($x: String) { memes(tag: $x) { edges { node { id } } } }' : '{ plans { tier } }';
+    const query = name.includes('declared')
+      ? 'query($x: String) { memes(tag: $x) { edges { node { id } } } }'
+      : '{ plans { tier } }';
     const body = `{"query":${JSON.stringify(query)},"variables":{"x":${value}}}`;
     const answer = await send({ method: 'POST', headers: json, body });
     expect(answer.status).toBe(400);
@@ -124,12 +236,17 @@ describe('JSON nested past any real input is refused before any work', () => {
     const body = `{"query":"{ plans { tier } }","extensions":{"x":${nested(10_000, '[', ']', '')}}}`;
     expect(await send({ method: 'POST', headers: json, body })).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
     const variables = encodeURIComponent(`{"x":${nested(1_000, '[', ']', '')}}`);
-    const get = await send({ path: `/graphql?query=${encodeURIComponent('{ plans { tier } }')}&variables=${variables}` });
+    const get = await send({
+      path: `/graphql?query=${encodeURIComponent('{ plans { tier } }')}&variables=${variables}`,
+    });
     expect(get).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
   });
 
   it('while input nested as deep as real clients send is served', async () => {
-    const answer = await routerClient(stack.routerUrl)('{ plans { tier } }', { x: [[[['a']]]], y: { a: { b: { c: [1, [2]] } } } });
+    const answer = await routerClient(stack.routerUrl)('{ plans { tier } }', {
+      x: [[[['a']]]],
+      y: { a: { b: { c: [1, [2]] } } },
+    });
     expect(answer.status).toBe(200);
     expect(answer.body.errors).toBeUndefined();
   });
@@ -137,20 +254,50 @@ describe('JSON nested past any real input is refused before any work', () => {
 
 describe('operations the schema has no root type for', () => {
   it('a subscription is a 400 GRAPHQL_VALIDATION_FAILED', async () => {
-    const answer = await send({ method: 'POST', headers: json, body: JSON.stringify({ query: 'subscription { plans { tier } }' }) });
+    const answer = await send({
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ query: 'subscription { plans { tier } }' }),
+    });
     expect(answer).toMatchObject({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
-    const named = await send({ method: 'POST', headers: json, body: JSON.stringify({ query: 'subscription S { x } query Q { plans { tier } }', operationName: 'S' }) });
+    const named = await send({
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ query: 'subscription S { x } query Q { plans { tier } }', operationName: 'S' }),
+    });
     expect(named).toMatchObject({ status: 400, code: 'GRAPHQL_VALIDATION_FAILED' });
   });
 });
 
 describe('router-level errors follow Accept like every other answer', () => {
-  const deep = JSON.stringify({ query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` });
+  const deep = JSON.stringify({
+    query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }`,
+  });
   it.each<[string, RequestInit, number]>([
-    ['an invalid credential (401)', { method: 'POST', headers: { ...json, authorization: 'Bearer not-a-token' }, body: '{"query":"{ plans { tier } }"}' }, 401],
+    [
+      'an invalid credential (401)',
+      {
+        method: 'POST',
+        headers: { ...json, authorization: 'Bearer not-a-token' },
+        body: '{"query":"{ plans { tier } }"}',
+      },
+      401,
+    ],
     ['malformed JSON (400)', { method: 'POST', headers: json, body: '{"query":' }, 400],
-    ['a body that is not JSON (415)', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ plans { tier } }' }, 415],
-    ['a body past the limit (413)', { method: 'POST', headers: json, body: JSON.stringify({ query: '{ plans { tier } }', variables: { x: 'y'.repeat(600_000) } }) }, 413],
+    [
+      'a body that is not JSON (415)',
+      { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{ plans { tier } }' },
+      415,
+    ],
+    [
+      'a body past the limit (413)',
+      {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: '{ plans { tier } }', variables: { x: 'y'.repeat(600_000) } }),
+      },
+      413,
+    ],
     ['an operation past a limit (400)', { method: 'POST', headers: json, body: deep }, 400],
     ['a PUT (405)', { method: 'PUT', headers: json, body: '{}' }, 405],
   ])('%s: application/graphql-response+json when asked for', async (_name, init, status) => {
@@ -162,8 +309,16 @@ describe('router-level errors follow Accept like every other answer', () => {
 
   it('application/json when asked for it, for anything, or for nothing', async () => {
     for (const accept of ['application/json', '*/*', undefined]) {
-      const headers: Record<string, string> = { ...json, authorization: 'Bearer not-a-token', ...(accept ? { accept } : {}) };
-      const answer = await fetch(`${stack.routerUrl}/graphql`, { method: 'POST', headers, body: '{"query":"{ plans { tier } }"}' });
+      const headers: Record<string, string> = {
+        ...json,
+        authorization: 'Bearer not-a-token',
+        ...(accept ? { accept } : {}),
+      };
+      const answer = await fetch(`${stack.routerUrl}/graphql`, {
+        method: 'POST',
+        headers,
+        body: '{"query":"{ plans { tier } }"}',
+      });
       expect(answer.status, accept).toBe(401);
       expect(answer.headers.get('content-type'), accept).toBe('application/json; charset=utf-8');
     }
@@ -174,13 +329,22 @@ describe('router-level errors follow Accept like every other answer', () => {
     ['a parse error', '{"query":"{ plans { tier "}', 200, 'GRAPHQL_PARSE_FAILED'],
     ['a validation error', '{"query":"{ nope }"}', 200, 'GRAPHQL_VALIDATION_FAILED'],
     ['an operation past a limit', deep, 200, 'MAX_DEPTH_EXCEEDED'],
-    ['an operationName the document does not hold', '{"query":"query A { plans { tier } }","operationName":"B"}', 200, 'OPERATION_RESOLUTION_FAILURE'],
+    [
+      'an operationName the document does not hold',
+      '{"query":"query A { plans { tier } }","operationName":"B"}',
+      200,
+      'OPERATION_RESOLUTION_FAILURE',
+    ],
     ['a query that is not a string (not a well-formed request)', '{"query":42}', 400, 'BAD_REQUEST'],
   ])('with application/json, %s', async (_name, body, status, code) => {
     const answer = await send({ method: 'POST', headers: { ...json, accept: 'application/json' }, body });
     expect(answer).toMatchObject({ status, code, contentType: 'application/json; charset=utf-8' });
     const strict = await send({ method: 'POST', headers: json, body });
-    expect(strict).toMatchObject({ status: 400, code, contentType: 'application/graphql-response+json; charset=utf-8' });
+    expect(strict).toMatchObject({
+      status: 400,
+      code,
+      contentType: 'application/graphql-response+json; charset=utf-8',
+    });
   });
 });
 
@@ -197,16 +361,32 @@ describe('a batch answers every operation, each refused one with its own coded e
       body: JSON.stringify(operations),
     });
   type Answers = { data?: unknown; errors?: { extensions?: { code?: string } }[] }[];
-  const codes = (answers: Answers) => answers.map((answer) => answer.errors?.[0]?.extensions?.code ?? (answer.data ? 'data' : 'none'));
+  const codes = (answers: Answers) =>
+    answers.map((answer) => answer.errors?.[0]?.extensions?.code ?? (answer.data ? 'data' : 'none'));
 
-  it.each([GRAPHQL_RESPONSE, 'application/json'])('with one operation refused at admission, GraphQL or HTTP, all are answered (%s)', async (accept) => {
-    const tooDeep = { query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }` };
-    const response = await batch([good, tooDeep, { query: '{ plans { tier ' }, { query: 42 }, { query: '{ nope }' }], stack.routerUrl, accept);
-    expect(response.status).toBe(200);
-    const answers = (await response.json()) as Answers;
-    expect(codes(answers)).toEqual(['data', 'MAX_DEPTH_EXCEEDED', 'GRAPHQL_PARSE_FAILED', 'BAD_REQUEST', 'GRAPHQL_VALIDATION_FAILED']);
-    expect(answers[0]!.data).toMatchObject({ plans: expect.any(Array) });
-  });
+  it.each([GRAPHQL_RESPONSE, 'application/json'])(
+    'with one operation refused at admission, GraphQL or HTTP, all are answered (%s)',
+    async (accept) => {
+      const tooDeep = {
+        query: `{ ${'trending { author { memes { edges { node { '.repeat(6)} id ${'} } } } }'.repeat(6)} }`,
+      };
+      const response = await batch(
+        [good, tooDeep, { query: '{ plans { tier ' }, { query: 42 }, { query: '{ nope }' }],
+        stack.routerUrl,
+        accept,
+      );
+      expect(response.status).toBe(200);
+      const answers = (await response.json()) as Answers;
+      expect(codes(answers)).toEqual([
+        'data',
+        'MAX_DEPTH_EXCEEDED',
+        'GRAPHQL_PARSE_FAILED',
+        'BAD_REQUEST',
+        'GRAPHQL_VALIDATION_FAILED',
+      ]);
+      expect(answers[0]!.data).toMatchObject({ plans: expect.any(Array) });
+    },
+  );
 
   it('a batch whose every operation is refused is still a batch answer', async () => {
     const response = await batch([{ query: 1 }, null]);
@@ -218,7 +398,10 @@ describe('a batch answers every operation, each refused one with its own coded e
     const manifestPath = createRequire(import.meta.url).resolve('@memegraph/gallery/persisted-query-manifest.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { operations: { id: string; name: string }[] };
     const me = manifest.operations.find((operation) => operation.name === 'Me')!;
-    const router = await stack.addRouter({ TRUSTED_DOCUMENTS_MANIFEST: manifestPath, TRUSTED_DOCUMENTS_MODE: 'enforce' });
+    const router = await stack.addRouter({
+      TRUSTED_DOCUMENTS_MANIFEST: manifestPath,
+      TRUSTED_DOCUMENTS_MODE: 'enforce',
+    });
     const response = await batch([{ extensions: { persistedQuery: { version: 1, sha256Hash: me.id } } }, good], router);
     expect(response.status).toBe(200);
     const answers = (await response.json()) as Answers;

@@ -14,7 +14,10 @@ afterAll(() => stack?.close());
 
 interface MemePage {
   memes: {
-    edges: { cursor: string; node: { id: string; title: string; author: { handle: string }; template: { name: string } } }[];
+    edges: {
+      cursor: string;
+      node: { id: string; title: string; author: { handle: string }; template: { name: string } };
+    }[];
     pageInfo: { hasNextPage: boolean; endCursor: string | null };
   };
 }
@@ -22,8 +25,24 @@ interface MemePage {
 const PAGE = /* GraphQL */ `
   query Page($first: Int, $after: String, $tag: String) {
     memes(first: $first, after: $after, tag: $tag) {
-      edges { cursor node { id title tags author { handle } template { name } } }
-      pageInfo { hasNextPage endCursor }
+      edges {
+        cursor
+        node {
+          id
+          title
+          tags
+          author {
+            handle
+          }
+          template {
+            name
+          }
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
     }
   }
 `;
@@ -60,7 +79,9 @@ describe('anonymous browsing through the router', () => {
       after = page.pageInfo.endCursor;
     }
     // Anonymous viewers see every human meme and no AI meme.
-    const [human] = await stack.dbs.memes.query<{ n: string }>(`SELECT count(*) AS n FROM memes WHERE origin = 'HUMAN'`);
+    const [human] = await stack.dbs.memes.query<{ n: string }>(
+      `SELECT count(*) AS n FROM memes WHERE origin = 'HUMAN'`,
+    );
     expect(seen).toBe(Number(human!.n));
   });
 
@@ -73,30 +94,36 @@ describe('anonymous browsing through the router', () => {
   });
 
   it('lists trending memes by score, highest first', async () => {
-    const response = await anonymous<{ trending: { id: string; score: number }[] }>(`{ trending(first: 10) { id score } }`);
+    const response = await anonymous<{ trending: { id: string; score: number }[] }>(
+      `{ trending(first: 10) { id score } }`,
+    );
     const scores = response.body.data!.trending.map((m) => m.score);
     expect(scores).toHaveLength(10);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
   });
 
   it('finds memes by full-text search, and every hit contains the word', async () => {
-    const pick = await anonymous<{ memes: { edges: { node: { title: string } }[] } }>(`{ memes(first: 1) { edges { node { title } } } }`);
-    const word = pick.body.data!.memes.edges[0]!.node.title.split(/\s+/).find((w) => /^[A-Za-z]{4,}$/.test(w))!;
-    const response = await anonymous<{ search: { title: string; topText: string; bottomText: string; tags: string[] }[] }>(
-      `query($text: String!) { search(text: $text, first: 20) { title topText bottomText tags } }`,
-      { text: word },
+    const pick = await anonymous<{ memes: { edges: { node: { title: string } }[] } }>(
+      `{ memes(first: 1) { edges { node { title } } } }`,
     );
+    const word = pick.body.data!.memes.edges[0]!.node.title.split(/\s+/).find((w) => /^[A-Za-z]{4,}$/.test(w))!;
+    const response = await anonymous<{
+      search: { title: string; topText: string; bottomText: string; tags: string[] }[];
+    }>(`query($text: String!) { search(text: $text, first: 20) { title topText bottomText tags } }`, { text: word });
     const hits = response.body.data!.search;
     expect(hits.length).toBeGreaterThan(0);
     for (const hit of hits) {
-      expect(`${hit.title} ${hit.topText} ${hit.bottomText} ${hit.tags.join(' ')}`.toLowerCase()).toContain(word.toLowerCase().slice(0, 4));
+      expect(`${hit.title} ${hit.topText} ${hit.bottomText} ${hit.tags.join(' ')}`.toLowerCase()).toContain(
+        word.toLowerCase().slice(0, 4),
+      );
     }
   });
 
   it('serves a random meme and the plans table', async () => {
-    const response = await anonymous<{ randomMeme: { id: string }; plans: { tier: string; maxCostPerOperation: number }[] }>(
-      `{ randomMeme { id } plans { tier maxCostPerOperation } }`,
-    );
+    const response = await anonymous<{
+      randomMeme: { id: string };
+      plans: { tier: string; maxCostPerOperation: number }[];
+    }>(`{ randomMeme { id } plans { tier maxCostPerOperation } }`);
     expect(response.body.data!.randomMeme.id).toMatch(/^\d+$/);
     expect(response.body.data!.plans.map((p) => p.tier)).toEqual(['ANONYMOUS', 'FREE', 'PREMIUM', 'ENTERPRISE']);
   });
@@ -105,7 +132,9 @@ describe('anonymous browsing through the router', () => {
 describe('GraphQL over HTTP at the router', () => {
   it('answers GET queries and honours application/graphql-response+json', async () => {
     const url = `${stack.routerUrl}/graphql?query=${encodeURIComponent('{ trending(first: 1) { id } }')}`;
-    const response = await fetch(url, { headers: { accept: 'application/graphql-response+json', 'apollo-require-preflight': 'true' } });
+    const response = await fetch(url, {
+      headers: { accept: 'application/graphql-response+json', 'apollo-require-preflight': 'true' },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('application/graphql-response+json');
     const body = (await response.json()) as { data: { trending: unknown[] } };

@@ -10,7 +10,11 @@ let stack: Stack;
 let routerB: string;
 
 beforeAll(async () => {
-  stack = await startStack({ users: 20, memes: 120, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, STALE_IF_ERROR_SECONDS: '120' } });
+  stack = await startStack({
+    users: 20,
+    memes: 120,
+    routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, STALE_IF_ERROR_SECONDS: '120' },
+  });
   routerB = await stack.addRouter();
 });
 afterAll(() => stack?.close());
@@ -31,7 +35,9 @@ describe('response cache', () => {
     expect(second.body.data).toEqual(first.body.data);
     expect(stack.subgraphRequests()).toEqual(before);
     // Another router finds it in Redis.
-    const onB = await routerClient(routerB)(`query Hot { trending(first: 3) { ...M } } fragment M on Meme { id score }`);
+    const onB = await routerClient(routerB)(
+      `query Hot { trending(first: 3) { ...M } } fragment M on Meme { id score }`,
+    );
     expect(onB.headers.get('x-cache')).toBe('HIT');
     expect(stack.subgraphRequests()).toEqual(before);
     // Different variables are a different answer.
@@ -41,14 +47,19 @@ describe('response cache', () => {
 
   it('a vote through router A shows on router B at once, even for a query that did not ask for ids', async () => {
     const voter = await signUp(stack.routerUrl, 'cache_voter');
-    const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+    const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(
+      `SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`,
+    );
     const QUERY = `query($id: ID!) { meme(id: $id) { title score } }`;
     const onB = routerClient(routerB);
     expect((await onB<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score).toBe(meme!.score);
     expect((await onB(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('HIT');
 
     await voter.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: meme!.id });
-    const ms = await eventually(async () => (await onB<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1);
+    const ms = await eventually(
+      async () =>
+        (await onB<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1,
+    );
     expect(ms).toBeLessThan(1000);
   });
 
@@ -58,8 +69,14 @@ describe('response cache', () => {
     const onB = routerClient(routerB);
     await onB(LIST);
     expect((await onB(LIST)).headers.get('x-cache')).toBe('HIT');
-    await author.client(`mutation { createMeme(input: { title: "Fresh out of the oven", topText: "a", bottomText: "b", templateId: "1" }) { id } }`);
-    await eventually(async () => (await onB<{ memes: { edges: { node: { title: string } }[] } }>(LIST)).body.data!.memes.edges[0]!.node.title === 'Fresh out of the oven');
+    await author.client(
+      `mutation { createMeme(input: { title: "Fresh out of the oven", topText: "a", bottomText: "b", templateId: "1" }) { id } }`,
+    );
+    await eventually(
+      async () =>
+        (await onB<{ memes: { edges: { node: { title: string } }[] } }>(LIST)).body.data!.memes.edges[0]!.node.title ===
+        'Fresh out of the oven',
+    );
   });
 
   it('free and premium viewers, and two viewers on PRIVATE data, never get each other’s cached answers', async () => {
@@ -109,7 +126,8 @@ describe('response cache', () => {
     const QUERY = '{ templates { id } }';
     const [miss, hit] = [await client(QUERY), await client(QUERY)];
     expect([miss.headers.get('x-cache'), hit.headers.get('x-cache')]).toEqual(['MISS', 'HIT']);
-    const maxAge = (r: { headers: Headers }) => Number(/^public, max-age=(\d+)$/.exec(r.headers.get('cache-control') ?? '')?.[1]);
+    const maxAge = (r: { headers: Headers }) =>
+      Number(/^public, max-age=(\d+)$/.exec(r.headers.get('cache-control') ?? '')?.[1]);
     expect(maxAge(miss)).toBeGreaterThan(0);
     expect(maxAge(hit)).toBeLessThanOrEqual(maxAge(miss));
     expect(maxAge(hit)).toBeGreaterThanOrEqual(maxAge(miss) - 1);
@@ -132,7 +150,9 @@ describe('response cache', () => {
     const estimate = costOf(await routerClient(stack.routerUrl)(query('Probe'))).requestedQueryCost;
     // A bucket of twice the estimate, restored at one point a second: room for a hit after a miss.
     const router = await stack.addRouter({
-      TIERS_JSON: JSON.stringify({ free: { costBucketCapacity: 2 * estimate, maxCostPerOperation: 2 * estimate, costRestorePerSecond: 1 } }),
+      TIERS_JSON: JSON.stringify({
+        free: { costBucketCapacity: 2 * estimate, maxCostPerOperation: 2 * estimate, costRestorePerSecond: 1 },
+      }),
     });
     const account = await signUp(stack.routerUrl, 'cache_budget');
     const client = routerClient(router, { authorization: `Bearer ${account.token}` });
@@ -183,7 +203,8 @@ describe('response cache', () => {
 
       // Nothing a router cannot read stops it: each is logged and dropped.
       for (const channel of ['cache-purge', PURGE_REQUEST_CHANNEL, 'viewer-invalidate']) {
-        for (const junk of ['not json', '{"id":"x","tags":["Meme:list"]}', '[1,2]', 'null']) await redis.publish(`${prefix}${channel}`, junk);
+        for (const junk of ['not json', '{"id":"x","tags":["Meme:list"]}', '[1,2]', 'null'])
+          await redis.publish(`${prefix}${channel}`, junk);
       }
       await expectPurgedBy(purgeRequestMessage(['Meme:list']));
       expect(await redisReadiness(routerB)).toBe('ok');
@@ -217,7 +238,10 @@ describe('response cache', () => {
     expect(stale.body.errors).toBeUndefined();
 
     const uncached = await client(`{ trending(first: 7) { id } }`);
-    expect(uncached.body.errors?.[0]?.extensions).toMatchObject({ code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'memes' });
+    expect(uncached.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'DOWNSTREAM_SERVICE_ERROR',
+      serviceName: 'memes',
+    });
     expect(uncached.body.data).toBeNull();
     expect(uncached.status).toBe(502);
   });

@@ -30,14 +30,25 @@ interface Answer {
 
 type Method = 'GET' | 'POST';
 
-async function ask(base: string, method: Method, accept: string, query: string, variables: Record<string, unknown>, credentials: Record<string, string>): Promise<Answer> {
+async function ask(
+  base: string,
+  method: Method,
+  accept: string,
+  query: string,
+  variables: Record<string, unknown>,
+  credentials: Record<string, string>,
+): Promise<Answer> {
   const headers: Record<string, string> = { accept, ...credentials };
   let response: Response;
   if (method === 'GET') {
     const url = `${base}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify(variables))}`;
     response = await fetch(url, { headers: { ...headers, 'apollo-require-preflight': 'true' } });
   } else {
-    response = await fetch(`${base}/graphql`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+    response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
   }
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
@@ -46,21 +57,40 @@ async function ask(base: string, method: Method, accept: string, query: string, 
  * Headers that differ between any two answers: time, identity of the request, what is left of the
  * limits, and the length of a body whose cost figures differ (checked against the body instead).
  */
-const PER_REQUEST = new Set(['date', 'age', 'x-request-id', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'keep-alive', 'connection', 'content-length']);
+const PER_REQUEST = new Set([
+  'date',
+  'age',
+  'x-request-id',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'keep-alive',
+  'connection',
+  'content-length',
+]);
 
 /** An answer with what changes from one request to the next set aside: what must be the same for every hit. */
 function stableParts(answer: Answer) {
   const headers: Record<string, string> = {};
   answer.headers.forEach((value, name) => {
-    if (!PER_REQUEST.has(name)) headers[name] = name === 'cache-control' ? value.replace(/max-age=\d+/, 'max-age=N') : value;
+    if (!PER_REQUEST.has(name))
+      headers[name] = name === 'cache-control' ? value.replace(/max-age=\d+/, 'max-age=N') : value;
   });
-  const body = JSON.parse(answer.text) as { data: unknown; extensions: { cost: { throttleStatus: { currentlyAvailable: number } } } };
+  const body = JSON.parse(answer.text) as {
+    data: unknown;
+    extensions: { cost: { throttleStatus: { currentlyAvailable: number } } };
+  };
   body.extensions.cost.throttleStatus.currentlyAvailable = -1;
-  return { status: answer.status, headers, body, text: answer.text.replace(/"currentlyAvailable":\d+/, '"currentlyAvailable":-1') };
+  return {
+    status: answer.status,
+    headers,
+    body,
+    text: answer.text.replace(/"currentlyAvailable":\d+/, '"currentlyAvailable":-1'),
+  };
 }
 
 const QUERIES = {
-  public: (n: number) => `query Page${n}($first: Int!) { trending(first: $first) { id title score author { handle } } }`,
+  public: (n: number) =>
+    `query Page${n}($first: Int!) { trending(first: $first) { id title score author { handle } } }`,
   private: (n: number) => `query Me${n} { me { handle } trending(first: 1) { id } }`,
 };
 
@@ -73,7 +103,8 @@ describe('cache hits answered from stored bytes', () => {
           if (kind === 'private' && who === 'anonymous') continue;
           const index = n++;
           it(`${method}, Accept ${accept}, ${who}, ${kind}: a hit is the miss that stored it, before Apollo or through it`, async () => {
-            const credentials: Record<string, string> = who === 'signed-in' ? { authorization: `Bearer ${alice.token}` } : {};
+            const credentials: Record<string, string> =
+              who === 'signed-in' ? { authorization: `Bearer ${alice.token}` } : {};
             const query = QUERIES[kind](index);
             const variables = kind === 'public' ? { first: 3 } : {};
             const send = (base: string) => ask(base, method, accept, query, variables, credentials);
@@ -103,14 +134,24 @@ describe('cache hits answered from stored bytes', () => {
             const stored = stableParts(miss);
             expect(reference.status).toBe(stored.status);
             expect(reference.body.data).toEqual(stored.body.data);
-            expect(reference.text.slice(0, reference.text.indexOf(',"extensions"'))).toBe(stored.text.slice(0, stored.text.indexOf(',"extensions"')));
+            expect(reference.text.slice(0, reference.text.indexOf(',"extensions"'))).toBe(
+              stored.text.slice(0, stored.text.indexOf(',"extensions"')),
+            );
             expect({ ...reference.headers, 'x-cache': 'MISS' }).toEqual(stored.headers);
             expect(miss.headers.get('content-type')).toContain(accept);
             if (kind === 'private') expect(reference.headers['cache-control']).toBe('no-store');
-            else expect(reference.headers['cache-control']).toBe(who === 'anonymous' ? 'public, max-age=N' : 'private, max-age=N');
-            const cost = (JSON.parse(hitA.text) as { extensions: { cost: { requestedQueryCost: number; actualQueryCost: number } } }).extensions.cost;
+            else
+              expect(reference.headers['cache-control']).toBe(
+                who === 'anonymous' ? 'public, max-age=N' : 'private, max-age=N',
+              );
+            const cost = (
+              JSON.parse(hitA.text) as { extensions: { cost: { requestedQueryCost: number; actualQueryCost: number } } }
+            ).extensions.cost;
             expect(cost.actualQueryCost).toBe(0);
-            expect(cost.requestedQueryCost).toBe((JSON.parse(miss.text) as { extensions: { cost: { requestedQueryCost: number } } }).extensions.cost.requestedQueryCost);
+            expect(cost.requestedQueryCost).toBe(
+              (JSON.parse(miss.text) as { extensions: { cost: { requestedQueryCost: number } } }).extensions.cost
+                .requestedQueryCost,
+            );
           });
         }
       }
@@ -124,7 +165,14 @@ describe('cache hits answered from stored bytes', () => {
     await ask(stack.routerUrl, 'POST', 'application/json', query, {}, asAlice);
     const again = await ask(stack.routerUrl, 'POST', 'application/json', query, {}, asAlice);
     expect(again.headers.get('x-cache')).toBe('HIT');
-    const asBob = await ask(stack.routerUrl, 'POST', 'application/json', query, {}, { authorization: `Bearer ${bob.token}` });
+    const asBob = await ask(
+      stack.routerUrl,
+      'POST',
+      'application/json',
+      query,
+      {},
+      { authorization: `Bearer ${bob.token}` },
+    );
     expect(asBob.headers.get('x-cache')).toBe('MISS');
     expect((JSON.parse(asBob.text) as { data: { me: { handle: string } } }).data.me.handle).toBe('cached_answer_bob');
 
@@ -139,7 +187,9 @@ describe('cache hits answered from stored bytes', () => {
   });
 
   it('a purge through another router is seen at once: the purged answer is not served again', async () => {
-    const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+    const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(
+      `SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`,
+    );
     const query = `query Score($id: ID!) { meme(id: $id) { id score } }`;
     const read = () => ask(stack.routerUrl, 'POST', 'application/json', query, { id: meme!.id }, {});
     expect((await read()).headers.get('x-cache')).toBe('MISS');
@@ -153,7 +203,8 @@ describe('cache hits answered from stored bytes', () => {
 
     // Redis was purged before the vote answered; router A's own copy goes when the purge message reaches it.
     let after = await read();
-    if (after.headers.get('x-cache') === 'HIT') await eventually(async () => (after = await read()).headers.get('x-cache') !== 'HIT');
+    if (after.headers.get('x-cache') === 'HIT')
+      await eventually(async () => (after = await read()).headers.get('x-cache') !== 'HIT');
     expect(after.headers.get('x-cache')).toBe('MISS');
     expect((JSON.parse(after.text) as { data: { meme: { score: number } } }).data.meme.score).toBe(meme!.score + 1);
   });

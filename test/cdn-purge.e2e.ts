@@ -53,7 +53,10 @@ async function startReceiver(): Promise<Receiver> {
     }
     const answer = () => {
       if (res.destroyed) return;
-      receiver.purges.push({ tags: (JSON.parse(body) as { tags: string[] }).tags, authorization: req.headers.authorization });
+      receiver.purges.push({
+        tags: (JSON.parse(body) as { tags: string[] }).tags,
+        authorization: req.headers.authorization,
+      });
       receiver.events.push('answered');
       res.writeHead(204).end();
     };
@@ -101,7 +104,10 @@ describe('CDN purge hook', () => {
     // The worker asks every router; one claims it, and the hook hears of it once.
     const redis = new Redis(TEST_REDIS_URL);
     try {
-      await redis.publish(`${stack.redisPrefix}${PURGE_REQUEST_CHANNEL}`, purgeRequestMessage(['Meme:list', 'Meme:worker-made']));
+      await redis.publish(
+        `${stack.redisPrefix}${PURGE_REQUEST_CHANNEL}`,
+        purgeRequestMessage(['Meme:list', 'Meme:worker-made']),
+      );
     } finally {
       redis.disconnect();
     }
@@ -132,7 +138,11 @@ describe('CDN purge hook', () => {
     const dead = await startReceiver();
     try {
       // One attempt with a long time limit: a mutation that waited for the hook would answer only after the router gave up on it.
-      const router = await stack.addRouter({ CDN_PURGE_URL: dead.url, CDN_PURGE_ATTEMPTS: '1', CDN_PURGE_TIMEOUT_MS: '120000' });
+      const router = await stack.addRouter({
+        CDN_PURGE_URL: dead.url,
+        CDN_PURGE_ATTEMPTS: '1',
+        CDN_PURGE_TIMEOUT_MS: '120000',
+      });
       const voter = await signUp(router, 'cdn_dead_voter');
       await eventually(async () => received(dead).has(`User:${voter.id}`), 5_000);
       dead.events.length = 0;

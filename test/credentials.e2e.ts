@@ -28,7 +28,8 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 const randomKey = () => `mg_${randomBytes(24).toString('base64url')}`;
-const from = (address: string, headers: Record<string, string> = {}) => routerClient(stack.routerUrl, { 'x-forwarded-for': address, ...headers });
+const from = (address: string, headers: Record<string, string> = {}) =>
+  routerClient(stack.routerUrl, { 'x-forwarded-for': address, ...headers });
 /** A client of `routerUrl` with a session token, from an address of the test's own. */
 const session = (routerUrl: string, token: string, address: string) =>
   routerClient(routerUrl, { authorization: `Bearer ${token}`, 'x-forwarded-for': address });
@@ -75,18 +76,24 @@ describe('invalid credentials are limited per client address before any lookup',
     // No signed-in request before the flood: a usage flush would be a statement of its own.
     const before = usersStatements();
     const flood = 600;
-    const responses = await inParallel(flood, 50, () => from('203.0.113.66', { 'x-api-key': randomKey() })(`{ plans { tier } }`));
+    const responses = await inParallel(flood, 50, () =>
+      from('203.0.113.66', { 'x-api-key': randomKey() })(`{ plans { tier } }`),
+    );
     const lookups = usersStatements() - before;
     const counts = outcomes(responses);
 
     const refused = responses.filter((r) => r.status === 429);
-    expect(refused.length, `${JSON.stringify(counts)}, ${lookups} lookups`).toBeGreaterThanOrEqual(flood - FAILURES_PER_ADDRESS);
+    expect(refused.length, `${JSON.stringify(counts)}, ${lookups} lookups`).toBeGreaterThanOrEqual(
+      flood - FAILURES_PER_ADDRESS,
+    );
     expect(Object.keys(counts).sort()).toEqual(['401 UNAUTHENTICATED', '429 RATE_LIMIT_EXCEEDED']);
     for (const r of refused) expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(lookups, `users subgraph statements for ${flood} random keys`).toBeLessThanOrEqual(FAILURES_PER_ADDRESS);
 
     const owner = await signUp(stack.routerUrl, 'key_owner');
-    const created = await owner.client<{ createApiKey: { secret: string } }>(`mutation { createApiKey(name: "ci") { secret } }`);
+    const created = await owner.client<{ createApiKey: { secret: string } }>(
+      `mutation { createApiKey(name: "ci") { secret } }`,
+    );
     const validKey = created.body.data!.createApiKey.secret;
     // A valid key from another address is not caught by that address's refusals.
     const served = await from('198.51.100.20', { 'x-api-key': validKey })<{ me: { id: string } }>(`{ me { id } }`);
@@ -102,15 +109,21 @@ describe('a burst of good credentials from one address is served', () => {
   it('100 concurrent requests with a new session token and 100 with a new API key, on cold caches: every one 200, one lookup each', async () => {
     const burst = 100;
     const owner = await signUp(stack.routerUrl, 'burst_owner');
-    const created = await owner.client<{ createApiKey: { secret: string } }>(`mutation { createApiKey(name: "burst") { secret } }`);
+    const created = await owner.client<{ createApiKey: { secret: string } }>(
+      `mutation { createApiKey(name: "burst") { secret } }`,
+    );
     const key = created.body.data!.createApiKey.secret;
     // A router of its own: neither credential is in its caches yet.
     const router = await stack.addRouter();
     const address = '203.0.113.99';
     const before = usersStatements();
-    const bySession = await Promise.all(Array.from({ length: burst }, () => session(router, owner.token, address)(`{ me { id } }`)));
+    const bySession = await Promise.all(
+      Array.from({ length: burst }, () => session(router, owner.token, address)(`{ me { id } }`)),
+    );
     const byKey = await Promise.all(
-      Array.from({ length: burst }, () => routerClient(router, { 'x-api-key': key, 'x-forwarded-for': address })(`{ me { id } }`)),
+      Array.from({ length: burst }, () =>
+        routerClient(router, { 'x-api-key': key, 'x-forwarded-for': address })(`{ me { id } }`),
+      ),
     );
     expect(outcomes(bySession)).toEqual({ '200 ok': burst });
     expect(outcomes(byKey)).toEqual({ '200 ok': burst });
@@ -144,7 +157,8 @@ describe('sessions end on every router', () => {
         return Date.now() - started;
       }
       expect(response.status).toBe(200);
-      if (Date.now() - started > timeoutMs) throw new Error(`the token still works on ${routerUrl} after ${timeoutMs} ms`);
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`the token still works on ${routerUrl} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
   };
@@ -154,7 +168,9 @@ describe('sessions end on every router', () => {
     // The same claims as the real token, signed with the real secret, without exp.
     const claims = decodeJwt(account.token);
     delete claims.exp;
-    const forever = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(new TextEncoder().encode(stack.secrets.jwt));
+    const forever = await new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .sign(new TextEncoder().encode(stack.secrets.jwt));
     expect((await session(stack.routerUrl, account.token, '198.51.100.30')(ME)).status).toBe(200);
     const response = await session(stack.routerUrl, forever, '198.51.100.30')(ME);
     expect(response.status).toBe(401);
@@ -164,7 +180,10 @@ describe('sessions end on every router', () => {
       .sign(new TextEncoder().encode(stack.secrets.jwt));
     const late = await session(stack.routerUrl, expired, '198.51.100.30')(ME);
     expect(late.status).toBe(401);
-    expect(late.body.errors?.[0]).toMatchObject({ message: 'The token has expired: log in again', extensions: { code: 'UNAUTHENTICATED' } });
+    expect(late.body.errors?.[0]).toMatchObject({
+      message: 'The token has expired: log in again',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
   });
 
   it('logOut through router A: the token is refused on router B at once; the other sessions go on', async () => {
@@ -172,7 +191,8 @@ describe('sessions end on every router', () => {
     const account = await signUp(stack.routerUrl, 'leaving_soon');
     const other = await logIn('leaving_soon', 'a long test password', address);
     // Both routers know the session (cached) before it ends.
-    for (const url of [stack.routerUrl, routerB]) expect((await session(url, account.token, address)(ME)).status).toBe(200);
+    for (const url of [stack.routerUrl, routerB])
+      expect((await session(url, account.token, address)(ME)).status).toBe(200);
 
     const out = await session(stack.routerUrl, account.token, address)<{ logOut: boolean }>(`mutation { logOut }`);
     expect(out.body.errors).toBeUndefined();
@@ -193,10 +213,19 @@ describe('sessions end on every router', () => {
   it('logOutEverywhere ends every session of the user on both routers', async () => {
     const address = '198.51.100.32';
     const account = await signUp(stack.routerUrl, 'everywhere');
-    const tokens = [account.token, await logIn('everywhere', 'a long test password', address), await logIn('everywhere', 'a long test password', address)];
-    for (const token of tokens) for (const url of [stack.routerUrl, routerB]) expect((await session(url, token, address)(ME)).status).toBe(200);
+    const tokens = [
+      account.token,
+      await logIn('everywhere', 'a long test password', address),
+      await logIn('everywhere', 'a long test password', address),
+    ];
+    for (const token of tokens)
+      for (const url of [stack.routerUrl, routerB]) expect((await session(url, token, address)(ME)).status).toBe(200);
 
-    const out = await session(routerB, tokens[1]!, address)<{ logOutEverywhere: number }>(`mutation { logOutEverywhere }`);
+    const out = await session(
+      routerB,
+      tokens[1]!,
+      address,
+    )<{ logOutEverywhere: number }>(`mutation { logOutEverywhere }`);
     expect(out.body.errors).toBeUndefined();
     expect(out.body.data).toEqual({ logOutEverywhere: 3 });
     for (const token of tokens) for (const url of [stack.routerUrl, routerB]) await refusedWithin(url, token, address);
@@ -211,14 +240,19 @@ describe('sessions end on every router', () => {
     const other = await logIn('rotating', 'a long test password', address);
     for (const url of [stack.routerUrl, routerB]) expect((await session(url, other, address)(ME)).status).toBe(200);
 
-    const changed = await session(stack.routerUrl, account.token, address)<{ changePassword: number }>(
+    const changed = await session(
+      stack.routerUrl,
+      account.token,
+      address,
+    )<{ changePassword: number }>(
       `mutation($c: String!, $n: String!) { changePassword(current: $c, next: $n) { endedSessions } }`,
       { c: 'a long test password', n: 'brand new pass phrase' },
     );
     expect(changed.body.errors).toBeUndefined();
     expect(changed.body.data).toEqual({ changePassword: { endedSessions: 1 } });
     for (const url of [stack.routerUrl, routerB]) await refusedWithin(url, other, address);
-    for (const url of [stack.routerUrl, routerB]) expect((await session(url, account.token, address)(ME)).status).toBe(200);
+    for (const url of [stack.routerUrl, routerB])
+      expect((await session(url, account.token, address)(ME)).status).toBe(200);
 
     const oldPassword = await routerClient(stack.routerUrl, { 'x-forwarded-for': address })(
       `mutation { logIn(handle: "rotating", password: "a long test password") { token } }`,
@@ -226,11 +260,16 @@ describe('sessions end on every router', () => {
     expect(oldPassword.status).toBe(401);
     expect(await logIn('rotating', 'brand new pass phrase', address)).toBeTruthy();
 
-    const wrongCurrent = await session(stack.routerUrl, account.token, address)(
-      `mutation { changePassword(current: "not my password", next: "another new phrase") { endedSessions } }`,
-    );
+    const wrongCurrent = await session(
+      stack.routerUrl,
+      account.token,
+      address,
+    )(`mutation { changePassword(current: "not my password", next: "another new phrase") { endedSessions } }`);
     // A wrong current password is the client's input to fix, not the end of this session.
-    expect(wrongCurrent.body.errors?.[0]).toMatchObject({ message: 'The current password is wrong', extensions: { code: 'BAD_USER_INPUT' } });
+    expect(wrongCurrent.body.errors?.[0]).toMatchObject({
+      message: 'The current password is wrong',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     expect((await session(stack.routerUrl, account.token, address)(ME)).status).toBe(200);
   });
 });
@@ -238,18 +277,39 @@ describe('sessions end on every router', () => {
 describe('passwords follow a policy', () => {
   const SIGN_UP = `mutation($h: String!, $p: String!) { signUp(handle: $h, password: $p) { token } }`;
   const signUpWith = (handle: string, password: string) =>
-    routerClient(stack.routerUrl, { 'x-forwarded-for': '198.51.100.40' })<{ signUp: { token: string } }>(SIGN_UP, { h: handle, p: password });
+    routerClient(stack.routerUrl, { 'x-forwarded-for': '198.51.100.40' })<{ signUp: { token: string } }>(SIGN_UP, {
+      h: handle,
+      p: password,
+    });
 
   it.each([
     ['shorter than 10 characters', 'policy_short', 'nine char', 'password must be at least 10 characters'],
     ['the handle itself, in another case', 'policy_handle', 'POLICY_HANDLE', 'password must not contain your handle'],
-    ['the handle with a few characters around it', 'policy_around', 'my policy_around 1', 'password must not contain your handle'],
-    ['in the common-password list', 'policy_common', 'password123', 'password is too common: it is on a list of passwords that are tried first'],
-    ['in the common-password list, in another case', 'policy_case', 'QwertyUIOP', 'password is too common: it is on a list of passwords that are tried first'],
+    [
+      'the handle with a few characters around it',
+      'policy_around',
+      'my policy_around 1',
+      'password must not contain your handle',
+    ],
+    [
+      'in the common-password list',
+      'policy_common',
+      'password123',
+      'password is too common: it is on a list of passwords that are tried first',
+    ],
+    [
+      'in the common-password list, in another case',
+      'policy_case',
+      'QwertyUIOP',
+      'password is too common: it is on a list of passwords that are tried first',
+    ],
   ])('refuses a password %s with 400 BAD_USER_INPUT, and makes no account', async (_, handle, password, message) => {
     const response = await signUpWith(handle, password);
     expect(response.status).toBe(400);
-    expect(response.body.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argumentName: 'password' } });
+    expect(response.body.errors?.[0]).toMatchObject({
+      message,
+      extensions: { code: 'BAD_USER_INPUT', argumentName: 'password' },
+    });
     expect(await stack.dbs.users.query(`SELECT id FROM users WHERE handle = $1`, [handle])).toEqual([]);
   });
 
@@ -263,7 +323,10 @@ describe('passwords follow a policy', () => {
       ['Policy_Fine!!', 'password must not contain your handle'],
     ] as const) {
       const refused = await client(CHANGE, { n: next });
-      expect(refused.body.errors?.[0]).toMatchObject({ message, extensions: { code: 'BAD_USER_INPUT', argumentName: 'next' } });
+      expect(refused.body.errors?.[0]).toMatchObject({
+        message,
+        extensions: { code: 'BAD_USER_INPUT', argumentName: 'next' },
+      });
     }
     const changed = await client(CHANGE, { n: 'quiet harbour lamps' });
     expect(changed.body.errors).toBeUndefined();
@@ -275,7 +338,10 @@ describe('log-ins are throttled per handle and per address, the same whether or 
   let next = 0;
   /** One log-in, each from an address of its own unless one is given. */
   const logInFrom = (handle: string, password: string, address = `203.0.113.${100 + next++}`) =>
-    routerClient(stack.routerUrl, { 'x-forwarded-for': address })<{ logIn: { token: string } }>(LOG_IN, { h: handle, p: password });
+    routerClient(stack.routerUrl, { 'x-forwarded-for': address })<{ logIn: { token: string } }>(LOG_IN, {
+      h: handle,
+      p: password,
+    });
   /** What a client can tell about an answer. */
   const seen = (r: GraphQLResponse<{ logIn: { token: string } }>) => ({
     status: r.status,
@@ -285,13 +351,17 @@ describe('log-ins are throttled per handle and per address, the same whether or 
     retryAfterHeader: r.headers.get('retry-after'),
   });
   /** Moves the stored failures back in time, as if the client had waited that long. */
-  const wait = (seconds: number) => stack.dbs.users.query(`UPDATE login_failures SET last_failure_at = last_failure_at - make_interval(secs => $1)`, [seconds]);
+  const wait = (seconds: number) =>
+    stack.dbs.users.query(`UPDATE login_failures SET last_failure_at = last_failure_at - make_interval(secs => $1)`, [
+      seconds,
+    ]);
 
   it('after 5 failures a handle waits 2 s, then 4 s: the same answers for a real handle and one that does not exist', async () => {
     await signUp(stack.routerUrl, 'throttle_real');
     const run = async (handle: string) => {
       const answers = [];
-      for (let i = 0; i <= LOGIN_FAILURES_PER_HANDLE; i++) answers.push(seen(await logInFrom(handle, `wrong guess ${i}`)));
+      for (let i = 0; i <= LOGIN_FAILURES_PER_HANDLE; i++)
+        answers.push(seen(await logInFrom(handle, `wrong guess ${i}`)));
       // The failure after the allowance starts a wait: even the right password is refused until it ends, unchecked.
       answers.push(seen(await logInFrom(handle, 'a long test password')));
       await wait(2);
@@ -302,7 +372,13 @@ describe('log-ins are throttled per handle and per address, the same whether or 
     const real = await run('throttle_real');
     const ghost = await run('throttle_ghost');
     expect(real).toEqual(ghost);
-    const wrong = { status: 401, code: 'UNAUTHENTICATED', message: 'Wrong handle or password', retryAfter: undefined, retryAfterHeader: null };
+    const wrong = {
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      message: 'Wrong handle or password',
+      retryAfter: undefined,
+      retryAfterHeader: null,
+    };
     const waiting = (seconds: number) => ({
       status: 429,
       code: 'RATE_LIMIT_EXCEEDED',
@@ -321,9 +397,14 @@ describe('log-ins are throttled per handle and per address, the same whether or 
   });
 
   it('20 guesses for one handle sent at once, from 20 addresses: only the allowance and one more are checked', async () => {
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => logInFrom('burst_target', `burst guess ${i}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => logInFrom('burst_target', `burst guess ${i}`)),
+    );
     const counts = outcomes(answers);
-    expect(counts).toEqual({ '401 UNAUTHENTICATED': LOGIN_FAILURES_PER_HANDLE + 1, '429 RATE_LIMIT_EXCEEDED': 20 - LOGIN_FAILURES_PER_HANDLE - 1 });
+    expect(counts).toEqual({
+      '401 UNAUTHENTICATED': LOGIN_FAILURES_PER_HANDLE + 1,
+      '429 RATE_LIMIT_EXCEEDED': 20 - LOGIN_FAILURES_PER_HANDLE - 1,
+    });
   });
 
   it('an address that failed too often waits too, whatever the handle; another address logs in', async () => {

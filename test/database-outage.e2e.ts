@@ -55,7 +55,10 @@ describe('PostgreSQL down and back', () => {
     expect(during.status).toBe(200);
     expect(during.body.data!.plans).toHaveLength(4);
     expect(during.body.data!.randomMeme).toBeNull();
-    expect(during.body.errors?.[0]?.extensions).toMatchObject({ code: 'DOWNSTREAM_SERVICE_ERROR', serviceName: 'memes' });
+    expect(during.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'DOWNSTREAM_SERVICE_ERROR',
+      serviceName: 'memes',
+    });
     expect(JSON.stringify(during.body)).not.toMatch(/ECONN|5432|postgres/i);
     const ready = await fetch(new URL('/ready', memesUrl));
     expect(ready.status).toBe(503);

@@ -18,7 +18,8 @@ const PAGE = `query($first: Int) {
 
 /** SQL statements all subgraphs sent while answering one query through the router. */
 async function statementsFor(first: number): Promise<number> {
-  const total = () => stack.dbs.users.stats.statements + stack.dbs.memes.stats.statements + stack.dbs.ai.stats.statements;
+  const total = () =>
+    stack.dbs.users.stats.statements + stack.dbs.memes.stats.statements + stack.dbs.ai.stats.statements;
   const before = total();
   const response = await routerClient(stack.routerUrl)<{ memes: { edges: unknown[] } }>(PAGE, { first });
   expect(response.body.errors).toBeUndefined();

@@ -30,7 +30,8 @@ const ENTRIES = [...read('deploy/image/entrypoint.sh').matchAll(/^ {2}([a-z-]+)\
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Obj = { [key: string]: Json };
-const isObj = (value: Json | undefined): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObj = (value: Json | undefined): value is Obj =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 describe('the image', () => {
   it('has an entry per service, and its build stage runs the script CI runs', () => {
@@ -52,14 +53,17 @@ describe('the image', () => {
  * ${VAR:?message}, ${VAR?message}, and $$ for a dollar sign.
  */
 function interpolate(text: string, env: Record<string, string>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g, (match, name?: string, colon?: string, op?: string, arg?: string) => {
-    if (match === '$$') return '$';
-    const value = env[name!];
-    const missing = value === undefined || (colon === ':' && value === '');
-    if (op === '?' && missing) throw new Error(`required variable ${name}: ${arg}`);
-    if (op === '-' && missing) return arg!;
-    return value ?? '';
-  });
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g,
+    (match, name?: string, colon?: string, op?: string, arg?: string) => {
+      if (match === '$$') return '$';
+      const value = env[name!];
+      const missing = value === undefined || (colon === ':' && value === '');
+      if (op === '?' && missing) throw new Error(`required variable ${name}: ${arg}`);
+      if (op === '-' && missing) return arg!;
+      return value ?? '';
+    },
+  );
 }
 
 function interpolateAll(value: Json, env: Record<string, string>): Json {
@@ -69,8 +73,13 @@ function interpolateAll(value: Json, env: Record<string, string>): Json {
   return value;
 }
 
-const SECRETS = { SUBGRAPH_SIGNING_SECRET: 's'.repeat(32), JWT_SECRET: 'j'.repeat(32), POSTGRES_PASSWORD: 'p'.repeat(16) };
-const composeFile = (env: Record<string, string>) => interpolateAll(parse(read('compose.yaml'), { merge: true }) as Json, env) as Obj;
+const SECRETS = {
+  SUBGRAPH_SIGNING_SECRET: 's'.repeat(32),
+  JWT_SECRET: 'j'.repeat(32),
+  POSTGRES_PASSWORD: 'p'.repeat(16),
+};
+const composeFile = (env: Record<string, string>) =>
+  interpolateAll(parse(read('compose.yaml'), { merge: true }) as Json, env) as Obj;
 
 describe('compose.yaml', () => {
   const compose = composeFile(SECRETS);
@@ -104,14 +113,19 @@ describe('compose.yaml', () => {
         continue;
       }
       expect(dependsOn.migrate ?? dependsOn.users, name).toBeDefined();
-      if (command !== 'router') expect(dependsOn.migrate, name).toEqual({ condition: 'service_completed_successfully' });
-      for (const dependency of Object.keys(dependsOn)) expect(services[dependency], `${name} depends on ${dependency}`).toBeDefined();
+      if (command !== 'router')
+        expect(dependsOn.migrate, name).toEqual({ condition: 'service_completed_successfully' });
+      for (const dependency of Object.keys(dependsOn))
+        expect(services[dependency], `${name} depends on ${dependency}`).toBeDefined();
       const healthcheck = service.healthcheck as Obj;
       if (command === 'ai-worker') expect(healthcheck).toEqual({ disable: true });
       else expect(healthcheck.test).toEqual(['CMD', 'node', '/app/deploy/image/healthcheck.mjs']);
     }
     const routers = ours.filter(([, s]) => (s.command as string[])[0] === 'router').map(([name]) => name);
-    const balanced = [...read('deploy/compose/haproxy.cfg').matchAll(/^\s+server (\S+) (\S+):8080$/gm)].map((m) => [m[1], m[2]]);
+    const balanced = [...read('deploy/compose/haproxy.cfg').matchAll(/^\s+server (\S+) (\S+):8080$/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]);
     expect(balanced).toEqual(routers.map((r) => [r, r]));
     expect(read('deploy/compose/haproxy.cfg')).toMatch(/option httpchk GET \/ready/);
     const lb = services.lb!;
@@ -188,7 +202,10 @@ const podSpecOf = (r: Resource) => ((r.spec as Obj).template as Obj).spec as Obj
 function kustomize(dir: string): Resource[] {
   const k = parse(readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as Obj;
   const known = new Set(['apiVersion', 'kind', 'resources', 'namespace', 'images', 'replicas', 'patches']);
-  expect(Object.keys(k).filter((key) => !known.has(key)), `${dir}: fields the test's renderer does not know`).toEqual([]);
+  expect(
+    Object.keys(k).filter((key) => !known.has(key)),
+    `${dir}: fields the test's renderer does not know`,
+  ).toEqual([]);
   let resources = (k.resources as string[]).flatMap((entry) => {
     const file = path.join(dir, entry);
     return statSync(file).isDirectory() ? kustomize(file) : yamlDocuments(file);
@@ -196,7 +213,10 @@ function kustomize(dir: string): Resource[] {
   for (const { path: patchFile } of (k.patches ?? []) as { path: string }[]) {
     for (const patch of yamlDocuments(path.join(dir, patchFile))) {
       const at = resources.findIndex((r) => r.kind === patch.kind && r.metadata.name === patch.metadata.name);
-      expect(at, `${patchFile} patches ${patch.kind}/${patch.metadata.name}, which is not there`).toBeGreaterThanOrEqual(0);
+      expect(
+        at,
+        `${patchFile} patches ${patch.kind}/${patch.metadata.name}, which is not there`,
+      ).toBeGreaterThanOrEqual(0);
       resources[at] = merge(resources[at]!, patch) as Resource;
     }
   }
@@ -244,13 +264,21 @@ describe('deploy/kubernetes', () => {
   it('runs a Deployment per service with probes, a drain before SIGTERM, and resources', () => {
     const deployments = byKind(base, 'Deployment');
     expect(deployments.map((d) => podSpecOf(d).containers[0]!.args).sort()).toEqual(
-      ENTRIES.filter((e) => e !== 'migrate').sort().map((e) => [e]),
+      ENTRIES.filter((e) => e !== 'migrate')
+        .sort()
+        .map((e) => [e]),
     );
     for (const d of deployments) {
       const [container] = podSpecOf(d).containers;
       const name = d.metadata.name;
-      expect(container!.resources, name).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } });
-      expect(container!.envFrom, name).toEqual([{ configMapRef: { name: 'memegraph-config' } }, { secretRef: { name: 'memegraph-secrets' } }]);
+      expect(container!.resources, name).toMatchObject({
+        requests: { cpu: expect.any(String), memory: expect.any(String) },
+        limits: { memory: expect.any(String) },
+      });
+      expect(container!.envFrom, name).toEqual([
+        { configMapRef: { name: 'memegraph-config' } },
+        { secretRef: { name: 'memegraph-secrets' } },
+      ]);
       if (name === 'ai-worker') continue;
       expect(container!.readinessProbe, name).toMatchObject({ httpGet: { path: '/ready', port: 'http' } });
       expect(container!.livenessProbe, name).toMatchObject({ httpGet: { path: '/health', port: 'http' } });
@@ -265,15 +293,29 @@ describe('deploy/kubernetes', () => {
   });
 
   it('scales the router and the AI worker, keeps one replica at most unavailable, exposes the HTTP services', () => {
-    expect(byKind(base, 'HorizontalPodAutoscaler').map((h) => ((h.spec as Obj).scaleTargetRef as Obj).name).sort()).toEqual(['ai-worker', 'router']);
-    expect(byKind(base, 'PodDisruptionBudget').map((p) => p.metadata.name).sort()).toEqual(['ai', 'memes', 'router', 'users']);
-    expect(byKind(base, 'Service').map((s) => s.metadata.name).sort()).toEqual(['ai', 'memes', 'router', 'users']);
+    expect(
+      byKind(base, 'HorizontalPodAutoscaler')
+        .map((h) => ((h.spec as Obj).scaleTargetRef as Obj).name)
+        .sort(),
+    ).toEqual(['ai-worker', 'router']);
+    expect(
+      byKind(base, 'PodDisruptionBudget')
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['ai', 'memes', 'router', 'users']);
+    expect(
+      byKind(base, 'Service')
+        .map((s) => s.metadata.name)
+        .sort(),
+    ).toEqual(['ai', 'memes', 'router', 'users']);
   });
 
   it('lets only routers reach the subgraphs (and the ai services the memes subgraph, for finished memes)', () => {
     const from = (name: string) => {
       const policy = byKind(base, 'NetworkPolicy').find((p) => p.metadata.name === `${name}-ingress`)!;
-      const [rule] = (policy.spec as Obj).ingress as { from: { podSelector: { matchLabels: Record<string, string> } }[] }[];
+      const [rule] = (policy.spec as Obj).ingress as {
+        from: { podSelector: { matchLabels: Record<string, string> } }[];
+      }[];
       return rule!.from.map((f) => f.podSelector.matchLabels['app.kubernetes.io/component']).sort();
     };
     expect(from('users')).toEqual(['router']);
@@ -284,14 +326,19 @@ describe('deploy/kubernetes', () => {
   it('sets only settings the services read, with migrations as a step', () => {
     const config = byKind(example, 'ConfigMap')[0]!.data as Record<string, string>;
     const secret = yamlDocuments(path.join(kube, 'secret.example.yaml'))[0]!.stringData as Record<string, string>;
-    for (const key of [...Object.keys(config), ...Object.keys(secret)]) expect(DOCUMENTED.has(key), `${key} is not in .env.example`).toBe(true);
+    for (const key of [...Object.keys(config), ...Object.keys(secret)])
+      expect(DOCUMENTED.has(key), `${key} is not in .env.example`).toBe(true);
     expect(config.MIGRATE_ON_START).toBe('false');
     // The overlay's patch is merged into the base's settings, not in their place.
-    expect(config).toMatchObject({ PUBLIC_URL: 'https://memes.example.org', SUBGRAPH_URL_USERS: 'http://users/graphql' });
+    expect(config).toMatchObject({
+      PUBLIC_URL: 'https://memes.example.org',
+      SUBGRAPH_URL_USERS: 'http://users/graphql',
+    });
   });
 
   it('puts the example overlay in its namespace, on its image, with its replicas', () => {
-    for (const r of example.filter((r) => r.kind !== 'Namespace')) expect(r.metadata.namespace, `${r.kind}/${r.metadata.name}`).toBe('memegraph');
+    for (const r of example.filter((r) => r.kind !== 'Namespace'))
+      expect(r.metadata.namespace, `${r.kind}/${r.metadata.name}`).toBe('memegraph');
     for (const r of example.filter((r) => r.kind === 'Deployment' || r.kind === 'Job')) {
       expect(podSpecOf(r).containers[0]!.image).toBe('registry.example.com/memegraph:2026.12.0');
     }
@@ -300,14 +347,26 @@ describe('deploy/kubernetes', () => {
   });
   it('runs a canary router beside the stable ones: the Service reaches both tracks, each Deployment only its own pods', () => {
     const canary = kustomize(path.join(kube, 'overlays/canary'));
-    const deployments = byKind(canary, 'Deployment').filter((d) => d.metadata.name === 'router' || d.metadata.name === 'router-canary');
+    const deployments = byKind(canary, 'Deployment').filter(
+      (d) => d.metadata.name === 'router' || d.metadata.name === 'router-canary',
+    );
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['router', 'router-canary']);
     const service = byKind(canary, 'Service').find((r) => r.metadata.name === 'router')!;
-    const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-    const podLabels = (d: Resource) => (((d.spec as Obj).template as Obj).metadata as { labels: Record<string, string> }).labels;
-    const matchLabels = (d: Resource) => ((d.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels;
-    const [stable, next] = [deployments.find((d) => d.metadata.name === 'router')!, deployments.find((d) => d.metadata.name === 'router-canary')!];
-    for (const d of [stable, next]) expect(selects((service.spec as { selector: Record<string, string> }).selector, podLabels(d)), d.metadata.name).toBe(true);
+    const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const podLabels = (d: Resource) =>
+      (((d.spec as Obj).template as Obj).metadata as { labels: Record<string, string> }).labels;
+    const matchLabels = (d: Resource) =>
+      ((d.spec as Obj).selector as { matchLabels: Record<string, string> }).matchLabels;
+    const [stable, next] = [
+      deployments.find((d) => d.metadata.name === 'router')!,
+      deployments.find((d) => d.metadata.name === 'router-canary')!,
+    ];
+    for (const d of [stable, next])
+      expect(
+        selects((service.spec as { selector: Record<string, string> }).selector, podLabels(d)),
+        d.metadata.name,
+      ).toBe(true);
     expect(selects(matchLabels(stable), podLabels(next))).toBe(false);
     expect(selects(matchLabels(next), podLabels(stable))).toBe(false);
     expect(podSpecOf(next).containers[0]!.image).toBe('registry.example.com/memegraph:2026.12.1');

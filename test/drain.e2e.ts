@@ -18,7 +18,11 @@ beforeAll(async () => {
   slowMemes = await startProxy([stack.subgraphUrls.memes]);
   slowMemes.behaviour.delayMs = SUBGRAPH_DELAY_MS;
 
-  router = await startRouterProcess({ ...stack.routerEnv, TIERS_JSON: GENEROUS_ANONYMOUS, SUBGRAPH_URL_MEMES: slowMemes.url('/graphql') });
+  router = await startRouterProcess({
+    ...stack.routerEnv,
+    TIERS_JSON: GENEROUS_ANONYMOUS,
+    SUBGRAPH_URL_MEMES: slowMemes.url('/graphql'),
+  });
   routerUrl = router.ready()[0]!.url!;
 });
 afterAll(async () => {
@@ -31,7 +35,11 @@ describe('SIGTERM', () => {
   it('lets the requests in flight finish with their data, refuses new connections, then exits cleanly', async () => {
     // Three distinct memes fetches (trending's size differs): identical ones in flight together would be sent once (SUBGRAPH_DEDUP).
     const inFlight = Array.from({ length: 3 }, (_, i) =>
-      gql<{ randomMeme: { id: string } | null }>(routerUrl, 'query($n: Int) { randomMeme { id title } trending(first: $n) { id } }', { n: i + 1 }),
+      gql<{ randomMeme: { id: string } | null }>(
+        routerUrl,
+        'query($n: Int) { randomMeme { id title } trending(first: $n) { id } }',
+        { n: i + 1 },
+      ),
     );
     await eventually(async () => slowMemes.calls >= 3, 5_000);
 

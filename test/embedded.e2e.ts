@@ -11,7 +11,11 @@ beforeAll(async () => {
     users: 10,
     memes: 40,
     noRedis: true,
-    routerEnv: { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 40, costBucketCapacity: 50, costRestorePerSecond: 1 } }) },
+    routerEnv: {
+      TIERS_JSON: JSON.stringify({
+        anonymous: { requestsPerMinute: 40, costBucketCapacity: 50, costRestorePerSecond: 1 },
+      }),
+    },
   });
 });
 afterAll(() => stack?.close());
@@ -21,7 +25,9 @@ describe('limits without Redis', () => {
     // Signed in, so the anonymous tier's small cost bucket (used below) does not get in the way.
     const account = await signUp(stack.routerUrl, 'solo_user');
     const LOGIN = `mutation { logIn(handle: "solo_user", password: "a long test password") { token } }`;
-    const responses = await Promise.all(Array.from({ length: 25 }, () => account.client<{ logIn: { token: string } | null }>(LOGIN)));
+    const responses = await Promise.all(
+      Array.from({ length: 25 }, () => account.client<{ logIn: { token: string } | null }>(LOGIN)),
+    );
     expect(responses.filter((r) => r.body.data?.logIn?.token)).toHaveLength(10);
     expect(responses.filter((r) => r.body.errors?.[0]?.extensions?.code === 'RATE_LIMIT_EXCEEDED')).toHaveLength(15);
   });
@@ -32,7 +38,9 @@ describe('limits without Redis', () => {
     let limited = 0;
     for (let i = 0; i < 20; i++) {
       // Ten random memes, 10 points, never from the response cache.
-      const response = await client(`{ ${Array.from({ length: 10 }, (_, n) => `m${n}: randomMeme { id }`).join(' ')} }`);
+      const response = await client(
+        `{ ${Array.from({ length: 10 }, (_, n) => `m${n}: randomMeme { id }`).join(' ')} }`,
+      );
       if (response.body.errors?.[0]?.extensions?.code === 'THROTTLED') throttled++;
       if (response.status === 429 && response.body.errors?.[0]?.extensions?.code === 'RATE_LIMIT_EXCEEDED') limited++;
       expect(response.headers.get('x-ratelimit-limit')).toBe('40');

@@ -11,7 +11,9 @@ let aiMemeId: string;
 beforeAll(async () => {
   stack = await startStack({ users: 20, memes: 100 });
   routerB = await stack.addRouter();
-  const [row] = await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes WHERE origin = 'AI' ORDER BY id LIMIT 1`);
+  const [row] = await stack.dbs.memes.query<{ id: string }>(
+    `SELECT id FROM memes WHERE origin = 'AI' ORDER BY id LIMIT 1`,
+  );
   aiMemeId = row!.id;
 });
 afterAll(() => stack?.close());
@@ -44,7 +46,10 @@ describe('premium content', () => {
   it('a free viewer gets no AI meme by any path; a premium viewer gets them', async () => {
     const free = await signUp(stack.routerUrl, 'free_viewer');
     const premium = await signUp(stack.routerUrl, 'premium_viewer', 'ENTERPRISE');
-    const tiers = JSON.stringify({ free: { maxCostPerOperation: 100_000 }, enterprise: { maxCostPerOperation: 100_000 } });
+    const tiers = JSON.stringify({
+      free: { maxCostPerOperation: 100_000 },
+      enterprise: { maxCostPerOperation: 100_000 },
+    });
     const generous = await stack.addRouter({ TIERS_JSON: tiers });
     const asFree = routerClient(generous, { authorization: `Bearer ${free.token}` });
     const asPremium = routerClient(generous, { authorization: `Bearer ${premium.token}` });
@@ -80,13 +85,17 @@ describe('premium content', () => {
   it('an AI-only field comes back null with UNAUTHORIZED_FIELD_OR_TYPE at its path, the rest is served, and the subgraph never sees it', async () => {
     const free = await signUp(stack.routerUrl, 'curious_free');
     const premium = await signUp(stack.routerUrl, 'paying_member', 'PREMIUM');
-    const started = await premium.client<{ generateMeme: { id: string } }>(`mutation { generateMeme(input: { prompt: "secret sauce" }) { id } }`);
+    const started = await premium.client<{ generateMeme: { id: string } }>(
+      `mutation { generateMeme(input: { prompt: "secret sauce" }) { id } }`,
+    );
     const finished = await premium.client<{ generation: { meme: { id: string } } }>(
       `query($id: ID!) { generation(id: $id, waitSeconds: 5) { meme { id } } }`,
       { id: started.body.data!.generateMeme.id },
     );
     const id = finished.body.data!.generation.meme.id;
-    const human = (await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`))[0]!.id;
+    const human = (
+      await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`)
+    )[0]!.id;
     const QUERY = `query($id: ID!) { meme(id: $id) { id title prompt } }`;
 
     const forPremium = await premium.client<{ meme: { prompt: string } }>(QUERY, { id });
@@ -97,7 +106,10 @@ describe('premium content', () => {
     expect(forFree.body.data!.meme).toMatchObject({ id: human, prompt: null });
     expect(forFree.body.data!.meme.title.length).toBeGreaterThan(0);
     expect(forFree.body.errors).toEqual([
-      expect.objectContaining({ path: ['meme', 'prompt'], extensions: expect.objectContaining({ code: 'UNAUTHORIZED_FIELD_OR_TYPE' }) }),
+      expect.objectContaining({
+        path: ['meme', 'prompt'],
+        extensions: expect.objectContaining({ code: 'UNAUTHORIZED_FIELD_OR_TYPE' }),
+      }),
     ]);
 
     // Entirely premium operations never reach a subgraph for other viewers.

@@ -45,7 +45,9 @@ beforeAll(async () => {
     users: 5,
     memes: 30,
     routerEnv: {
-      TIERS_JSON: JSON.stringify({ premium: { requestsPerMinute: 100_000, costBucketCapacity: 10_000_000, costRestorePerSecond: 100_000 } }),
+      TIERS_JSON: JSON.stringify({
+        premium: { requestsPerMinute: 100_000, costBucketCapacity: 10_000_000, costRestorePerSecond: 100_000 },
+      }),
     },
     ai: {
       queue: 'bullmq',
@@ -63,11 +65,15 @@ afterAll(async () => {
 });
 
 function providerEnv(provider: FakeProvider = fake): Record<string, string> {
-  return { AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: provider.url, model: 'fake', keys: provider.keys }]) };
+  return {
+    AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: provider.url, model: 'fake', keys: provider.keys }]),
+  };
 }
 
 /** A BullMQ worker in this process, as worker-main.ts runs one, handing memes to `catalogUrl`. */
-function startWorker(options: { catalogUrl?: string; reconcileIntervalMs?: number; provider?: FakeProvider; concurrency?: number } = {}) {
+function startWorker(
+  options: { catalogUrl?: string; reconcileIntervalMs?: number; provider?: FakeProvider; concurrency?: number } = {},
+) {
   const redisTarget = { url: TEST_REDIS_URL };
   const redis = createRedis(redisTarget, 'durability-test-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
   const worker = startBullMqWorker({
@@ -97,7 +103,9 @@ function startWorker(options: { catalogUrl?: string; reconcileIntervalMs?: numbe
 /** Accepts `count` generations with prompts no earlier one had (a repeat would be answered from the result cache). */
 async function accept(count: number, label: string, account: TestAccount = premium): Promise<string[]> {
   const responses = await Promise.all(
-    Array.from({ length: count }, (_, i) => account.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `${label} number ${i}` })),
+    Array.from({ length: count }, (_, i) =>
+      account.client<{ generateMeme: { id: string; status: string } }>(GENERATE, { p: `${label} number ${i}` }),
+    ),
   );
   for (const r of responses) expect(r.body.data?.generateMeme.status, JSON.stringify(r.body)).toBe('QUEUED');
   return responses.map((r) => r.body.data!.generateMeme.id);
@@ -110,14 +118,18 @@ async function rows(ids: string[], on: Stack = stack) {
   );
 }
 
-const finished = async (ids: string[], on: Stack = stack) => (await rows(ids, on)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+const finished = async (ids: string[], on: Stack = stack) =>
+  (await rows(ids, on)).every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
 
 /** Every generation SUCCEEDED, each with its own catalog meme, and the catalog holds exactly one meme per generation. */
 async function expectOneMemeEach(ids: string[], on: Stack = stack): Promise<void> {
   const ended = await rows(ids, on);
   expect(ended.filter((r) => r.status !== 'SUCCEEDED')).toEqual([]);
   expect(ended).toHaveLength(ids.length);
-  const memes = await on.dbs.memes.query<{ id: string; generation_id: string }>(`SELECT id, generation_id FROM memes WHERE generation_id = ANY($1::text[])`, [ids]);
+  const memes = await on.dbs.memes.query<{ id: string; generation_id: string }>(
+    `SELECT id, generation_id FROM memes WHERE generation_id = ANY($1::text[])`,
+    [ids],
+  );
   expect(memes).toHaveLength(ids.length);
   expect(new Set(memes.map((m) => m.generation_id)).size).toBe(ids.length);
   const memeOf = new Map(memes.map((m) => [m.generation_id, m.id]));
@@ -202,7 +214,6 @@ describe('accepted generations always finish', () => {
   }, 90_000);
 });
 
-
 describe('without Redis, the in-process queue', () => {
   let local: Stack;
   beforeAll(async () => {
@@ -211,7 +222,12 @@ describe('without Redis, the in-process queue', () => {
       memes: 10,
       noRedis: true,
       routerEnv: stack.routerEnv.TIERS_JSON ? { TIERS_JSON: stack.routerEnv.TIERS_JSON } : {},
-      ai: { queue: 'memory', settings: SETTINGS, providerEnv: providerEnv(), tiersJson: JSON.stringify({ premium: { aiGenerationsPerMinute: 100_000 } }) },
+      ai: {
+        queue: 'memory',
+        settings: SETTINGS,
+        providerEnv: providerEnv(),
+        tiersJson: JSON.stringify({ premium: { aiGenerationsPerMinute: 100_000 } }),
+      },
     });
   });
   afterAll(async () => {
@@ -255,15 +271,18 @@ async function startAnswerLosingProxy(target: string) {
         handovers.set(generationId, (handovers.get(generationId) ?? 0) + 1);
       }
       const loseAnswer = generationId !== undefined && handovers.get(generationId) === 1;
-      const forward = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-        const parts: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => parts.push(chunk));
-        answer.on('end', () => {
-          if (loseAnswer) return req.socket.destroy();
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          res.end(Buffer.concat(parts));
-        });
-      });
+      const forward = http.request(
+        { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },
+        (answer) => {
+          const parts: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => parts.push(chunk));
+          answer.on('end', () => {
+            if (loseAnswer) return req.socket.destroy();
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            res.end(Buffer.concat(parts));
+          });
+        },
+      );
       forward.on('error', () => res.destroy());
       forward.end(body);
     });

@@ -1,6 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_QUEUE_SETTINGS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
-import { DEFAULT_TIERS, VIEWER_HEADER, createLogger, secretKey, signViewer, type SubgraphServer } from '@memegraph/service-kit';
+import {
+  DEFAULT_TIERS,
+  VIEWER_HEADER,
+  createLogger,
+  secretKey,
+  signViewer,
+  type SubgraphServer,
+} from '@memegraph/service-kit';
 import { gql } from './support/client';
 import { TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
@@ -26,7 +33,10 @@ const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
 
 beforeAll(async () => {
   stack = await startStack({ users: 3, memes: 10 });
-  const start = async (redis: { url: string; prefix: string } | null, clock: (() => number) | undefined = () => Date.now()) => {
+  const start = async (
+    redis: { url: string; prefix: string } | null,
+    clock: (() => number) | undefined = () => Date.now(),
+  ) => {
     const server = await createAiServer({
       db: stack.dbs.ai,
       signingSecret: stack.secrets.signing,
@@ -61,16 +71,25 @@ function setClock(boundary: number, offsetMs: number): void {
 
 /** `count` generateMeme calls at once from a premium user, spread over `urls` in turn; the codes they end with. */
 async function burst(urls: string[], userId: string, count: number, label: string): Promise<string[]> {
-  const header = await signViewer({ kind: 'user', userId, tier: 'premium', scopes: DEFAULT_TIERS.premium.scopes }, secretKey(stack.secrets.signing));
+  const header = await signViewer(
+    { kind: 'user', userId, tier: 'premium', scopes: DEFAULT_TIERS.premium.scopes },
+    secretKey(stack.secrets.signing),
+  );
   const responses = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      gql<{ generateMeme: { status: string } | null }>(urls[i % urls.length]!, GENERATE, { p: `${label} ${userId} ${i}` }, { [VIEWER_HEADER]: header }),
+      gql<{ generateMeme: { status: string } | null }>(
+        urls[i % urls.length]!,
+        GENERATE,
+        { p: `${label} ${userId} ${i}` },
+        { [VIEWER_HEADER]: header },
+      ),
     ),
   );
   return responses.map((r) => r.body.data?.generateMeme?.status ?? String(r.body.errors?.[0]?.extensions?.code));
 }
 
-const tally = (outcomes: string[]) => outcomes.reduce<Record<string, number>>((all, o) => ({ ...all, [o]: (all[o] ?? 0) + 1 }), {});
+const tally = (outcomes: string[]) =>
+  outcomes.reduce<Record<string, number>>((all, o) => ({ ...all, [o]: (all[o] ?? 0) + 1 }), {});
 
 describe('AI generations per minute', () => {
   for (const [name, urls] of [
@@ -87,14 +106,23 @@ describe('AI generations per minute', () => {
       expect(tally(await burst(urls(), user, LIMIT, 'at :01'))).toEqual({ RATE_LIMIT_EXCEEDED: LIMIT });
       // A minute after the first ones, they have left the window: the allowance is back, and no more.
       setClock(boundary, 59_000);
-      expect(tally(await burst(urls(), user, LIMIT + 5, 'a minute later'))).toEqual({ QUEUED: LIMIT, RATE_LIMIT_EXCEEDED: 5 });
+      expect(tally(await burst(urls(), user, LIMIT + 5, 'a minute later'))).toEqual({
+        QUEUED: LIMIT,
+        RATE_LIMIT_EXCEEDED: 5,
+      });
     });
   }
 
   it(`200 concurrent requests over two instances: exactly ${LIMIT} accepted`, async () => {
-    expect(tally(await burst(onRedisClock, '910003', 200, 'concurrent'))).toEqual({ QUEUED: LIMIT, RATE_LIMIT_EXCEEDED: 200 - LIMIT });
+    expect(tally(await burst(onRedisClock, '910003', 200, 'concurrent'))).toEqual({
+      QUEUED: LIMIT,
+      RATE_LIMIT_EXCEEDED: 200 - LIMIT,
+    });
     vi.useFakeTimers({ toFake: ['Date'] });
     setClock((Math.floor(Date.now() / 60_000) + 10) * 60_000, 30_000);
-    expect(tally(await burst(shared, '910004', 200, 'concurrent'))).toEqual({ QUEUED: LIMIT, RATE_LIMIT_EXCEEDED: 200 - LIMIT });
+    expect(tally(await burst(shared, '910004', 200, 'concurrent'))).toEqual({
+      QUEUED: LIMIT,
+      RATE_LIMIT_EXCEEDED: 200 - LIMIT,
+    });
   });
 });

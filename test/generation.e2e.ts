@@ -14,7 +14,10 @@ async function account(handle: string) {
     `mutation($h: String!) { signUp(handle: $h, password: "such password very safe") { token user { id } } }`,
     { h: handle },
   );
-  return { ...response.body.data!.signUp, client: routerClient(stack.routerUrl, { authorization: `Bearer ${response.body.data!.signUp.token}` }) };
+  return {
+    ...response.body.data!.signUp,
+    client: routerClient(stack.routerUrl, { authorization: `Bearer ${response.body.data!.signUp.token}` }),
+  };
 }
 
 const GENERATE = `mutation($input: GenerateMemeInput!) { generateMeme(input: $input) { id status queuePosition } }`;
@@ -26,11 +29,16 @@ const RESULT = `query($id: ID!) {
 }`;
 
 /** Starts a generation and waits for it, as a client would. */
-async function generate(client: ReturnType<typeof routerClient>, input: Record<string, unknown>): Promise<Generated['generateMeme']> {
+async function generate(
+  client: ReturnType<typeof routerClient>,
+  input: Record<string, unknown>,
+): Promise<Generated['generateMeme']> {
   const started = await client<{ generateMeme: { id: string; status: string } }>(GENERATE, { input });
   expect(started.body.errors).toBeUndefined();
   expect(['QUEUED', 'SUCCEEDED']).toContain(started.body.data!.generateMeme.status);
-  const done = await client<{ generation: Generated['generateMeme'] }>(RESULT, { id: started.body.data!.generateMeme.id });
+  const done = await client<{ generation: Generated['generateMeme'] }>(RESULT, {
+    id: started.body.data!.generateMeme.id,
+  });
   return done.body.data!.generation;
 }
 
@@ -39,7 +47,15 @@ interface Generated {
     id: string;
     status: string;
     provider: string;
-    meme: { id: string; topText: string; bottomText: string; origin: string; imageUrl: string; author: { handle: string }; template: { id: string } } | null;
+    meme: {
+      id: string;
+      topText: string;
+      bottomText: string;
+      origin: string;
+      imageUrl: string;
+      author: { handle: string };
+      template: { id: string };
+    } | null;
   };
 }
 
@@ -50,11 +66,18 @@ describe('generateMeme with the local provider', () => {
     const generation = await generate(premium.client, { prompt: 'When the build is green on the first try' });
     expect(generation).toMatchObject({ status: 'SUCCEEDED', provider: 'local' });
     const meme = generation.meme!;
-    expect(meme).toMatchObject({ origin: 'AI', topText: 'When the build is green on the first try', author: { handle: 'ai_enjoyer' } });
+    expect(meme).toMatchObject({
+      origin: 'AI',
+      topText: 'When the build is green on the first try',
+      author: { handle: 'ai_enjoyer' },
+    });
     expect(meme.bottomText.length).toBeGreaterThan(0);
 
     // The meme is in the memes catalog, written by the memes subgraph.
-    const rows = await stack.dbs.memes.query<{ origin: string; top_text: string }>('SELECT origin, top_text FROM memes WHERE id = $1', [meme.id]);
+    const rows = await stack.dbs.memes.query<{ origin: string; top_text: string }>(
+      'SELECT origin, top_text FROM memes WHERE id = $1',
+      [meme.id],
+    );
     expect(rows).toEqual([{ origin: 'AI', top_text: meme.topText }]);
 
     const image = await fetch(meme.imageUrl);
@@ -69,7 +92,9 @@ describe('generateMeme with the local provider', () => {
     expect(drawn).toContain(meme.bottomText.toUpperCase().replace(/&/g, '&amp;'));
 
     // The same image through the router's own origin.
-    const viaRouter = await fetch(`${stack.routerUrl}${new URL(meme.imageUrl).pathname}${new URL(meme.imageUrl).search}`);
+    const viaRouter = await fetch(
+      `${stack.routerUrl}${new URL(meme.imageUrl).pathname}${new URL(meme.imageUrl).search}`,
+    );
     expect(viaRouter.status).toBe(200);
     expect(await viaRouter.text()).toBe(svg);
 

@@ -20,10 +20,13 @@ describe('GraphQL over HTTP audit of the router', () => {
   it('passes with no MUST failure and no SHOULD warning', async () => {
     const results = await auditServer({ url: `${stack.routerUrl}/graphql` });
     const problems = await Promise.all(
-      results.filter(failed).filter((result) => result.status !== 'notice').map(async (result) => {
-        const body = await result.response.text().catch(() => '');
-        return `${result.status} ${result.id} ${result.name}: ${result.reason} (HTTP ${result.response.status}, ${result.response.headers.get('content-type')}: ${body.slice(0, 200)})`;
-      }),
+      results
+        .filter(failed)
+        .filter((result) => result.status !== 'notice')
+        .map(async (result) => {
+          const body = await result.response.text().catch(() => '');
+          return `${result.status} ${result.id} ${result.name}: ${result.reason} (HTTP ${result.response.status}, ${result.response.headers.get('content-type')}: ${body.slice(0, 200)})`;
+        }),
     );
     expect(results.length).toBeGreaterThan(50);
     expect(problems, problems.join('\n')).toEqual([]);

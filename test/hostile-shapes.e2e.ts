@@ -82,7 +82,13 @@ describe('every check sees through every shape of an operation', () => {
   let b: string;
 
   /** Sends one operation in one shape to a router and returns that operation's outcome. */
-  async function send(router: string, transport: Transport, query: string, variables: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Outcome> {
+  async function send(
+    router: string,
+    transport: Transport,
+    query: string,
+    variables: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ): Promise<Outcome> {
     const post = async (body: unknown) => {
       const response = await fetch(`${router}/graphql`, {
         method: 'POST',
@@ -129,12 +135,18 @@ describe('every check sees through every shape of an operation', () => {
     const manifest = path.join(manifestDir, 'persisted-query-manifest.json');
     await writeFile(
       manifest,
-      JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: ALL_DOCUMENTS.map((body) => ({ id: sha256(body), body })) }),
+      JSON.stringify({
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: ALL_DOCUMENTS.map((body) => ({ id: sha256(body), body })),
+      }),
     );
     stack = await startStack({
       routerEnv: {
         TIERS_JSON: JSON.stringify(
-          Object.fromEntries(['anonymous', 'free', 'premium'].map((tier) => [tier, { requestsPerMinute: 100_000, maxBatchSize: 5 }])),
+          Object.fromEntries(
+            ['anonymous', 'free', 'premium'].map((tier) => [tier, { requestsPerMinute: 100_000, maxBatchSize: 5 }]),
+          ),
         ),
       },
     });
@@ -167,9 +179,16 @@ describe('every check sees through every shape of an operation', () => {
         const skipped = await send(a, transport, AI_FIELD[variant], { s: true }, auth);
         const nullCondition = await send(a, transport, AI_FIELD[variant], { s: null }, auth);
         outcomes[`${variant} by ${transport}`] = {
-          denied: { status: denied.status, codes: [...new Set(denied.body.errors?.map((e) => e.extensions?.code))], served: !!denied.body.data },
+          denied: {
+            status: denied.status,
+            codes: [...new Set(denied.body.errors?.map((e) => e.extensions?.code))],
+            served: !!denied.body.data,
+          },
           skipped: { status: skipped.status, errors: skipped.body.errors?.length ?? 0, served: !!skipped.body.data },
-          nullCondition: { codes: nullCondition.body.errors?.map((e) => e.extensions?.code), served: !!nullCondition.body.data },
+          nullCondition: {
+            codes: nullCondition.body.errors?.map((e) => e.extensions?.code),
+            served: !!nullCondition.body.data,
+          },
         };
       }
     }
@@ -186,9 +205,17 @@ describe('every check sees through every shape of an operation', () => {
     const DOCUMENT = `query A($s: Boolean!) { plans @skip(if: $s) { tier } } query B { plans { tier } }`;
     const asked = { query: DOCUMENT, operationName: 'B' };
     const answers = [
-      await fetch(`${a}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(asked) }),
+      await fetch(`${a}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(asked),
+      }),
       await fetch(`${a}/graphql?${new URLSearchParams(asked)}`, { headers: { 'apollo-require-preflight': 'true' } }),
-      await fetch(`${a}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([{ query: '{ __typename }' }, asked]) }),
+      await fetch(`${a}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ query: '{ __typename }' }, asked]),
+      }),
     ];
     for (const [i, answer] of answers.entries()) {
       const json = (await answer.json()) as Outcome['body'] | Outcome['body'][];
@@ -204,7 +231,8 @@ describe('every check sees through every shape of an operation', () => {
       for (const transport of QUERY_TRANSPORTS) {
         const without = await send(a, transport, COSTED[variant], { with: false });
         const withAuthors = await send(a, transport, COSTED[variant], { with: true });
-        const cost = (o: Outcome) => (o.body.extensions?.cost as { requestedQueryCost: number } | undefined)?.requestedQueryCost ?? -1;
+        const cost = (o: Outcome) =>
+          (o.body.extensions?.cost as { requestedQueryCost: number } | undefined)?.requestedQueryCost ?? -1;
         costs[`${variant} by ${transport}`] = [cost(without), cost(withAuthors)];
       }
     }
@@ -309,12 +337,19 @@ describe('limits count operations, not HTTP requests', () => {
   });
 
   it('200 concurrent batches of 5 through two routers admit exactly the per-minute limit of operations', async () => {
-    const env = { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 100, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}batch:` };
+    const env = {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 100, maxBatchSize: 10 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}batch:`,
+    };
     const routers = [await stack.addRouter(env), await stack.addRouter(env)];
     const batch = Array.from({ length: 5 }, () => ({ query: '{ plans { tier } }' }));
     const answers = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        fetch(`${routers[i % 2]}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(batch) }),
+        fetch(`${routers[i % 2]}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+        }),
       ),
     );
     const statuses = answers.map((r) => r.status);
@@ -327,7 +362,10 @@ describe('limits count operations, not HTTP requests', () => {
   });
 
   it('a batch over what is left of the allowance is refused whole and takes nothing; smaller requests still fit', async () => {
-    const env = { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 12, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}left:` };
+    const env = {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 12, maxBatchSize: 10 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}left:`,
+    };
     const router = await stack.addRouter(env);
     const post = (operations: number) =>
       fetch(`${router}/graphql`, {
@@ -340,7 +378,9 @@ describe('limits count operations, not HTTP requests', () => {
     expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
     const tooMany = await post(3);
     expect(tooMany.status).toBe(429);
-    expect(((await tooMany.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('RATE_LIMIT_EXCEEDED');
+    expect(((await tooMany.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'RATE_LIMIT_EXCEEDED',
+    );
     expect(tooMany.headers.get('x-ratelimit-remaining')).toBe('2');
     const fits = await post(2);
     expect(fits.status).toBe(200);
@@ -348,7 +388,10 @@ describe('limits count operations, not HTTP requests', () => {
   });
 
   it('the daily quota counts every operation of a batch', async () => {
-    const env = { TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 10, maxBatchSize: 10 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}daily:` };
+    const env = {
+      TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 10, maxBatchSize: 10 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}daily:`,
+    };
     const router = await stack.addRouter(env);
     const account = await signUp(stack.routerUrl, 'batch_quota');
     const post = (operations: number) =>
@@ -361,7 +404,9 @@ describe('limits count operations, not HTTP requests', () => {
     expect((await post(4)).status).toBe(200);
     const over = await post(4);
     expect(over.status).toBe(429);
-    expect(((await over.json()) as { errors: { extensions: Record<string, unknown> }[] }).errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+    expect(
+      ((await over.json()) as { errors: { extensions: Record<string, unknown> }[] }).errors[0]!.extensions,
+    ).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
     expect((await post(2)).status).toBe(200);
     expect((await post(1)).status).toBe(429);
   });

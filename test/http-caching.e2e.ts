@@ -20,7 +20,9 @@ beforeAll(async () => {
   proxy = await startCachingProxy(stack.routerUrl);
   premium = await signUp(stack.routerUrl, 'http_cache_premium', 'PREMIUM');
   free = await signUp(stack.routerUrl, 'http_cache_free');
-  const created = await premium.client<{ createApiKey: { secret: string } }>(`mutation { createApiKey(name: "cdn test") { secret } }`);
+  const created = await premium.client<{ createApiKey: { secret: string } }>(
+    `mutation { createApiKey(name: "cdn test") { secret } }`,
+  );
   premiumKey = created.body.data!.createApiKey.secret;
 });
 afterAll(async () => {
@@ -42,7 +44,13 @@ async function get<D = Record<string, unknown>>(
   headers: Record<string, string> = {},
 ): Promise<Answer<D>> {
   const url = `${base}/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent(JSON.stringify(variables))}`;
-  const response = await fetch(url, { headers: { accept: 'application/graphql-response+json, application/json', 'apollo-require-preflight': 'true', ...headers } });
+  const response = await fetch(url, {
+    headers: {
+      accept: 'application/graphql-response+json, application/json',
+      'apollo-require-preflight': 'true',
+      ...headers,
+    },
+  });
   return { status: response.status, headers: response.headers, body: (await response.json()) as Answer<D>['body'] };
 }
 
@@ -126,7 +134,9 @@ describe('HTTP caching through a shared cache in front of the router', () => {
   });
 
   it('mutations are no-store; one that changes the viewer’s plan or keys also clears the browser’s cache for the site', async () => {
-    const [meme] = await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+    const [meme] = await stack.dbs.memes.query<{ id: string }>(
+      `SELECT id FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`,
+    );
     const vote = await free.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: meme!.id });
     expect(vote.body.errors).toBeUndefined();
     expect(vote.headers.get('cache-control')).toBe('no-store');
@@ -144,7 +154,10 @@ describe('HTTP caching through a shared cache in front of the router', () => {
     const batch = await fetch(`${stack.routerUrl}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${free.token}` },
-      body: JSON.stringify([{ query: `{ templates { id } }` }, { query: `mutation { subscribe(plan: PREMIUM) { status } }` }]),
+      body: JSON.stringify([
+        { query: `{ templates { id } }` },
+        { query: `mutation { subscribe(plan: PREMIUM) { status } }` },
+      ]),
     });
     expect(batch.status).toBe(200);
     expect(batch.headers.get('cache-control')).toBe('no-store');
@@ -179,7 +192,8 @@ describe('HTTP caching through a shared cache in front of the router', () => {
       clearSiteData: answer.headers.get('clear-site-data'),
       scope: answer.headers.get('cache-control')?.split(',')[0],
     });
-    const maxAge = (answer: Answer<unknown>) => Number(/max-age=(\d+)$/.exec(answer.headers.get('cache-control') ?? '')?.[1]);
+    const maxAge = (answer: Answer<unknown>) =>
+      Number(/max-age=(\d+)$/.exec(answer.headers.get('cache-control') ?? '')?.[1]);
     for (const credentials of [{}, { authorization: `Bearer ${free.token}` }] as Record<string, string>[]) {
       const miss = await get(stack.routerUrl, QUERY, {}, credentials);
       const hit = await get(stack.routerUrl, QUERY, {}, credentials);

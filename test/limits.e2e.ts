@@ -20,24 +20,33 @@ async function withoutSubgraphCalls<T>(request: () => Promise<T>): Promise<T> {
 
 describe('demand control', () => {
   it('reports extensions.cost on every response and refunds what the estimate over-charged', async () => {
-    const response = await routerClient(stack.routerUrl)<{ trending: unknown[] }>(`{ trending(first: 3) { id author { handle } } }`);
+    const response = await routerClient(stack.routerUrl)<{ trending: unknown[] }>(
+      `{ trending(first: 3) { id author { handle } } }`,
+    );
     expect(response.body.extensions?.cost).toEqual({
       requestedQueryCost: 6,
       actualQueryCost: 6,
       throttleStatus: { maximumAvailable: 1000, currentlyAvailable: expect.any(Number), restoreRate: 50 },
     });
     // Only the human memes an anonymous viewer sees exist to fill a page: the actual cost is lower than the estimate.
-    const big = await routerClient(stack.routerUrl)<{ search: unknown[] }>(`{ search(text: "zzzznotaword", first: 20) { id } }`);
+    const big = await routerClient(stack.routerUrl)<{ search: unknown[] }>(
+      `{ search(text: "zzzznotaword", first: 20) { id } }`,
+    );
     expect(big.body.data!.search).toEqual([]);
     expect(big.body.extensions?.cost).toMatchObject({ requestedQueryCost: 100, actualQueryCost: 0 });
   });
 
   it('rejects an operation over the tier maximum with COST_ESTIMATED_TOO_EXPENSIVE before any subgraph call', async () => {
     const response = await withoutSubgraphCalls(() =>
-      routerClient(stack.routerUrl)(`{ memes(first: 100) { edges { node { id author { handle } template { name } } } } }`),
+      routerClient(stack.routerUrl)(
+        `{ memes(first: 100) { edges { node { id author { handle } template { name } } } } }`,
+      ),
     );
     expect(response.status).toBe(400);
-    expect(response.body.errors?.[0]?.extensions).toMatchObject({ code: 'COST_ESTIMATED_TOO_EXPENSIVE', cost: { estimated: 401, max: 200 } });
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'COST_ESTIMATED_TOO_EXPENSIVE',
+      cost: { estimated: 401, max: 200 },
+    });
     expect(response.body.data).toBeUndefined();
   });
 
@@ -62,15 +71,22 @@ describe('demand control', () => {
     expect(real.body.data!.rateLimit.used).toBeGreaterThanOrEqual(4);
     expect(Date.parse(real.body.data!.rateLimit.resetAt)).toBeGreaterThan(Date.now());
 
-    const me = await account.client<{ me: { handle: string }; rateLimit: { cost: number } }>(`query { me { handle } rateLimit(dryRun: true) { cost } }`);
+    const me = await account.client<{ me: { handle: string }; rateLimit: { cost: number } }>(
+      `query { me { handle } rateLimit(dryRun: true) { cost } }`,
+    );
     expect(me.body.errors).toBeUndefined();
     expect(me.body.data).toEqual({ me: { handle: 'budget_watcher' }, rateLimit: { cost: 1 } });
   });
 
   it('throttles with THROTTLED, 429 and Retry-After once the bucket is empty, shared by two routers', async () => {
-    const tiers = JSON.stringify({ anonymous: { costBucketCapacity: 20, costRestorePerSecond: 1, maxCostPerOperation: 15 } });
+    const tiers = JSON.stringify({
+      anonymous: { costBucketCapacity: 20, costRestorePerSecond: 1, maxCostPerOperation: 15 },
+    });
     const a = await stack.addRouter({ TIERS_JSON: tiers, REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}throttle:` });
-    const second = await stack.addRouter({ TIERS_JSON: tiers, REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}throttle:` });
+    const second = await stack.addRouter({
+      TIERS_JSON: tiers,
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}throttle:`,
+    });
     // Ten random memes: 10 points, and never served from the response cache.
     const QUERY = `{ ${Array.from({ length: 10 }, (_, i) => `m${i}: randomMeme { id }`).join(' ')} }`;
     expect((await routerClient(a)(QUERY)).status).toBe(200); // 10 of 20 points
@@ -85,7 +101,10 @@ describe('demand control', () => {
 
 describe('request rate limits', () => {
   it('sends X-RateLimit headers on every response and 429 RATE_LIMIT_EXCEEDED past the limit, counted across routers', async () => {
-    const env = { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 5 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}rpm:` };
+    const env = {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 5 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}rpm:`,
+    };
     const a = routerClient(await stack.addRouter(env));
     const b = routerClient(await stack.addRouter(env));
     const seen: string[] = [];
@@ -105,7 +124,10 @@ describe('request rate limits', () => {
   });
 
   it('a daily quota from the tier table rejects with RATE_LIMIT_EXCEEDED once spent', async () => {
-    const env = { TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 3 } }), REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}quota:` };
+    const env = {
+      TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 3 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}quota:`,
+    };
     const router = await stack.addRouter(env);
     const account = await signUp(stack.routerUrl, 'quota_user');
     const client = routerClient(router, { authorization: `Bearer ${account.token}` });
@@ -126,12 +148,16 @@ describe('field-level @rateLimit', () => {
     const routers = [await stack.addRouter(env), await stack.addRouter(env)];
     await signUp(stack.routerUrl, 'hammered', undefined);
     const LOGIN = `mutation { logIn(handle: "hammered", password: "a long test password") { token } }`;
-    const responses = await Promise.all(Array.from({ length: 200 }, (_, i) => routerClient(routers[i % 2]!)<{ logIn: { token: string } | null }>(LOGIN)));
+    const responses = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => routerClient(routers[i % 2]!)<{ logIn: { token: string } | null }>(LOGIN)),
+    );
     const ok = responses.filter((r) => r.body.data?.logIn?.token);
     const limited = responses.filter((r) => r.body.errors?.[0]?.extensions?.code === 'RATE_LIMIT_EXCEEDED');
     const outcomes: Record<string, number> = {};
     for (const r of responses) {
-      const key = r.body.data?.logIn?.token ? 'ok' : `${r.status} ${r.body.errors?.[0]?.extensions?.code} ${r.body.errors?.[0]?.message}`;
+      const key = r.body.data?.logIn?.token
+        ? 'ok'
+        : `${r.status} ${r.body.errors?.[0]?.extensions?.code} ${r.body.errors?.[0]?.message}`;
       outcomes[key] = (outcomes[key] ?? 0) + 1;
     }
     expect(ok, JSON.stringify(outcomes)).toHaveLength(10);
@@ -143,7 +169,8 @@ describe('field-level @rateLimit', () => {
 describe('operation limits', () => {
   const client = () => routerClient(stack.routerUrl);
   /** trending → author → memes → edges → node, `times` over: five levels each. */
-  const nest = (times: number) => `{ ${'trending(first: 1) { author { memes(first: 1) { edges { node { '.repeat(times)}id${' } } } } }'.repeat(times)} }`;
+  const nest = (times: number) =>
+    `{ ${'trending(first: 1) { author { memes(first: 1) { edges { node { '.repeat(times)}id${' } } } } }'.repeat(times)} }`;
 
   it.each([
     ['MAX_DEPTH_EXCEEDED', 400, nest(3)],
@@ -163,7 +190,11 @@ describe('operation limits', () => {
       fetch(`${stack.routerUrl}/graphql`, {
         method: 'POST',
         // application/graphql-response+json: a refused request is a 4xx (application/json would answer 200).
-        headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', authorization: `Bearer ${account.token}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          authorization: `Bearer ${account.token}`,
+        },
         body: JSON.stringify(Array.from({ length: count }, () => ({ query: '{ plans { tier } }' }))),
       });
     const ok = await post(5);
@@ -171,7 +202,9 @@ describe('operation limits', () => {
     expect(((await ok.json()) as unknown[]).length).toBe(5);
     const refused = await post(6);
     expect(refused.status).toBe(400);
-    expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe('BATCH_TOO_LARGE');
+    expect(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors[0]!.extensions.code).toBe(
+      'BATCH_TOO_LARGE',
+    );
   });
 
   it('a document sent by APQ hash alone is held to the sender’s limits, not the registrant’s', async () => {
@@ -197,20 +230,26 @@ describe('operation limits', () => {
   });
 
   it('circular fragments are refused without hanging', async () => {
-    const response = await client()(`query { plans { ...A } } fragment A on Plan { tier ...B } fragment B on Plan { name ...A }`);
+    const response = await client()(
+      `query { plans { ...A } } fragment A on Plan { tier ...B } fragment B on Plan { name ...A }`,
+    );
     expect(response.status).toBe(400);
     expect(response.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('schema tools can still introspect', async () => {
     const { getIntrospectionQuery } = await import('graphql');
-    const response = await client()<{ __schema: { queryType: { name: string }; types: { name: string }[] } }>(getIntrospectionQuery({ inputValueDeprecation: true }));
+    const response = await client()<{ __schema: { queryType: { name: string }; types: { name: string }[] } }>(
+      getIntrospectionQuery({ inputValueDeprecation: true }),
+    );
     expect(response.status).toBe(200);
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.__schema.queryType.name).toBe('Query');
     expect(response.body.data!.__schema.types.map((t) => t.name)).toContain('Meme');
     // Introspection beside a field the router answers itself, and __typename alone.
-    const mixed = await client()<{ __typename: string; rateLimit: { cost: number } }>(`{ __typename rateLimit(dryRun: true) { cost } }`);
+    const mixed = await client()<{ __typename: string; rateLimit: { cost: number } }>(
+      `{ __typename rateLimit(dryRun: true) { cost } }`,
+    );
     expect(mixed.body.data).toEqual({ __typename: 'Query', rateLimit: { cost: 0 } });
     expect((await client()(`{ __typename }`)).body.data).toEqual({ __typename: 'Query' });
   });
@@ -222,10 +261,15 @@ describe('usage metering', () => {
     // Random memes (1 point each) are never cache hits, which cost nothing.
     for (let i = 0; i < 3; i++) await account.client(`{ a: randomMeme { id } b: randomMeme { id } }`);
     await eventually(async () => {
-      const rows = await stack.dbs.users.query<{ requests: string }>(`SELECT requests FROM usage_daily WHERE user_id = $1`, [account.id]);
+      const rows = await stack.dbs.users.query<{ requests: string }>(
+        `SELECT requests FROM usage_daily WHERE user_id = $1`,
+        [account.id],
+      );
       return Number(rows[0]?.requests ?? 0) >= 3;
     }, 3000);
-    const usage = await account.client<{ me: { usage: { day: string; requests: number; costPoints: number }[] } }>(`{ me { usage(days: 2) { day requests costPoints } } }`);
+    const usage = await account.client<{ me: { usage: { day: string; requests: number; costPoints: number }[] } }>(
+      `{ me { usage(days: 2) { day requests costPoints } } }`,
+    );
     const [today, yesterday] = usage.body.data!.me.usage;
     expect(today!.day).toBe(new Date().toISOString().slice(0, 10));
     expect(today!.requests).toBeGreaterThanOrEqual(3);

@@ -89,7 +89,11 @@ async function post(path: string, headers: Record<string, string>, body: unknown
   });
 }
 
-async function gql<T>(viewer: Viewer, query: string, variables: Record<string, unknown> = {}): Promise<GraphQLResponse<T>> {
+async function gql<T>(
+  viewer: Viewer,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<GraphQLResponse<T>> {
   const response = await post('/graphql', { [VIEWER_HEADER]: await sign(viewer) }, { query, variables });
   const body = (await response.json()) as { data: T; errors?: GraphQLError[] };
   return { status: response.status, data: body.data, errors: body.errors };
@@ -116,7 +120,11 @@ const ENTITIES = `query($representations: [_Any!]!) {
 describe('viewer header', () => {
   const query = JSON.stringify({ query: '{ templates { id } }' });
   const call = (headers: Record<string, string>) =>
-    fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: query });
+    fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: query,
+    });
 
   it('refuses a call without the router-signed header', async () => {
     const response = await call({});
@@ -166,9 +174,20 @@ describe('_entities', () => {
     const [row] = await db.query<{ title: string; template_id: string; author_id: string }>(
       'SELECT title, template_id, author_id FROM memes WHERE id = 1',
     );
-    expect(meme).toMatchObject({ __typename: 'Meme', id: '1', title: row!.title, origin: 'HUMAN', author: { id: row!.author_id } });
+    expect(meme).toMatchObject({
+      __typename: 'Meme',
+      id: '1',
+      title: row!.title,
+      origin: 'HUMAN',
+      author: { id: row!.author_id },
+    });
     expect((meme as { template: { id: string } }).template.id).toBe(row!.template_id);
-    expect(template).toEqual({ __typename: 'Template', id: '2', name: 'This Is Fine', imageUrl: `${url}/images/templates/2.svg` });
+    expect(template).toEqual({
+      __typename: 'Template',
+      id: '2',
+      name: 'This Is Fine',
+      imageUrl: `${url}/images/templates/2.svg`,
+    });
     const expected = await db.query<{ id: string }>(
       `SELECT id FROM memes WHERE author_id = 5 AND origin = 'HUMAN' ORDER BY id DESC LIMIT 3`,
     );
@@ -210,7 +229,10 @@ describe('AI memes', () => {
   ] as const) {
     it(`never reach a ${name} viewer, through any path`, async () => {
       const aiId = aiIds[0]!;
-      const [ai] = await db.query<{ author_id: string; top_text: string }>('SELECT author_id, top_text FROM memes WHERE id = $1', [aiId]);
+      const [ai] = await db.query<{ author_id: string; top_text: string }>(
+        'SELECT author_id, top_text FROM memes WHERE id = $1',
+        [aiId],
+      );
       const randomAliases = Array.from({ length: 40 }, (_, i) => `r${i}: randomMeme { id origin }`).join('\n');
       const data = await ok<{
         meme: MemeNode | null;
@@ -247,7 +269,10 @@ describe('AI memes', () => {
       expect(seen.filter((m) => aiIds.includes(m.id))).toEqual([]);
 
       const entities = await ok<{ _entities: unknown[] }>(viewer, ENTITIES, {
-        representations: [...aiIds.map((id) => ({ __typename: 'Meme', id })), { __typename: 'User', id: ai!.author_id }],
+        representations: [
+          ...aiIds.map((id) => ({ __typename: 'Meme', id })),
+          { __typename: 'User', id: ai!.author_id },
+        ],
       });
       expect(entities._entities.slice(0, aiIds.length)).toEqual(aiIds.map(() => null));
       const author = entities._entities.at(-1) as { memes: Connection };
@@ -259,9 +284,14 @@ describe('AI memes', () => {
   }
 
   it('vote on one is refused for a free viewer as if it did not exist', async () => {
-    const result = await gql(free('801'), 'mutation($id: ID!) { vote(memeId: $id, value: 1) { id score } }', { id: aiIds[0] });
+    const result = await gql(free('801'), 'mutation($id: ID!) { vote(memeId: $id, value: 1) { id score } }', {
+      id: aiIds[0],
+    });
     expect(codes(result)).toEqual(['BAD_USER_INPUT']);
-    const [votes] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM votes WHERE meme_id = $1 AND user_id = 801', [aiIds[0]]);
+    const [votes] = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM votes WHERE meme_id = $1 AND user_id = 801',
+      [aiIds[0]],
+    );
     expect(votes!.n).toBe(0);
   });
 
@@ -299,9 +329,13 @@ describe('lists', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const data: { memes: Connection } = await ok(anonymous, 'query($after: String) { memes(first: 50, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }', {
-        after,
-      });
+      const data: { memes: Connection } = await ok(
+        anonymous,
+        'query($after: String) { memes(first: 50, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }',
+        {
+          after,
+        },
+      );
       const { edges, pageInfo } = data.memes;
       pages++;
       expect(pageInfo.hasPreviousPage).toBe(after !== null);
@@ -320,8 +354,13 @@ describe('lists', () => {
   });
 
   it('filters by tag', async () => {
-    const data = await ok<{ memes: Connection }>(anonymous, '{ memes(first: 100, tag: "Cats") { edges { node { id tags } } } }');
-    const [count] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM memes WHERE 'cats' = ANY(tags) AND origin = 'HUMAN'`);
+    const data = await ok<{ memes: Connection }>(
+      anonymous,
+      '{ memes(first: 100, tag: "Cats") { edges { node { id tags } } } }',
+    );
+    const [count] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM memes WHERE 'cats' = ANY(tags) AND origin = 'HUMAN'`,
+    );
     expect(data.memes.edges).toHaveLength(Math.min(100, count!.n));
     expect(data.memes.edges.every((e) => e.node.tags!.includes('cats'))).toBe(true);
   });
@@ -341,7 +380,10 @@ describe('lists', () => {
   });
 
   it('searches titles, captions and tags', async () => {
-    const data = await ok<{ search: MemeNode[] }>(anonymous, '{ search(text: "coffee", first: 50) { id title topText bottomText tags } }');
+    const data = await ok<{ search: MemeNode[] }>(
+      anonymous,
+      '{ search(text: "coffee", first: 50) { id title topText bottomText tags } }',
+    );
     expect(data.search.length).toBeGreaterThan(0);
     for (const meme of data.search) {
       expect([meme.title, meme.topText, meme.bottomText, ...meme.tags!].join(' ').toLowerCase()).toContain('coffee');
@@ -362,7 +404,8 @@ describe('lists', () => {
 
 describe('vote', () => {
   const VOTE = 'mutation($id: ID!, $value: Int!) { vote(memeId: $id, value: $value) { id score viewerVote } }';
-  const score = async (id: string) => (await db.query<{ score: number }>('SELECT score FROM memes WHERE id = $1', [id]))[0]!.score;
+  const score = async (id: string) =>
+    (await db.query<{ score: number }>('SELECT score FROM memes WHERE id = $1', [id]))[0]!.score;
 
   it('counts, changes and takes back a vote', async () => {
     const viewer = free('501');
@@ -383,10 +426,14 @@ describe('vote', () => {
   it('keeps the score equal to the sum of votes under concurrent voting', async () => {
     const before = await score('11');
     await Promise.all([
-      ...Array.from({ length: 20 }, (_, i) => ok(free(String(600 + i)), VOTE, { id: '11', value: i % 4 === 0 ? -1 : 1 })),
+      ...Array.from({ length: 20 }, (_, i) =>
+        ok(free(String(600 + i)), VOTE, { id: '11', value: i % 4 === 0 ? -1 : 1 }),
+      ),
       ...Array.from({ length: 10 }, () => ok(free('700'), VOTE, { id: '11', value: 1 })),
     ]);
-    const [sum] = await db.query<{ total: number }>('SELECT COALESCE(sum(value), 0)::int AS total FROM votes WHERE meme_id = 11');
+    const [sum] = await db.query<{ total: number }>(
+      'SELECT COALESCE(sum(value), 0)::int AS total FROM votes WHERE meme_id = 11',
+    );
     expect(await score('11')).toBe(sum!.total);
     expect(await score('11')).toBe(before + 15 - 5 + 1);
   });
@@ -403,10 +450,20 @@ describe('createMeme', () => {
   const CREATE = `mutation($input: CreateMemeInput!) {
     createMeme(input: $input) { id title topText bottomText tags origin score author { id } template { id } imageUrl }
   }`;
-  const input = { title: 'Fresh meme', topText: 'When the tests pass', bottomText: 'On the first try', templateId: '4', tags: ['Coding', 'dev-life'] };
+  const input = {
+    title: 'Fresh meme',
+    topText: 'When the tests pass',
+    bottomText: 'On the first try',
+    templateId: '4',
+    tags: ['Coding', 'dev-life'],
+  };
 
   it('creates a meme by the signed-in user, newest first in the catalog', async () => {
-    const data = await ok<{ createMeme: MemeNode & { author: { id: string }; template: { id: string } } }>(free('7'), CREATE, { input });
+    const data = await ok<{ createMeme: MemeNode & { author: { id: string }; template: { id: string } } }>(
+      free('7'),
+      CREATE,
+      { input },
+    );
     expect(data.createMeme).toMatchObject({
       title: 'Fresh meme',
       topText: 'When the tests pass',
@@ -492,7 +549,9 @@ describe('internal endpoints', () => {
 
   it('are closed to anyone but services', async () => {
     expect((await fetch(`${url}/internal/templates`)).status).toBe(401);
-    expect((await fetch(`${url}/internal/templates`, { headers: { [VIEWER_HEADER]: await sign(premium()) } })).status).toBe(403);
+    expect(
+      (await fetch(`${url}/internal/templates`, { headers: { [VIEWER_HEADER]: await sign(premium()) } })).status,
+    ).toBe(403);
   });
 
   it('list templates and a template’s best human captions', async () => {
@@ -504,7 +563,10 @@ describe('internal endpoints', () => {
 
     const response = await fetch(`${url}/internal/templates/3/captions`, { headers: await asService() });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { template: { id: string; name: string }; captions: { topText: string; bottomText: string }[] };
+    const body = (await response.json()) as {
+      template: { id: string; name: string };
+      captions: { topText: string; bottomText: string }[];
+    };
     const expected = await db.query<{ topText: string; bottomText: string }>(
       `SELECT top_text AS "topText", bottom_text AS "bottomText" FROM memes
         WHERE template_id = 3 AND origin = 'HUMAN' ORDER BY score DESC, id DESC LIMIT 50`,
@@ -527,16 +589,24 @@ describe('internal endpoints', () => {
       tags: ['Tech'],
       authorId: '4',
     };
-    const responses = await Promise.all(Array.from({ length: 5 }, async () => post('/internal/ai-memes', await asService(), body)));
+    const responses = await Promise.all(
+      Array.from({ length: 5 }, async () => post('/internal/ai-memes', await asService(), body)),
+    );
     const results = (await Promise.all(responses.map((r) => r.json()))) as { meme: { id: string; imageUrl: string } }[];
     expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     const id = results[0]!.meme.id;
     expect(results.every((r) => r.meme.id === id)).toBe(true);
     expect(results[0]!.meme.imageUrl).toMatch(new RegExp(`^${url}/images/${id}\\.svg\\?sig=`));
-    const [rows] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM memes WHERE generation_id = 'gen-e2e-1'`);
+    const [rows] = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM memes WHERE generation_id = 'gen-e2e-1'`,
+    );
     expect(rows!.n).toBe(1);
 
-    const seenByPremium = await ok<{ meme: MemeNode }>(premium(), 'query($id: ID!) { meme(id: $id) { origin tags author { id } } }', { id });
+    const seenByPremium = await ok<{ meme: MemeNode }>(
+      premium(),
+      'query($id: ID!) { meme(id: $id) { origin tags author { id } } }',
+      { id },
+    );
     expect(seenByPremium.meme).toEqual({ origin: 'AI', tags: ['tech'], author: { id: '4' } });
     const seenByFree = await ok<{ meme: MemeNode | null }>(free(), 'query($id: ID!) { meme(id: $id) { id } }', { id });
     expect(seenByFree.meme).toBeNull();

@@ -21,7 +21,11 @@ interface LogLine {
   applied?: string[];
 }
 
-function run(file: string, env: Record<string, string>, until?: string): Promise<{ code: number | null; lines: LogLine[]; stop(): Promise<void> }> {
+function run(
+  file: string,
+  env: Record<string, string>,
+  until?: string,
+): Promise<{ code: number | null; lines: LogLine[]; stop(): Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', file], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -75,7 +79,9 @@ describe('migrations as a step (npm run migrate)', () => {
       'users subgraph ready',
     );
     await users.stop();
-    const { rows } = await db.query<{ table: string | null }>(`SELECT to_regclass('users.schema_migrations')::text AS table`);
+    const { rows } = await db.query<{ table: string | null }>(
+      `SELECT to_regclass('users.schema_migrations')::text AS table`,
+    );
     expect(rows).toEqual([{ table: null }]);
   });
 
@@ -84,7 +90,9 @@ describe('migrations as a step (npm run migrate)', () => {
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
 
     // Across the four runs, each file was applied by one of them, and the others found it done.
-    const applied = runs.flatMap((r) => r.lines.flatMap((l) => (l.msg === 'migrations applied' ? l.applied!.map((f) => `${l.schema}/${f}`) : [])));
+    const applied = runs.flatMap((r) =>
+      r.lines.flatMap((l) => (l.msg === 'migrations applied' ? l.applied!.map((f) => `${l.schema}/${f}`) : [])),
+    );
     const expected = SUBGRAPHS.flatMap((schema) => migrationFiles(schema).map((f) => `${schema}/${f}`));
     expect(applied.sort()).toEqual(expected.sort());
     for (const schema of SUBGRAPHS) {

@@ -33,7 +33,9 @@ describe('health, readiness and metrics', () => {
     const text = await (await fetch(`${stack.routerUrl}/metrics`)).text();
     expect(text).toMatch(/graphql_request_duration_seconds_count\{[^}]*operation="TopThree"[^}]*status="200"[^}]*\} 2/);
     expect(text).toMatch(/response_cache_lookups_total\{[^}]*result="hit"[^}]*\} [1-9]/);
-    expect(text).toMatch(/graphql_rejections_total\{[^}]*reason="COST_ESTIMATED_TOO_EXPENSIVE"[^}]*tier="anonymous"[^}]*\} 1/);
+    expect(text).toMatch(
+      /graphql_rejections_total\{[^}]*reason="COST_ESTIMATED_TOO_EXPENSIVE"[^}]*tier="anonymous"[^}]*\} 1/,
+    );
     expect(text).toMatch(/graphql_operation_cost_count\{[^}]*tier="anonymous"[^}]*\} [1-9]/);
     expect(text).toMatch(/subgraph_fetch_duration_seconds_count\{[^}]*subgraph="users"[^}]*outcome="ok"[^}]*\} [1-9]/);
   });
@@ -50,13 +52,16 @@ describe('request logs', () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        for (const line of chunk.toString().split('\n').filter(Boolean))
+          lines.push(JSON.parse(line) as Record<string, unknown>);
         done();
       },
     });
     const router = await stack.addRouter({}, pino({ level: 'info' }, sink));
     const account = await signUp(router, 'logged_user');
-    const created = await account.client<{ createApiKey: { secret: string } }>(`mutation { createApiKey(name: "log") { secret } }`);
+    const created = await account.client<{ createApiKey: { secret: string } }>(
+      `mutation { createApiKey(name: "log") { secret } }`,
+    );
     const secret = created.body.data!.createApiKey.secret;
     const response = await fetch(`${router}/graphql`, {
       method: 'POST',
@@ -64,12 +69,23 @@ describe('request logs', () => {
       body: JSON.stringify({ query: 'query Mine { me { handle } }' }),
     });
     expect(response.headers.get('x-request-id')).toBe('trace-me-42');
-    const generated = await fetch(`${router}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ plans { tier } }"}' });
+    const generated = await fetch(`${router}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ plans { tier } }"}',
+    });
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
 
     await new Promise((r) => setTimeout(r, 20));
     const line = lines.find((l) => l.requestId === 'trace-me-42');
-    expect(line).toMatchObject({ msg: 'request', operation: 'Mine', viewer: account.id, tier: 'free', status: 200, cache: 'MISS' });
+    expect(line).toMatchObject({
+      msg: 'request',
+      operation: 'Mine',
+      viewer: account.id,
+      tier: 'free',
+      status: 200,
+      cache: 'MISS',
+    });
     expect(typeof line!.durationMs).toBe('number');
     const everything = JSON.stringify(lines);
     expect(everything).not.toContain(secret);

@@ -25,7 +25,13 @@ async function metrics(url: string, headers: Record<string, string> = {}) {
   } catch {
     code = undefined;
   }
-  return { status: response.status, code, text, contentType: response.headers.get('content-type'), authenticate: response.headers.get('www-authenticate') };
+  return {
+    status: response.status,
+    code,
+    text,
+    contentType: response.headers.get('content-type'),
+    authenticate: response.headers.get('www-authenticate'),
+  };
 }
 
 describe('/metrics of the router answers operators only', () => {
@@ -39,7 +45,11 @@ describe('/metrics of the router answers operators only', () => {
     const router = await stack.addRouter({ TRUST_PROXY: 'loopback' });
     for (const forwarded of ['203.0.113.9', '203.0.113.9:5555', '[2001:db8::9]:443', '127.0.0.1, 203.0.113.9']) {
       const answer = await metrics(router, { 'x-forwarded-for': forwarded });
-      expect(answer, forwarded).toMatchObject({ status: 403, code: 'FORBIDDEN', contentType: 'application/json; charset=utf-8' });
+      expect(answer, forwarded).toMatchObject({
+        status: 403,
+        code: 'FORBIDDEN',
+        contentType: 'application/json; charset=utf-8',
+      });
       expect(answer.text, forwarded).not.toContain('graphql_request_duration_seconds');
     }
     // The proxy says the client is on loopback itself.
@@ -81,7 +91,13 @@ function metricsOverSocket(socketPath: string, headers: Record<string, string> =
           code = undefined;
         }
         const header = (name: string) => (typeof res.headers[name] === 'string' ? (res.headers[name] as string) : null);
-        resolve({ status: res.statusCode ?? 0, code, text, contentType: header('content-type'), authenticate: header('www-authenticate') });
+        resolve({
+          status: res.statusCode ?? 0,
+          code,
+          text,
+          contentType: header('content-type'),
+          authenticate: header('www-authenticate'),
+        });
       });
     });
     req.on('error', reject);
@@ -100,14 +116,21 @@ describe('/metrics of a subgraph answers operators only', () => {
     await rm(dir, { recursive: true, force: true });
   });
   const start = async (metricsToken?: string) => {
-    const server = await createMemesServer({ db: stack.dbs.memes, signingSecret: stack.secrets.signing, log: createLogger('test', 'silent'), metricsToken });
+    const server = await createMemesServer({
+      db: stack.dbs.memes,
+      signingSecret: stack.secrets.signing,
+      log: createLogger('test', 'silent'),
+      metricsToken,
+    });
     servers.push(server);
     const loopback = await server.listen(0, '127.0.0.1');
     // The same server on a Unix socket too: a client with no loopback address.
     const socketPath = path.join(dir, `memes-${servers.length}.sock`);
     const socketServer = createServer((req, res) => server.httpServer.emit('request', req, res));
     await new Promise<void>((resolve) => socketServer.listen(socketPath, resolve));
-    servers.push({ close: () => new Promise<void>((resolve) => socketServer.close(() => resolve())) } as SubgraphServer);
+    servers.push({
+      close: () => new Promise<void>((resolve) => socketServer.close(() => resolve())),
+    } as SubgraphServer);
     return { loopback, elsewhere: (headers: Record<string, string> = {}) => metricsOverSocket(socketPath, headers) };
   };
 
@@ -135,7 +158,11 @@ describe('the operation label holds only names the router knows', () => {
 
   /** The distinct `operation` label values of the request histogram. */
   const operationLabels = (text: string) =>
-    new Set([...text.matchAll(/^graphql_request_duration_seconds_count\{[^}]*operation="([^"]*)"/gm)].map((match) => match[1]));
+    new Set(
+      [...text.matchAll(/^graphql_request_duration_seconds_count\{[^}]*operation="([^"]*)"/gm)].map(
+        (match) => match[1],
+      ),
+    );
 
   it(`${NAMES} invented operation names leave at most ${LABELS} + 1 labels and /metrics bounded`, async () => {
     const router = await stack.addRouter({ TIERS_JSON: GENEROUS_ANONYMOUS, METRICS_OPERATION_LABELS: String(LABELS) });

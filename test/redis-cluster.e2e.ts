@@ -39,7 +39,9 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     const FEED = `{ feed(first: 5) { edges { node { id } } } }`;
     await onA(FEED);
     expect((await onA(FEED)).headers.get('x-cache')).toBe('HIT');
-    const started = await onB<{ generateMeme: { id: string } }>(`mutation { generateMeme(input: { prompt: "sharded all the way down" }) { id } }`);
+    const started = await onB<{ generateMeme: { id: string } }>(
+      `mutation { generateMeme(input: { prompt: "sharded all the way down" }) { id } }`,
+    );
     expect(started.body.errors).toBeUndefined();
     const done = await onB<{ generation: { status: string; meme: { id: string } } }>(
       `query($id: ID!) { generation(id: $id, waitSeconds: 10) { status meme { id } } }`,
@@ -48,15 +50,26 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     expect(done.body.data!.generation.status).toBe('SUCCEEDED');
     const memeId = done.body.data!.generation.meme.id;
     // The worker asks every router, through the cluster's pub/sub, to purge the lists the meme belongs in.
-    await eventually(async () => (await onA<{ feed: { edges: { node: { id: string } }[] } }>(FEED)).body.data!.feed.edges.some((e) => e.node.id === memeId));
+    await eventually(async () =>
+      (await onA<{ feed: { edges: { node: { id: string } }[] } }>(FEED)).body.data!.feed.edges.some(
+        (e) => e.node.id === memeId,
+      ),
+    );
 
     const admin = await signUp(entrance, 'cluster_operator');
     await stack.dbs.users.query(`UPDATE users SET is_admin = true WHERE id = $1`, [admin.id]);
     const asAdmin = routerClient(routerA, { authorization: `Bearer ${admin.token}` });
-    const status = () => asAdmin<{ aiStatus: { succeeded: number; keys: { successes: number }[] } }>(`{ aiStatus { succeeded keys { successes } } }`);
+    const status = () =>
+      asAdmin<{ aiStatus: { succeeded: number; keys: { successes: number }[] } }>(
+        `{ aiStatus { succeeded keys { successes } } }`,
+      );
     expect((await status()).body.data!.aiStatus.succeeded).toBe(1);
     // Workers report their keys' health every five seconds.
-    await eventually(async () => (await status()).body.data!.aiStatus.keys.reduce((sum, key) => sum + key.successes, 0) === 1, 7_000, 200);
+    await eventually(
+      async () => (await status()).body.data!.aiStatus.keys.reduce((sum, key) => sum + key.successes, 0) === 1,
+      7_000,
+      200,
+    );
     expect(fallbacks).toEqual([]);
   });
 
@@ -67,7 +80,9 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     const onA = routerClient(routerA, { authorization: `Bearer ${account.token}` });
     const onB = routerClient(routerB, { authorization: `Bearer ${account.token}` });
     const QUERY = `query($id: ID!) { meme(id: $id) { id score } }`;
-    const [down, back] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id OFFSET 1 LIMIT 2`);
+    const [down, back] = await stack.dbs.memes.query<{ id: string; score: number }>(
+      `SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id OFFSET 1 LIMIT 2`,
+    );
 
     await cluster!.stop();
     const served = await onA<{ meme: { id: string } }>(QUERY, { id: down!.id });
@@ -76,11 +91,18 @@ describe('two routers and two replicas of the memes subgraph on a three-node Red
     expect(await redisReadiness(routerA)).toBe('unavailable');
 
     await cluster!.start();
-    await eventually(async () => (await redisReadiness(routerA)) === 'ok' && (await redisReadiness(routerB)) === 'ok', 10_000, 100);
+    await eventually(
+      async () => (await redisReadiness(routerA)) === 'ok' && (await redisReadiness(routerB)) === 'ok',
+      10_000,
+      100,
+    );
     expect((await onA(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('MISS');
     expect((await onB(QUERY, { id: back!.id })).headers.get('x-cache')).toBe('HIT');
     // Router A subscribed again: a vote through B drops A's copy.
     await onB(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: back!.id });
-    await eventually(async () => (await onA<{ meme: { score: number } }>(QUERY, { id: back!.id })).body.data!.meme.score === back!.score + 1);
+    await eventually(
+      async () =>
+        (await onA<{ meme: { score: number } }>(QUERY, { id: back!.id })).body.data!.meme.score === back!.score + 1,
+    );
   });
 });

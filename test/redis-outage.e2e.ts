@@ -10,11 +10,17 @@ let redis: ChildProcess | undefined;
 let port: number;
 
 async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await eventually(async () => {
-    const r = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: 'ignore' });
-    return new Promise<boolean>((resolve) => r.once('exit', (code) => resolve(code === 0)));
-  }, 5000, 50);
+  redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  await eventually(
+    async () => {
+      const r = spawn('redis-cli', ['-p', String(port), 'ping'], { stdio: 'ignore' });
+      return new Promise<boolean>((resolve) => r.once('exit', (code) => resolve(code === 0)));
+    },
+    5000,
+    50,
+  );
 }
 
 async function stopRedis(): Promise<void> {
@@ -31,7 +37,10 @@ beforeAll(async () => {
   stack = await startStack({
     users: 10,
     memes: 30,
-    routerEnv: { REDIS_URL: `redis://127.0.0.1:${port}`, TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 5 } }) },
+    routerEnv: {
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 5 } }),
+    },
   });
 });
 afterAll(async () => {

@@ -16,7 +16,6 @@ import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './su
  * tests against a router without it (they then fail).
  */
 
-
 let stack: Stack;
 let gate: Gate;
 let redis: Redis;
@@ -38,19 +37,29 @@ async function counter(name: string): Promise<number> {
  * execution; counts the subgraph calls they made.
  */
 async function together(requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) {
-  const before = { memes: gate.arrivals, users: stack.subgraphRequests().users, waits: await counter('response_cache_single_flight_waits_total') };
+  const before = {
+    memes: gate.arrivals,
+    users: stack.subgraphRequests().users,
+    waits: await counter('response_cache_single_flight_waits_total'),
+  };
   gate.hold();
   const answers = Promise.all(requests.map((send) => send()));
   try {
     await eventually(
-      async () => gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >= requests.length,
+      async () =>
+        gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >=
+        requests.length,
       30_000,
       50,
     );
   } finally {
     gate.release(release);
   }
-  return { answers: await answers, memes: gate.arrivals - before.memes, users: stack.subgraphRequests().users - before.users };
+  return {
+    answers: await answers,
+    memes: gate.arrivals - before.memes,
+    users: stack.subgraphRequests().users - before.users,
+  };
 }
 
 /** Makes every cached answer of this stack older than its maxAge, as time would. */

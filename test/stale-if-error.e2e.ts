@@ -18,7 +18,11 @@ let proxy: TestProxy;
 let redis: Redis;
 
 beforeAll(async () => {
-  stack = await startStack({ users: 10, memes: 60, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, STALE_IF_ERROR_SECONDS: '300' } });
+  stack = await startStack({
+    users: 10,
+    memes: 60,
+    routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, STALE_IF_ERROR_SECONDS: '300' },
+  });
   proxy = await startProxy([stack.subgraphUrls.memes]);
   redis = new Redis(TEST_REDIS_URL);
 });
@@ -81,7 +85,11 @@ describe('stale if error', () => {
 
   it('does not wait for the probe of a half-open breaker: reads with a cached answer are answered while it hangs', async () => {
     const client = routerClient(
-      await addRouter({ SUBGRAPH_TIMEOUT_MS: '30000', SUBGRAPH_BREAKER_THRESHOLD: '1', SUBGRAPH_BREAKER_HALF_OPEN_MS: '200' }),
+      await addRouter({
+        SUBGRAPH_TIMEOUT_MS: '30000',
+        SUBGRAPH_BREAKER_THRESHOLD: '1',
+        SUBGRAPH_BREAKER_HALF_OPEN_MS: '200',
+      }),
     );
     const CACHED = `{ trending(first: 5) { id title } }`;
     const good = await client(CACHED);
@@ -160,12 +168,16 @@ describe('stale if error', () => {
     expect((await client(LIST)).headers.get('x-cache')).toBe('HIT');
 
     // A meme that cannot be created (no such template) changes no list.
-    const failed = await free.client(`mutation { createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "999999" }) { id } }`);
+    const failed = await free.client(
+      `mutation { createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "999999" }) { id } }`,
+    );
     expect(failed.body.errors?.length).toBeGreaterThan(0);
     expect((await client(LIST)).headers.get('x-cache')).toBe('HIT');
 
     // One that is created does.
-    const created = await free.client(`mutation { made: createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "1" }) { id } }`);
+    const created = await free.client(
+      `mutation { made: createMeme(input: { title: "t", topText: "a", bottomText: "b", templateId: "1" }) { id } }`,
+    );
     expect(created.body.errors).toBeUndefined();
     expect((await client(LIST)).headers.get('x-cache')).toBe('MISS');
   });
@@ -203,7 +215,9 @@ describe('stale if error', () => {
     // The router's defaults for timeouts and breakers.
     const client = routerClient(await addRouter());
     const free: TestAccount = await signUp(stack.routerUrl, `stale_load_${mode}`);
-    const [{ id: memeId } = { id: '1' }] = await stack.dbs.memes.query<{ id: string }>(`SELECT id FROM memes ORDER BY id LIMIT 1`);
+    const [{ id: memeId } = { id: '1' }] = await stack.dbs.memes.query<{ id: string }>(
+      `SELECT id FROM memes ORDER BY id LIMIT 1`,
+    );
     const reads: [string, Record<string, unknown>][] = [
       [`{ memes(first: 5) { edges { node { id title score } } } }`, {}],
       [`{ memes(first: 10) { edges { node { id title } } } }`, {}],
@@ -227,10 +241,17 @@ describe('stale if error', () => {
       for (let i = 0; Date.now() - started < outageMs; i++) {
         const [query, variables] = reads[i % reads.length]!;
         const sent = Date.now();
-        pending.push(client(query, variables).then((r) => ({ ok: answered(r), ms: Date.now() - sent, cache: r.headers.get('x-cache') })));
+        pending.push(
+          client(query, variables).then((r) => ({
+            ok: answered(r),
+            ms: Date.now() - sent,
+            cache: r.headers.get('x-cache'),
+          })),
+        );
         // Now and then a mutation that does not happen: a generation the viewer may not ask for, a vote the subgraph cannot take.
         if (i % 10 === 5) mutations.push(free.client(`mutation { generateMeme(input: { prompt: "cats" }) { id } }`));
-        if (i % 10 === 0) mutations.push(free.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { id } }`, { id: memeId }));
+        if (i % 10 === 0)
+          mutations.push(free.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { id } }`, { id: memeId }));
         await new Promise((r) => setTimeout(r, 1000 / READS_PER_SECOND));
       }
       const results = await Promise.all(pending);

@@ -4,7 +4,6 @@ import { routerClient } from './support/client';
 import { startGate, type Gate } from './support/gate';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
 
-
 let stack: Stack;
 let gate: Gate;
 let routerUrl: string;
@@ -14,7 +13,9 @@ let memeId: string;
 /** What the router's /metrics says it saved on the memes subgraph (0 while nothing has been). */
 async function sharedMemesFetches(): Promise<number> {
   const text = await (await fetch(`${routerUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('subgraph_fetches_shared_total{') && l.includes('subgraph="memes"'));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('subgraph_fetches_shared_total{') && l.includes('subgraph="memes"'));
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
@@ -28,11 +29,18 @@ async function together<T>(requests: (() => Promise<T>)[]): Promise<{ answers: T
   const answers = Promise.all(requests.map((send) => send()));
   const sharedBefore = await sharedMemesFetches();
   try {
-    await eventually(async () => gate.arrivals - before.memes + (await sharedMemesFetches()) - sharedBefore >= requests.length, 30_000);
+    await eventually(
+      async () => gate.arrivals - before.memes + (await sharedMemesFetches()) - sharedBefore >= requests.length,
+      30_000,
+    );
   } finally {
     gate.release();
   }
-  return { answers: await answers, memes: gate.arrivals - before.memes, users: stack.subgraphRequests().users - before.users };
+  return {
+    answers: await answers,
+    memes: gate.arrivals - before.memes,
+    users: stack.subgraphRequests().users - before.users,
+  };
 }
 
 beforeAll(async () => {
@@ -56,7 +64,9 @@ describe('identical subgraph fetches in flight', () => {
     const expected = await routerClient(routerUrl)<{ trending: unknown[] }>(PAGE);
     expect(expected.body.errors).toBeUndefined();
     const n = 8;
-    const { answers, memes, users } = await together(Array.from({ length: n }, () => () => routerClient(routerUrl)<{ trending: unknown[] }>(PAGE)));
+    const { answers, memes, users } = await together(
+      Array.from({ length: n }, () => () => routerClient(routerUrl)<{ trending: unknown[] }>(PAGE)),
+    );
     for (const answer of answers) {
       expect(answer.status).toBe(200);
       expect(answer.body.errors).toBeUndefined();
@@ -68,7 +78,9 @@ describe('identical subgraph fetches in flight', () => {
   });
 
   it('are never shared between viewers with different signed contexts', async () => {
-    const voted = await alice.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { id viewerVote } }`, { id: memeId });
+    const voted = await alice.client(`mutation($id: ID!) { vote(memeId: $id, value: 1) { id viewerVote } }`, {
+      id: memeId,
+    });
     expect(voted.body.errors).toBeUndefined();
     const query = `query($id: ID!) { meme(id: $id) { id viewerVote } rateLimit { cost } }`;
     const anonymous = routerClient(routerUrl);
@@ -78,14 +90,21 @@ describe('identical subgraph fetches in flight', () => {
       () => anonymous(query, { id: memeId }),
       () => alice.client(query, { id: memeId }),
     ]);
-    expect(answers.map((a) => (a.body.data as { meme: { viewerVote: number | null } }).meme.viewerVote)).toEqual([null, 1, null, 1]);
+    expect(answers.map((a) => (a.body.data as { meme: { viewerVote: number | null } }).meme.viewerVote)).toEqual([
+      null,
+      1,
+      null,
+      1,
+    ]);
     expect(memes).toBe(2);
   });
 
   it('are never shared for mutations', async () => {
     const n = 4;
     const mutation = `mutation($id: ID!) { vote(memeId: $id, value: -1) { id viewerVote } }`;
-    const { answers, memes } = await together(Array.from({ length: n }, () => () => alice.client(mutation, { id: memeId })));
+    const { answers, memes } = await together(
+      Array.from({ length: n }, () => () => alice.client(mutation, { id: memeId })),
+    );
     for (const answer of answers) {
       expect(answer.body.errors).toBeUndefined();
       expect((answer.body.data as { vote: { viewerVote: number } }).vote.viewerVote).toBe(-1);

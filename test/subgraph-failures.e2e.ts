@@ -59,7 +59,10 @@ describe('subgraph failures', () => {
     const router = await stack.addRouter({ SUBGRAPH_URL_MEMES: proxy.url('/graphql') });
     const ready = await fetch(`${router}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'degraded', checks: { memes: 'unavailable', users: 'ok', ai: 'ok' } });
+    expect(await ready.json()).toMatchObject({
+      status: 'degraded',
+      checks: { memes: 'unavailable', users: 'ok', ai: 'ok' },
+    });
     proxy.behaviour.down = false;
   });
 });

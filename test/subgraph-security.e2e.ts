@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
-import { DEFAULT_TIERS, VIEWER_HEADER, secretKey, serviceViewer, signViewer, type Viewer } from '@memegraph/service-kit';
+import {
+  DEFAULT_TIERS,
+  VIEWER_HEADER,
+  secretKey,
+  serviceViewer,
+  signViewer,
+  type Viewer,
+} from '@memegraph/service-kit';
 import { gql, routerClient } from './support/client';
 import { startStack, type Stack } from './support/stack';
 
@@ -18,7 +25,9 @@ const userViewer = (userId: string, tier: 'free' | 'premium' = 'free'): Viewer =
   scopes: DEFAULT_TIERS[tier].scopes,
 });
 
-const signed = async (viewer: Viewer) => ({ [VIEWER_HEADER]: await signViewer(viewer, secretKey(stack.secrets.signing)) });
+const signed = async (viewer: Viewer) => ({
+  [VIEWER_HEADER]: await signViewer(viewer, secretKey(stack.secrets.signing)),
+});
 
 describe('subgraphs refuse calls that did not come through the router', () => {
   const names = ['users', 'memes', 'ai'] as const;
@@ -49,14 +58,21 @@ describe('subgraphs refuse calls that did not come through the router', () => {
   });
 
   it.each(names)('%s: a valid router signature is served', async (name) => {
-    const response = await gql<{ _service: { sdl: string } }>(stack.subgraphUrls[name], '{ _service { sdl } }', {}, await signed(serviceViewer('router')));
+    const response = await gql<{ _service: { sdl: string } }>(
+      stack.subgraphUrls[name],
+      '{ _service { sdl } }',
+      {},
+      await signed(serviceViewer('router')),
+    );
     expect(response.status).toBe(200);
     expect(response.body.data!._service.sdl).toContain('@key');
   });
 
   it('a client cannot pass its own viewer header through the router', async () => {
     const spoofed = await signViewer(userViewer('1', 'premium'), secretKey('guessed-secret-guessed-secret-guessed'));
-    const response = await routerClient(stack.routerUrl, { [VIEWER_HEADER]: spoofed })<{ me: unknown }>(`{ me { id } }`);
+    const response = await routerClient(stack.routerUrl, { [VIEWER_HEADER]: spoofed })<{ me: unknown }>(
+      `{ me { id } }`,
+    );
     expect(response.status).toBe(200);
     expect(response.body.data!.me).toBeNull();
   });
@@ -78,7 +94,13 @@ describe('_entities, as the router calls it', () => {
     const response = await gql<{ _entities: ({ id: string; handle: string; tier: string } | null)[] }>(
       stack.subgraphUrls.users,
       ENTITIES.replace('... on Generation { id status prompt }', ''),
-      { representations: [{ __typename: 'User', id: '3' }, { __typename: 'User', id: '999999' }, { __typename: 'User', id: '1' }] },
+      {
+        representations: [
+          { __typename: 'User', id: '3' },
+          { __typename: 'User', id: '999999' },
+          { __typename: 'User', id: '1' },
+        ],
+      },
       await signed(serviceViewer('router')),
     );
     expect(response.body.errors).toBeUndefined();
@@ -102,9 +124,19 @@ describe('_entities, as the router calls it', () => {
     );
     const id = row[0]!.id;
     const query = `query($r: [_Any!]!) { _entities(representations: $r) { ... on Generation { id status prompt } } }`;
-    const owner = await gql<{ _entities: ({ prompt: string } | null)[] }>(stack.subgraphUrls.ai, query, { r: [{ __typename: 'Generation', id }] }, await signed(userViewer('5', 'premium')));
+    const owner = await gql<{ _entities: ({ prompt: string } | null)[] }>(
+      stack.subgraphUrls.ai,
+      query,
+      { r: [{ __typename: 'Generation', id }] },
+      await signed(userViewer('5', 'premium')),
+    );
     expect(owner.body.data!._entities[0]).toMatchObject({ id, status: 'QUEUED', prompt: 'owned by five' });
-    const other = await gql<{ _entities: ({ prompt: string } | null)[] }>(stack.subgraphUrls.ai, query, { r: [{ __typename: 'Generation', id }] }, await signed(userViewer('6', 'premium')));
+    const other = await gql<{ _entities: ({ prompt: string } | null)[] }>(
+      stack.subgraphUrls.ai,
+      query,
+      { r: [{ __typename: 'Generation', id }] },
+      await signed(userViewer('6', 'premium')),
+    );
     expect(other.body.data!._entities[0]).toBeNull();
   });
 });

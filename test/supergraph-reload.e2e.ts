@@ -14,7 +14,11 @@ let file: string;
 beforeAll(async () => {
   file = path.join(mkdtempSync(path.join(tmpdir(), 'memegraph-supergraph-')), 'supergraph.graphql');
   copyFileSync(COMMITTED, file);
-  stack = await startStack({ users: 10, memes: 30, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, SUPERGRAPH_PATH: file } });
+  stack = await startStack({
+    users: 10,
+    memes: 30,
+    routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, SUPERGRAPH_PATH: file },
+  });
 });
 afterAll(() => stack?.close());
 
@@ -37,7 +41,11 @@ describe('supergraph reload', () => {
     // Written the way deploy tools do: a new file moved into place.
     writeFileSync(`${file}.next`, next);
     renameSync(`${file}.next`, file);
-    await eventually(async () => (await (await fetch(`${stack.routerUrl}/schema.graphql`)).text()).includes(marker), 5_000, 100);
+    await eventually(
+      async () => (await (await fetch(`${stack.routerUrl}/schema.graphql`)).text()).includes(marker),
+      5_000,
+      100,
+    );
 
     writeFileSync(`${file}.next`, 'this is not a supergraph');
     renameSync(`${file}.next`, file);

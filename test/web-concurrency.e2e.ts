@@ -13,10 +13,18 @@ let primary: RouterProcess;
 function post(url: string, query: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const body = JSON.stringify({ query });
-    const req = http.request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.once('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.once('error', reject);
     req.end(body);
   });
@@ -25,7 +33,14 @@ function post(url: string, query: string): Promise<number> {
 beforeAll(async () => {
   stack = await startStack({ users: 5, memes: 20 });
   // Two router processes sharing one port.
-  primary = await startRouterProcess({ ...stack.routerEnv, TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: PER_MINUTE } }), WEB_CONCURRENCY: '2' }, 2);
+  primary = await startRouterProcess(
+    {
+      ...stack.routerEnv,
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: PER_MINUTE } }),
+      WEB_CONCURRENCY: '2',
+    },
+    2,
+  );
 });
 afterAll(async () => {
   primary?.kill();
@@ -62,7 +77,12 @@ describe('WEB_CONCURRENCY=2', () => {
     // SIGTERM to the primary: every process drains and the whole thing exits cleanly.
     primary.child.kill('SIGTERM');
     expect(await primary.exited).toBe(0);
-    expect(lines.filter((l) => l.msg === 'stopped').map((l) => l.pid).sort()).toEqual([second!.pid, replacement.pid].sort());
+    expect(
+      lines
+        .filter((l) => l.msg === 'stopped')
+        .map((l) => l.pid)
+        .sort(),
+    ).toEqual([second!.pid, replacement.pid].sort());
     await expect(fetch(url.replace(/\/graphql$/, '/health'))).rejects.toThrow();
   });
 });

@@ -15,10 +15,15 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/
 const MANIFEST = path.resolve(import.meta.dirname, '../gallery/persisted-query-manifest.json');
 /** Where the router's own dependencies are installed. */
 const fromRouter = createRequire(path.resolve(import.meta.dirname, '../router/package.json'));
-const packageFile = (pkg: string, file: string) => readFileSync(path.join(path.dirname(fromRouter.resolve(`${pkg}/package.json`)), file));
+const packageFile = (pkg: string, file: string) =>
+  readFileSync(path.join(path.dirname(fromRouter.resolve(`${pkg}/package.json`)), file));
 
 /** A raw GET, so paths reach the router exactly as written (fetch would resolve `..`) and bodies as sent. */
-function rawGetBytes(base: string, rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+function rawGetBytes(
+  base: string,
+  rawPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = http.request({ hostname, port, path: rawPath, headers }, (res) => {
@@ -48,14 +53,23 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
     outside = mkdtempSync(path.join(tmpdir(), 'memegraph-outside-'));
     writeFileSync(path.join(outside, 'secret.txt'), 'not for the web');
     mkdirSync(path.join(galleryDir, 'assets'));
-    writeFileSync(path.join(galleryDir, 'index.html'), '<!doctype html><title>Gallery</title><div id="root"></div><script type="module" src="/assets/index-AbC123xY.js"></script>');
+    writeFileSync(
+      path.join(galleryDir, 'index.html'),
+      '<!doctype html><title>Gallery</title><div id="root"></div><script type="module" src="/assets/index-AbC123xY.js"></script>',
+    );
     writeFileSync(path.join(galleryDir, 'assets', 'index-AbC123xY.js'), 'console.log("gallery");'.repeat(100));
     writeFileSync(path.join(galleryDir, 'robots.txt'), 'User-agent: *\n');
     writeFileSync(path.join(galleryDir, '.env'), 'SECRET=1');
     symlinkSync(path.join(outside, 'secret.txt'), path.join(galleryDir, 'linked.txt'));
     stack = await startStack({
       routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS, GALLERY_DIR: galleryDir, STATUS_SAMPLE_MS: '200' },
-      ai: { providerEnv: { AI_PROVIDERS: JSON.stringify([{ name: 'openai', kind: 'openai', baseUrl: fake.url, model: 'fake-model', keys: fake.keys }]) } },
+      ai: {
+        providerEnv: {
+          AI_PROVIDERS: JSON.stringify([
+            { name: 'openai', kind: 'openai', baseUrl: fake.url, model: 'fake-model', keys: fake.keys },
+          ]),
+        },
+      },
     });
   });
 
@@ -81,17 +95,37 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       expect(html).toContain('<title>Memegraph explorer</title>');
       expect(html).toContain('id="api-key"');
       const sources = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-      expect(sources).toEqual(expect.arrayContaining(['/explorer/vendor/graphiql@3.8.3/graphiql.min.js', '/explorer/vendor/react@18.3.1/umd/react.production.min.js']));
+      expect(sources).toEqual(
+        expect.arrayContaining([
+          '/explorer/vendor/graphiql@3.8.3/graphiql.min.js',
+          '/explorer/vendor/react@18.3.1/umd/react.production.min.js',
+        ]),
+      );
       // Every script and style is the router's own (the icon is an inline empty one).
       for (const source of sources) expect(source.startsWith('/') || source === 'data:,', source).toBe(true);
     });
 
     it('serves GraphiQL and React as in their npm packages, typed, gzipped, cached for good by version', async () => {
       const files = [
-        ['/explorer/vendor/graphiql@3.8.3/graphiql.min.js', 'graphiql', 'graphiql.min.js', 'text/javascript; charset=utf-8'],
+        [
+          '/explorer/vendor/graphiql@3.8.3/graphiql.min.js',
+          'graphiql',
+          'graphiql.min.js',
+          'text/javascript; charset=utf-8',
+        ],
         ['/explorer/vendor/graphiql@3.8.3/graphiql.min.css', 'graphiql', 'graphiql.min.css', 'text/css; charset=utf-8'],
-        ['/explorer/vendor/react@18.3.1/umd/react.production.min.js', 'react', 'umd/react.production.min.js', 'text/javascript; charset=utf-8'],
-        ['/explorer/vendor/react-dom@18.3.1/umd/react-dom.production.min.js', 'react-dom', 'umd/react-dom.production.min.js', 'text/javascript; charset=utf-8'],
+        [
+          '/explorer/vendor/react@18.3.1/umd/react.production.min.js',
+          'react',
+          'umd/react.production.min.js',
+          'text/javascript; charset=utf-8',
+        ],
+        [
+          '/explorer/vendor/react-dom@18.3.1/umd/react-dom.production.min.js',
+          'react-dom',
+          'umd/react-dom.production.min.js',
+          'text/javascript; charset=utf-8',
+        ],
       ] as const;
       for (const [url, pkg, file, type] of files) {
         const onDisk = packageFile(pkg, file);
@@ -114,7 +148,9 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
 
     it('keeps GraphQL over GET and POST as it was: queries, CSRF prevention, JSON errors', async () => {
       const query = encodeURIComponent('{ trending(first: 1) { id } }');
-      const withQuery = await fetch(`${stack.routerUrl}/graphql?query=${query}`, { headers: { accept: BROWSER_ACCEPT, 'apollo-require-preflight': 'true' } });
+      const withQuery = await fetch(`${stack.routerUrl}/graphql?query=${query}`, {
+        headers: { accept: BROWSER_ACCEPT, 'apollo-require-preflight': 'true' },
+      });
       expect(withQuery.status).toBe(200);
       expect(withQuery.headers.get('content-type')).toContain('application/json');
       expect(((await withQuery.json()) as { data: { trending: unknown[] } }).data.trending).toHaveLength(1);
@@ -123,7 +159,9 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       expect(simple.status).toBe(400);
       expect(await simple.text()).toContain('CSRF');
       // A client asking for JSON with no query gets GraphQL's answer, not a page.
-      const noQuery = await fetch(`${stack.routerUrl}/graphql`, { headers: { accept: 'application/json', 'apollo-require-preflight': 'true' } });
+      const noQuery = await fetch(`${stack.routerUrl}/graphql`, {
+        headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+      });
       expect(noQuery.status).toBe(400);
       expect(noQuery.headers.get('content-type')).toContain('application/json');
       const post = await gql(`${stack.routerUrl}/graphql`, '{ __typename }');
@@ -132,7 +170,9 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
 
     it('opens with example operations that run against the schema', async () => {
       const html = await (await fetch(`${stack.routerUrl}/graphql`, { headers: { accept: BROWSER_ACCEPT } })).text();
-      const config = JSON.parse(/<script type="application\/json" id="explorer-config">([^<]*)<\/script>/.exec(html)![1]!) as {
+      const config = JSON.parse(
+        /<script type="application\/json" id="explorer-config">([^<]*)<\/script>/.exec(html)![1]!,
+      ) as {
         endpoint: string;
         examples: { query: string; variables?: string }[];
       };
@@ -156,21 +196,33 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       expect((await fetch(`${closed}/explorer/vendor/graphiql@3.8.3/graphiql.min.js`)).status).toBe(404);
       expect((await fetch(`${closed}/explorer/explorer.js`)).status).toBe(404);
       // Apollo's own landing page (loaded from a CDN) does not come back either.
-      expect(await (await fetch(`${stack.routerUrl}/graphql`, { headers: { accept: BROWSER_ACCEPT } })).text()).not.toContain('apollographql.com');
+      expect(
+        await (await fetch(`${stack.routerUrl}/graphql`, { headers: { accept: BROWSER_ACCEPT } })).text(),
+      ).not.toContain('apollographql.com');
     });
   });
 
   describe('status', () => {
     type Report = {
       sampleMs: number;
-      samples: { requestsPerSecond: number; p50Ms: number | null; p99Ms: number | null; cacheHitRatio: { local: number | null; redis: number | null }; rejectionsPerSecond: Record<string, number> }[];
+      samples: {
+        requestsPerSecond: number;
+        p50Ms: number | null;
+        p99Ms: number | null;
+        cacheHitRatio: { local: number | null; redis: number | null };
+        rejectionsPerSecond: Record<string, number>;
+      }[];
       subgraphs: { name: string; ready: string; breaker: string }[];
       redis: string;
       ai: { state: string; keys?: { provider: string; key: string; breaker: string }[]; waiting?: number };
     };
     const report = async (url = stack.routerUrl, headers: Record<string, string> = {}) => {
       const response = await fetch(`${url}/status.json`, { headers });
-      return { status: response.status, headers: response.headers, body: (await response.json()) as Report & { errors?: { extensions: { code: string } }[] } };
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: (await response.json()) as Report & { errors?: { extensions: { code: string } }[] },
+      };
     };
 
     it('reports traffic, latency, cache hits by layer and rejections by reason from the router’s own counters', async () => {
@@ -178,7 +230,8 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       for (let i = 0; i < 30; i++) await gql(`${stack.routerUrl}/graphql`, trending);
       // Samples come every 200 ms and the traffic spans several; the first request is a miss, the
       // rest are hits from the router's own layer: wait for a sample that saw mostly hits.
-      const mostlyHits = (r: Report) => r.samples.some((s) => s.requestsPerSecond > 0 && (s.cacheHitRatio.local ?? 0) > 0.5);
+      const mostlyHits = (r: Report) =>
+        r.samples.some((s) => s.requestsPerSecond > 0 && (s.cacheHitRatio.local ?? 0) > 0.5);
       await expect.poll(async () => mostlyHits((await report()).body), { timeout: 10_000, interval: 100 }).toBe(true);
       const { body, headers } = await report();
       expect(headers.get('cache-control')).toBe('no-store');
@@ -193,10 +246,17 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
     });
 
     it('counts rejections by reason', async () => {
-      const tight = await stack.addRouter({ STATUS_SAMPLE_MS: '200', TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 2 } }) });
+      const tight = await stack.addRouter({
+        STATUS_SAMPLE_MS: '200',
+        TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 2 } }),
+      });
       for (let i = 0; i < 6; i++) await gql(`${tight}/graphql`, '{ __typename }');
       await expect
-        .poll(async () => (await report(tight)).body.samples.some((s) => (s.rejectionsPerSecond.RATE_LIMIT_EXCEEDED ?? 0) > 0), { timeout: 10_000, interval: 100 })
+        .poll(
+          async () =>
+            (await report(tight)).body.samples.some((s) => (s.rejectionsPerSecond.RATE_LIMIT_EXCEEDED ?? 0) > 0),
+          { timeout: 10_000, interval: 100 },
+        )
         .toBe(true);
     });
 
@@ -212,7 +272,9 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
     });
 
     it('tells when subgraphs are down, with their breakers, and that the AI queue cannot be read', async () => {
-      const lonely = await startStack({ routerEnv: { STATUS_SAMPLE_MS: '200', SUBGRAPH_BREAKER_THRESHOLD: '1', TIERS_JSON: GENEROUS_ANONYMOUS } });
+      const lonely = await startStack({
+        routerEnv: { STATUS_SAMPLE_MS: '200', SUBGRAPH_BREAKER_THRESHOLD: '1', TIERS_JSON: GENEROUS_ANONYMOUS },
+      });
       try {
         await lonely.stopSubgraph('memes');
         await lonely.stopSubgraph('ai');
@@ -246,7 +308,12 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       const user = await signUp(stack.routerUrl, 'status_viewer');
       const keyOf = async (token: string) =>
         (
-          await gql<{ createApiKey: { secret: string } }>(`${stack.routerUrl}/graphql`, 'mutation { createApiKey(name: "status") { secret } }', {}, { authorization: `Bearer ${token}` })
+          await gql<{ createApiKey: { secret: string } }>(
+            `${stack.routerUrl}/graphql`,
+            'mutation { createApiKey(name: "status") { secret } }',
+            {},
+            { authorization: `Bearer ${token}` },
+          )
         ).body.data!.createApiKey.secret;
       const userKey = await keyOf(user.token);
       const forbidden = await report(proxied, { ...remote, 'x-api-key': userKey });
@@ -300,7 +367,9 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       expect(route.status).toBe(200);
       expect(await route.text()).toContain('<title>Gallery</title>');
       expect((await fetch(`${stack.routerUrl}/assets/index-missing1.js`)).status).toBe(404);
-      expect((await fetch(`${stack.routerUrl}/memes/42`, { headers: { accept: 'application/json' } })).status).toBe(404);
+      expect((await fetch(`${stack.routerUrl}/memes/42`, { headers: { accept: 'application/json' } })).status).toBe(
+        404,
+      );
       const post = await fetch(`${stack.routerUrl}/`, { method: 'POST' });
       expect(post.status).toBe(404);
     });
@@ -356,7 +425,10 @@ describe('the router in the browser: explorer, status, gallery (HTTP)', () => {
       const byId = await fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...gallery },
-        body: JSON.stringify({ operationName: listed.name, extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } } }),
+        body: JSON.stringify({
+          operationName: listed.name,
+          extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } },
+        }),
       });
       const ran = (await byId.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
       expect(byId.status).toBe(200);

@@ -168,7 +168,10 @@ async function idleStats(process: BenchProcess): Promise<ProcessStats> {
   for (;;) {
     const stats = await process.stats();
     if (stats.requests.inFlight === 0) return stats;
-    if (Date.now() > deadline) throw new Error(`${process.name} still has ${stats.requests.inFlight} requests in flight after ${IDLE_TIMEOUT_MS} ms`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${process.name} still has ${stats.requests.inFlight} requests in flight after ${IDLE_TIMEOUT_MS} ms`,
+      );
     await new Promise((resolve) => setTimeout(resolve, IDLE_POLL_MS));
   }
 }
@@ -234,8 +237,14 @@ export class Bench {
   /** Keeps `connections` connections busy with the target's request for `seconds`, checking answers as its spec says. */
   load(target: Target, seconds: number): Promise<LoadSlice> {
     const { spec } = target;
-    const check = spec.checkUnderLoad ? { check: spec.check, ...(spec.expectedRejection ? { rejection: spec.expectedRejection } : {}) } : undefined;
-    return runLoad(target.url, spec.request, { seconds, connections: this.settings.connections, ...(check ? { check } : {}) });
+    const check = spec.checkUnderLoad
+      ? { check: spec.check, ...(spec.expectedRejection ? { rejection: spec.expectedRejection } : {}) }
+      : undefined;
+    return runLoad(target.url, spec.request, {
+      seconds,
+      connections: this.settings.connections,
+      ...(check ? { check } : {}),
+    });
   }
 
   /** Resolves once the target has answered (or dropped) every request it received, e.g. those a slice's end cut off. */
@@ -262,9 +271,16 @@ export class Bench {
   /** Starts a target in its own process and checks its answers. It stays idle until measured. */
   async start(spec: TargetSpec): Promise<Target> {
     // A directory per target: tsx's loader thread writes a profile of its own next to the main thread's.
-    const nodeArgs = this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)] : [];
+    const nodeArgs = this.settings.profileDir
+      ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)]
+      : [];
     const process = await startProcess(spec.name, serverFile(spec.server), spec.env, nodeArgs);
-    const target: Target = { spec, process, url: process.info.url ?? '', sample: { body: Buffer.alloc(0), contentType: '' } };
+    const target: Target = {
+      spec,
+      process,
+      url: process.info.url ?? '',
+      sample: { body: Buffer.alloc(0), contentType: '' },
+    };
     this.started.push(target);
     if (!target.url) throw new Error(`${spec.name} reported no URL`);
     target.sample = await validate(target.url, spec.request, spec.check, this.settings.validationRequests);
@@ -290,7 +306,9 @@ export class Bench {
       }
       const windows = new Map<Target, Window[]>(targets.map((t) => [t, []]));
       const sliceSeconds = settings.seconds / settings.rounds;
-      this.say(`  measuring ${targets.length} targets for ${settings.seconds}s each, in ${settings.rounds} rounds of ${sliceSeconds.toFixed(1)}s slices`);
+      this.say(
+        `  measuring ${targets.length} targets for ${settings.seconds}s each, in ${settings.rounds} rounds of ${sliceSeconds.toFixed(1)}s slices`,
+      );
       for (let round = 0; round < settings.rounds; round++) {
         for (let i = 0; i < targets.length; i++) {
           const target = targets[(round + i) % targets.length]!;
@@ -301,9 +319,11 @@ export class Bench {
           windows.get(target)!.push(window);
         }
       }
-      for (const target of targets) await validate(target.url, target.spec.request, target.spec.check, settings.validationRequests);
+      for (const target of targets)
+        await validate(target.url, target.spec.request, target.spec.check, settings.validationRequests);
       const results: TargetResult[] = [];
-      for (const target of targets) results.push(this.result(target, windows.get(target)!, (await target.process.stats()).peakRssBytes));
+      for (const target of targets)
+        results.push(this.result(target, windows.get(target)!, (await target.process.stats()).peakRssBytes));
       return results;
     } finally {
       for (const target of targets) await this.stop(target);
@@ -327,14 +347,24 @@ export class Bench {
     const server = await idleStats(target.process);
     const subgraphs = await idleStats(platform.subgraphs);
     const worker = await platform.aiWorker.stats();
-    const [redis, postgres, machine, own] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
+    const [redis, postgres, machine, own] = [
+      await platform.redisCpuSeconds(),
+      platform.postgresCpu(),
+      machineBusyMs(),
+      ownCpuMicros(),
+    ];
     const started = performance.now();
     const slice = await run();
     const seconds = (performance.now() - started) / 1000;
     const serverAfter = await idleStats(target.process);
     const subgraphsAfter = await idleStats(platform.subgraphs);
     const workerAfter = await platform.aiWorker.stats();
-    const [redisAfter, postgresAfter, machineAfter, ownAfter] = [await platform.redisCpuSeconds(), platform.postgresCpu(), machineBusyMs(), ownCpuMicros()];
+    const [redisAfter, postgresAfter, machineAfter, ownAfter] = [
+      await platform.redisCpuSeconds(),
+      platform.postgresCpu(),
+      machineBusyMs(),
+      ownCpuMicros(),
+    ];
     return {
       slice,
       answered: serverAfter.requests.answered - server.requests.answered,
@@ -358,7 +388,10 @@ export class Bench {
     const { spec } = target;
     const load = combine(windows.map((w) => w.slice));
     const total = (pick: (w: Window) => number) => windows.reduce((sum, w) => sum + pick(w), 0);
-    const received = Math.max(1, total((w) => w.received));
+    const received = Math.max(
+      1,
+      total((w) => w.received),
+    );
     const cpu: CpuMicros = {
       server: total((w) => w.cpu.server),
       subgraphs: total((w) => w.cpu.subgraphs),
@@ -379,13 +412,16 @@ export class Bench {
     const warnings: string[] = [];
     if (load.socketErrors > 0) warnings.push(`${load.socketErrors} socket errors (${load.timeouts} timeouts)`);
     if (load.checked) {
-      for (const [reason, count] of Object.entries(load.checked.problems)) warnings.push(`${count} answers wrong: ${reason}`);
+      for (const [reason, count] of Object.entries(load.checked.problems))
+        warnings.push(`${count} answers wrong: ${reason}`);
     } else if (load.non2xx > 0) {
       warnings.push(`${load.non2xx} non-2xx answers`);
     }
     // Several requests answer several sizes; one request must answer one.
     if (!spec.checkUnderLoad && load.responseBytes.max > load.responseBytes.min * 1.05) {
-      warnings.push(`answers varied in size (${load.responseBytes.min}–${load.responseBytes.max} bytes): some were not the checked answer`);
+      warnings.push(
+        `answers varied in size (${load.responseBytes.min}–${load.responseBytes.max} bytes): some were not the checked answer`,
+      );
     }
     if (spec.subgraphCallsPerRequest !== undefined) {
       const expected = spec.subgraphCallsPerRequest;
@@ -395,7 +431,10 @@ export class Bench {
         warnings.push(`${subgraphCalls.toFixed(2)} subgraph calls per request, expected ${expected}: ${meaning}`);
       }
     }
-    if (otherCores > OTHER_CORES_WARNING) warnings.push(`something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`);
+    if (otherCores > OTHER_CORES_WARNING)
+      warnings.push(
+        `something else kept ${otherCores.toFixed(2)} cores busy while measuring: rerun on an idle machine`,
+      );
 
     const perRequest = (micros: number) => micros / received;
     return {

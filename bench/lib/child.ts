@@ -54,7 +54,14 @@ export async function runBenchChild(start: () => Promise<BenchServer>): Promise<
     const rssBytes = process.memoryUsage.rss();
     peakRssBytes = Math.max(peakRssBytes, rssBytes);
     const cpu = process.cpuUsage();
-    return { rssBytes, peakRssBytes, cpuUserMicros: cpu.user, cpuSystemMicros: cpu.system, requests: { ...requests }, counters: server.counters?.() ?? {} };
+    return {
+      rssBytes,
+      peakRssBytes,
+      cpuUserMicros: cpu.user,
+      cpuSystemMicros: cpu.system,
+      requests: { ...requests },
+      counters: server.counters?.() ?? {},
+    };
   };
 
   let stopping = false;

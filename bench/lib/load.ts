@@ -89,7 +89,12 @@ export interface LoadResult {
   /** A workload of one request should answer the same size every time. */
   responseBytes: { min: number; max: number };
   /** Set when every answer was checked (see LoadSlice). */
-  checked?: { problems: Record<string, number>; rejections: Record<string, number>; servedLatencyMs: Percentiles; served: number };
+  checked?: {
+    problems: Record<string, number>;
+    rejections: Record<string, number>;
+    servedLatencyMs: Percentiles;
+    served: number;
+  };
 }
 
 /** A GraphQL POST with a JSON body; `variables` may be a function, to vary them per request. */
@@ -101,7 +106,10 @@ export function graphqlRequest(
   return {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
-    body: typeof variables === 'function' ? () => JSON.stringify({ query, variables: variables() }) : JSON.stringify(variables ? { query, variables } : { query }),
+    body:
+      typeof variables === 'function'
+        ? () => JSON.stringify({ query, variables: variables() })
+        : JSON.stringify(variables ? { query, variables } : { query }),
   };
 }
 
@@ -160,7 +168,12 @@ export async function validate(url: string, request: HttpRequest, check: Respons
   const one = async () => {
     const { headers, body: sent } = nextRequest(request);
     // Generous: a check is about the answer, and a cold server on a busy machine can take seconds over its first ones.
-    const response = await fetch(url, { method: request.method, headers, body: sent, signal: AbortSignal.timeout(30_000) });
+    const response = await fetch(url, {
+      method: request.method,
+      headers,
+      body: sent,
+      signal: AbortSignal.timeout(30_000),
+    });
     const bytes = Buffer.from(await response.arrayBuffer());
     const problem = check(response.status, parseJson(bytes.toString('utf8')), response.headers);
     if (problem) throw new Error(`${url} answered wrongly: ${problem}\n${bytes.toString('utf8').slice(0, 500)}`);
@@ -180,15 +193,30 @@ const MAX_REASONS = 20;
  * Keeps `connections` connections busy with `request` for `seconds` and
  * reports what came back; with `check`, every answer is checked on arrival.
  */
-export function runLoad(url: string, request: HttpRequest, options: { seconds: number; connections: number; check?: UnderLoadCheck }): Promise<LoadSlice> {
+export function runLoad(
+  url: string,
+  request: HttpRequest,
+  options: { seconds: number; connections: number; check?: UnderLoadCheck },
+): Promise<LoadSlice> {
   return new Promise((resolve, reject) => {
     const latenciesMs: number[] = [];
     const sizes = { min: Number.POSITIVE_INFINITY, max: 0 };
     const { check } = options;
-    const checked = check ? { problems: {} as Record<string, number>, rejections: {} as Record<string, number>, servedLatenciesMs: [] as number[] } : undefined;
+    const checked = check
+      ? {
+          problems: {} as Record<string, number>,
+          rejections: {} as Record<string, number>,
+          servedLatenciesMs: [] as number[],
+        }
+      : undefined;
     // Set by onResponse and read by the 'response' event that autocannon emits right after it, for the same answer.
     let servedLast = false;
-    const onResponse = (status: number, text: string, _context: object, received: Record<string, string | string[] | undefined> | undefined) => {
+    const onResponse = (
+      status: number,
+      text: string,
+      _context: object,
+      received: Record<string, string | string[] | undefined> | undefined,
+    ) => {
       if (!check || !checked) return;
       const body = parseJson(text);
       const code = check.rejection?.(status, body);
@@ -215,7 +243,9 @@ export function runLoad(url: string, request: HttpRequest, options: { seconds: n
           ? {
               requests: [
                 {
-                  ...(vary ? { setupRequest: (template: autocannon.Request) => ({ ...template, ...nextRequest(request) }) } : {}),
+                  ...(vary
+                    ? { setupRequest: (template: autocannon.Request) => ({ ...template, ...nextRequest(request) }) }
+                    : {}),
                   ...(check ? { onResponse } : {}),
                 },
               ],
@@ -251,7 +281,8 @@ export function runLoad(url: string, request: HttpRequest, options: { seconds: n
 
 function percentiles(values: readonly number[]): Percentiles {
   const sorted = Float64Array.from(values).sort();
-  const at = (quantile: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]! : 0);
+  const at = (quantile: number) =>
+    sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(quantile * sorted.length) - 1)]! : 0;
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) };
 }
 
@@ -272,7 +303,10 @@ export function combine(slices: readonly LoadSlice[]): LoadResult {
     socketErrors: sum((s) => s.socketErrors),
     timeouts: sum((s) => s.timeouts),
     responseBytes: answered.length
-      ? { min: Math.min(...answered.map((s) => s.responseBytes.min)), max: Math.max(...answered.map((s) => s.responseBytes.max)) }
+      ? {
+          min: Math.min(...answered.map((s) => s.responseBytes.min)),
+          max: Math.max(...answered.map((s) => s.responseBytes.max)),
+        }
       : { min: 0, max: 0 },
     ...(checkedSlices.length
       ? {

@@ -3,7 +3,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 
 /** CPU milliseconds every core of the machine has been busy since boot. */
-export const machineBusyMs = () => os.cpus().reduce((sum, { times }) => sum + times.user + times.nice + times.sys + times.irq, 0);
+export const machineBusyMs = () =>
+  os.cpus().reduce((sum, { times }) => sum + times.user + times.nice + times.sys + times.irq, 0);
 
 /** CPU microseconds this process has used. */
 export const ownCpuMicros = () => {

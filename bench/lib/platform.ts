@@ -97,7 +97,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       const seconds = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
       return seconds('used_cpu_sys') + seconds('used_cpu_user');
     },
-    postgresCpu: () => processesCpu((name, commandLine) => name === 'postgres' && commandLine.includes(` ${databaseName} `)),
+    postgresCpu: () =>
+      processesCpu((name, commandLine) => name === 'postgres' && commandLine.includes(` ${databaseName} `)),
     async close() {
       await redis.quit();
       return closePlatform([aiWorker, subgraphs], db, database, options.redisUrl, redisPrefix);
@@ -105,7 +106,13 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   };
 }
 
-async function closePlatform(processes: BenchProcess[], db: Db, database: TestDatabase, redisUrl: string, redisPrefix: string) {
+async function closePlatform(
+  processes: BenchProcess[],
+  db: Db,
+  database: TestDatabase,
+  redisUrl: string,
+  redisPrefix: string,
+) {
   try {
     // The worker first: it calls the subgraphs while it finishes a job.
     for (const process of processes) await process.stop();

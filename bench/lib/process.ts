@@ -85,7 +85,9 @@ export const serverFile = (name: string) =>
 /** The environment of a server: from its build, without the condition that selects the packages' sources. */
 function serverEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   if (!fromBuild) return { ...process.env, ...env };
-  const nodeOptions = (process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((o) => o && o !== '--conditions=@memegraph/source');
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '')
+    .split(/\s+/)
+    .filter((o) => o && o !== '--conditions=@memegraph/source');
   return { ...process.env, NODE_OPTIONS: nodeOptions.join(' '), ...env };
 }
 
@@ -94,11 +96,20 @@ function serverEnv(env: Record<string, string>): NodeJS.ProcessEnv {
  * --enable-source-maps file` from the build), its configuration in `env`, and
  * waits until it reports that it listens.
  */
-export async function startProcess(name: string, file: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<BenchProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, ...(fromBuild ? ['--enable-source-maps'] : ['--import', 'tsx']), file], {
-    env: serverEnv(env),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+export async function startProcess(
+  name: string,
+  file: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<BenchProcess> {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, ...(fromBuild ? ['--enable-source-maps'] : ['--import', 'tsx']), file],
+    {
+      env: serverEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   running.add(child);
   const waiting: Array<{ kind: ChildMessage['bench'][]; resolve: (message: ChildMessage) => void }> = [];
   let failure: string | null = null;
@@ -125,7 +136,10 @@ export async function startProcess(name: string, file: string, env: Record<strin
 
   const next = (kinds: ChildMessage['bench'][], timeoutMs: number): Promise<ChildMessage> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${name}: no ${kinds.join('/')} within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${name}: no ${kinds.join('/')} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       const entry = {
         kind: kinds,
         resolve: (message: ChildMessage) => {

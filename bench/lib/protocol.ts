@@ -27,7 +27,8 @@ export type ChildMessage =
 /** `reset-peak` starts the peak RSS over from the current RSS (a scenario reports its own peak). */
 export type ChildCommand = 'stats' | 'stop' | 'reset-peak';
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const isNumberRecord = (value: unknown): value is Record<string, number> =>
   isRecord(value) && Object.values(value).every((v) => typeof v === 'number');
@@ -40,7 +41,9 @@ function isStats(value: unknown): value is ProcessStats {
     isRecord(value) &&
     ['rssBytes', 'peakRssBytes', 'cpuUserMicros', 'cpuSystemMicros'].every((key) => typeof value[key] === 'number') &&
     isNumberRecord(value.requests) &&
-    ['received', 'answered', 'inFlight'].every((key) => typeof (value.requests as Record<string, number>)[key] === 'number') &&
+    ['received', 'answered', 'inFlight'].every(
+      (key) => typeof (value.requests as Record<string, number>)[key] === 'number',
+    ) &&
     isNumberRecord(value.counters)
   );
 }

@@ -3,7 +3,8 @@ import { sumOf } from './load';
 
 const MB = 1024 * 1024;
 
-const fixed = (value: number, digits: number) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fixed = (value: number, digits: number) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 type Column = [name: string, cell: (target: TargetResult) => string];
 
@@ -14,7 +15,8 @@ type Column = [name: string, cell: (target: TargetResult) => string];
  */
 export function formatScenario(result: ScenarioResult, platformPeakRssBytes: Record<string, number> = {}): string {
   const baseline = result.targets.find((t) => t.name === result.baseline);
-  const ratio = (target: TargetResult) => (baseline ? `${fixed(target.load.requestsPerSecond / baseline.load.requestsPerSecond, 2)}×` : 'n/a');
+  const ratio = (target: TargetResult) =>
+    baseline ? `${fixed(target.load.requestsPerSecond / baseline.load.requestsPerSecond, 2)}×` : 'n/a';
   const withRejections = result.targets.some((t) => t.rejections !== null);
   const columns: Column[] = [
     ['target', (t) => t.name],
@@ -29,7 +31,10 @@ export function formatScenario(result: ScenarioResult, platformPeakRssBytes: Rec
     ['CPU µs/req: server', (t) => fixed(t.cpuMicrosPerRequest.server, 0)],
     ['subgraphs', (t) => fixed(t.cpuMicrosPerRequest.subgraphs, 0)],
     ['AI worker', (t) => fixed(t.cpuMicrosPerRequest.aiWorker, 0)],
-    ['PostgreSQL', (t) => (Number.isNaN(t.cpuMicrosPerRequest.postgres) ? 'n/a' : fixed(t.cpuMicrosPerRequest.postgres, 0))],
+    [
+      'PostgreSQL',
+      (t) => (Number.isNaN(t.cpuMicrosPerRequest.postgres) ? 'n/a' : fixed(t.cpuMicrosPerRequest.postgres, 0)),
+    ],
     ['Redis', (t) => fixed(t.cpuMicrosPerRequest.redis, 0)],
     ['load gen', (t) => fixed(t.cpuMicrosPerRequest.loadGenerator, 0)],
     ['other', (t) => fixed(t.cpuMicrosPerRequest.other, 0)],
@@ -37,7 +42,8 @@ export function formatScenario(result: ScenarioResult, platformPeakRssBytes: Rec
   const header = columns.map(([name]) => name);
   const rows = result.targets.map((t) => columns.map(([, cell]) => cell(t)));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   const peaks = Object.entries(platformPeakRssBytes).map(([name, bytes]) => `${name} ${fixed(bytes / MB, 0)} MB`);
   const warnings = result.targets.flatMap((t) => t.warnings.map((w) => `WARNING ${t.name}: ${w}`));

@@ -47,7 +47,8 @@ export async function seededViewers(platform: Platform): Promise<BenchViewer[]> 
 }
 
 /** `BENCH_USER_TIERS_JSON` for the baseline gateway: the tier of each viewer it will see. */
-export const userTiersJson = (viewers: readonly BenchViewer[]) => JSON.stringify(Object.fromEntries(viewers.map((v) => [v.userId, v.tier])));
+export const userTiersJson = (viewers: readonly BenchViewer[]) =>
+  JSON.stringify(Object.fromEntries(viewers.map((v) => [v.userId, v.tier])));
 
 /** A plan a viewer can be put on (`free`: the subscription cancelled). */
 type Plan = 'premium' | 'enterprise' | 'free';
@@ -58,13 +59,20 @@ type Plan = 'premium' | 'enterprise' | 'free';
  * on the platform, which drops each user's cached viewer on every router and
  * in Redis. Returns the viewers, in order, with their new tier.
  */
-export async function changePlans(bench: Bench, viewers: readonly BenchViewer[], planOf: (index: number) => Plan): Promise<BenchViewer[]> {
+export async function changePlans(
+  bench: Bench,
+  viewers: readonly BenchViewer[],
+  planOf: (index: number) => Plan,
+): Promise<BenchViewer[]> {
   const router = await startProcess('accounts-router', serverFile('router'), bench.routerEnv());
   try {
     const changed: BenchViewer[] = [];
     for (const [index, viewer] of viewers.entries()) {
       const plan = planOf(index);
-      const query = plan === 'free' ? 'mutation { cancelSubscription { status } }' : `mutation { subscribe(plan: ${plan.toUpperCase()}) { status } }`;
+      const query =
+        plan === 'free'
+          ? 'mutation { cancelSubscription { status } }'
+          : `mutation { subscribe(plan: ${plan.toUpperCase()}) { status } }`;
       const response = await fetch(router.info.url!, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: viewer.authorization },
@@ -72,7 +80,8 @@ export async function changePlans(bench: Bench, viewers: readonly BenchViewer[],
         signal: AbortSignal.timeout(30_000),
       });
       const body = (await response.json()) as { errors?: unknown };
-      if (!response.ok || body.errors) throw new Error(`${query} for user ${viewer.userId} failed: ${JSON.stringify(body).slice(0, 300)}`);
+      if (!response.ok || body.errors)
+        throw new Error(`${query} for user ${viewer.userId} failed: ${JSON.stringify(body).slice(0, 300)}`);
       changed.push({ ...viewer, tier: plan });
     }
     return changed;

@@ -4,7 +4,8 @@ import type { LoadSlice, RejectionCheck, ResponseCheck } from '../lib/load';
 import type { Queryable } from '@memegraph/service-kit';
 import { changePlans, seededViewers, userTiersJson, type BenchViewer } from '../lib/viewers';
 
-const GENERATE = 'mutation Generate($input: GenerateMemeInput!) { generateMeme(input: $input) { id status queuePosition } }';
+const GENERATE =
+  'mutation Generate($input: GenerateMemeInput!) { generateMeme(input: $input) { id status queuePosition } }';
 
 /** Viewers of one burst: fresh ones each time, so no burst inherits another's generations-per-minute count. */
 const BURST_VIEWERS = 10;
@@ -36,7 +37,8 @@ const acceptedGeneration =
   (accepted: Set<string>): ResponseCheck =>
   (status, body) => {
     if (status !== 200) return `HTTP ${status}`;
-    const result = body as { data?: { generateMeme?: { id?: unknown; status?: unknown } | null } | null; errors?: unknown } | undefined;
+    const result = body as
+      { data?: { generateMeme?: { id?: unknown; status?: unknown } | null } | null; errors?: unknown } | undefined;
     if (result?.errors) return `errors: ${JSON.stringify(result.errors).slice(0, 300)}`;
     const generation = result?.data?.generateMeme;
     if (typeof generation?.id !== 'string') return 'no generation';
@@ -48,20 +50,26 @@ const acceptedGeneration =
 
 /** No data, and every error one of the expected refusals: its code. */
 const expectedRejection: RejectionCheck = (_status, body) => {
-  const result = body as { data?: { generateMeme?: unknown } | null; errors?: Array<{ extensions?: { code?: unknown } }> } | undefined;
+  const result = body as
+    { data?: { generateMeme?: unknown } | null; errors?: Array<{ extensions?: { code?: unknown } }> } | undefined;
   if (!result?.errors?.length || result.data?.generateMeme) return null;
   const codes = result.errors.map((e) => e.extensions?.code);
-  return codes.every((code): code is string => typeof code === 'string' && EXPECTED_REJECTIONS.has(code)) ? codes[0]! : null;
+  return codes.every((code): code is string => typeof code === 'string' && EXPECTED_REJECTIONS.has(code))
+    ? codes[0]!
+    : null;
 };
 
 /** Waits until no generation is QUEUED or RUNNING. */
 async function generationsDone(sql: Queryable): Promise<void> {
   const deadline = Date.now() + DRAIN_TIMEOUT_MS;
   for (;;) {
-    const [row] = await sql.query<{ open: string }>(`SELECT count(*) AS open FROM ai.generations WHERE status IN ('QUEUED', 'RUNNING')`);
+    const [row] = await sql.query<{ open: string }>(
+      `SELECT count(*) AS open FROM ai.generations WHERE status IN ('QUEUED', 'RUNNING')`,
+    );
     const open = Number(row?.open ?? 0);
     if (open === 0) return;
-    if (Date.now() > deadline) throw new Error(`${open} generations still unfinished after ${DRAIN_TIMEOUT_MS / 1000} s`);
+    if (Date.now() > deadline)
+      throw new Error(`${open} generations still unfinished after ${DRAIN_TIMEOUT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
@@ -76,7 +84,9 @@ async function peakQueued(sql: Queryable, until: Promise<unknown>): Promise<numb
   );
   let peak = 0;
   while (!done) {
-    const [row] = await sql.query<{ queued: string }>(`SELECT count(*) AS queued FROM ai.generations WHERE status = 'QUEUED'`);
+    const [row] = await sql.query<{ queued: string }>(
+      `SELECT count(*) AS queued FROM ai.generations WHERE status = 'QUEUED'`,
+    );
     peak = Math.max(peak, Number(row?.queued ?? 0));
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
@@ -85,7 +95,14 @@ async function peakQueued(sql: Queryable, until: Promise<unknown>): Promise<numb
 
 /** What the ai database recorded about a burst's accepted generations. */
 async function burstOutcome(sql: Queryable, ids: readonly string[]) {
-  const [row] = await sql.query<{ succeeded: string; failed: string; codes: string[] | null; all_done: number | null; wait: number | null; run: number | null }>(
+  const [row] = await sql.query<{
+    succeeded: string;
+    failed: string;
+    codes: string[] | null;
+    all_done: number | null;
+    wait: number | null;
+    run: number | null;
+  }>(
     `SELECT count(*) FILTER (WHERE status = 'SUCCEEDED') AS succeeded,
             count(*) FILTER (WHERE status = 'FAILED') AS failed,
             array_agg(DISTINCT error_code) FILTER (WHERE status = 'FAILED') AS codes,
@@ -108,9 +125,13 @@ async function burstOutcome(sql: Queryable, ids: readonly string[]) {
 /** Free seeded users put on paid plans for the bursts, `BURST_VIEWERS` a burst, the enterprise ones first. */
 async function burstViewers(bench: Bench, free: readonly BenchViewer[], bursts: number): Promise<BenchViewer[][]> {
   if (free.length < bursts * BURST_VIEWERS) {
-    throw new Error(`ai-burst needs ${bursts * BURST_VIEWERS} free users for ${bursts} bursts of ${BURST_VIEWERS} viewers; the seed has ${free.length}: use fewer --rounds`);
+    throw new Error(
+      `ai-burst needs ${bursts * BURST_VIEWERS} free users for ${bursts} bursts of ${BURST_VIEWERS} viewers; the seed has ${free.length}: use fewer --rounds`,
+    );
   }
-  const paid = await changePlans(bench, free.slice(0, bursts * BURST_VIEWERS), (i) => (i % BURST_VIEWERS < BURST_ENTERPRISE ? 'enterprise' : 'premium'));
+  const paid = await changePlans(bench, free.slice(0, bursts * BURST_VIEWERS), (i) =>
+    i % BURST_VIEWERS < BURST_ENTERPRISE ? 'enterprise' : 'premium',
+  );
   return Array.from({ length: bursts }, (_, i) => paid.slice(i * BURST_VIEWERS, (i + 1) * BURST_VIEWERS));
 }
 
@@ -147,13 +168,17 @@ export const aiBurst: Scenario = {
         const viewer = viewers[n % viewers.length]!;
         // A prompt of its own: the result cache (same prompt and template in the last ten minutes) cannot answer it.
         const prompt = `when bench run ${run} asks for meme number ${n}`;
-        return { headers: { authorization: viewer.authorization }, body: JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }) };
+        return {
+          headers: { authorization: viewer.authorization },
+          body: JSON.stringify({ query: GENERATE, variables: { input: { prompt } } }),
+        };
       },
     };
     const spec = { request, check: acceptedGeneration(accepted), checkUnderLoad: true, expectedRejection };
     const gateway = await bench.start({
       name: 'gateway',
-      description: 'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline (baseline)',
+      description:
+        'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline (baseline)',
       server: 'gateway',
       env: bench.routerEnv({ BENCH_USER_TIERS_JSON: userTiersJson(everyone) }),
       ...spec,
@@ -215,7 +240,9 @@ export const aiBurst: Scenario = {
       const acceptedCount = own.reduce((sum, b) => sum + b.accepted, 0);
       const rejections = result.rejections ?? {};
       const served = result.load.checked?.servedLatencyMs;
-      const workerMicrosPerGeneration = acceptedCount ? (result.cpuMicrosPerRequest.aiWorker * result.load.requests) / acceptedCount : 0;
+      const workerMicrosPerGeneration = acceptedCount
+        ? (result.cpuMicrosPerRequest.aiWorker * result.load.requests) / acceptedCount
+        : 0;
       const figures = {
         acceptedPerSecond: acceptedCount / result.load.seconds,
         accepted: acceptedCount,
@@ -224,7 +251,12 @@ export const aiBurst: Scenario = {
         meanAllDoneSeconds: mean(own.map((b) => b.allDoneSeconds)),
         maxAllDoneSeconds: Math.max(0, ...own.map((b) => b.allDoneSeconds)),
         meanDrainSeconds: mean(own.map((b) => b.drainSeconds)),
-        generationsPerSecond: acceptedCount / Math.max(1e-9, own.reduce((sum, b) => sum + b.allDoneSeconds, 0)),
+        generationsPerSecond:
+          acceptedCount /
+          Math.max(
+            1e-9,
+            own.reduce((sum, b) => sum + b.allDoneSeconds, 0),
+          ),
         meanQueueWaitSeconds: mean(own.map((b) => b.meanWaitSeconds)),
         meanRunSeconds: mean(own.map((b) => b.meanRunSeconds)),
         peakQueued: Math.max(0, ...own.map((b) => b.peakQueued)),
@@ -232,7 +264,10 @@ export const aiBurst: Scenario = {
       };
       for (const [name, value] of Object.entries(figures)) metrics[`${result.name}.${name}`] = value;
       for (const [code, count] of Object.entries(rejections)) metrics[`${result.name}.rejected.${code}`] = count;
-      const refused = Object.entries(rejections).map(([code, count]) => `${count} ${code}`).join(', ') || 'none';
+      const refused =
+        Object.entries(rejections)
+          .map(([code, count]) => `${count} ${code}`)
+          .join(', ') || 'none';
       summary.push(
         `${result.name}: ${figures.accepted} accepted (${figures.acceptedPerSecond.toFixed(0)}/s, answered in p50 ${figures.acceptedP50Ms.toFixed(0)} ms, p99 ${figures.acceptedP99Ms.toFixed(0)} ms); ` +
           `refused as expected: ${refused}; at most ${figures.peakQueued} waiting; every accepted one SUCCEEDED ${figures.meanAllDoneSeconds.toFixed(1)} s (max ${figures.maxAllDoneSeconds.toFixed(1)} s) ` +

@@ -4,7 +4,9 @@ import { TRENDING, UNLIMITED_ANONYMOUS, ceilingOf, tenTrendingMemes } from './wo
 
 /** Every measured answer must come from the cache, or the number says nothing about hits. */
 const hit: ResponseCheck = (status, body, headers) =>
-  headers.get('x-cache') === 'HIT' ? tenTrendingMemes(status, body, headers) : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
+  headers.get('x-cache') === 'HIT'
+    ? tenTrendingMemes(status, body, headers)
+    : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
 
 /** The typical anonymous read of pipeline-overhead, asked again and again: what a response-cache hit costs. */
 export const hotCachedQuery: Scenario = {
@@ -30,11 +32,16 @@ export const hotCachedQuery: Scenario = {
       server: 'router',
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
       request,
-      check: (status, body, headers) => (headers.get('x-cache') === 'MISS' ? tenTrendingMemes(status, body, headers) : hit(status, body, headers)),
+      check: (status, body, headers) =>
+        headers.get('x-cache') === 'MISS' ? tenTrendingMemes(status, body, headers) : hit(status, body, headers),
       subgraphCallsPerRequest: 0,
     });
     const ceiling = await bench.start(ceilingOf(router, request, tenTrendingMemes));
-    const [base, cached, top] = (await bench.measure([gateway, router, ceiling])) as [TargetResult, TargetResult, TargetResult];
+    const [base, cached, top] = (await bench.measure([gateway, router, ceiling])) as [
+      TargetResult,
+      TargetResult,
+      TargetResult,
+    ];
     const metrics = {
       hitSpeedupOverGateway: cached.load.requestsPerSecond / base.load.requestsPerSecond,
       hitShareOfCeilingPercent: (cached.load.requestsPerSecond / top.load.requestsPerSecond) * 100,

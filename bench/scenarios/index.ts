@@ -8,4 +8,12 @@ import { uncachedCrossSubgraph } from './uncachedCrossSubgraph';
 import { uniqueMisses } from './uniqueMisses';
 
 /** Every scenario, in the order a full run measures them. Add one: write it next to this file and list it here. */
-export const SCENARIOS: readonly Scenario[] = [pipelineOverhead, hotCachedQuery, largeCachedPage, uncachedCrossSubgraph, uniqueMisses, mixedReadWrite, aiBurst];
+export const SCENARIOS: readonly Scenario[] = [
+  pipelineOverhead,
+  hotCachedQuery,
+  largeCachedPage,
+  uncachedCrossSubgraph,
+  uniqueMisses,
+  mixedReadWrite,
+  aiBurst,
+];

@@ -29,7 +29,9 @@ const fullPage: ResponseCheck = (status, body, headers) => {
   const edges = (body as { data: { memes?: { edges?: unknown } } }).data.memes?.edges;
   if (!Array.isArray(edges) || edges.length !== PAGE) return `memes is not a page of ${PAGE}`;
   const complete = edges.every((edge: unknown) => {
-    const m = (edge as { node?: { id?: unknown; author?: { handle?: unknown } | null; template?: { name?: unknown } | null } }).node;
+    const m = (
+      edge as { node?: { id?: unknown; author?: { handle?: unknown } | null; template?: { name?: unknown } | null } }
+    ).node;
     return typeof m?.id === 'string' && typeof m.author?.handle === 'string' && typeof m.template?.name === 'string';
   });
   if (!complete) return 'a meme lacks its id, author handle or template name';
@@ -38,7 +40,9 @@ const fullPage: ResponseCheck = (status, body, headers) => {
 };
 
 const hit: ResponseCheck = (status, body, headers) =>
-  headers.get('x-cache') === 'HIT' ? fullPage(status, body, headers) : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
+  headers.get('x-cache') === 'HIT'
+    ? fullPage(status, body, headers)
+    : `not a cache hit (x-cache: ${headers.get('x-cache')})`;
 
 /**
  * Anonymous viewers may ask for the page: the tier's per-operation cost is
@@ -69,13 +73,15 @@ export const largeCachedPage: Scenario = {
       server: 'router',
       env: bench.routerEnv(ROUTER_ENV),
       request: graphqlRequest(LARGE_PAGE),
-      check: (status, body, headers) => (headers.get('x-cache') === 'MISS' ? fullPage(status, body, headers) : hit(status, body, headers)),
+      check: (status, body, headers) =>
+        headers.get('x-cache') === 'MISS' ? fullPage(status, body, headers) : hit(status, body, headers),
       subgraphCallsPerRequest: 0,
     });
     // A variable of its own on each request (see distinctRequests): every request a lookup, an execution and a write.
     const miss = await bench.start({
       name: 'router-miss',
-      description: 'the router on the same page, every request a response-cache miss (lookup, execution, write of ~70 KB); identical subgraph fetches in flight are not shared (SUBGRAPH_DEDUP=false), so each miss does all its work',
+      description:
+        'the router on the same page, every request a response-cache miss (lookup, execution, write of ~70 KB); identical subgraph fetches in flight are not shared (SUBGRAPH_DEDUP=false), so each miss does all its work',
       server: 'router',
       // The requests differ only in a variable no fetch reads: shared fetches would turn most misses into waits.
       env: bench.routerEnv({ ...ROUTER_ENV, SUBGRAPH_DEDUP: 'false' }),
@@ -84,7 +90,12 @@ export const largeCachedPage: Scenario = {
       subgraphCallsPerRequest: SUBGRAPH_CALLS,
     });
     const ceiling = await bench.start(ceilingOf(router, graphqlRequest(LARGE_PAGE), fullPage));
-    const [base, cached, missed, top] = (await bench.measure([gateway, router, miss, ceiling])) as [TargetResult, TargetResult, TargetResult, TargetResult];
+    const [base, cached, missed, top] = (await bench.measure([gateway, router, miss, ceiling])) as [
+      TargetResult,
+      TargetResult,
+      TargetResult,
+      TargetResult,
+    ];
     const metrics = {
       answerBytes: router.sample.body.length,
       hitSpeedupOverGateway: cached.load.requestsPerSecond / base.load.requestsPerSecond,

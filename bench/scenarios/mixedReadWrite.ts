@@ -3,7 +3,8 @@ import { servedWithoutErrors, sumOf, type HttpRequest, type ResponseCheck } from
 import { seededViewers, userTiersJson } from '../lib/viewers';
 import { TRENDING, UNLIMITED_SIGNED_IN, tenTrendingMemes } from './workload';
 
-const MEME = 'query Meme($id: ID!) { meme(id: $id) { id title topText bottomText score author { handle } template { name } } }';
+const MEME =
+  'query Meme($id: ID!) { meme(id: $id) { id title topText bottomText score author { handle } template { name } } }';
 const VOTE = 'mutation Vote($id: ID!, $value: Int!) { vote(memeId: $id, value: $value) { id score } }';
 
 /** Out of ten requests: this many votes, the rest reads, half of them trending and half a meme by id. */
@@ -18,14 +19,22 @@ const mixedAnswer: ResponseCheck = (status, body, headers) => {
   const data = (body as { data: Record<string, unknown> }).data;
   if ('trending' in data) return tenTrendingMemes(status, body, headers);
   if ('meme' in data) {
-    const meme = data.meme as { id?: unknown; author?: { handle?: unknown } | null; template?: { name?: unknown } | null } | null;
-    return typeof meme?.id === 'string' && typeof meme.author?.handle === 'string' && typeof meme.template?.name === 'string'
+    const meme = data.meme as {
+      id?: unknown;
+      author?: { handle?: unknown } | null;
+      template?: { name?: unknown } | null;
+    } | null;
+    return typeof meme?.id === 'string' &&
+      typeof meme.author?.handle === 'string' &&
+      typeof meme.template?.name === 'string'
       ? null
       : 'a meme lacks its id, author handle or template name';
   }
   if ('vote' in data) {
     const meme = data.vote as { id?: unknown; score?: unknown } | null;
-    return typeof meme?.id === 'string' && typeof meme.score === 'number' ? null : 'a vote answered no meme with a score';
+    return typeof meme?.id === 'string' && typeof meme.score === 'number'
+      ? null
+      : 'a vote answered no meme with a score';
   }
   return `unexpected data: ${JSON.stringify(data).slice(0, 100)}`;
 };
@@ -72,7 +81,10 @@ export const mixedReadWrite: Scenario = {
           const key = `${viewer.userId}:${id}`;
           const value = lastVote.get(key) === 1 ? -1 : 1;
           lastVote.set(key, value);
-          return { headers: { authorization: viewer.authorization }, body: JSON.stringify({ query: VOTE, variables: { id, value } }) };
+          return {
+            headers: { authorization: viewer.authorization },
+            body: JSON.stringify({ query: VOTE, variables: { id, value } }),
+          };
         }
         const viewer = viewers[reads % viewers.length]!;
         const body = reads++ % 2 === 0 ? { query: TRENDING } : { query: MEME, variables: { id: pick(hot) } };
@@ -82,7 +94,8 @@ export const mixedReadWrite: Scenario = {
     const everyAnswerChecked = { request, check: mixedAnswer, checkUnderLoad: true };
     const gateway = await bench.start({
       name: 'gateway',
-      description: 'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline, no cache (baseline)',
+      description:
+        'plain @apollo/server + @apollo/gateway, each viewer signed as the token names them, no pipeline, no cache (baseline)',
       server: 'gateway',
       env: bench.routerEnv({ BENCH_USER_TIERS_JSON: userTiersJson(viewers) }),
       ...everyAnswerChecked,

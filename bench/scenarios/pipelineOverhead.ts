@@ -1,6 +1,14 @@
 import type { Scenario, TargetResult } from '../lib/bench';
 import { graphqlRequest, type ResponseCheck } from '../lib/load';
-import { TRENDING, UNLIMITED_ANONYMOUS, ceilingOf, distinctRequests, executed, extraCpuMicrosPerRequest, tenTrendingMemes } from './workload';
+import {
+  TRENDING,
+  UNLIMITED_ANONYMOUS,
+  ceilingOf,
+  distinctRequests,
+  executed,
+  extraCpuMicrosPerRequest,
+  tenTrendingMemes,
+} from './workload';
 
 /**
  * The same query, but not cacheable: it also asks for `rateLimit { cost }`,
@@ -24,7 +32,9 @@ const SUBGRAPH_CALLS = 2;
 
 /** The answer did not go through the response cache at all. */
 const notCached: ResponseCheck = (status, body, headers) =>
-  headers.has('x-cache') ? `the response cache took part (x-cache: ${headers.get('x-cache')}): the query is cacheable after all` : tenTrendingMemes(status, body, headers);
+  headers.has('x-cache')
+    ? `the response cache took part (x-cache: ${headers.get('x-cache')}): the query is cacheable after all`
+    : tenTrendingMemes(status, body, headers);
 
 export const pipelineOverhead: Scenario = {
   name: 'pipeline-overhead',
@@ -33,7 +43,11 @@ export const pipelineOverhead: Scenario = {
     'the router (and the router with the response cache out of the way) against plain @apollo/gateway over the same subgraphs, ' +
     'and node:http writing the same bytes as the ceiling.',
   async run(bench) {
-    const executedEveryTime = { request: distinctRequests(TRENDING), check: executed(tenTrendingMemes), subgraphCallsPerRequest: SUBGRAPH_CALLS };
+    const executedEveryTime = {
+      request: distinctRequests(TRENDING),
+      check: executed(tenTrendingMemes),
+      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+    };
     const gateway = await bench.start({
       name: 'gateway',
       description: 'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)',
@@ -43,7 +57,8 @@ export const pipelineOverhead: Scenario = {
     });
     const router = await bench.start({
       name: 'router',
-      description: 'the Memegraph router, full pipeline on Redis; every request a response-cache miss (lookup, execution, write)',
+      description:
+        'the Memegraph router, full pipeline on Redis; every request a response-cache miss (lookup, execution, write)',
       server: 'router',
       env: bench.routerEnv(ROUTER_ENV),
       ...executedEveryTime,
@@ -59,7 +74,12 @@ export const pipelineOverhead: Scenario = {
     });
     // The ceiling ignores the body; making each one distinct would only slow the load generator down.
     const ceiling = await bench.start(ceilingOf(router, graphqlRequest(TRENDING), tenTrendingMemes));
-    const [base, full, withoutCache, top] = (await bench.measure([gateway, router, uncacheable, ceiling])) as [TargetResult, TargetResult, TargetResult, TargetResult];
+    const [base, full, withoutCache, top] = (await bench.measure([gateway, router, uncacheable, ceiling])) as [
+      TargetResult,
+      TargetResult,
+      TargetResult,
+      TargetResult,
+    ];
 
     const overhead = (target: TargetResult) => (1 - target.load.requestsPerSecond / base.load.requestsPerSecond) * 100;
     const metrics = {

@@ -34,12 +34,14 @@ const memePage: ResponseCheck = (status, body, headers) => {
   type Meme = Node & { author?: { handle?: unknown; memes?: { edges?: Array<{ node?: Node | null }> } | null } | null };
   const trending = (body as { data: { trending?: unknown } }).data.trending;
   if (!Array.isArray(trending) || trending.length !== 10) return 'trending is not a list of 10';
-  const whole = (node: Node | null | undefined) => typeof node?.id === 'string' && typeof node.template?.name === 'string' && typeof node.author?.handle === 'string';
+  const whole = (node: Node | null | undefined) =>
+    typeof node?.id === 'string' && typeof node.template?.name === 'string' && typeof node.author?.handle === 'string';
   for (const meme of trending as Meme[]) {
     if (!whole(meme)) return 'a meme lacks its id, template name or author handle';
     const edges = meme.author?.memes?.edges;
     if (!Array.isArray(edges) || edges.length < 1 || edges.length > 5) return 'an author does not have 1 to 5 memes';
-    if (!edges.every((edge) => whole(edge.node))) return "an author's meme lacks its id, template name or author handle";
+    if (!edges.every((edge) => whole(edge.node)))
+      return "an author's meme lacks its id, template name or author handle";
   }
   return null;
 };
@@ -51,7 +53,11 @@ export const uncachedCrossSubgraph: Scenario = {
     'the router (a cache miss every time) against plain @apollo/gateway over the same subgraphs, and node:http writing the same bytes.',
   async run(bench) {
     // Every request a miss for the router, as in pipeline-overhead: lookup, execution and write, every time.
-    const executedEveryTime = { request: distinctRequests(MEME_PAGE), check: executed(memePage), subgraphCallsPerRequest: SUBGRAPH_CALLS };
+    const executedEveryTime = {
+      request: distinctRequests(MEME_PAGE),
+      check: executed(memePage),
+      subgraphCallsPerRequest: SUBGRAPH_CALLS,
+    };
     const gateway = await bench.start({
       name: 'gateway',
       description: 'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)',
@@ -72,7 +78,11 @@ export const uncachedCrossSubgraph: Scenario = {
     });
     // The ceiling ignores the body; making each one distinct would only slow the load generator down.
     const ceiling = await bench.start(ceilingOf(router, graphqlRequest(MEME_PAGE), memePage));
-    const [base, full, top] = (await bench.measure([gateway, router, ceiling])) as [TargetResult, TargetResult, TargetResult];
+    const [base, full, top] = (await bench.measure([gateway, router, ceiling])) as [
+      TargetResult,
+      TargetResult,
+      TargetResult,
+    ];
 
     const metrics = {
       answerBytes: router.sample.body.length,
@@ -98,7 +108,9 @@ export const uncachedCrossSubgraph: Scenario = {
           `(router + Redis CPU per request: ${Math.abs(metrics.extraCpuMicrosPerRequest).toFixed(0)} µs ${metrics.extraCpuMicrosPerRequest >= 0 ? 'more' : 'less'} than the gateway's); ` +
           `router ${metrics.routerShareOfCeilingPercent.toFixed(1)}% and gateway ${metrics.gatewayShareOfCeilingPercent.toFixed(1)}% of the ceiling`,
         `subgraph calls per request: router ${metrics.routerSubgraphCallsPerRequest.toFixed(2)}, gateway ${metrics.gatewaySubgraphCallsPerRequest.toFixed(2)}` +
-          (sameWork ? `: both the plan's ${SUBGRAPH_CALLS}, the same work` : ` — NOT both the plan's ${SUBGRAPH_CALLS}: compare with care`),
+          (sameWork
+            ? `: both the plan's ${SUBGRAPH_CALLS}, the same work`
+            : ` — NOT both the plan's ${SUBGRAPH_CALLS}: compare with care`),
       ],
     };
   },

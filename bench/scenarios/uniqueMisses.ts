@@ -37,11 +37,16 @@ function pageNodes(status: number, body: unknown, headers: Parameters<ResponseCh
   }
   const nodes = edges.map((edge: { node?: PageNode | null }) => edge.node ?? {});
   const complete = nodes.every(
-    (node) => typeof node.id === 'string' && typeof node.title === 'string' && typeof node.author?.handle === 'string' && typeof node.template?.name === 'string',
+    (node) =>
+      typeof node.id === 'string' &&
+      typeof node.title === 'string' &&
+      typeof node.author?.handle === 'string' &&
+      typeof node.template?.name === 'string',
   );
   if (!complete) return 'a meme lacks its id, title, author handle or template name';
   const ids = nodes.map((node) => Number(node.id));
-  if (!ids.every((id, i) => Number.isInteger(id) && (i === 0 || id < ids[i - 1]!))) return 'the page is not newest first';
+  if (!ids.every((id, i) => Number.isInteger(id) && (i === 0 || id < ids[i - 1]!)))
+    return 'the page is not newest first';
   return nodes;
 }
 
@@ -61,7 +66,8 @@ function completeAndDistinct(): ResponseCheck {
     const nodes = pageNodes(status, body, headers);
     if (typeof nodes === 'string') return nodes;
     const page = `${String(nodes[0]!.id)}:${nodes.length}`;
-    if (seen.has(page)) return 'an answer repeated an earlier one: the run asked for more pages than there are distinct ones';
+    if (seen.has(page))
+      return 'an answer repeated an earlier one: the run asked for more pages than there are distinct ones';
     seen.add(page);
     return null;
   };
@@ -93,7 +99,9 @@ async function routerCounters(target: Target): Promise<Record<string, number>> {
   const text = await fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
     (response) => response.text(),
     (error: unknown) => {
-      throw new Error(`reading ${url.href}: ${error instanceof Error ? `${error.message} (${String(error.cause)})` : String(error)}`);
+      throw new Error(
+        `reading ${url.href}: ${error instanceof Error ? `${error.message} (${String(error.cause)})` : String(error)}`,
+      );
     },
   );
   const sum = (pattern: RegExp, label?: RegExp) => {
@@ -120,9 +128,11 @@ export const uniqueMisses: Scenario = {
     'against plain @apollo/gateway over the same subgraphs, and node:http writing the same bytes.',
   async run(bench) {
     // Anonymous viewers see the human memes only. Newest first by the number (the text would order 1022 below 102).
-    const visible = (await bench.platform.sql.query<{ id: string }>(`SELECT m.id::text AS id FROM memes.memes m WHERE m.origin = 'HUMAN' ORDER BY m.id DESC`)).map(
-      (row) => row.id,
-    );
+    const visible = (
+      await bench.platform.sql.query<{ id: string }>(
+        `SELECT m.id::text AS id FROM memes.memes m WHERE m.origin = 'HUMAN' ORDER BY m.id DESC`,
+      )
+    ).map((row) => row.id);
     // `after` is the cursor of the meme above the page: the page then starts at the next visible one below it.
     const afterIds = visible.slice(0, Math.max(0, visible.length - ROOM_BELOW));
     if (afterIds.length < 100) throw new Error(`unique-misses needs a seeded catalog: ${visible.length} visible memes`);
@@ -141,11 +151,27 @@ export const uniqueMisses: Scenario = {
         checkUnderLoad: true,
       });
     };
-    const gateway = await target('gateway', 'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)', 'gateway', bench.routerEnv());
+    const gateway = await target(
+      'gateway',
+      'plain @apollo/server + @apollo/gateway, anonymous viewer signed, no pipeline (baseline)',
+      'gateway',
+      bench.routerEnv(),
+    );
     // The router's defaults, SUBGRAPH_DEDUP on: with every fetch distinct it has nothing to share, which is the point.
-    const router = await target('router', 'the Memegraph router, full pipeline on Redis, default settings; every request a distinct page', 'router', bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }));
+    const router = await target(
+      'router',
+      'the Memegraph router, full pipeline on Redis, default settings; every request a distinct page',
+      'router',
+      bench.routerEnv({ TIERS_JSON: UNLIMITED_ANONYMOUS }),
+    );
     // The ceiling ignores the body; one fixed request is enough.
-    const ceiling = await bench.start(ceilingOf(router, graphqlRequest(MEME_PAGE_AT, { first: 10, after: encodeCursor('meme', afterIds[0]!) }), completePage));
+    const ceiling = await bench.start(
+      ceilingOf(
+        router,
+        graphqlRequest(MEME_PAGE_AT, { first: 10, after: encodeCursor('meme', afterIds[0]!) }),
+        completePage,
+      ),
+    );
     const [base, full, top] = (await bench.measure([gateway, router, ceiling], {
       probe: (measured) => (measured === router ? routerCounters(measured) : Promise.resolve({})),
     })) as [TargetResult, TargetResult, TargetResult];
@@ -165,7 +191,8 @@ export const uniqueMisses: Scenario = {
       routerCacheLookups: full.probes['cacheLookups'] ?? 0,
     };
     const planned = (calls: number) => subgraphCallsOff(calls, SUBGRAPH_CALLS) === null;
-    const calls = (result: TargetResult) => `${result.subgraphCallsPerRequest.toFixed(2)} subgraph calls per request at ${result.load.requestsPerSecond.toFixed(0)} req/s`;
+    const calls = (result: TargetResult) =>
+      `${result.subgraphCallsPerRequest.toFixed(2)} subgraph calls per request at ${result.load.requestsPerSecond.toFixed(0)} req/s`;
     return {
       baseline: 'gateway',
       targets: [top, base, full],

@@ -48,7 +48,9 @@ export function distinctRequests(query: string): HttpRequest {
 export const executed =
   (check: ResponseCheck): ResponseCheck =>
   (status, body, headers) =>
-    headers.get('x-cache') === 'HIT' ? 'served from the response cache: this scenario measures execution' : check(status, body, headers);
+    headers.get('x-cache') === 'HIT'
+      ? 'served from the response cache: this scenario measures execution'
+      : check(status, body, headers);
 
 /**
  * The ceiling beside `router`: node:http answering `request` with the
@@ -66,4 +68,7 @@ export const ceilingOf = (router: Target, request: HttpRequest, check: ResponseC
 
 /** What a router costs the machine per request beyond the baseline: its own CPU and the Redis work it causes. */
 export const extraCpuMicrosPerRequest = (target: TargetResult, baseline: TargetResult): number =>
-  target.cpuMicrosPerRequest.server + target.cpuMicrosPerRequest.redis - baseline.cpuMicrosPerRequest.server - baseline.cpuMicrosPerRequest.redis;
+  target.cpuMicrosPerRequest.server +
+  target.cpuMicrosPerRequest.redis -
+  baseline.cpuMicrosPerRequest.server -
+  baseline.cpuMicrosPerRequest.redis;

@@ -14,7 +14,10 @@ const { BENCH_BODY_BASE64, BENCH_CONTENT_TYPE } = process.env;
 await runBenchChild(async () => {
   if (!BENCH_BODY_BASE64) throw new Error('Invalid configuration:\n  BENCH_BODY_BASE64: required');
   const body = Buffer.from(BENCH_BODY_BASE64, 'base64');
-  const headers = { 'content-type': BENCH_CONTENT_TYPE ?? 'application/json; charset=utf-8', 'content-length': String(body.length) };
+  const headers = {
+    'content-type': BENCH_CONTENT_TYPE ?? 'application/json; charset=utf-8',
+    'content-length': String(body.length),
+  };
   const server = http.createServer((req, res) => {
     // Read the request to its end, as a real server must before it can reuse the connection.
     req.resume();

@@ -42,7 +42,10 @@ interface BaselineContext {
 }
 
 class ViewerSigningDataSource extends RemoteGraphQLDataSource<BaselineContext> {
-  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<BaselineContext>): Promise<void> {
+  override async willSendRequest({
+    request,
+    context,
+  }: GraphQLDataSourceProcessOptions<BaselineContext>): Promise<void> {
     // Schema loads and health checks carry no request context.
     if (!('signedViewer' in context)) return;
     request.http?.headers.set(VIEWER_HEADER, await context.signedViewer());
@@ -58,7 +61,11 @@ function parseUserTiers(json: string | undefined): ReadonlyMap<string, Tier> {
   if (!json) return new Map();
   const parsed: unknown = JSON.parse(json);
   const tiers: readonly string[] = TIERS;
-  if (typeof parsed !== 'object' || parsed === null || Object.values(parsed).some((tier) => typeof tier !== 'string' || !tiers.includes(tier))) {
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    Object.values(parsed).some((tier) => typeof tier !== 'string' || !tiers.includes(tier))
+  ) {
     throw new Error('Invalid configuration:\n  BENCH_USER_TIERS_JSON: must be {"<user id>": "<tier>"}');
   }
   return new Map(Object.entries(parsed as Record<string, Tier>));
@@ -69,9 +76,12 @@ function viewerOf(req: IncomingMessage): Viewer {
   const authorization = req.headers.authorization;
   if (!authorization) return anonymousViewer(req.socket.remoteAddress ?? 'unknown');
   const payload = /^Bearer [\w-]+\.([\w-]+)\.[\w-]*$/.exec(authorization)?.[1];
-  const sub: unknown = payload ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub : undefined;
+  const sub: unknown = payload
+    ? (JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown }).sub
+    : undefined;
   const tier = typeof sub === 'string' ? userTiers.get(sub) : undefined;
-  if (typeof sub !== 'string' || !tier) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, 'A token for a user the bench did not name');
+  if (typeof sub !== 'string' || !tier)
+    throw new HttpError(401, ErrorCode.UNAUTHENTICATED, 'A token for a user the bench did not name');
   return { kind: 'user', userId: sub, tier, scopes: config.tiers[tier].scopes };
 }
 
@@ -94,7 +104,8 @@ await runBenchChild(async () => {
     return { signedViewer: () => (signed ??= signViewers(viewer)) };
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/graphql') return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/graphql')
+      return sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found');
     const viewer = viewerOf(req);
     const body = req.method === 'POST' ? await readJsonBody(req, config.bodyLimitBytes) : undefined;
     await executeGraphQL(apollo, req, res, { body, context: context(viewer) });

@@ -4,9 +4,25 @@
  * queues generations in BullMQ on the run's Redis prefix, for the worker
  * process (`aiWorker.ts`), as `npm start` runs it with PostgreSQL and Redis.
  */
-import { AI_MIGRATIONS, DEFAULT_QUEUE_SETTINGS, createAiServer, createProvider, readAiProvidersConfig } from '@memegraph/ai';
+import {
+  AI_MIGRATIONS,
+  DEFAULT_QUEUE_SETTINGS,
+  createAiServer,
+  createProvider,
+  readAiProvidersConfig,
+} from '@memegraph/ai';
 import { MIGRATIONS_DIR as MEMES_MIGRATIONS, createMemesServer, seedMemes } from '@memegraph/memes';
-import { createLogger, env, loadTiers, migrate, openDb, readConfig, secretKey, type Db, type SubgraphServer } from '@memegraph/service-kit';
+import {
+  createLogger,
+  env,
+  loadTiers,
+  migrate,
+  openDb,
+  readConfig,
+  secretKey,
+  type Db,
+  type SubgraphServer,
+} from '@memegraph/service-kit';
 import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
 import { runBenchChild } from '../lib/child';
 
@@ -25,8 +41,10 @@ const config = readConfig({
 });
 
 await runBenchChild(async () => {
-  if (!config.DATABASE_URL) throw new Error('Invalid configuration:\n  DATABASE_URL: required (the benchmark makes a database of its own)');
-  if (!config.REDIS_URL || !config.REDIS_PREFIX) throw new Error('Invalid configuration:\n  REDIS_URL, REDIS_PREFIX: required (the generation queue)');
+  if (!config.DATABASE_URL)
+    throw new Error('Invalid configuration:\n  DATABASE_URL: required (the benchmark makes a database of its own)');
+  if (!config.REDIS_URL || !config.REDIS_PREFIX)
+    throw new Error('Invalid configuration:\n  REDIS_URL, REDIS_PREFIX: required (the generation queue)');
   const databaseUrl = config.DATABASE_URL;
   const log = createLogger('subgraphs', config.LOG_LEVEL ?? 'warn');
   const dbs: Db[] = [];

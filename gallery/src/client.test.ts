@@ -62,10 +62,14 @@ function card(id: string): MemeCard & { __typename: 'Meme' } {
 }
 
 const TRENDING = { trending: [{ ...card('1'), template: { __typename: 'Template', id: '2', name: 'Doge' } }] };
-const NOT_FOUND = { errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }] };
+const NOT_FOUND = {
+  errors: [{ message: 'PersistedQueryNotFound', extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } }],
+};
 
 async function manifest(): Promise<PersistedQueryManifest> {
-  return JSON.parse(await readFile(new URL('../persisted-query-manifest.json', import.meta.url), 'utf8')) as PersistedQueryManifest;
+  return JSON.parse(
+    await readFile(new URL('../persisted-query-manifest.json', import.meta.url), 'utf8'),
+  ) as PersistedQueryManifest;
 }
 
 describe('createGalleryClient', () => {
@@ -75,7 +79,12 @@ describe('createGalleryClient', () => {
 
   it('apq: a hashed GET first, the full query by POST only after PERSISTED_QUERY_NOT_FOUND', async () => {
     const router = fakeRouter((sent) => (sent.query ? { data: TRENDING } : NOT_FOUND));
-    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'apq', token: 'jwt', fetch: router.fetch });
+    const client = createGalleryClient({
+      uri: 'http://router.test/graphql',
+      mode: 'apq',
+      token: 'jwt',
+      fetch: router.fetch,
+    });
 
     const { data } = await client.query({ query: TRENDING_MEMES });
 
@@ -96,7 +105,9 @@ describe('createGalleryClient', () => {
   it('trusted-documents: only manifest ids, GET for queries and POST for mutations, never the text', async () => {
     const ids = new Map((await manifest()).operations.map((operation) => [operation.name, operation.id]));
     const router = fakeRouter((sent) =>
-      sent.hash === ids.get('Vote') ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } } : { data: TRENDING },
+      sent.hash === ids.get('Vote')
+        ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } }
+        : { data: TRENDING },
     );
     const client = createGalleryClient({
       uri: 'http://router.test/graphql',
@@ -119,9 +130,20 @@ describe('createGalleryClient', () => {
   });
 
   it('after the viewer changes something, each query goes past the browser’s HTTP cache once', async () => {
-    const router = fakeRouter((sent) => (sent.method === 'POST' ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } } : { data: TRENDING }));
-    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', token: 'jwt', manifest: await manifest(), fetch: router.fetch });
-    const trending = (first: number) => client.query({ query: TRENDING_MEMES, variables: { first }, fetchPolicy: 'network-only' });
+    const router = fakeRouter((sent) =>
+      sent.method === 'POST'
+        ? { data: { vote: { __typename: 'Meme', id: '1', score: 4, viewerVote: 1 } } }
+        : { data: TRENDING },
+    );
+    const client = createGalleryClient({
+      uri: 'http://router.test/graphql',
+      mode: 'trusted-documents',
+      token: 'jwt',
+      manifest: await manifest(),
+      fetch: router.fetch,
+    });
+    const trending = (first: number) =>
+      client.query({ query: TRENDING_MEMES, variables: { first }, fetchPolicy: 'network-only' });
 
     await trending(1);
     await client.mutate({ mutation: VOTE, variables: { memeId: '1', value: 1 } });
@@ -143,12 +165,20 @@ describe('createGalleryClient', () => {
   it('trusted-documents never falls back to the query text, whatever the router answers', async () => {
     for (const code of ['PERSISTED_QUERY_NOT_FOUND', 'PERSISTED_QUERY_NOT_SUPPORTED']) {
       const router = fakeRouter(() => ({ errors: [{ message: code, extensions: { code } }] }));
-      const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', manifest: await manifest(), fetch: router.fetch });
+      const client = createGalleryClient({
+        uri: 'http://router.test/graphql',
+        mode: 'trusted-documents',
+        manifest: await manifest(),
+        fetch: router.fetch,
+      });
 
       await expect(client.query({ query: TRENDING_MEMES }), code).rejects.toThrow(code);
       await expect(client.query({ query: TRENDING_MEMES, fetchPolicy: 'network-only' }), code).rejects.toThrow(code);
 
-      expect(router.sent.map(({ method, query, hash }) => [method, query, hash !== undefined]), code).toEqual([
+      expect(
+        router.sent.map(({ method, query, hash }) => [method, query, hash !== undefined]),
+        code,
+      ).toEqual([
         ['GET', undefined, true],
         ['GET', undefined, true],
       ]);
@@ -180,8 +210,15 @@ describe('createGalleryClient', () => {
         pageInfo: { __typename: 'PageInfo', hasNextPage, endCursor: `c${ids.at(-1)}` },
       },
     });
-    const router = fakeRouter((sent) => ({ data: sent.variables?.after === 'c2' ? page(['3', '4'], false) : page(['1', '2'], true) }));
-    const client = createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents', manifest: await manifest(), fetch: router.fetch });
+    const router = fakeRouter((sent) => ({
+      data: sent.variables?.after === 'c2' ? page(['3', '4'], false) : page(['1', '2'], true),
+    }));
+    const client = createGalleryClient({
+      uri: 'http://router.test/graphql',
+      mode: 'trusted-documents',
+      manifest: await manifest(),
+      fetch: router.fetch,
+    });
 
     // As the app's list does: one watched query, and fetchMore from its end cursor.
     const feed = client.watchQuery({ query: FEED, variables: { first: 2 } });
@@ -201,6 +238,8 @@ describe('createGalleryClient', () => {
   });
 
   it('trusted-documents needs the manifest', () => {
-    expect(() => createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents' })).toThrow(/manifest/);
+    expect(() => createGalleryClient({ uri: 'http://router.test/graphql', mode: 'trusted-documents' })).toThrow(
+      /manifest/,
+    );
   });
 });

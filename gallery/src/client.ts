@@ -86,13 +86,16 @@ class HttpCacheRevalidation {
 
   link(): ApolloLink {
     return new ApolloLink((operation, forward) => {
-      if (operation.operationType === OperationTypeNode.MUTATION) return forward(operation).pipe(tap(() => this.changed()));
+      if (operation.operationType === OperationTypeNode.MUTATION)
+        return forward(operation).pipe(tap(() => this.changed()));
       if (this.revision === 0) return forward(operation);
       const key = `${operation.operationName ?? ''}\0${JSON.stringify(operation.variables)}`;
       if (this.revalidated.get(key) === this.revision) return forward(operation);
       if (this.revalidated.size >= MAX_REVALIDATED) this.revalidated.clear();
       this.revalidated.set(key, this.revision);
-      operation.setContext(({ fetchOptions }) => ({ fetchOptions: { ...(fetchOptions as RequestInit | undefined), cache: 'no-cache' } }));
+      operation.setContext(({ fetchOptions }) => ({
+        fetchOptions: { ...(fetchOptions as RequestInit | undefined), cache: 'no-cache' },
+      }));
       return forward(operation);
     });
   }
@@ -133,7 +136,10 @@ function persistedQueryLink(options: GalleryClientOptions): PersistedQueryLink {
     return new PersistedQueryLink({ sha256: sha256Hex, useGETForHashedQueries: true });
   }
   const { manifest } = options;
-  if (!manifest) throw new Error('createGalleryClient: mode "trusted-documents" needs the persisted query manifest (options.manifest)');
+  if (!manifest)
+    throw new Error(
+      'createGalleryClient: mode "trusted-documents" needs the persisted query manifest (options.manifest)',
+    );
   // Ids are looked up by operation name; an operation missing from the
   // manifest fails in the client rather than sending its text. GET for
   // queries, as in APQ mode: the request is only an id and variables.

@@ -61,7 +61,10 @@ describe('gallery operations', () => {
   it('the committed manifest is what `npm run manifest` generates from the current operations', async () => {
     // The CLI itself, as the npm script runs it (from the package folder), but
     // writing to a temporary file.
-    const cli = join(dirname(createRequire(import.meta.url).resolve('@apollo/generate-persisted-query-manifest/package.json')), 'cli.js');
+    const cli = join(
+      dirname(createRequire(import.meta.url).resolve('@apollo/generate-persisted-query-manifest/package.json')),
+      'cli.js',
+    );
     const dir = await mkdtemp(join(tmpdir(), 'gallery-manifest-'));
     try {
       const config = JSON.parse(await readFile(MANIFEST_CONFIG_PATH, 'utf8')) as Record<string, unknown>;
@@ -69,7 +72,10 @@ describe('gallery operations', () => {
       await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, output }));
       await promisify(execFile)(process.execPath, [cli, '--config', join(dir, 'config.json')], { cwd: GALLERY_DIR });
       const [fresh, committed] = await Promise.all([readFile(output, 'utf8'), readFile(MANIFEST_PATH, 'utf8')]);
-      expect(committed, 'gallery/persisted-query-manifest.json is stale: run `npm run manifest -w @memegraph/gallery`').toBe(fresh);
+      expect(
+        committed,
+        'gallery/persisted-query-manifest.json is stale: run `npm run manifest -w @memegraph/gallery`',
+      ).toBe(fresh);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -94,7 +94,10 @@ export const MEME_VIEWER_VOTE: TypedDocumentNode<{ id: string; viewerVote: numbe
   }
 `;
 
-export const TRENDING_MEMES: TypedDocumentNode<{ trending: (MemeCard & { template: { id: string; name: string } })[] }, { first?: number }> = gql`
+export const TRENDING_MEMES: TypedDocumentNode<
+  { trending: (MemeCard & { template: { id: string; name: string } })[] },
+  { first?: number }
+> = gql`
   query TrendingMemes($first: Int = 12) {
     trending(first: $first) {
       ...MemeCardFields
@@ -127,7 +130,10 @@ export const FEED: TypedDocumentNode<{ feed: MemeConnection }, { first?: number;
 `;
 
 /** Every meme with one tag, newest first. */
-export const MEMES_PAGE: TypedDocumentNode<{ memes: MemeConnection }, { first?: number; after?: string | null; tag?: string | null }> = gql`
+export const MEMES_PAGE: TypedDocumentNode<
+  { memes: MemeConnection },
+  { first?: number; after?: string | null; tag?: string | null }
+> = gql`
   query MemesPage($first: Int = 12, $after: String, $tag: String) {
     memes(first: $first, after: $after, tag: $tag) {
       edges {
@@ -181,7 +187,10 @@ export const ME: TypedDocumentNode<{ me: Viewer | null }, Record<string, never>>
   }
 `;
 
-export const SIGN_UP: TypedDocumentNode<{ signUp: AuthPayload }, { handle: string; password: string; displayName?: string }> = gql`
+export const SIGN_UP: TypedDocumentNode<
+  { signUp: AuthPayload },
+  { handle: string; password: string; displayName?: string }
+> = gql`
   mutation SignUp($handle: String!, $password: String!, $displayName: String) {
     signUp(handle: $handle, password: $password, displayName: $displayName) {
       token
@@ -216,7 +225,10 @@ export const LOG_OUT: TypedDocumentNode<{ logOut: boolean }, Record<string, neve
   }
 `;
 
-export const VOTE: TypedDocumentNode<{ vote: { id: string; score: number; viewerVote: number | null } }, { memeId: string; value: number }> = gql`
+export const VOTE: TypedDocumentNode<
+  { vote: { id: string; score: number; viewerVote: number | null } },
+  { memeId: string; value: number }
+> = gql`
   mutation Vote($memeId: ID!, $value: Int!) {
     vote(memeId: $memeId, value: $value) {
       id
@@ -255,27 +267,28 @@ export const GENERATE_MEME: TypedDocumentNode<
 `;
 
 /** A generation's progress; with `waitSeconds` the router answers once it finishes, or after that long. */
-export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { id: string; waitSeconds?: number }> = gql`
-  query Generation($id: ID!, $waitSeconds: Int = 0) {
-    generation(id: $id, waitSeconds: $waitSeconds) {
-      id
-      status
-      prompt
-      provider
-      queuePosition
-      error {
-        code
-        message
+export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { id: string; waitSeconds?: number }> =
+  gql`
+    query Generation($id: ID!, $waitSeconds: Int = 0) {
+      generation(id: $id, waitSeconds: $waitSeconds) {
+        id
+        status
+        prompt
+        provider
+        queuePosition
+        error {
+          code
+          message
+        }
+        meme {
+          ...MemeCardFields
+        }
+        createdAt
+        finishedAt
       }
-      meme {
-        ...MemeCardFields
-      }
-      createdAt
-      finishedAt
     }
-  }
-  ${MEME_CARD_FIELDS}
-`;
+    ${MEME_CARD_FIELDS}
+  `;
 
 /** Every operation above, for tooling and tests. */
 export const OPERATIONS = {

@@ -11,14 +11,18 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  */
 export function batchEntry(entry: unknown): OperationRequest {
   const refuse = (message: string) => new HttpError(400, ErrorCode.BAD_REQUEST, message);
-  if (!isRecord(entry) || Object.keys(entry).length === 0) throw refuse('Each operation of a batch must be a JSON object with a query');
-  if (entry.query !== undefined && entry.query !== null && typeof entry.query !== 'string') throw refuse('GraphQL queries must be strings.');
+  if (!isRecord(entry) || Object.keys(entry).length === 0)
+    throw refuse('Each operation of a batch must be a JSON object with a query');
+  if (entry.query !== undefined && entry.query !== null && typeof entry.query !== 'string')
+    throw refuse('GraphQL queries must be strings.');
   for (const field of ['variables', 'extensions'] as const) {
     const value = entry[field];
-    if (value !== undefined && value !== null && !isRecord(value)) throw refuse(`\`${field}\` in a POST body must be an object if provided.`);
+    if (value !== undefined && value !== null && !isRecord(value))
+      throw refuse(`\`${field}\` in a POST body must be an object if provided.`);
   }
   const name = entry.operationName;
-  if (name !== undefined && name !== null && typeof name !== 'string') throw refuse('`operationName` in a POST body must be a string if provided.');
+  if (name !== undefined && name !== null && typeof name !== 'string')
+    throw refuse('`operationName` in a POST body must be a string if provided.');
   return entry as OperationRequest;
 }
 
@@ -29,9 +33,13 @@ export function batchEntry(entry: unknown): OperationRequest {
  * Returns the refusals by their index in the batch. An array that holds no
  * operation at all is refused whole.
  */
-export async function admitBatch(batch: readonly unknown[], admit: (operation: OperationRequest) => Promise<unknown>): Promise<Map<number, HttpError>> {
+export async function admitBatch(
+  batch: readonly unknown[],
+  admit: (operation: OperationRequest) => Promise<unknown>,
+): Promise<Map<number, HttpError>> {
   // An array with no operation in it at all is not a batch: the request itself is malformed.
-  if (!batch.some(isRecord)) throw new HttpError(400, ErrorCode.BAD_REQUEST, 'A batch must be a JSON array of operations');
+  if (!batch.some(isRecord))
+    throw new HttpError(400, ErrorCode.BAD_REQUEST, 'A batch must be a JSON array of operations');
   const refusals = new Map<number, HttpError>();
   for (const [index, entry] of batch.entries()) {
     try {
@@ -45,4 +53,6 @@ export async function admitBatch(batch: readonly unknown[], admit: (operation: O
 }
 
 /** A refusal as the GraphQL answer that takes its operation's place in a batch answer. */
-export const refusalAnswer = (error: HttpError) => ({ errors: [{ message: error.message, extensions: { code: error.code, ...error.extensions } }] });
+export const refusalAnswer = (error: HttpError) => ({
+  errors: [{ message: error.message, extensions: { code: error.code, ...error.extensions } }],
+});

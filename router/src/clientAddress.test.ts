@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createClientAddress, hopAddress, isLoopbackAddress } from './clientAddress';
 
 const request = (remoteAddress: string, forwardedFor?: string | string[]) =>
-  ({ socket: { remoteAddress }, headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } }) as unknown as IncomingMessage;
+  ({
+    socket: { remoteAddress },
+    headers: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor },
+  }) as unknown as IncomingMessage;
 
 describe('client address', () => {
   it('is the peer when no proxy is trusted, whatever X-Forwarded-For claims', () => {
@@ -55,8 +58,10 @@ describe('client address', () => {
   });
 
   it('knows loopback in both families and as dual-stack sockets report it', () => {
-    for (const address of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1']) expect(isLoopbackAddress(address), address).toBe(true);
-    for (const address of ['10.0.0.1', '::2', '::ffff:10.0.0.1', '203.0.113.7', '203.0.113.9:5555', 'unknown']) expect(isLoopbackAddress(address), address).toBe(false);
+    for (const address of ['127.0.0.1', '127.255.0.9', '::1', '::ffff:127.0.0.1'])
+      expect(isLoopbackAddress(address), address).toBe(true);
+    for (const address of ['10.0.0.1', '::2', '::ffff:10.0.0.1', '203.0.113.7', '203.0.113.9:5555', 'unknown'])
+      expect(isLoopbackAddress(address), address).toBe(false);
   });
 
   it('hop addresses', () => {

@@ -26,7 +26,15 @@ export function createClientAddress(trustedProxies: readonly string[]): (req: In
     if (header === undefined || !trust(peer, 0)) return normalizeAddress(peer);
     const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map(hopAddress).filter(Boolean);
     if (hops.length === 0) return normalizeAddress(peer);
-    return normalizeAddress(proxyAddr({ socket: { remoteAddress: peer }, headers: { 'x-forwarded-for': hops.join(', ') } } as unknown as IncomingMessage, trust));
+    return normalizeAddress(
+      proxyAddr(
+        {
+          socket: { remoteAddress: peer },
+          headers: { 'x-forwarded-for': hops.join(', ') },
+        } as unknown as IncomingMessage,
+        trust,
+      ),
+    );
   };
 }
 

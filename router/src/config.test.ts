@@ -33,10 +33,21 @@ describe('router configuration', () => {
   });
 
   it('fails at start naming every bad variable', () => {
-    expect(() => loadRouterConfig({ SUBGRAPH_SIGNING_SECRET: 'short', JWT_SECRET: 'j'.repeat(32), PORT: 'x', TRUST_PROXY: 'nowhere' })).toThrow(
+    expect(() =>
+      loadRouterConfig({
+        SUBGRAPH_SIGNING_SECRET: 'short',
+        JWT_SECRET: 'j'.repeat(32),
+        PORT: 'x',
+        TRUST_PROXY: 'nowhere',
+      }),
+    ).toThrow(
       /Invalid configuration:\n(?=[\s\S]*SUBGRAPH_SIGNING_SECRET: must be at least 32 characters)(?=[\s\S]*PORT:)(?=[\s\S]*TRUST_PROXY:)/,
     );
-    expect(() => loadRouterConfig({ ...SECRETS, SUBGRAPH_URL_USERS: 'not a url' })).toThrow(/SUBGRAPH_URL_USERS: not a URL/);
-    expect(() => loadRouterConfig({ ...SECRETS, TRUSTED_DOCUMENTS_MODE_BY_TIER: '{"gold":"enforce"}' })).toThrow(/TRUSTED_DOCUMENTS_MODE_BY_TIER: must be JSON like/);
+    expect(() => loadRouterConfig({ ...SECRETS, SUBGRAPH_URL_USERS: 'not a url' })).toThrow(
+      /SUBGRAPH_URL_USERS: not a URL/,
+    );
+    expect(() => loadRouterConfig({ ...SECRETS, TRUSTED_DOCUMENTS_MODE_BY_TIER: '{"gold":"enforce"}' })).toThrow(
+      /TRUSTED_DOCUMENTS_MODE_BY_TIER: must be JSON like/,
+    );
   });
 });

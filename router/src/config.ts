@@ -50,7 +50,9 @@ const SETTINGS = {
   USAGE_FLUSH_MS: env.int(5_000, 100),
   VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
   // Session mutations too: an ended session's cached viewer must go from every router.
-  ENTITLEMENT_MUTATIONS: z.string().default('subscribe,cancelSubscription,revokeApiKey,logOut,logOutEverywhere,changePassword'),
+  ENTITLEMENT_MUTATIONS: z
+    .string()
+    .default('subscribe,cancelSubscription,revokeApiKey,logOut,logOutEverywhere,changePassword'),
   AUTH_FAILURES_PER_ADDRESS: env.int(20, 1),
   AUTH_FAILURE_WINDOW_SECONDS: env.int(300, 1),
   REFUSED_CREDENTIAL_TTL_SECONDS: env.int(60),
@@ -76,7 +78,12 @@ const SETTINGS = {
   TRUST_PROXY: z
     .string()
     .default('')
-    .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .refine(
       (list) => list.every((entry) => isTrustable(entry)),
       'must be IP addresses, CIDR ranges or "loopback", "linklocal", "uniquelocal", comma-separated',
@@ -122,7 +129,11 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     usageFlushMs: config.USAGE_FLUSH_MS,
     /** How long this process trusts a cached viewer (short without Redis: nothing invalidates it). */
     viewerCacheLocalMs: config.VIEWER_CACHE_TTL_MS ?? (redis ? 30_000 : 1_000),
-    entitlementMutations: new Set(config.ENTITLEMENT_MUTATIONS.split(',').map((s) => s.trim()).filter(Boolean)),
+    entitlementMutations: new Set(
+      config.ENTITLEMENT_MUTATIONS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    ),
     /** Refused credentials a client address may send per window before it gets 429 without a lookup. */
     authFailuresPerAddress: config.AUTH_FAILURES_PER_ADDRESS,
     authFailureWindowMs: config.AUTH_FAILURE_WINDOW_SECONDS * 1000,

@@ -28,7 +28,12 @@ export interface RouterContext {
   fingerprint?: string;
 }
 
-export function createRouterContext(viewer: Viewer, sign: ViewerSigner, report: RequestReport, fingerprint?: string): RouterContext {
+export function createRouterContext(
+  viewer: Viewer,
+  sign: ViewerSigner,
+  report: RequestReport,
+  fingerprint?: string,
+): RouterContext {
   let signed: Promise<string> | undefined;
   return {
     viewer,

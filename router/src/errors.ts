@@ -1,6 +1,13 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
-import { ErrorCode, errorStatusFor, graphqlMediaType, httpStatusFor, maskErrors, type Logger } from '@memegraph/service-kit';
+import {
+  ErrorCode,
+  errorStatusFor,
+  graphqlMediaType,
+  httpStatusFor,
+  maskErrors,
+  type Logger,
+} from '@memegraph/service-kit';
 
 /**
  * The router's one place for error shapes: subgraph failures become

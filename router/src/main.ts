@@ -9,7 +9,11 @@ const { WEB_CONCURRENCY: processes } = readConfig({ WEB_CONCURRENCY: env.int(1, 
 
 if (processes > 1 && cluster.isPrimary) {
   // Several router processes share the port; limits and caches are shared only through Redis.
-  if (!config.redis) log.warn({ processes }, 'WEB_CONCURRENCY without REDIS_URL or REDIS_CLUSTER_NODES: each process keeps its own limits and caches');
+  if (!config.redis)
+    log.warn(
+      { processes },
+      'WEB_CONCURRENCY without REDIS_URL or REDIS_CLUSTER_NODES: each process keeps its own limits and caches',
+    );
   let stopping = false;
   for (let i = 0; i < processes; i++) cluster.fork();
   cluster.on('exit', (worker, code, signal) => {

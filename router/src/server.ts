@@ -69,7 +69,8 @@ const CORS_HEADERS = {
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers':
     'content-type, accept, authorization, x-api-key, x-request-id, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
-  'access-control-expose-headers': 'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age, x-request-id',
+  'access-control-expose-headers':
+    'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age, x-request-id',
   'access-control-max-age': '600',
 };
 
@@ -98,7 +99,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const state = openSharedState(config.redis, config.redisPrefix, log);
   // Serve on shared state from the first request: a cluster connection takes a moment to learn the slots.
   if (config.redis && !(await state.connected(REDIS_STARTUP_WAIT_MS))) {
-    log.warn({ waitedMs: REDIS_STARTUP_WAIT_MS }, 'Redis not ready at start: serving on this instance\'s own state until it is');
+    log.warn(
+      { waitedMs: REDIS_STARTUP_WAIT_MS },
+      "Redis not ready at start: serving on this instance's own state until it is",
+    );
   }
   const trusted = new TrustedDocuments(
     config.trustedDocuments.manifest,
@@ -107,7 +111,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     log,
     config.trustedDocuments.byClient,
   );
-  const metrics = createRouterMetrics({ knownOperations: trusted.operationNames, operationLabels: config.metricsOperationLabels });
+  const metrics = createRouterMetrics({
+    knownOperations: trusted.operationNames,
+    operationLabels: config.metricsOperationLabels,
+  });
   const call = createInternalClient({ caller: 'router', signingSecret: config.signingSecret });
   const viewerCache = new ViewerCache(state, {
     localTtlMs: config.viewerCacheLocalMs,
@@ -150,7 +157,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
             update(next.gatewaySdl);
             log.info({ path: config.supergraphPath }, 'supergraph reloaded');
           },
-          (error) => log.error({ err: error, path: config.supergraphPath }, 'supergraph not reloaded; keeping the running one'),
+          (error) =>
+            log.error({ err: error, path: config.supergraphPath }, 'supergraph not reloaded; keeping the running one'),
         );
         return { supergraphSdl: supergraph.gatewaySdl, cleanup: async () => stopWatching() };
       },
@@ -234,10 +242,18 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     call,
     viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
     cache: viewerCache,
-    throttle: createCredentialThrottle(state, { failuresPerAddress: config.authFailuresPerAddress, windowMs: config.authFailureWindowMs }),
+    throttle: createCredentialThrottle(state, {
+      failuresPerAddress: config.authFailuresPerAddress,
+      windowMs: config.authFailureWindowMs,
+    }),
   });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
-  const cachedAnswer = createCachedAnswer({ responseCache, usage, metrics, staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds });
+  const cachedAnswer = createCachedAnswer({
+    responseCache,
+    usage,
+    metrics,
+    staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
+  });
   const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
   const admission = createAdmission({ identify, tiers: config.tiers, bodyLimitBytes: config.bodyLimitBytes });
   const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
@@ -248,7 +264,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const operation = report.operationName ?? 'anonymous';
-      metrics.requests.observe({ operation: metrics.operationLabel(operation), status: String(res.statusCode) }, seconds);
+      metrics.requests.observe(
+        { operation: metrics.operationLabel(operation), status: String(res.statusCode) },
+        seconds,
+      );
       const who = viewer();
       log.info(
         {
@@ -279,7 +298,13 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     const identified = (viewer: Viewer) => {
       known = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
     };
-    const { viewer, limits, viewerKey: key, body, operations: operationCount } = await admission(req, rejected, identified);
+    const {
+      viewer,
+      limits,
+      viewerKey: key,
+      body,
+      operations: operationCount,
+    } = await admission(req, rejected, identified);
 
     // Trusted documents, APQ and operation limits; refusals are answered after the limits, which count them.
     const { search, sent, refusals, refused } = await persistedDocuments(req, body, viewer.tier, limits);
@@ -294,12 +319,25 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       operations: operationCount,
       window: { ms: RATE_WINDOW_MS, limit: limits.requestsPerMinute },
       dailyQuota: limits.dailyRequestQuota,
-      bucket: cachedOperation && { capacity: limits.costBucketCapacity, restorePerSecond: limits.costRestorePerSecond, points: cachedOperation.cost },
+      bucket: cachedOperation && {
+        capacity: limits.costBucketCapacity,
+        restorePerSecond: limits.costRestorePerSecond,
+        points: cachedOperation.cost,
+      },
     });
     const { rateHeaders, refusal } = limitOutcome(checked, limits, operationCount);
     if (refusal) throw rejected(refusal, viewer.tier);
     if (refused) {
-      throw rejected(new HttpError(refused.status, refused.code, refused.message, { ...refused.headers, ...rateHeaders }, refused.extensions), viewer.tier);
+      throw rejected(
+        new HttpError(
+          refused.status,
+          refused.code,
+          refused.message,
+          { ...refused.headers, ...rateHeaders },
+          refused.extensions,
+        ),
+        viewer.tier,
+      );
     }
     const answered = new Map<number, unknown>();
     for (const [index, refusal] of refusals) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
@@ -308,7 +346,16 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
     // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
     if (sent && cachedOperation && checked.bucket) {
-      const request = { operation: cachedOperation, held: checked.bucket, viewer, viewerKey: key, limits, variables: sent.variables, report, headers };
+      const request = {
+        operation: cachedOperation,
+        held: checked.bucket,
+        viewer,
+        viewerKey: key,
+        limits,
+        variables: sent.variables,
+        report,
+        headers,
+      };
       if (await cachedAnswer(req, res, request)) return;
     }
     await executeGraphQL(apollo, req, res, {
@@ -325,9 +372,17 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       headers: req.headers['if-none-match'] ? { 'if-none-match': String(req.headers['if-none-match']) } : {},
       signal: AbortSignal.timeout(10_000),
     }).catch(() => null);
-    if (!upstream) return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The images service failed to answer');
+    if (!upstream)
+      return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The images service failed to answer');
     const headers: Record<string, string> = {};
-    for (const name of ['content-type', 'cache-control', 'etag', 'content-length', 'content-security-policy', 'x-content-type-options']) {
+    for (const name of [
+      'content-type',
+      'cache-control',
+      'etag',
+      'content-length',
+      'content-security-policy',
+      'x-content-type-options',
+    ]) {
       const value = upstream.headers.get(name);
       if (value) headers[name] = value;
     }
@@ -345,10 +400,17 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
    */
   const readiness = async (): Promise<Record<string, string>> => {
     const checks: Record<string, string> = {};
-    if (state.redis) checks.redis = await state.redis.ping().then(() => 'ok', () => 'unavailable');
+    if (state.redis)
+      checks.redis = await state.redis.ping().then(
+        () => 'ok',
+        () => 'unavailable',
+      );
     await Promise.all(
       [...supergraph.subgraphUrls].map(async ([name, url]) => {
-        const ok = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+        const ok = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2_000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
         checks[name] = ok ? 'ok' : 'unavailable';
       }),
     );
@@ -365,9 +427,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     readiness,
     // Asked as a service, through the ai subgraph's own API: it reports key fingerprints, never keys.
     aiStatus: async () => {
-      const answer = await statusCall<{ data?: { aiStatus?: AiStatusReport } | null; errors?: { message: string }[] }>(urlOf(AI_SUBGRAPH), {
-        query: AI_STATUS_QUERY,
-      });
+      const answer = await statusCall<{ data?: { aiStatus?: AiStatusReport } | null; errors?: { message: string }[] }>(
+        urlOf(AI_SUBGRAPH),
+        {
+          query: AI_STATUS_QUERY,
+        },
+      );
       if (!answer.data?.aiStatus) throw new Error(answer.errors?.[0]?.message ?? 'The ai subgraph sent no aiStatus');
       return answer.data.aiStatus;
     },

@@ -27,13 +27,18 @@ describe('compatibility with the last release', () => {
   });
 
   it('reports a removed field and a changed type as breaking until acknowledged', () => {
-    const changed = editType(released, 'Meme', (body) => body.replace(/^ {2}topText: String!$/m, '').replace(/^ {2}score: Int!$/m, '  score: String!'));
+    const changed = editType(released, 'Meme', (body) =>
+      body.replace(/^ {2}topText: String!$/m, '').replace(/^ {2}score: Int!$/m, '  score: String!'),
+    );
     expect(changed).not.toBe(released);
     const report = compareWithRelease(released, changed, []);
     expect(report.unacknowledged.map((c) => c.type).sort()).toEqual(['FIELD_CHANGED_KIND', 'FIELD_REMOVED']);
     expect(report.unacknowledged.map((c) => c.description)).toContain('Meme.topText was removed.');
 
-    const acknowledged = report.breaking.map((c) => ({ description: c.description, reason: 'announced in the changelog' }));
+    const acknowledged = report.breaking.map((c) => ({
+      description: c.description,
+      reason: 'announced in the changelog',
+    }));
     expect(compareWithRelease(released, changed, acknowledged).unacknowledged).toEqual([]);
   });
 

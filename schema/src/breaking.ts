@@ -1,12 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Supergraph } from '@apollo/federation-internals';
-import { buildSchema, findBreakingChanges, findDangerousChanges, lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import {
+  buildSchema,
+  findBreakingChanges,
+  findDangerousChanges,
+  lexicographicSortSchema,
+  printSchema,
+  type GraphQLSchema,
+} from 'graphql';
 
 /** The public API schema of the last release: what clients in the field were built against. */
 export const RELEASED_API_PATH = fileURLToPath(new URL('../release/api.graphql', import.meta.url));
 /** Breaking changes since that release that their author has acknowledged, with the reason. */
-export const ACKNOWLEDGED_PATH = fileURLToPath(new URL('../release/acknowledged-breaking-changes.json', import.meta.url));
+export const ACKNOWLEDGED_PATH = fileURLToPath(
+  new URL('../release/acknowledged-breaking-changes.json', import.meta.url),
+);
 
 export interface SchemaChange {
   type: string;
@@ -41,10 +50,15 @@ export function apiSchemaSdl(supergraphSdl: string): string {
   return printSchema(lexicographicSortSchema(api));
 }
 
-const changes = (list: { type: string; description: string }[]): SchemaChange[] => list.map(({ type, description }) => ({ type, description }));
+const changes = (list: { type: string; description: string }[]): SchemaChange[] =>
+  list.map(({ type, description }) => ({ type, description }));
 
 /** Compares the API schema about to ship with the released one. */
-export function compareWithRelease(releasedSdl: string, currentSdl: string, acknowledged: AcknowledgedChange[]): CompatibilityReport {
+export function compareWithRelease(
+  releasedSdl: string,
+  currentSdl: string,
+  acknowledged: AcknowledgedChange[],
+): CompatibilityReport {
   const released: GraphQLSchema = buildSchema(releasedSdl);
   const current: GraphQLSchema = buildSchema(currentSdl);
   const breaking = changes(findBreakingChanges(released, current));
@@ -66,6 +80,9 @@ export function readAcknowledged(path = ACKNOWLEDGED_PATH): AcknowledgedChange[]
       const entry = a as Partial<AcknowledgedChange> | null;
       return typeof entry?.description === 'string' && typeof entry.reason === 'string' && entry.reason.trim() !== '';
     });
-  if (!valid) throw new Error(`${path}: expected a JSON array of { "description": "...", "reason": "..." } with a reason for each`);
+  if (!valid)
+    throw new Error(
+      `${path}: expected a JSON array of { "description": "...", "reason": "..." } with a reason for each`,
+    );
   return parsed as AcknowledgedChange[];
 }

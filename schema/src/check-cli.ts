@@ -42,6 +42,8 @@ if (report.unacknowledged.length > 0) {
   );
   failed = true;
 } else {
-  console.log(`✓ no unacknowledged breaking change against the last release (${report.breaking.length} acknowledged, ${report.dangerous.length} dangerous)`);
+  console.log(
+    `✓ no unacknowledged breaking change against the last release (${report.breaking.length} acknowledged, ${report.dangerous.length} dangerous)`,
+  );
 }
 process.exit(failed ? 1 : 0);

@@ -14,7 +14,8 @@ export type SubgraphName = (typeof SUBGRAPHS)[number]['name'];
 
 export const SUPERGRAPH_PATH = fileURLToPath(new URL('../supergraph.graphql', import.meta.url));
 
-export const subgraphSchemaPath = (name: string) => fileURLToPath(new URL(`../../subgraphs/${name}/schema.graphql`, import.meta.url));
+export const subgraphSchemaPath = (name: string) =>
+  fileURLToPath(new URL(`../../subgraphs/${name}/schema.graphql`, import.meta.url));
 
 /** Composes the subgraphs' own `schema.graphql` files; throws with every composition error. */
 export function composeSupergraph(): string {

@@ -36,7 +36,9 @@ const STATUS_BY_CODE = {
 } as const;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;
-export const ErrorCode = Object.fromEntries(Object.keys(STATUS_BY_CODE).map((code) => [code, code])) as { readonly [C in ErrorCode]: C };
+export const ErrorCode = Object.fromEntries(Object.keys(STATUS_BY_CODE).map((code) => [code, code])) as {
+  readonly [C in ErrorCode]: C;
+};
 export const httpStatusFor: Readonly<Record<string, number>> = STATUS_BY_CODE;
 
 /**

@@ -47,7 +47,12 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   return Buffer.concat(chunks);
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -76,16 +81,30 @@ export function graphqlMediaType(accept: string | string[] | undefined): string 
  * `Accept` asks for (`application/json` when it asks for neither: an error is
  * still better understood than a 406), with the status that media type calls for.
  */
-export function sendRequestError(req: IncomingMessage, res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
+export function sendRequestError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  error: HttpError,
+  headers: Record<string, string> = {},
+): void {
   const mediaType = graphqlMediaType(req.headers.accept);
   const contentType = mediaType ?? APPLICATION_JSON;
-  sendError(res, error.status, error.code, error.message, { ...error.headers, ...headers, 'content-type': contentType }, error.extensions);
+  sendError(
+    res,
+    error.status,
+    error.code,
+    error.message,
+    { ...error.headers, ...headers, 'content-type': contentType },
+    error.extensions,
+  );
 }
 
 /** The same refusal with the status the media type of its answer calls for (see `errorStatusFor`). */
 export function forMediaType(error: HttpError, accept: string | string[] | undefined): HttpError {
   const status = errorStatusFor(error.code, graphqlMediaType(accept), error.status);
-  return status === error.status ? error : new HttpError(status, error.code, error.message, error.headersGiven, error.extensions);
+  return status === error.status
+    ? error
+    : new HttpError(status, error.code, error.message, error.headersGiven, error.extensions);
 }
 
 /** A GraphQL-shaped error body for failures that happen before GraphQL runs. */
@@ -180,9 +199,18 @@ export async function executeGraphQL<C extends BaseContext>(
   const toRun = answered ? batch!.filter((_, index) => !answered.has(index)) : request.body;
   const response =
     answered && Array.isArray(toRun) && toRun.length === 0
-      ? { status: 200, headers: new HeaderMap([['content-type', graphqlMediaType(req.headers.accept) ?? APPLICATION_JSON]]), body: { kind: 'complete' as const, string: '[]' } }
+      ? {
+          status: 200,
+          headers: new HeaderMap([['content-type', graphqlMediaType(req.headers.accept) ?? APPLICATION_JSON]]),
+          body: { kind: 'complete' as const, string: '[]' },
+        }
       : await apollo.executeHTTPGraphQLRequest({
-          httpGraphQLRequest: { method: (req.method ?? 'GET').toUpperCase(), headers: toHeaderMap(req), search, body: toRun },
+          httpGraphQLRequest: {
+            method: (req.method ?? 'GET').toUpperCase(),
+            headers: toHeaderMap(req),
+            search,
+            body: toRun,
+          },
           context: request.context,
         });
   for (const [key, value] of response.headers) res.setHeader(key, value);
@@ -255,12 +283,22 @@ export function createHttpServer(
         return sendRequestError(req, res, new HttpError(502, code, (error as Error).message), headers);
       }
       // A client that hung up mid-request is not a server fault.
-      if (req.destroyed || (error as { code?: string }).code === 'ECONNRESET' || (error as Error).message === 'aborted') {
+      if (
+        req.destroyed ||
+        (error as { code?: string }).code === 'ECONNRESET' ||
+        (error as Error).message === 'aborted'
+      ) {
         options.log.debug({ url: req.url }, 'client went away');
         return res.destroy();
       }
       options.log.error({ err: error, url: req.url }, 'request failed');
-      if (!res.headersSent) sendRequestError(req, res, new HttpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'), headers);
+      if (!res.headersSent)
+        sendRequestError(
+          req,
+          res,
+          new HttpError(500, ErrorCode.INTERNAL_SERVER_ERROR, 'Internal server error'),
+          headers,
+        );
       else res.destroy();
     });
   });

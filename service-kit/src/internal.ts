@@ -25,12 +25,15 @@ export function createInternalClient(options: { caller: string; signingSecret: s
     } catch {
       throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `Internal service at ${new URL(url).host} is unreachable`);
     }
-    const payload = (await response.json().catch(() => null)) as { errors?: { message: string; extensions?: { code?: string } }[] } | null;
+    const payload = (await response.json().catch(() => null)) as {
+      errors?: { message: string; extensions?: { code?: string } }[];
+    } | null;
     if (!response.ok) {
       const first = payload?.errors?.[0];
       const code = first?.extensions?.code;
       // Input errors found by the callee are the client's to fix; anything else is ours.
-      if (code === ErrorCode.BAD_USER_INPUT || code === ErrorCode.NOT_FOUND) throw codedError(code, first?.message ?? 'Bad input');
+      if (code === ErrorCode.BAD_USER_INPUT || code === ErrorCode.NOT_FOUND)
+        throw codedError(code, first?.message ?? 'Bad input');
       throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, `Internal service answered ${response.status}`);
     }
     return payload as T;

@@ -8,7 +8,15 @@ export function createLogger(service: string, level = 'info'): Logger {
     name: service,
     level,
     redact: {
-      paths: ['*.authorization', '*.password', '*.secret', '*.token', '*["x-api-key"]', '*["x-memegraph-viewer"]', 'apiKey'],
+      paths: [
+        '*.authorization',
+        '*.password',
+        '*.secret',
+        '*.token',
+        '*["x-api-key"]',
+        '*["x-memegraph-viewer"]',
+        'apiKey',
+      ],
       censor: '[redacted]',
     },
   });

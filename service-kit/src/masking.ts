@@ -17,7 +17,11 @@ export function maskErrors(log: Logger) {
     const original = unwrapResolverError(error);
     const refused = clientErrorOfDatabase(original);
     if (refused) {
-      return { message: refused.message, ...(formatted.path ? { path: formatted.path } : {}), extensions: { ...refused.extensions } };
+      return {
+        message: refused.message,
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { ...refused.extensions },
+      };
     }
     log.error({ err: original, path: formatted.path }, 'unexpected error');
     return {

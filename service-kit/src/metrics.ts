@@ -58,13 +58,27 @@ export function createMetricsGuard(access: MetricsAccess): (req: IncomingMessage
     if (isLoopbackAddress(address)) return;
     const given = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     if (expected && given !== undefined && timingSafeEqual(digest(given), expected)) return;
-    if (expected) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, '/metrics needs the metrics token (Authorization: Bearer <METRICS_TOKEN>)');
-    throw new HttpError(403, ErrorCode.FORBIDDEN, '/metrics answers loopback clients only; set METRICS_TOKEN to let a scraper elsewhere in');
+    if (expected)
+      throw new HttpError(
+        401,
+        ErrorCode.UNAUTHENTICATED,
+        '/metrics needs the metrics token (Authorization: Bearer <METRICS_TOKEN>)',
+      );
+    throw new HttpError(
+      403,
+      ErrorCode.FORBIDDEN,
+      '/metrics answers loopback clients only; set METRICS_TOKEN to let a scraper elsewhere in',
+    );
   };
 }
 
 /** Serves a registry at `/metrics` to those `guard` lets in. */
-export async function serveMetrics(req: IncomingMessage, res: ServerResponse, registry: Registry, guard: (req: IncomingMessage) => void): Promise<void> {
+export async function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  registry: Registry,
+  guard: (req: IncomingMessage) => void,
+): Promise<void> {
   guard(req);
   const text = await registry.metrics();
   res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(text);

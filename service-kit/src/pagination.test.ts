@@ -11,7 +11,9 @@ describe('cursors and page sizes', () => {
 
   it('rejects cursors of another kind or garbage with BAD_USER_INPUT', () => {
     for (const bad of [encodeCursor('user', '42'), 'garbage', encodeCursor('meme', '1; DROP TABLE memes')]) {
-      expect(() => decodeCursor('meme', bad)).toThrow(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+      expect(() => decodeCursor('meme', bad)).toThrow(
+        expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }),
+      );
     }
   });
 

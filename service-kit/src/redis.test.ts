@@ -19,7 +19,15 @@ describe('Redis settings', () => {
   });
 
   it('name REDIS_CLUSTER_NODES when a node is not host:port', () => {
-    for (const bad of ['redis-a', 'redis-a:7000,', 'redis-a:0', 'redis-a:70000', ':7000', 'redis-a:7000:1', 'redis://a:7000']) {
+    for (const bad of [
+      'redis-a',
+      'redis-a:7000,',
+      'redis-a:0',
+      'redis-a:70000',
+      ':7000',
+      'redis-a:7000:1',
+      'redis://a:7000',
+    ]) {
       expect(() => target({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES: .* is not host:port/);
     }
   });
@@ -32,6 +40,8 @@ describe('Redis settings', () => {
 
   it('refuse braces in REDIS_PREFIX, which would move keys between cluster slots', () => {
     expect(readConfig(redisEnv, {}).REDIS_PREFIX).toBe('memegraph:');
-    expect(() => readConfig(redisEnv, { REDIS_PREFIX: '{memegraph}:' })).toThrow(/REDIS_PREFIX: must not contain \{ or \}/);
+    expect(() => readConfig(redisEnv, { REDIS_PREFIX: '{memegraph}:' })).toThrow(
+      /REDIS_PREFIX: must not contain \{ or \}/,
+    );
   });
 });

@@ -33,7 +33,10 @@ export const redisEnv = {
         const match = HOST_PORT.exec(item);
         const port = Number(match?.[3]);
         if (!match || port < 1 || port > 65535) {
-          ctx.addIssue({ code: 'custom', message: `"${item}" is not host:port (a comma-separated list, e.g. 10.0.0.1:7000,10.0.0.2:7000)` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${item}" is not host:port (a comma-separated list, e.g. 10.0.0.1:7000,10.0.0.2:7000)`,
+          });
           return z.NEVER;
         }
         nodes.push({ host: match[1] ?? match[2]!, port });
@@ -49,9 +52,14 @@ export const redisEnv = {
 };
 
 /** Which Redis the settings read with `redisEnv` name, if any; both at once is a configuration error. */
-export function redisTargetOf(config: { REDIS_URL?: string; REDIS_CLUSTER_NODES?: RedisNode[] }): RedisTarget | undefined {
+export function redisTargetOf(config: {
+  REDIS_URL?: string;
+  REDIS_CLUSTER_NODES?: RedisNode[];
+}): RedisTarget | undefined {
   if (config.REDIS_URL && config.REDIS_CLUSTER_NODES) {
-    throw new Error('Invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+    throw new Error(
+      'Invalid configuration:\n  REDIS_CLUSTER_NODES: set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+    );
   }
   if (config.REDIS_URL) return { url: config.REDIS_URL };
   if (config.REDIS_CLUSTER_NODES) return { clusterNodes: config.REDIS_CLUSTER_NODES };
@@ -81,9 +89,21 @@ export interface RedisConnectionOptions {
  */
 export function createRedis(url: string, name: string, options?: RedisConnectionOptions): Redis;
 export function createRedis(target: RedisTarget, name: string, options?: RedisConnectionOptions): RedisClient;
-export function createRedis(target: string | RedisTarget, name: string, options: RedisConnectionOptions = {}): RedisClient {
-  const node = { connectionName: name, maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest, connectTimeout: 2_000 };
-  const common = { enableOfflineQueue: options.offlineQueue ?? false, enableReadyCheck: true, enableAutoPipelining: options.autoPipelining ?? false };
+export function createRedis(
+  target: string | RedisTarget,
+  name: string,
+  options: RedisConnectionOptions = {},
+): RedisClient {
+  const node = {
+    connectionName: name,
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
+    connectTimeout: 2_000,
+  };
+  const common = {
+    enableOfflineQueue: options.offlineQueue ?? false,
+    enableReadyCheck: true,
+    enableAutoPipelining: options.autoPipelining ?? false,
+  };
   const redis: RedisClient =
     typeof target === 'object' && 'clusterNodes' in target
       ? new Cluster(target.clusterNodes, {

@@ -2,7 +2,8 @@ import { GraphQLScalarType, Kind } from 'graphql';
 import { badUserInput } from './errors';
 
 function toDate(value: unknown): Date {
-  const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+  const date =
+    value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
   if (!date || Number.isNaN(date.getTime())) throw badUserInput('DateTime must be an ISO 8601 date and time');
   return date;
 }

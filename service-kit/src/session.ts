@@ -21,7 +21,10 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 export const isSessionId = (value: unknown): value is string => typeof value === 'string' && SESSION_ID.test(value);
 
-export async function signSessionToken(session: SessionClaims & { expiresAt: Date }, secret: Uint8Array): Promise<string> {
+export async function signSessionToken(
+  session: SessionClaims & { expiresAt: Date },
+  secret: Uint8Array,
+): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(session.userId)

@@ -2,16 +2,34 @@ import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { ApolloServer, type BaseContext } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { ErrorCode } from './errors';
-import { HttpError, closeServer, createHttpServer, executeGraphQL, listen, readJsonBody, sendError, sendJson } from './http';
+import {
+  HttpError,
+  closeServer,
+  createHttpServer,
+  executeGraphQL,
+  listen,
+  readJsonBody,
+  sendError,
+  sendJson,
+} from './http';
 import type { Logger } from './log';
 import { LATENCY_BUCKETS, createMetrics, createMetricsGuard, serveMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
 import { VIEWER_HEADER, ViewerSignatureError, createViewerVerifier, secretKey, type Viewer } from './viewer';
 
 /** An extra HTTP route of a subgraph (images, internal endpoints). Returns false when it does not match. */
-export type Route = (req: IncomingMessage, res: ServerResponse, url: URL, viewer: () => Promise<Viewer>) => Promise<boolean>;
+export type Route = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  viewer: () => Promise<Viewer>,
+) => Promise<boolean>;
 
 export interface SubgraphServerOptions<C extends BaseContext> {
   name: string;
@@ -47,7 +65,9 @@ export interface SubgraphServer {
  * A subgraph's HTTP server: `/health`, its own routes, and `/graphql`, which
  * refuses every call that does not carry a valid viewer signature from the router.
  */
-export async function createSubgraphServer<C extends BaseContext>(options: SubgraphServerOptions<C>): Promise<SubgraphServer> {
+export async function createSubgraphServer<C extends BaseContext>(
+  options: SubgraphServerOptions<C>,
+): Promise<SubgraphServer> {
   const verifyViewer = createViewerVerifier(secretKey(options.signingSecret));
   const bodyLimit = options.bodyLimitBytes ?? 1024 * 1024;
   const apollo = new ApolloServer<C>({
@@ -64,26 +84,40 @@ export async function createSubgraphServer<C extends BaseContext>(options: Subgr
     // and ran on every field of every answer (5% of the subgraphs' busy CPU under uncached-cross-subgraph,
     // before the garbage it left).
     // Nobody browses a subgraph: no landing page either.
-    plugins: [ApolloServerPluginInlineTraceDisabled(), ApolloServerPluginCacheControlDisabled(), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginLandingPageDisabled(),
+    ],
   });
   await apollo.start();
 
   const readViewer = async (req: IncomingMessage): Promise<Viewer> => {
     const header = req.headers[VIEWER_HEADER];
     if (typeof header !== 'string' || header.length === 0) {
-      throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Calls to the ${options.name} subgraph must come through the Memegraph router`);
+      throw new HttpError(
+        401,
+        ErrorCode.UNAUTHENTICATED,
+        `Calls to the ${options.name} subgraph must come through the Memegraph router`,
+      );
     }
     try {
       return await verifyViewer(header);
     } catch (error) {
-      if (error instanceof ViewerSignatureError) throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Refused: ${error.message}`);
+      if (error instanceof ViewerSignatureError)
+        throw new HttpError(401, ErrorCode.UNAUTHENTICATED, `Refused: ${error.message}`);
       throw error;
     }
   };
 
   const stats = { graphqlRequests: 0 };
   const metrics = options.metrics ?? createMetrics(options.name);
-  const requests = metrics.histogram('subgraph_request_duration_seconds', 'GraphQL requests served, by outcome', ['status'], LATENCY_BUCKETS);
+  const requests = metrics.histogram(
+    'subgraph_request_duration_seconds',
+    'GraphQL requests served, by outcome',
+    ['status'],
+    LATENCY_BUCKETS,
+  );
   const metricsGuard = createMetricsGuard({ token: options.metricsToken });
   let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

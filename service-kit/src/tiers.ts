@@ -124,7 +124,9 @@ export function loadTiers(json: string | undefined): TierTable {
   }
   const overrides = z.partialRecord(z.enum(TIERS), tierLimits.partial().strict()).safeParse(raw);
   if (!overrides.success) {
-    throw new Error(`Invalid configuration:\n  TIERS_JSON: ${overrides.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    throw new Error(
+      `Invalid configuration:\n  TIERS_JSON: ${overrides.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
   }
   const table = { ...DEFAULT_TIERS };
   for (const tier of TIERS) table[tier] = { ...DEFAULT_TIERS[tier], ...overrides.data[tier] };

@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SignJWT } from 'jose';
-import { ViewerSignatureError, createViewerSigner, createViewerVerifier, secretKey, signViewer, verifyViewer, type Viewer } from './viewer';
+import {
+  ViewerSignatureError,
+  createViewerSigner,
+  createViewerVerifier,
+  secretKey,
+  signViewer,
+  verifyViewer,
+  type Viewer,
+} from './viewer';
 
 const key = secretKey('a'.repeat(40));
 const viewer: Viewer = { kind: 'user', userId: '7', tier: 'premium', scopes: ['memes:ai'] };
@@ -40,11 +48,17 @@ describe('the subgraph verifier', () => {
     expect(await verify(token)).toEqual(viewer);
 
     const tampered = token.split('.');
-    tampered[1] = Buffer.from(JSON.stringify({ v: { ...viewer, tier: 'enterprise' }, exp: Math.floor(Date.now() / 1000) + 60 })).toString('base64url');
+    tampered[1] = Buffer.from(
+      JSON.stringify({ v: { ...viewer, tier: 'enterprise' }, exp: Math.floor(Date.now() / 1000) + 60 }),
+    ).toString('base64url');
     await expect(verify(tampered.join('.'))).rejects.toThrow(ViewerSignatureError);
     await expect(verify(await signViewer(viewer, secretKey('b'.repeat(40))))).rejects.toThrow(ViewerSignatureError);
     // Without an expiry a token is refused: nothing is remembered for ever.
-    const forever = await new SignJWT({ v: viewer }).setProtectedHeader({ alg: 'HS256' }).setIssuer('memegraph-router').setAudience('memegraph-subgraph').sign(key);
+    const forever = await new SignJWT({ v: viewer })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('memegraph-router')
+      .setAudience('memegraph-subgraph')
+      .sign(key);
     await expect(verify(forever)).rejects.toThrow(ViewerSignatureError);
 
     // Past its exp the remembered token is checked again, and refused.

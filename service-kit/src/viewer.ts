@@ -14,8 +14,18 @@ export const VIEWER_HEADER = 'x-memegraph-viewer';
 const AUDIENCE = 'memegraph-subgraph';
 const ISSUER = 'memegraph-router';
 
-export const anonymousViewer = (clientIp?: string): Viewer => ({ kind: 'anonymous', tier: 'anonymous', scopes: [], clientIp });
-export const serviceViewer = (service: string): Viewer => ({ kind: 'service', service, tier: 'enterprise', scopes: [] });
+export const anonymousViewer = (clientIp?: string): Viewer => ({
+  kind: 'anonymous',
+  tier: 'anonymous',
+  scopes: [],
+  clientIp,
+});
+export const serviceViewer = (service: string): Viewer => ({
+  kind: 'service',
+  service,
+  tier: 'enterprise',
+  scopes: [],
+});
 
 export const hasScope = (viewer: Viewer, scope: string) => viewer.scopes.includes(scope);
 export const viewerUserId = (viewer: Viewer): string | null => (viewer.kind === 'user' ? viewer.userId : null);

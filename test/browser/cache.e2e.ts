@@ -66,7 +66,10 @@ async function signUpAccount(handle: string, plan?: 'PREMIUM') {
   const response = await fetch(`${stack.routerUrl}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: `mutation($h: String!, $p: String!) { signUp(handle: $h, password: $p) { token } }`, variables: { h: handle, p: PASSWORD } }),
+    body: JSON.stringify({
+      query: `mutation($h: String!, $p: String!) { signUp(handle: $h, password: $p) { token } }`,
+      variables: { h: handle, p: PASSWORD },
+    }),
   });
   const { data } = (await response.json()) as { data: { signUp: { token: string } } };
   if (plan) {

@@ -13,7 +13,10 @@ describe('the explorer in Chromium', () => {
   let session: BrowserPage;
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack({ routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } }), launchBrowser()]);
+    [stack, browser] = await Promise.all([
+      startStack({ routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } }),
+      launchBrowser(),
+    ]);
   });
 
   afterEach(async () => {
@@ -39,8 +42,16 @@ describe('the explorer in Chromium', () => {
 
   it('runs an example operation and shows its result', async () => {
     const page = await open('example');
-    const expected = await gql<{ trending: { title: string }[] }>(`${stack.routerUrl}/graphql`, '{ trending(first: 5) { title } }');
-    await poll(() => page.getByRole('tab').allInnerTexts()).toEqual(['TrendingMemes', 'SearchMemes', 'Me', 'Templates']);
+    const expected = await gql<{ trending: { title: string }[] }>(
+      `${stack.routerUrl}/graphql`,
+      '{ trending(first: 5) { title } }',
+    );
+    await poll(() => page.getByRole('tab').allInnerTexts()).toEqual([
+      'TrendingMemes',
+      'SearchMemes',
+      'Me',
+      'Templates',
+    ]);
     await page.locator('.graphiql-execute-button').click();
     await poll(response).toContain('"trending"');
     // The panel draws the lines in view: the first memes, in the API's order.
@@ -63,7 +74,9 @@ describe('the explorer in Chromium', () => {
 
   it('sends the API key from its field with a typed query', async () => {
     const account = await signUp(stack.routerUrl, 'explorer_user');
-    const created = await account.client<{ createApiKey: { secret: string } }>('mutation { createApiKey(name: "explorer") { secret } }');
+    const created = await account.client<{ createApiKey: { secret: string } }>(
+      'mutation { createApiKey(name: "explorer") { secret } }',
+    );
     const page = await open('api-key');
     await page.locator('#api-key').fill(created.body.data!.createApiKey.secret);
     const editor = page.locator('.graphiql-query-editor .CodeMirror').first();

@@ -28,7 +28,12 @@ async function readOperation(request: Request): Promise<SentOperation> {
           extensions: JSON.parse(url.searchParams.get('extensions') ?? '{}') as unknown,
           variables: JSON.parse(url.searchParams.get('variables') ?? '{}') as unknown,
         }
-      : (request.postDataJSON() as { query?: string; operationName?: string; extensions?: unknown; variables?: unknown });
+      : (request.postDataJSON() as {
+          query?: string;
+          operationName?: string;
+          extensions?: unknown;
+          variables?: unknown;
+        });
   const { persistedQuery } = (params.extensions ?? {}) as { persistedQuery?: { sha256Hash?: string } };
   const headers = await request.allHeaders();
   return {
@@ -43,7 +48,9 @@ async function readOperation(request: Request): Promise<SentOperation> {
 
 /** The `meme-<id>-title` ids of the cards in a list, in order. */
 async function memeIds(list: Locator): Promise<string[]> {
-  const labels = await list.getByRole('article').evaluateAll((cards) => cards.map((card) => card.getAttribute('aria-labelledby') ?? ''));
+  const labels = await list
+    .getByRole('article')
+    .evaluateAll((cards) => cards.map((card) => card.getAttribute('aria-labelledby') ?? ''));
   return labels.map((label) => label.replace(/^meme-(.+)-title$/, '$1'));
 }
 
@@ -153,7 +160,11 @@ describe('the gallery in Chromium, served by the router', () => {
 
     const sentBefore = operations.length;
     await nav('Trending').click();
-    await poll(() => card(trending, id!).getByText(/^Score:/).textContent()).toBe(`Score: ${score + 1}`);
+    await poll(() =>
+      card(trending, id!)
+        .getByText(/^Score:/)
+        .textContent(),
+    ).toBe(`Score: ${score + 1}`);
     expect(operations.length, 'trending came from the cache').toBe(sentBefore);
     const stored = await stack.dbs.memes.query<{ score: number }>('SELECT score FROM memes WHERE id = $1', [id]);
     expect(stored).toEqual([{ score: score + 1 }]);
@@ -162,7 +173,9 @@ describe('the gallery in Chromium, served by the router', () => {
 
   it('searches for the meme, opens its page with the viewer’s own vote, and browses one of its tags', async () => {
     const { page } = session;
-    const title = (await card(page.getByRole('list', { name: 'Trending memes' }), voted.id).getByRole('heading').textContent())!;
+    const title = (await card(page.getByRole('list', { name: 'Trending memes' }), voted.id)
+      .getByRole('heading')
+      .textContent())!;
     const search = page.getByRole('search');
     await search.getByLabel('Search memes').fill(title);
     await search.getByRole('button', { name: 'Search' }).click();
@@ -190,12 +203,16 @@ describe('the gallery in Chromium, served by the router', () => {
     await nav('Account').click();
     await page.getByRole('button', { name: 'Upgrade to Memes AI' }).click();
     await poll(() => page.getByText('Welcome to Memes AI: your feed now includes AI memes.').isVisible()).toBe(true);
-    await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(`Signed in as @${handle} · Memes AI (premium)`);
+    await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(
+      `Signed in as @${handle} · Memes AI (premium)`,
+    );
     await session.screenshot('08-upgraded');
 
     await nav('Feed').click();
     await poll(() => feed().getByRole('article').count()).toBe(12);
-    const aiCards = feed().locator('article').filter({ has: page.getByText('AI meme', { exact: true }) });
+    const aiCards = feed()
+      .locator('article')
+      .filter({ has: page.getByText('AI meme', { exact: true }) });
     await poll(() => aiCards.count()).toBeGreaterThan(0);
     // The newest seeded meme (60) is an AI meme: hidden before, first now.
     expect((await memeIds(feed()))[0]).toBe('60');
@@ -224,7 +241,9 @@ describe('the gallery in Chromium, served by the router', () => {
     expect(polls[0]?.variables.waitSeconds).toBe(0);
 
     await nav('Feed').click();
-    await poll(async () => (await feed().getByRole('article').first().getByRole('img').getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
+    await poll(async () =>
+      (await feed().getByRole('article').first().getByRole('img').getAttribute('alt'))?.startsWith(`Meme: ${prompt}`),
+    ).toBe(true);
     await session.screenshot('11-feed-with-generated-meme');
   });
 
@@ -251,7 +270,9 @@ describe('the gallery in Chromium, served by the router', () => {
 
     await form.getByLabel('Password').fill('a long gallery password');
     await form.getByRole('button', { name: 'Log in' }).click();
-    await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(`Signed in as @${handle} · Memes AI (premium)`);
+    await poll(() => page.getByText(`Signed in as @${handle}`).textContent()).toBe(
+      `Signed in as @${handle} · Memes AI (premium)`,
+    );
     await poll(async () => (await memeIds(feed()))[0]).toMatch(/^\d+$/);
     expect(await feed().locator('article').first().getByText('AI meme', { exact: true }).count()).toBe(1);
   });
@@ -260,19 +281,42 @@ describe('the gallery in Chromium, served by the router', () => {
     const sent = await Promise.all(operations);
     const ids = new Set(manifest.operations.map((operation) => operation.id));
     expect(sent.length).toBeGreaterThan(10);
-    expect(sent.filter((operation) => operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT_NAME)).toEqual([]);
+    expect(
+      sent.filter(
+        (operation) =>
+          operation.hasQueryText || !ids.has(operation.hash ?? '') || operation.clientName !== GALLERY_CLIENT_NAME,
+      ),
+    ).toEqual([]);
     expect(new Set(sent.map((operation) => operation.operationName))).toEqual(
-      new Set(['Feed', 'TrendingMemes', 'SearchMemes', 'MemeById', 'MemesPage', 'SignUp', 'LogIn', 'LogOut', 'Me', 'Vote', 'Subscribe', 'GenerateMeme', 'Generation']),
+      new Set([
+        'Feed',
+        'TrendingMemes',
+        'SearchMemes',
+        'MemeById',
+        'MemesPage',
+        'SignUp',
+        'LogIn',
+        'LogOut',
+        'Me',
+        'Vote',
+        'Subscribe',
+        'GenerateMeme',
+        'Generation',
+      ]),
     );
     expect(session.blocked).toEqual([]);
     expect(session.pageErrors).toEqual([]);
     // The browser reports the one refused log-in (HTTP 401) itself; nothing else went wrong.
-    expect(session.consoleErrors).toEqual(['Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
+    expect(session.consoleErrors).toEqual([
+      'Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+    ]);
   });
 
   it('the router enforced the manifest for the gallery: query text under its name is refused, and other clients are not held to it', async () => {
     const text = '{ trending(first: 1) { id } }';
-    const asGallery = await gql(`${stack.routerUrl}/graphql`, text, undefined, { 'apollographql-client-name': GALLERY_CLIENT_NAME });
+    const asGallery = await gql(`${stack.routerUrl}/graphql`, text, undefined, {
+      'apollographql-client-name': GALLERY_CLIENT_NAME,
+    });
     expect(asGallery.status).toBe(400);
     expect(asGallery.body.errors?.map((error) => error.extensions?.code)).toEqual(['PERSISTED_QUERY_NOT_IN_LIST']);
     const asAnotherClient = await gql(`${stack.routerUrl}/graphql`, text);

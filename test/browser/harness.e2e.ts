@@ -15,10 +15,13 @@ describe('browser test harness', () => {
   beforeAll(async () => {
     browser = await launchBrowser();
     server = http.createServer((req, res) => {
-      if (req.url === '/local.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end('from this machine');
+      if (req.url === '/local.txt')
+        return res.writeHead(200, { 'content-type': 'text/plain' }).end('from this machine');
       if (req.url === '/cached.txt') {
         cachedServed++;
-        return res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' }).end(`answer ${cachedServed}`);
+        return res
+          .writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' })
+          .end(`answer ${cachedServed}`);
       }
       res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>fence</title>
         <img src="http://memegraph.invalid/pixel.png">
@@ -39,10 +42,23 @@ describe('browser test harness', () => {
   });
 
   it('tells loopback addresses from everything else', () => {
-    for (const url of ['http://127.0.0.1:4000/graphql', 'http://localhost:3000/', 'http://[::1]:80/', 'http://127.8.9.10/', 'data:text/plain,x']) {
+    for (const url of [
+      'http://127.0.0.1:4000/graphql',
+      'http://localhost:3000/',
+      'http://[::1]:80/',
+      'http://127.8.9.10/',
+      'data:text/plain,x',
+    ]) {
       expect(isLoopbackUrl(url), url).toBe(true);
     }
-    for (const url of ['http://192.168.1.10/', 'https://unpkg.com/graphiql', 'http://10.0.0.1/', 'http://[::2]/', 'http://127.0.0.1.example.com/', 'not a url']) {
+    for (const url of [
+      'http://192.168.1.10/',
+      'https://unpkg.com/graphiql',
+      'http://10.0.0.1/',
+      'http://[::2]/',
+      'http://127.0.0.1.example.com/',
+      'not a url',
+    ]) {
       expect(isLoopbackUrl(url), url).toBe(false);
     }
   });
@@ -68,7 +84,15 @@ describe('browser test harness', () => {
       await session.page.goto(`${origin}/local.txt`);
       const targets = ['http://169.254.169.254/latest/meta-data/', 'http://192.0.2.1/', 'http://[2001:db8::1]/'];
       const outcomes = await session.page.evaluate(
-        (urls) => Promise.all(urls.map((url) => fetch(url, { mode: 'no-cors' }).then(() => 'reached', () => 'refused'))),
+        (urls) =>
+          Promise.all(
+            urls.map((url) =>
+              fetch(url, { mode: 'no-cors' }).then(
+                () => 'reached',
+                () => 'refused',
+              ),
+            ),
+          ),
         targets,
       );
       expect(outcomes).toEqual(targets.map(() => 'refused'));

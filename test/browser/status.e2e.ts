@@ -5,7 +5,6 @@ import { gql } from '../support/client';
 import { launchBrowser, openPage, poll } from '../support/browser';
 import { GENEROUS_ANONYMOUS, startStack, type Stack } from '../support/stack';
 
-
 /** What a chart shows: its line(s) and the number in its caption. */
 async function chart(page: Page, name: string) {
   const figure = page.locator(`[data-chart="${name}"]`);
@@ -21,7 +20,10 @@ describe('the status page in Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startStack({ routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } }), launchBrowser()]);
+    [stack, browser] = await Promise.all([
+      startStack({ routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } }),
+      launchBrowser(),
+    ]);
   });
 
   afterAll(async () => {
@@ -34,7 +36,14 @@ describe('the status page in Chromium', () => {
     // viewers there, so part of the load below is refused and rejections move too.
     const router = await stack.addRouter({
       STATUS_SAMPLE_MS: '500',
-      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 100_000, maxAliases: 1, maxCostPerOperation: 100_000, costBucketCapacity: 1_000_000 } }),
+      TIERS_JSON: JSON.stringify({
+        anonymous: {
+          requestsPerMinute: 100_000,
+          maxAliases: 1,
+          maxCostPerOperation: 100_000,
+          costBucketCapacity: 1_000_000,
+        },
+      }),
     });
     const session = await openPage(browser, 'status-live');
     let loading = true;
@@ -44,7 +53,11 @@ describe('the status page in Chromium', () => {
       await page.goto(`${router}/status`);
       await poll(() => page.locator('#state').getAttribute('data-state')).toBe('live');
       await poll(async () => (await chart(page, 'requests')).paths[0]?.length ?? 0).toBeGreaterThan(0);
-      const before = { requests: await chart(page, 'requests'), latency: await chart(page, 'latency'), rejections: await chart(page, 'rejections') };
+      const before = {
+        requests: await chart(page, 'requests'),
+        latency: await chart(page, 'latency'),
+        rejections: await chart(page, 'rejections'),
+      };
       expect(before.requests.last).toEqual([0]);
       expect(before.latency.last).toEqual([null, null]);
       await poll(() => page.locator('#subgraphs tbody tr').count()).toBe(3);
@@ -58,7 +71,9 @@ describe('the status page in Chromium', () => {
       load = (async () => {
         const statuses: number[] = [];
         while (loading) {
-          const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => gql(`${router}/graphql`, i === 0 ? refused : query)));
+          const answers = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => gql(`${router}/graphql`, i === 0 ? refused : query)),
+          );
           statuses.push(...answers.map((a) => a.status));
         }
         return statuses;
@@ -66,16 +81,30 @@ describe('the status page in Chromium', () => {
 
       // The newest interval drawn has requests, both latency lines and cache hits.
       await poll(async () => {
-        const [requests, latency, cache] = [await chart(page, 'requests'), await chart(page, 'latency'), await chart(page, 'cache')];
-        return (requests.last[0] ?? 0) > 0 && latency.last.every((v) => typeof v === 'number' && v > 0) && (cache.last[0] ?? 0) > 0;
+        const [requests, latency, cache] = [
+          await chart(page, 'requests'),
+          await chart(page, 'latency'),
+          await chart(page, 'cache'),
+        ];
+        return (
+          (requests.last[0] ?? 0) > 0 &&
+          latency.last.every((v) => typeof v === 'number' && v > 0) &&
+          (cache.last[0] ?? 0) > 0
+        );
       }, 30_000).toBe(true);
-      const after = { requests: await chart(page, 'requests'), latency: await chart(page, 'latency'), cache: await chart(page, 'cache') };
+      const after = {
+        requests: await chart(page, 'requests'),
+        latency: await chart(page, 'latency'),
+        cache: await chart(page, 'cache'),
+      };
       expect(after.requests.paths[0]).not.toBe(before.requests.paths[0]);
       expect(after.requests.now).toMatch(/^[\d,.]+\/s$/);
       // p50 and p99 of that interval, drawn as two lines.
       expect(after.latency.paths.every((d) => d.length > 0)).toBe(true);
       expect(after.cache.now).toMatch(/^\d+%$/);
-      await poll(async () => (await page.locator('[data-chart="rejections"] .legend').innerText()).includes('MAX_ALIASES_EXCEEDED')).toBe(true);
+      await poll(async () =>
+        (await page.locator('[data-chart="rejections"] .legend').innerText()).includes('MAX_ALIASES_EXCEEDED'),
+      ).toBe(true);
       const rejections = await chart(page, 'rejections');
       expect(rejections.paths[0]).not.toBe(before.rejections.paths[0]);
       await poll(() => page.locator('#totals').innerText()).toContain('rejected: MAX_ALIASES_EXCEEDED');
@@ -99,7 +128,9 @@ describe('the status page in Chromium', () => {
     const proxied = await stack.addRouter({ STATUS_SAMPLE_MS: '500', TRUST_PROXY: 'loopback' });
     const admin = await signUp(stack.routerUrl, 'status_operator');
     await stack.dbs.users.query(`UPDATE users SET is_admin = true WHERE id = $1`, [admin.id]);
-    const key = (await admin.client<{ createApiKey: { secret: string } }>('mutation { createApiKey(name: "status") { secret } }')).body.data!.createApiKey.secret;
+    const key = (
+      await admin.client<{ createApiKey: { secret: string } }>('mutation { createApiKey(name: "status") { secret } }')
+    ).body.data!.createApiKey.secret;
 
     const session = await openPage(browser, 'status-admin');
     try {
@@ -120,7 +151,9 @@ describe('the status page in Chromium', () => {
       expect(session.blocked).toEqual([]);
       expect(session.pageErrors).toEqual([]);
       // The refused read, as the browser logs it; nothing else went wrong.
-      expect(session.consoleErrors).toEqual(['Failed to load resource: the server responded with a status of 401 (Unauthorized)']);
+      expect(session.consoleErrors).toEqual([
+        'Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+      ]);
     } finally {
       await session.close();
     }

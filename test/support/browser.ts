@@ -67,13 +67,19 @@ export function isLoopbackUrl(raw: string): boolean {
 }
 
 /** Retries `read` until the matcher that follows holds: a page draws what it fetched a moment later. */
-export const poll = <T>(read: () => Promise<T> | T, timeoutMs = 15_000) => expect.poll(read, { timeout: timeoutMs, interval: 100 });
+export const poll = <T>(read: () => Promise<T> | T, timeoutMs = 15_000) =>
+  expect.poll(read, { timeout: timeoutMs, interval: 100 });
 
 export async function launchBrowser(): Promise<Browser> {
   const refusing = await startRefusingProxy();
   // Playwright makes a fresh, throw-away profile directory for each launch.
   const browser = await chromium
-    .launch({ executablePath: CHROMIUM_PATH, headless: true, chromiumSandbox: false, args: [...LAUNCH_ARGS, ...proxyArgs((refusing.address() as AddressInfo).port)] })
+    .launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      chromiumSandbox: false,
+      args: [...LAUNCH_ARGS, ...proxyArgs((refusing.address() as AddressInfo).port)],
+    })
     .catch((error: unknown) => {
       refusing.close();
       throw error;

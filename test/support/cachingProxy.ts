@@ -58,7 +58,15 @@ export function directives(header: string | string[] | undefined): Map<string, s
     const [rawName, ...rest] = part.split('=');
     const name = rawName!.trim().toLowerCase();
     if (!name) continue;
-    map.set(name, rest.length ? rest.join('=').trim().replace(/^"(.*)"$/, '$1') : true);
+    map.set(
+      name,
+      rest.length
+        ? rest
+            .join('=')
+            .trim()
+            .replace(/^"(.*)"$/, '$1')
+        : true,
+    );
   }
   return map;
 }
@@ -85,7 +93,11 @@ function varyNames(headers: IncomingHttpHeaders): string[] {
 }
 
 /** Whether a shared cache may store this answer to a GET with these request headers, and for how long. */
-function storableLifetime(requestHeaders: IncomingHttpHeaders, status: number, responseHeaders: IncomingHttpHeaders): number | null {
+function storableLifetime(
+  requestHeaders: IncomingHttpHeaders,
+  status: number,
+  responseHeaders: IncomingHttpHeaders,
+): number | null {
   if (!STORABLE_STATUS.has(status)) return null;
   const request = directives(requestHeaders['cache-control']);
   if (request.has('no-store')) return null;
@@ -93,7 +105,13 @@ function storableLifetime(requestHeaders: IncomingHttpHeaders, status: number, r
   if (response.has('no-store') || response.has('private')) return null;
   const sMaxAge = seconds(response.get('s-maxage'));
   const maxAge = seconds(response.get('max-age'));
-  if (requestHeaders.authorization !== undefined && !response.has('public') && sMaxAge === undefined && !response.has('must-revalidate')) return null;
+  if (
+    requestHeaders.authorization !== undefined &&
+    !response.has('public') &&
+    sMaxAge === undefined &&
+    !response.has('must-revalidate')
+  )
+    return null;
   const lifetime = sMaxAge ?? maxAge;
   // Only explicit freshness: a shared cache may use heuristics, this one does not need to.
   return lifetime === undefined ? null : lifetime;
@@ -117,7 +135,11 @@ export async function startCachingProxy(target: string, options: CachingProxyOpt
       const entry = entries.get(key)?.find((candidate) => matches(candidate, req.headers));
       if (entry && currentAge(entry) < entry.lifetime) {
         stats.hits++;
-        const headers: OutgoingHttpHeaders = { ...entry.headers, age: String(currentAge(entry)), 'x-proxy-cache': 'HIT' };
+        const headers: OutgoingHttpHeaders = {
+          ...entry.headers,
+          age: String(currentAge(entry)),
+          'x-proxy-cache': 'HIT',
+        };
         res.writeHead(entry.status, headers).end(entry.body);
         return;
       }
@@ -127,36 +149,41 @@ export async function startCachingProxy(target: string, options: CachingProxyOpt
     req.on('end', () => {
       stats.forwarded++;
       const headers = { ...req.headers, host: upstream.host };
-      const outgoing = http.request({ host: upstream.hostname, port: upstream.port, path: key, method, headers }, (answer) => {
-        const body: Buffer[] = [];
-        answer.on('data', (chunk: Buffer) => body.push(chunk));
-        answer.on('end', () => {
-          const status = answer.statusCode ?? 502;
-          const payload = Buffer.concat(body);
-          if (method === 'GET') {
-            const lifetime = storableLifetime(req.headers, status, answer.headers);
-            if (lifetime !== null) {
-              const names = varyNames(answer.headers);
-              const stored: Stored = {
-                status,
-                headers: { ...answer.headers },
-                body: payload,
-                varied: new Map(names.filter((name) => name !== '*').map((name) => [name, headerValue(req.headers, name)])),
-                varyAny: names.includes('*'),
-                lifetime,
-                ageAtArrival: seconds(answer.headers.age) ?? 0,
-                arrivedAt: now(),
-              };
-              // One entry per variant: a new answer replaces the one for the same request headers.
-              const others = (entries.get(key) ?? []).filter((entry) => !matches(entry, req.headers));
-              entries.set(key, [...others, stored]);
+      const outgoing = http.request(
+        { host: upstream.hostname, port: upstream.port, path: key, method, headers },
+        (answer) => {
+          const body: Buffer[] = [];
+          answer.on('data', (chunk: Buffer) => body.push(chunk));
+          answer.on('end', () => {
+            const status = answer.statusCode ?? 502;
+            const payload = Buffer.concat(body);
+            if (method === 'GET') {
+              const lifetime = storableLifetime(req.headers, status, answer.headers);
+              if (lifetime !== null) {
+                const names = varyNames(answer.headers);
+                const stored: Stored = {
+                  status,
+                  headers: { ...answer.headers },
+                  body: payload,
+                  varied: new Map(
+                    names.filter((name) => name !== '*').map((name) => [name, headerValue(req.headers, name)]),
+                  ),
+                  varyAny: names.includes('*'),
+                  lifetime,
+                  ageAtArrival: seconds(answer.headers.age) ?? 0,
+                  arrivedAt: now(),
+                };
+                // One entry per variant: a new answer replaces the one for the same request headers.
+                const others = (entries.get(key) ?? []).filter((entry) => !matches(entry, req.headers));
+                entries.set(key, [...others, stored]);
+              }
+            } else if (method !== 'HEAD' && status < 400) {
+              entries.delete(key);
             }
-          } else if (method !== 'HEAD' && status < 400) {
-            entries.delete(key);
-          }
-          res.writeHead(status, { ...answer.headers, 'x-proxy-cache': 'MISS' }).end(payload);
-        });
-      });
+            res.writeHead(status, { ...answer.headers, 'x-proxy-cache': 'MISS' }).end(payload);
+          });
+        },
+      );
       outgoing.on('error', () => {
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end('upstream failed');

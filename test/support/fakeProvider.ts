@@ -63,7 +63,11 @@ function readMaterial(text: string | undefined): Material {
     const value: unknown = JSON.parse(text ?? '');
     if (typeof value === 'object' && value !== null) {
       const m = value as Partial<Material>;
-      return { prompt: String(m.prompt ?? ''), template: String(m.template ?? 'Meme'), examples: Array.isArray(m.examples) ? m.examples : [] };
+      return {
+        prompt: String(m.prompt ?? ''),
+        template: String(m.template ?? 'Meme'),
+        examples: Array.isArray(m.examples) ? m.examples : [],
+      };
     }
   } catch {
     // A user message that is not our JSON: treat it all as the prompt.
@@ -84,7 +88,12 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
 /** A real HTTP server speaking the OpenAI-compatible and Gemini-style APIs, on port 0. */
 export async function startFakeProvider(options: FakeProviderOptions = {}): Promise<FakeProvider> {
   const keys =
-    typeof options.keys === 'object' ? [...options.keys] : Array.from({ length: options.keys ?? 17 }, (_, i) => `sk-fake-${String(i).padStart(2, '0')}-${Math.random().toString(36).slice(2, 12)}`);
+    typeof options.keys === 'object'
+      ? [...options.keys]
+      : Array.from(
+          { length: options.keys ?? 17 },
+          (_, i) => `sk-fake-${String(i).padStart(2, '0')}-${Math.random().toString(36).slice(2, 12)}`,
+        );
   const latencyMs = options.latencyMs ?? 2;
   const slowMs = options.slowMs ?? 10_000;
   const modes = new Map<string, FakeKeyMode>(keys.map((k) => [k, 'ok']));
@@ -114,7 +123,7 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     if (req.method !== 'POST' || (!gemini && !openai)) return send(res, 404, { error: { message: 'Not found' } });
 
     const key = gemini
-      ? (req.headers['x-goog-api-key'] as string | undefined) ?? url.searchParams.get('key') ?? ''
+      ? ((req.headers['x-goog-api-key'] as string | undefined) ?? url.searchParams.get('key') ?? '')
       : (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const body = await readBody(req);
     const mode = modes.get(key);
@@ -126,11 +135,20 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
     inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
     try {
       if (options.perKeyConcurrency !== undefined && (inFlight.get(key) ?? 0) > options.perKeyConcurrency) {
-        return send(res, 429, { error: { message: 'Rate limit reached for requests (concurrency)', code: 'rate_limit_exceeded' } }, { 'retry-after': '0' });
+        return send(
+          res,
+          429,
+          { error: { message: 'Rate limit reached for requests (concurrency)', code: 'rate_limit_exceeded' } },
+          { 'retry-after': '0' },
+        );
       }
       switch (mode) {
         case 'fail':
-          return send(res, gemini ? 503 : 500, { error: { message: gemini ? 'The model is overloaded.' : 'The server had an error while processing your request.' } });
+          return send(res, gemini ? 503 : 500, {
+            error: {
+              message: gemini ? 'The model is overloaded.' : 'The server had an error while processing your request.',
+            },
+          });
         case 'throttle':
           return send(
             res,
@@ -143,8 +161,19 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
             res,
             429,
             gemini
-              ? { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } }
-              : { error: { message: 'You exceeded your current quota, please check your plan and billing details.', code: 'insufficient_quota' } },
+              ? {
+                  error: {
+                    code: 429,
+                    message: 'Resource has been exhausted (e.g. check quota).',
+                    status: 'RESOURCE_EXHAUSTED',
+                  },
+                }
+              : {
+                  error: {
+                    message: 'You exceeded your current quota, please check your plan and billing details.',
+                    code: 'insufficient_quota',
+                  },
+                },
           );
         case 'reject':
           return send(res, gemini ? 403 : 401, { error: { message: `API key not valid: ${key}` } });
@@ -157,10 +186,17 @@ export async function startFakeProvider(options: FakeProviderOptions = {}): Prom
         messages?: { role?: string; content?: string }[];
         contents?: { parts?: { text?: string }[] }[];
       };
-      const userText = gemini ? request.contents?.[0]?.parts?.[0]?.text : request.messages?.filter((m) => m.role === 'user').at(-1)?.content;
-      const content = mode === 'garbage' ? `Sure! Here is a meme about it, key ${key}` : JSON.stringify(fakeMeme(readMaterial(userText)));
+      const userText = gemini
+        ? request.contents?.[0]?.parts?.[0]?.text
+        : request.messages?.filter((m) => m.role === 'user').at(-1)?.content;
+      const content =
+        mode === 'garbage'
+          ? `Sure! Here is a meme about it, key ${key}`
+          : JSON.stringify(fakeMeme(readMaterial(userText)));
       if (gemini) {
-        return send(res, 200, { candidates: [{ content: { role: 'model', parts: [{ text: content }] }, finishReason: 'STOP' }] });
+        return send(res, 200, {
+          candidates: [{ content: { role: 'model', parts: [{ text: content }] }, finishReason: 'STOP' }],
+        });
       }
       return send(res, 200, {
         id: `chatcmpl-${calls.get(key)}`,

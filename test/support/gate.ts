@@ -42,9 +42,16 @@ export async function startGate(target: string): Promise<Gate> {
     gate.arrivals++;
     const forward = async () => {
       const headers = Object.entries(req.headers).filter(([name]) => !hop.has(name)) as [string, string][];
-      const answer = await fetch(new URL(req.url ?? '/', target), { method: req.method, headers, body: req.method === 'POST' ? body : undefined });
+      const answer = await fetch(new URL(req.url ?? '/', target), {
+        method: req.method,
+        headers,
+        body: req.method === 'POST' ? body : undefined,
+      });
       const out = Buffer.from(await answer.arrayBuffer());
-      res.writeHead(answer.status, Object.fromEntries([...answer.headers].filter(([name]) => !hop.has(name) && name !== 'content-encoding')));
+      res.writeHead(
+        answer.status,
+        Object.fromEntries([...answer.headers].filter(([name]) => !hop.has(name) && name !== 'content-encoding')),
+      );
       res.end(out);
     };
     if (held) held.push((fail) => (fail ? req.socket.destroy() : void forward()));

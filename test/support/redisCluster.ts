@@ -38,7 +38,9 @@ function run(command: string, args: string[]): Promise<string> {
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`${command} ${args.join(' ')} exited ${code}:\n${output}`)),
+    );
   });
 }
 
@@ -72,22 +74,35 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
   };
   try {
     const ports = await freePorts(2 * size);
-    const nodes = Array.from({ length: size }, (_, i) => ({ host: '127.0.0.1', port: ports[2 * i]!, busPort: ports[2 * i + 1]! }));
+    const nodes = Array.from({ length: size }, (_, i) => ({
+      host: '127.0.0.1',
+      port: ports[2 * i]!,
+      busPort: ports[2 * i + 1]!,
+    }));
     // Each node keeps its identity and slots in its nodes-N.conf: started again, the cluster forms again by itself.
     const spawnNodes = () => {
       processes = nodes.map((node, i) => {
         const child = spawn(
           'redis-server',
           [
-            '--port', String(node.port),
-            '--cluster-port', String(node.busPort),
-            '--bind', '127.0.0.1',
-            '--cluster-enabled', 'yes',
-            '--cluster-config-file', join(dir, `nodes-${i}.conf`),
-            '--cluster-node-timeout', '2000',
-            '--save', '',
-            '--appendonly', 'no',
-            '--dir', dir,
+            '--port',
+            String(node.port),
+            '--cluster-port',
+            String(node.busPort),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${i}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+            '--dir',
+            dir,
           ],
           { stdio: 'ignore' },
         );
@@ -101,23 +116,60 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
     // Slots are assigned at once, but each node reports ok only when it has heard that every slot is served.
     const clusterOk = (among = clients) =>
       eventually(
-        async () => (await Promise.all(among.map((c) => c.cluster('INFO').then(String, () => '')))).every((info) => info.includes('cluster_state:ok')),
+        async () =>
+          (await Promise.all(among.map((c) => c.cluster('INFO').then(String, () => '')))).every((info) =>
+            info.includes('cluster_state:ok'),
+          ),
         20_000,
         50,
       );
     /** The nodes that answer and are masters now (a replica refuses writes; a killed node answers nothing). */
     const liveMasters = async () => {
-      const roles = await Promise.all(clients.map((c) => c.call('ROLE').then((role) => (role as string[])[0], () => null)));
+      const roles = await Promise.all(
+        clients.map((c) =>
+          c.call('ROLE').then(
+            (role) => (role as string[])[0],
+            () => null,
+          ),
+        ),
+      );
       return clients.filter((_, i) => roles[i] === 'master');
     };
     spawnNodes();
     for (const node of nodes) {
-      const client = new Redis({ host: node.host, port: node.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => 50 });
+      const client = new Redis({
+        host: node.host,
+        port: node.port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => 50,
+      });
       client.on('error', () => undefined);
       clients.push(client);
     }
-    await eventually(async () => (await Promise.all(clients.map((c) => c.ping().then(() => true, () => false)))).every(Boolean), 10_000, 50);
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes']);
+    await eventually(
+      async () =>
+        (
+          await Promise.all(
+            clients.map((c) =>
+              c.ping().then(
+                () => true,
+                () => false,
+              ),
+            ),
+          )
+        ).every(Boolean),
+      10_000,
+      50,
+    );
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `${n.host}:${n.port}`),
+      '--cluster-replicas',
+      String(replicas),
+      '--cluster-yes',
+    ]);
     await clusterOk();
     if (replicas > 0) {
       // Slots are served before the replicas are: wait until every node sees them all as replicas
@@ -125,17 +177,23 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
       const replicasSeen = async (client: Redis) =>
         String(await client.cluster('NODES').catch(() => ''))
           .split('\n')
-          .filter((line) => line.split(' ')[2]?.split(',').includes('slave')).length === masters * replicas;
+          .filter((line) => line.split(' ')[2]?.split(',').includes('slave')).length ===
+        masters * replicas;
       const linkUp = async (client: Redis) => {
         const info = String(await client.info('replication').catch(() => ''));
         return info.includes('role:master') || info.includes('master_link_status:up');
       };
-      await eventually(async () => (await Promise.all(clients.flatMap((c) => [replicasSeen(c), linkUp(c)]))).every(Boolean), 20_000, 50);
+      await eventually(
+        async () => (await Promise.all(clients.flatMap((c) => [replicasSeen(c), linkUp(c)]))).every(Boolean),
+        20_000,
+        50,
+      );
     }
     return {
       nodes: nodes.map(({ host, port }) => ({ host, port })),
       nodesEnv: nodes.map((n) => `${n.host}:${n.port}`).join(','),
-      keysPerMaster: async (prefix) => Promise.all((await liveMasters()).map(async (c) => (await keysOf(c, prefix)).length)),
+      keysPerMaster: async (prefix) =>
+        Promise.all((await liveMasters()).map(async (c) => (await keysOf(c, prefix)).length)),
       async dropPrefix(prefix) {
         await Promise.all((await liveMasters()).map((client) => dropKeys(client, prefix)));
       },
@@ -146,7 +204,9 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
       },
       async killMaster() {
         // `CLUSTER NODES`: id address flags master ping pong epoch state slots…; a master with slots has a 9th field.
-        const lines = String(await clients[0]!.cluster('NODES')).trim().split('\n');
+        const lines = String(await clients[0]!.cluster('NODES'))
+          .trim()
+          .split('\n');
         const master = lines.map((line) => line.split(' ')).find((f) => f[2]!.includes('master') && f.length > 8);
         const port = Number(master![1]!.split('@')[0]!.split(':')[1]);
         const index = nodes.findIndex((n) => n.port === port);
@@ -160,7 +220,10 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<Loca
         const markedFailed = async (client: Redis) =>
           String(await client.cluster('NODES').catch(() => ''))
             .split('\n')
-            .some((line) => line.split(' ')[1]?.startsWith(`127.0.0.1:${port}@`) && line.split(' ')[2]!.split(',').includes('fail'));
+            .some(
+              (line) =>
+                line.split(' ')[1]?.startsWith(`127.0.0.1:${port}@`) && line.split(' ')[2]!.split(',').includes('fail'),
+            );
         await eventually(async () => (await Promise.all(left.map(markedFailed))).every(Boolean), 20_000, 50);
         await clusterOk(left);
         return port;

@@ -24,7 +24,9 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
   const stack = await startStack({
     users: 10,
     memes: 40,
-    routerEnv: { TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 30 }, free: { requestsPerMinute: 100_000 } }) },
+    routerEnv: {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 30 }, free: { requestsPerMinute: 100_000 } }),
+    },
     ...options,
   });
   let replicaDb: Db | undefined;
@@ -40,7 +42,11 @@ export async function startScaleOut(options: Pick<StackOptions, 'redisCluster' |
     // A second replica of the memes subgraph on the same database, as another instance would run.
     replicaDb = await openDb({ schema: 'memes', databaseUrl: stack.databaseUrl, poolSize: 3 });
     await migrate(replicaDb, MIGRATIONS_DIR);
-    replica = await createMemesServer({ db: replicaDb, signingSecret: stack.secrets.signing, log: createLogger('test', 'silent') });
+    replica = await createMemesServer({
+      db: replicaDb,
+      signingSecret: stack.secrets.signing,
+      log: createLogger('test', 'silent'),
+    });
     // Round-robin in front of the two replicas, as any load balancer would.
     balancer = await startProxy([stack.subgraphUrls.memes, `${await replica.listen(0)}/graphql`]);
     const memesUrl = balancer.url('/graphql');
@@ -79,7 +85,9 @@ export async function expectSharedState({ stack, routerA, routerB, served, fallb
   let requests = 0;
 
   // Cache: filled through A, a hit on B.
-  const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(`SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`);
+  const [meme] = await stack.dbs.memes.query<{ id: string; score: number }>(
+    `SELECT id, score FROM memes WHERE origin = 'HUMAN' ORDER BY id LIMIT 1`,
+  );
   const QUERY = `query($id: ID!) { meme(id: $id) { id score } }`;
   expect((await onA(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('MISS');
   expect((await onB(QUERY, { id: meme!.id })).headers.get('x-cache')).toBe('HIT');
@@ -87,7 +95,10 @@ export async function expectSharedState({ stack, routerA, routerB, served, fallb
 
   // Invalidation: a vote through B (to whichever replica) shows through A.
   await onB(`mutation($id: ID!) { vote(memeId: $id, value: 1) { score } }`, { id: meme!.id });
-  await eventually(async () => (await onA<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1);
+  await eventually(
+    async () =>
+      (await onA<{ meme: { score: number } }>(QUERY, { id: meme!.id })).body.data!.meme.score === meme!.score + 1,
+  );
   requests += 2;
 
   // Entitlement: the viewer router B has cached is dropped when the plan changes through A.
@@ -118,7 +129,10 @@ export async function expectSharedState({ stack, routerA, routerB, served, fallb
 
   // Usage: counted in Redis by both routers, flushed to PostgreSQL by whichever took the counter.
   await eventually(async () => {
-    const rows = await stack.dbs.users.query<{ requests: string }>(`SELECT requests FROM usage_daily WHERE user_id = $1`, [account.id]);
+    const rows = await stack.dbs.users.query<{ requests: string }>(
+      `SELECT requests FROM usage_daily WHERE user_id = $1`,
+      [account.id],
+    );
     return Number(rows[0]?.requests ?? 0) >= requests;
   }, 3_000);
 

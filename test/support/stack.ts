@@ -147,8 +147,16 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   const aiOptions = options.ai ?? {};
   const memesOrigin = new URL(memes).origin;
   const provider = createProvider(readAiProvidersConfig(aiOptions.providerEnv ?? {}), log);
-  const settings: QueueSettings = { ...DEFAULT_QUEUE_SETTINGS, concurrency: 20, maxWaiting: 1_000, jobTimeoutMs: 30_000, ...aiOptions.settings };
-  const redisTarget: RedisTarget = options.redisCluster ? { clusterNodes: options.redisCluster.nodes } : { url: TEST_REDIS_URL };
+  const settings: QueueSettings = {
+    ...DEFAULT_QUEUE_SETTINGS,
+    concurrency: 20,
+    maxWaiting: 1_000,
+    jobTimeoutMs: 30_000,
+    ...aiOptions.settings,
+  };
+  const redisTarget: RedisTarget = options.redisCluster
+    ? { clusterNodes: options.redisCluster.nodes }
+    : { url: TEST_REDIS_URL };
   const aiRedis = aiOptions.queue === 'bullmq' ? { ...redisTarget, prefix: redisPrefix } : null;
   const ai = await start(
     await createAiServer({
@@ -166,7 +174,10 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   /** A BullMQ worker in this process, as worker-main.ts runs one. */
   const startAiWorker = () => {
     if (!aiRedis) throw new Error('the stack runs the in-process queue');
-    const workerRedis = createRedis(redisTarget, 'memegraph-test-ai-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
+    const workerRedis = createRedis(redisTarget, 'memegraph-test-ai-worker', {
+      maxRetriesPerRequest: 2,
+      offlineQueue: true,
+    });
     const worker = startBullMqWorker({
       redisTarget,
       redis: workerRedis,
@@ -224,7 +235,11 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
     databaseUrl: database.url,
     startAiWorker,
     addRouter,
-    subgraphRequests: () => ({ users: servers[0]!.stats.graphqlRequests, memes: servers[1]!.stats.graphqlRequests, ai: servers[2]!.stats.graphqlRequests }),
+    subgraphRequests: () => ({
+      users: servers[0]!.stats.graphqlRequests,
+      memes: servers[1]!.stats.graphqlRequests,
+      ai: servers[2]!.stats.graphqlRequests,
+    }),
     async stopSubgraph(name) {
       const server = servers[['users', 'memes', 'ai'].indexOf(name)]!.httpServer;
       await new Promise<void>((resolve) => {

@@ -29,7 +29,11 @@ function ViewerStatus() {
   const { data, error } = useQuery(ME, { skip: !token });
   const [logOut] = useMutation(LOG_OUT);
   // The router ends the session first; the browser forgets it whatever the answer (it may have ended already).
-  const onLogOut = () => void logOut().then(() => signOut(), () => signOut());
+  const onLogOut = () =>
+    void logOut().then(
+      () => signOut(),
+      () => signOut(),
+    );
   const refused = error !== undefined && errorCode(error) === 'UNAUTHENTICATED';
   useEffect(() => {
     if (refused) signOut('Your session has ended: log in again.');

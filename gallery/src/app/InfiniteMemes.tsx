@@ -40,9 +40,12 @@ export function InfiniteMemes({ connection, label, loadMore }: Props) {
   useEffect(() => {
     const target = sentinel.current;
     if (!target || !hasNextPage || error) return;
-    const observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) next();
-    }, { rootMargin: '200px' });
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) next();
+      },
+      { rootMargin: '200px' },
+    );
     observer.observe(target);
     return () => observer.disconnect();
     // Observed anew for each end cursor, so `next` is always this page's.

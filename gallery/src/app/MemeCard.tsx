@@ -48,7 +48,13 @@ export function VoteControls({ meme }: { meme: Pick<Meme, 'id' | 'title' | 'scor
         <span className="visually-hidden">Upvote</span>
       </button>
       {score}
-      <button type="button" title="Downvote" aria-pressed={viewerVote === -1} disabled={loading} onClick={() => cast(-1)}>
+      <button
+        type="button"
+        title="Downvote"
+        aria-pressed={viewerVote === -1}
+        disabled={loading}
+        onClick={() => cast(-1)}
+      >
         <span aria-hidden="true">▼</span>
         <span className="visually-hidden">Downvote</span>
       </button>

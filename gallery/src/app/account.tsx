@@ -112,14 +112,20 @@ function Membership() {
       </p>
       {hasMemesAi(viewer.tier) ? (
         <div role="status" className="notice">
-          <p>{upgraded ? 'Welcome to Memes AI: your feed now includes AI memes.' : 'You have Memes AI: AI memes are in your feed.'}</p>
+          <p>
+            {upgraded
+              ? 'Welcome to Memes AI: your feed now includes AI memes.'
+              : 'You have Memes AI: AI memes are in your feed.'}
+          </p>
           <p>
             <a href={href.feed()}>See your feed</a> or <a href={href.generate()}>generate a meme</a>.
           </p>
         </div>
       ) : (
         <>
-          <p>Memes AI adds the spicier AI-generated memes to your feed, and lets you generate your own from a prompt.</p>
+          <p>
+            Memes AI adds the spicier AI-generated memes to your feed, and lets you generate your own from a prompt.
+          </p>
           <button type="button" onClick={upgrade} disabled={loading}>
             Upgrade to Memes AI
           </button>

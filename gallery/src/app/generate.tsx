@@ -32,7 +32,11 @@ function useGenerationProgress(id: string): { generation: Generation | null | un
     setError(null);
     const follow = async () => {
       for (let waitSeconds = 0; following; waitSeconds = WAIT_SECONDS) {
-        const { data } = await client.query({ query: GENERATION, variables: { id, waitSeconds }, fetchPolicy: 'network-only' });
+        const { data } = await client.query({
+          query: GENERATION,
+          variables: { id, waitSeconds },
+          fetchPolicy: 'network-only',
+        });
         if (!following) return;
         const current = data?.generation ?? null;
         setGeneration(current);
@@ -74,7 +78,9 @@ function GenerationProgress({ id }: { id: string }) {
         {generation?.status === 'RUNNING' && <p>Generating with the {generation.provider} provider…</p>}
         {generation?.status === 'SUCCEEDED' && <p>Done: your meme is ready.</p>}
       </div>
-      {generation?.status === 'FAILED' && generation.error && <ErrorNotice known={problem(generation.error.code, generation.error.message)} />}
+      {generation?.status === 'FAILED' && generation.error && (
+        <ErrorNotice known={problem(generation.error.code, generation.error.message)} />
+      )}
       {generation?.status === 'SUCCEEDED' && generation.meme && <MemeCard meme={generation.meme} />}
       {error !== null && <ErrorNotice error={error} />}
     </section>

@@ -46,7 +46,11 @@ export function TagView({ tag }: { tag: string }) {
       <h2 id="tag-heading">Memes tagged “{tag}”</h2>
       {error && <ErrorNotice error={error} />}
       {data ? (
-        <InfiniteMemes connection={data.memes} label={`Memes tagged ${tag}`} loadMore={(after) => fetchMore({ variables: { after } })} />
+        <InfiniteMemes
+          connection={data.memes}
+          label={`Memes tagged ${tag}`}
+          loadMore={(after) => fetchMore({ variables: { after } })}
+        />
       ) : (
         !error && <Loading what="memes" />
       )}

@@ -61,7 +61,8 @@ export function createCdnPurger(options: CdnPurgeOptions): CdnPurger {
   /** The next request's tags: queued purges, merged while they fit. */
   const next = (): string[] => {
     const tags = new Set(queue.shift());
-    while (queue.length > 0 && tags.size + queue[0]!.length <= MAX_TAGS_PER_REQUEST) for (const tag of queue.shift()!) tags.add(tag);
+    while (queue.length > 0 && tags.size + queue[0]!.length <= MAX_TAGS_PER_REQUEST)
+      for (const tag of queue.shift()!) tags.add(tag);
     return [...tags];
   };
 
@@ -76,7 +77,10 @@ export function createCdnPurger(options: CdnPurgeOptions): CdnPurger {
         } catch (error) {
           if (stop.signal.aborted) return;
           options.counter.inc({ outcome: 'failed' });
-          options.log.error({ err: error, tags: tags.length, attempts: options.attempts }, 'CDN purge given up; the CDN keeps those answers until they expire');
+          options.log.error(
+            { err: error, tags: tags.length, attempts: options.attempts },
+            'CDN purge given up; the CDN keeps those answers until they expire',
+          );
         }
       }
     } finally {

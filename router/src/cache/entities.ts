@@ -36,7 +36,10 @@ export function withEntityIds(schema: GraphQLSchema, document: DocumentNode): Do
         leave(node): SelectionSetNode | undefined {
           const type = typeInfo.getParentType();
           if (!type || !(isObjectType(type) || isInterfaceType(type)) || !type.getFields().id) return undefined;
-          return { ...node, selections: [...node.selections, field(ENTITY_ID, 'id'), field(ENTITY_TYPE, '__typename')] };
+          return {
+            ...node,
+            selections: [...node.selections, field(ENTITY_ID, 'id'), field(ENTITY_TYPE, '__typename')],
+          };
         },
       },
     }),

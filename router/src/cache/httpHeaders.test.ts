@@ -1,7 +1,14 @@
 import { HeaderMap } from '@apollo/server';
 import { OperationTypeNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { applyHttpCacheHeaders, changesViewer, hasCredentials, httpCacheHeaders, mergeVary, type HttpCacheFacts } from './httpHeaders';
+import {
+  applyHttpCacheHeaders,
+  changesViewer,
+  hasCredentials,
+  httpCacheHeaders,
+  mergeVary,
+  type HttpCacheFacts,
+} from './httpHeaders';
 
 const query = (over: Partial<HttpCacheFacts> = {}): HttpCacheFacts => ({
   credentialed: false,
@@ -27,13 +34,22 @@ describe('httpCacheHeaders', () => {
   });
 
   it('the same query with credentials is private, without surrogate keys', () => {
-    expect(httpCacheHeaders(query({ credentialed: true }))).toEqual({ vary: VARY, 'cache-control': 'private, max-age=60' });
+    expect(httpCacheHeaders(query({ credentialed: true }))).toEqual({
+      vary: VARY,
+      'cache-control': 'private, max-age=60',
+    });
   });
 
   it('stale-while-revalidate is said to shared caches of public answers only', () => {
-    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120 }))['cache-control']).toBe('public, max-age=60, stale-while-revalidate=120');
-    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, credentialed: true }))['cache-control']).toBe('private, max-age=60');
-    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, tags: ['Meme:has space'] }))['cache-control']).toBe('private, max-age=60');
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120 }))['cache-control']).toBe(
+      'public, max-age=60, stale-while-revalidate=120',
+    );
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, credentialed: true }))['cache-control']).toBe(
+      'private, max-age=60',
+    );
+    expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, tags: ['Meme:has space'] }))['cache-control']).toBe(
+      'private, max-age=60',
+    );
     expect(httpCacheHeaders(query({ staleWhileRevalidate: 120, maxAgeLeft: 0 }))['cache-control']).toBe('no-store');
   });
 
@@ -58,7 +74,9 @@ describe('httpCacheHeaders', () => {
   });
 
   it('a mutation that changes the viewer clears the browser’s cache for the site', () => {
-    expect(httpCacheHeaders(query({ operation: OperationTypeNode.MUTATION, credentialed: true, changesViewer: true }))).toEqual({
+    expect(
+      httpCacheHeaders(query({ operation: OperationTypeNode.MUTATION, credentialed: true, changesViewer: true })),
+    ).toEqual({
       vary: VARY,
       'cache-control': 'no-store',
       'clear-site-data': '"cache"',
@@ -66,7 +84,10 @@ describe('httpCacheHeaders', () => {
   });
 
   it('an answer a CDN could not be purged of is kept by the browser only', () => {
-    expect(httpCacheHeaders(query({ tags: ['Meme:has space'] }))).toEqual({ vary: VARY, 'cache-control': 'private, max-age=60' });
+    expect(httpCacheHeaders(query({ tags: ['Meme:has space'] }))).toEqual({
+      vary: VARY,
+      'cache-control': 'private, max-age=60',
+    });
     expect(httpCacheHeaders(query({ tags: ['Meme:a,b'] }))['cache-control']).toBe('private, max-age=60');
     const many = Array.from({ length: 1_000 }, (_, i) => `Meme:${i}`);
     expect(httpCacheHeaders(query({ tags: many }))).toEqual({ vary: VARY, 'cache-control': 'private, max-age=60' });
@@ -89,9 +110,17 @@ describe('applyHttpCacheHeaders: the operations of a batch share one head', () =
       'cache-tag': 'Meme:1,Template:2',
     });
     applyHttpCacheHeaders(headers, query({ operation: OperationTypeNode.MUTATION, changesViewer: true }));
-    expect(Object.fromEntries(headers)).toEqual({ vary: VARY, 'cache-control': 'no-store', 'clear-site-data': '"cache"' });
+    expect(Object.fromEntries(headers)).toEqual({
+      vary: VARY,
+      'cache-control': 'no-store',
+      'clear-site-data': '"cache"',
+    });
     applyHttpCacheHeaders(headers, query());
-    expect(Object.fromEntries(headers)).toEqual({ vary: VARY, 'cache-control': 'no-store', 'clear-site-data': '"cache"' });
+    expect(Object.fromEntries(headers)).toEqual({
+      vary: VARY,
+      'cache-control': 'no-store',
+      'clear-site-data': '"cache"',
+    });
   });
 
   it('keeps stale-while-revalidate only as long as every public answer of the batch allows', () => {
@@ -111,7 +140,10 @@ describe('applyHttpCacheHeaders: the operations of a batch share one head', () =
     const headers = new HeaderMap([['vary', 'accept-encoding']]);
     applyHttpCacheHeaders(headers, query());
     applyHttpCacheHeaders(headers, query({ credentialed: true }));
-    expect(Object.fromEntries(headers)).toEqual({ vary: `accept-encoding, ${VARY}`, 'cache-control': 'private, max-age=60' });
+    expect(Object.fromEntries(headers)).toEqual({
+      vary: `accept-encoding, ${VARY}`,
+      'cache-control': 'private, max-age=60',
+    });
     const other = new HeaderMap([['cache-control', 'private, no-cache, must-revalidate']]);
     applyHttpCacheHeaders(other, query());
     expect(other.get('cache-control')).toBe('no-store');

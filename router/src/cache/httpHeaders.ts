@@ -66,7 +66,8 @@ export type Freshness = { scope: 'public' | 'private'; maxAge: number; staleWhil
 
 /** How long, and by whom, an answer may be kept. */
 export function freshnessOf(facts: HttpCacheFacts): Freshness {
-  if (facts.operation !== OperationTypeNode.QUERY || facts.failed || facts.policy.scope === 'PRIVATE') return 'no-store';
+  if (facts.operation !== OperationTypeNode.QUERY || facts.failed || facts.policy.scope === 'PRIVATE')
+    return 'no-store';
   const maxAge = Math.floor(Math.min(facts.maxAgeLeft, facts.policy.maxAge));
   if (!(maxAge > 0)) return 'no-store';
   if (facts.credentialed) return { scope: 'private', maxAge };
@@ -84,7 +85,8 @@ function headersFor(freshness: Freshness, tags: Iterable<string>, clearSiteData:
   let kept = freshness;
   if (kept !== 'no-store' && kept.scope === 'public') {
     const unique = [...new Set(tags)].sort();
-    const purgeable = unique.every((tag) => TAG.test(tag) && tag.length <= MAX_TAG_BYTES) && unique.join(' ').length <= MAX_TAGS_BYTES;
+    const purgeable =
+      unique.every((tag) => TAG.test(tag) && tag.length <= MAX_TAG_BYTES) && unique.join(' ').length <= MAX_TAGS_BYTES;
     // A CDN that could not be purged of the answer would serve it after the data changed: browsers only.
     if (!purgeable) kept = { scope: 'private', maxAge: kept.maxAge };
     else if (unique.length > 0) {
@@ -111,7 +113,10 @@ function freshnessIn(cacheControl: string): Freshness {
 /** The stricter of two: a batch answer is kept only as its least keepable operation allows. */
 export function stricter(a: Freshness, b: Freshness): Freshness {
   if (a === 'no-store' || b === 'no-store') return 'no-store';
-  const kept = { scope: a.scope === 'private' || b.scope === 'private' ? ('private' as const) : ('public' as const), maxAge: Math.min(a.maxAge, b.maxAge) };
+  const kept = {
+    scope: a.scope === 'private' || b.scope === 'private' ? ('private' as const) : ('public' as const),
+    maxAge: Math.min(a.maxAge, b.maxAge),
+  };
   // Served stale only as long as both answers may be.
   const swr = Math.min(a.staleWhileRevalidate ?? 0, b.staleWhileRevalidate ?? 0);
   return kept.scope === 'public' && swr > 0 ? { ...kept, staleWhileRevalidate: swr } : kept;
@@ -136,7 +141,8 @@ export function applyHttpCacheHeaders(headers: HeaderWriter, facts: HttpCacheFac
   const tags = [...(headers.get('surrogate-key')?.split(' ').filter(Boolean) ?? []), ...facts.tags];
   const next = headersFor(freshness, tags, facts.changesViewer || !!headers.get('clear-site-data'));
   for (const name of ['surrogate-key', 'cache-tag', 'clear-site-data']) if (!(name in next)) headers.delete(name);
-  for (const [name, value] of Object.entries(next)) headers.set(name, name === 'vary' ? mergeVary(headers.get('vary') ?? undefined, value) : value);
+  for (const [name, value] of Object.entries(next))
+    headers.set(name, name === 'vary' ? mergeVary(headers.get('vary') ?? undefined, value) : value);
 }
 
 /** Vary as a set of names: ours added to any already there. */

@@ -25,7 +25,9 @@ export function documentKey(document: DocumentNode, operation: OperationDefiniti
     .filter((d) => d.kind === Kind.FRAGMENT_DEFINITION)
     .map((d) => print(d))
     .sort();
-  return createHash('sha256').update([print(operation), ...fragments].join('\n')).digest('base64url');
+  return createHash('sha256')
+    .update([print(operation), ...fragments].join('\n'))
+    .digest('base64url');
 }
 
 /**
@@ -43,17 +45,19 @@ export function responseCacheKey(input: {
 }): string {
   const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
   const who = input.policy.scope === 'PRIVATE' ? input.viewerKey : '*';
-  return createHash('sha256')
-    // The entry's format: since v2 its data is kept serialized, so keys of entries kept otherwise are never read.
-    .update('v2\0')
-    .update(input.documentKey)
-    .update('\0')
-    .update(input.operationName ?? '')
-    .update('\0')
-    .update(stableJson(input.variables))
-    .update('\0')
-    .update(partition)
-    .update('\0')
-    .update(who)
-    .digest('base64url');
+  return (
+    createHash('sha256')
+      // The entry's format: since v2 its data is kept serialized, so keys of entries kept otherwise are never read.
+      .update('v2\0')
+      .update(input.documentKey)
+      .update('\0')
+      .update(input.operationName ?? '')
+      .update('\0')
+      .update(stableJson(input.variables))
+      .update('\0')
+      .update(partition)
+      .update('\0')
+      .update(who)
+      .digest('base64url')
+  );
 }

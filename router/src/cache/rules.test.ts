@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { mutationPurges } from './rules';
 
-const base = { entityTags: [] as string[], userId: 'u1', entitlementMutations: new Set(['subscribe', 'cancelSubscription', 'revokeApiKey']) };
+const base = {
+  entityTags: [] as string[],
+  userId: 'u1',
+  entitlementMutations: new Set(['subscribe', 'cancelSubscription', 'revokeApiKey']),
+};
 
 describe('mutationPurges', () => {
   it('purges for root fields that returned a value, by their response key, keeping stale copies', () => {
@@ -23,7 +27,14 @@ describe('mutationPurges', () => {
     ];
     expect(mutationPurges({ ...base, fields, data: {}, errors: undefined })).toEqual([]);
     expect(mutationPurges({ ...base, fields, data: null, errors: [{ path: ['a'] }] })).toEqual([]);
-    expect(mutationPurges({ ...base, fields, data: { a: { id: '1' }, cancelSubscription: null }, errors: [{ path: ['a'] }] })).toEqual([]);
+    expect(
+      mutationPurges({
+        ...base,
+        fields,
+        data: { a: { id: '1' }, cancelSubscription: null },
+        errors: [{ path: ['a'] }],
+      }),
+    ).toEqual([]);
   });
 
   it('keeps no stale copy after an entitlement change, and drops what another field would have kept', () => {
@@ -41,7 +52,13 @@ describe('mutationPurges', () => {
   });
 
   it('leaves viewer tags out for anonymous viewers', () => {
-    const purges = mutationPurges({ ...base, userId: null, fields: [{ name: 'createMeme', responseKey: 'createMeme' }], data: { createMeme: { id: '1' } }, errors: [] });
+    const purges = mutationPurges({
+      ...base,
+      userId: null,
+      fields: [{ name: 'createMeme', responseKey: 'createMeme' }],
+      data: { createMeme: { id: '1' } },
+      errors: [],
+    });
     expect(purges).toEqual([{ tags: ['Meme:list'], keepStale: true }]);
   });
 });

@@ -54,11 +54,15 @@ export function mutationPurges(input: {
   const happened = input.fields.filter((f) => input.data?.[f.responseKey] != null && !failedAt.has(f.responseKey));
   if (happened.length === 0) return [];
   const viewerTags = (tags: readonly string[]) =>
-    tags.flatMap((tag) => (tag.includes('{viewer}') ? (input.userId ? [tag.replace('{viewer}', input.userId)] : []) : [tag]));
+    tags.flatMap((tag) =>
+      tag.includes('{viewer}') ? (input.userId ? [tag.replace('{viewer}', input.userId)] : []) : [tag],
+    );
   const isEntitlement = (f: RootField) => !!PURGE_RULES[f.name]?.entitlement || input.entitlementMutations.has(f.name);
   const entitled = happened.filter(isEntitlement);
   const drop = new Set(entitled.flatMap((f) => viewerTags(PURGE_RULES[f.name]?.tags ?? [])));
-  const keep = new Set(happened.filter((f) => !isEntitlement(f)).flatMap((f) => viewerTags(PURGE_RULES[f.name]?.tags ?? [])));
+  const keep = new Set(
+    happened.filter((f) => !isEntitlement(f)).flatMap((f) => viewerTags(PURGE_RULES[f.name]?.tags ?? [])),
+  );
   // The response's own entities: after an entitlement change, nothing of it is kept either.
   for (const tag of input.entityTags) (entitled.length > 0 ? drop : keep).add(tag);
   for (const tag of drop) keep.delete(tag);

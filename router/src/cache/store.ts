@@ -48,8 +48,10 @@ const PURGE_CLAIM_MS = 60_000;
 /** Enough for a few thousand typical answers or a few hundred large pages, and a small part of the router's memory. */
 export const DEFAULT_LOCAL_MAX_BYTES = 32 * 1024 * 1024;
 
-export const ageOf = (entry: CachedResponse, now = Date.now()) => Math.max(0, Math.floor((now - entry.storedAt) / 1000));
-export const isFresh = (entry: CachedResponse, now = Date.now()) => !entry.staleOnly && now - entry.storedAt < entry.maxAge * 1000;
+export const ageOf = (entry: CachedResponse, now = Date.now()) =>
+  Math.max(0, Math.floor((now - entry.storedAt) / 1000));
+export const isFresh = (entry: CachedResponse, now = Date.now()) =>
+  !entry.staleOnly && now - entry.storedAt < entry.maxAge * 1000;
 /** Whether an entry past its maxAge may still be served while it is refreshed: never a stale-only copy a purge kept. */
 export const isRevalidatable = (entry: CachedResponse, seconds: number, now = Date.now()) =>
   seconds > 0 && !entry.staleOnly && now - entry.storedAt < (entry.maxAge + seconds) * 1000;
@@ -83,7 +85,10 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
           ? Math.min(options.localTtlMs, entry.maxAge * 1000 - (at - entry.storedAt))
           : (entry.maxAge + staleSeconds) * 1000 - (at - entry.storedAt),
       maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
-      onLookup: report && ((layer, found) => report(layer, !found ? 'miss' : isFresh(this.mark(found.value, found.staleOnly), now()) ? 'hit' : 'stale')),
+      onLookup:
+        report &&
+        ((layer, found) =>
+          report(layer, !found ? 'miss' : isFresh(this.mark(found.value, found.staleOnly), now()) ? 'hit' : 'stale')),
       now,
     });
     // Services other than routers (the AI worker) ask for purges here; every router hears each request.
@@ -132,10 +137,12 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     if (!request.id) return this.purge(request.tags, { keepStale: true });
     const redis = this.state.redis;
     if (!redis) return;
-    const claimed = await redis.set(`${this.state.prefix}purge-claim:${request.id}`, '1', 'PX', PURGE_CLAIM_MS, 'NX').catch((e: unknown) => {
-      this.state.fellBack('cache invalidation', e);
-      return null;
-    });
+    const claimed = await redis
+      .set(`${this.state.prefix}purge-claim:${request.id}`, '1', 'PX', PURGE_CLAIM_MS, 'NX')
+      .catch((e: unknown) => {
+        this.state.fellBack('cache invalidation', e);
+        return null;
+      });
     if (claimed === 'OK') await this.purge(request.tags, { keepStale: true });
   }
 }

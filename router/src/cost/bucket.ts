@@ -41,7 +41,11 @@ class RedisCostBucket implements CostBucket {
   ) {}
 
   private async run(mode: string, key: string, points: number, limits: BucketLimits): Promise<BucketState> {
-    const [allowed, available, retry] = (await BUCKET_SCRIPT(this.redis, [`${this.prefix}${key}`], [mode, limits.capacity, limits.restorePerSecond, points])) as [number, string, number];
+    const [allowed, available, retry] = (await BUCKET_SCRIPT(
+      this.redis,
+      [`${this.prefix}${key}`],
+      [mode, limits.capacity, limits.restorePerSecond, points],
+    )) as [number, string, number];
     return { allowed: allowed === 1, available: Number(available), retryAfterMs: retry };
   }
 
@@ -54,7 +58,12 @@ class RedisCostBucket implements CostBucket {
 class MemoryCostBucket implements CostBucket {
   private readonly buckets = new Map<string, { points: number; at: number }>();
 
-  private run(mode: 'take' | 'check' | 'refund' | 'peek', key: string, amount: number, limits: BucketLimits): BucketState {
+  private run(
+    mode: 'take' | 'check' | 'refund' | 'peek',
+    key: string,
+    amount: number,
+    limits: BucketLimits,
+  ): BucketState {
     const now = Date.now();
     const stored = this.buckets.get(key) ?? { points: limits.capacity, at: now };
     const rate = limits.restorePerSecond / 1000;
@@ -83,5 +92,7 @@ class MemoryCostBucket implements CostBucket {
 export function createCostBucket(state: SharedState): CostBucket {
   const memory = new MemoryCostBucket();
   if (!state.redis) return memory;
-  return withFallback<CostBucket>(new RedisCostBucket(state.redis, state.prefix), memory, (e) => state.fellBack('cost bucket', e));
+  return withFallback<CostBucket>(new RedisCostBucket(state.redis, state.prefix), memory, (e) =>
+    state.fellBack('cost bucket', e),
+  );
 }

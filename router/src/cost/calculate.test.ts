@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { Supergraph } from '@apollo/federation-internals';
-import { Kind, buildSchema, getIntrospectionQuery, parse, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  Kind,
+  buildSchema,
+  getIntrospectionQuery,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { prepareForGateway } from '../gateway/supergraph';
 import { coerceVariables } from '../operation/walk';
@@ -39,7 +48,13 @@ function estimate(source: string, variables?: Record<string, unknown>, graph: Gr
   return estimateCost({ ...graph, document: doc, variables: coerced(graph.schema, doc, variables) }, opts);
 }
 
-function actual(source: string, data: unknown, variables?: Record<string, unknown>, graph: Graph = memegraph, opts = options) {
+function actual(
+  source: string,
+  data: unknown,
+  variables?: Record<string, unknown>,
+  graph: Graph = memegraph,
+  opts = options,
+) {
   const doc = document(graph.schema, source);
   return actualCost({ ...graph, document: doc, variables: coerced(graph.schema, doc, variables), data }, opts);
 }
@@ -109,8 +124,12 @@ describe('estimateCost on the Memegraph supergraph', () => {
       cost: 10 + 1,
       nodeCount: 2,
     });
-    expect(estimate('mutation { generateMeme(input: { prompt: "cats" }) { id status meme { id } } }').cost).toBe(100 + 1);
-    expect(estimate('mutation { a: vote(memeId: "1", value: 1) { id } b: vote(memeId: "2", value: 1) { id } }').cost).toBe(20);
+    expect(estimate('mutation { generateMeme(input: { prompt: "cats" }) { id status meme { id } } }').cost).toBe(
+      100 + 1,
+    );
+    expect(
+      estimate('mutation { a: vote(memeId: "1", value: 1) { id } b: vote(memeId: "2", value: 1) { id } }').cost,
+    ).toBe(20);
     // Fields of mutation results are ordinary fields: no 10 there.
     expect(estimate('mutation { signUp(handle: "a", password: "b") { token user { id } } }').cost).toBe(11);
   });
@@ -127,7 +146,9 @@ describe('estimateCost on the Memegraph supergraph', () => {
     const named = `{ trending(first: 2) { ...Parts } }
       fragment Parts on Meme { author { handle } template { name } }`;
     expect(estimate(named).cost).toBe(2 * 3);
-    expect(estimate('{ trending(first: 2) { ... on Meme { author { id } } ... { template { id } } } }').cost).toBe(2 * 3);
+    expect(estimate('{ trending(first: 2) { ... on Meme { author { id } } ... { template { id } } } }').cost).toBe(
+      2 * 3,
+    );
     expect(estimate('{ a: trending(first: 2) { id } b: trending(first: 3) { id } }').cost).toBe(5);
     // Sized fields are found through fragments too.
     const connection = `{ memes(first: 4) { ...Page } }
@@ -136,8 +157,12 @@ describe('estimateCost on the Memegraph supergraph', () => {
   });
 
   it('costs a field selected twice under one response name once, as it is returned once', () => {
-    expect(estimate('{ trending(first: 2) { author { id } } trending(first: 2) { template { id } } }').cost).toBe(2 * 3);
-    expect(estimate('{ trending(first: 2) { ...A ...A author { id } } } fragment A on Meme { author { id } }').cost).toBe(2 * 2);
+    expect(estimate('{ trending(first: 2) { author { id } } trending(first: 2) { template { id } } }').cost).toBe(
+      2 * 3,
+    );
+    expect(
+      estimate('{ trending(first: 2) { ...A ...A author { id } } } fragment A on Meme { author { id } }').cost,
+    ).toBe(2 * 2);
   });
 
   it('costs skipped parts 0', () => {
@@ -156,7 +181,9 @@ describe('estimateCost on the Memegraph supergraph', () => {
   });
 
   it('costs introspection nothing', () => {
-    expect(estimate('{ __typename __schema { types { name fields { name } } } __type(name: "Meme") { name } }')).toEqual({
+    expect(
+      estimate('{ __typename __schema { types { name fields { name } } } __type(name: "Meme") { name } }'),
+    ).toEqual({
       cost: 0,
       nodeCount: 0,
     });
@@ -200,14 +227,21 @@ describe('estimateCost on the Memegraph supergraph', () => {
   });
 
   it('refuses fields the schema does not have', () => {
-    expect(() => estimateCost({ ...memegraph, document: parse('{ nope { id } }') }, options)).toThrow(/Cannot query field "nope"/);
+    expect(() => estimateCost({ ...memegraph, document: parse('{ nope { id } }') }, options)).toThrow(
+      /Cannot query field "nope"/,
+    );
   });
 });
 
 describe('actualCost on the Memegraph supergraph', () => {
   it('charges the items returned, which can be fewer than requested', () => {
     const source = '{ trending(first: 5) { id title } }';
-    const data = { trending: [{ id: '1', title: 'a' }, { id: '2', title: 'b' }] };
+    const data = {
+      trending: [
+        { id: '1', title: 'a' },
+        { id: '2', title: 'b' },
+      ],
+    };
     expect(estimate(source).cost).toBe(5);
     expect(actual(source, data)).toEqual({ cost: 2, nodeCount: 2 });
   });
@@ -250,7 +284,12 @@ describe('actualCost on the Memegraph supergraph', () => {
   });
 
   it('charges introspection nothing', () => {
-    expect(actual('{ __typename __schema { queryType { name } } }', { __typename: 'Query', __schema: { queryType: { name: 'Query' } } })).toEqual({
+    expect(
+      actual('{ __typename __schema { queryType { name } } }', {
+        __typename: 'Query',
+        __schema: { queryType: { name: 'Query' } },
+      }),
+    ).toEqual({
       cost: 0,
       nodeCount: 0,
     });
@@ -302,19 +341,29 @@ describe('cost rules on a schema with abstract types', () => {
 
   it('sizes the outer list of a list of lists by @listSize and the inner ones by default', () => {
     expect(est('{ grid { id } }').cost).toBe(2 * 4);
-    expect(actual('{ grid { id } }', { grid: [[{ id: '1' }, { id: '2' }], [{ id: '3' }]] }, undefined, graph, small).cost).toBe(3);
+    expect(
+      actual('{ grid { id } }', { grid: [[{ id: '1' }, { id: '2' }], [{ id: '3' }]] }, undefined, graph, small).cost,
+    ).toBe(3);
   });
 
   it('finds the concrete type of an actual value by __typename, else charges the most it could be', () => {
     const source = '{ thing { kind: __typename id ... on Rich { parts { id } } } }';
-    expect(actual(source, { thing: { kind: 'Rich', id: '1', parts: [{ id: 'a' }] } }, undefined, graph, small)).toEqual({
-      cost: 2,
-      nodeCount: 2,
-    });
+    expect(actual(source, { thing: { kind: 'Rich', id: '1', parts: [{ id: 'a' }] } }, undefined, graph, small)).toEqual(
+      {
+        cost: 2,
+        nodeCount: 2,
+      },
+    );
     const untyped = '{ found { ... on Report { id } } }';
     expect(actual(untyped, { found: [{ id: '1' }, {}] }, undefined, graph, small).cost).toBe(14);
     expect(
-      actual('{ found { t: __typename ... on Report { id } } }', { found: [{ t: 'Report', id: '1' }, { t: 'Cheap' }] }, undefined, graph, small).cost,
+      actual(
+        '{ found { t: __typename ... on Report { id } } }',
+        { found: [{ t: 'Report', id: '1' }, { t: 'Cheap' }] },
+        undefined,
+        graph,
+        small,
+      ).cost,
     ).toBe(7 + 1);
   });
 });

@@ -2,13 +2,11 @@ import {
   Kind,
   getNamedType,
   getOperationAST,
-  isAbstractType,
   isLeafType,
   isListType,
   isNonNullType,
   isObjectType,
   valueFromASTUntyped,
-  type DirectiveNode,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -19,7 +17,6 @@ import {
   type GraphQLOutputType,
   type GraphQLSchema,
   type OperationDefinitionNode,
-  type SelectionNode,
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql';
@@ -148,7 +145,11 @@ class Costing {
   // --- Estimate -----------------------------------------------------------
 
   /** The fields an object of `type` gets from these selection sets. */
-  estimateFields(type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[], sized: SizedFields | undefined): CostResult {
+  estimateFields(
+    type: GraphQLObjectType,
+    selectionSets: readonly SelectionSetNode[],
+    sized: SizedFields | undefined,
+  ): CostResult {
     const key = `${this.collectKey(type, selectionSets)}|${sized ? `${sized.names.join(',')}=${sized.size}` : ''}`;
     const cached = this.estimates.get(key);
     if (cached) return cached;
@@ -162,14 +163,19 @@ class Costing {
     return total;
   }
 
-  private estimateField(parent: GraphQLObjectType, fieldNodes: readonly FieldNode[], upstreamSize: number | undefined): CostResult {
+  private estimateField(
+    parent: GraphQLObjectType,
+    fieldNodes: readonly FieldNode[],
+    upstreamSize: number | undefined,
+  ): CostResult {
     const node = fieldNodes[0]!;
     if (isIntrospection(node)) return ZERO;
     const definition = this.fieldDefinition(parent, node);
     const policy = this.fieldPolicy(parent, node.name.value);
     const expectedSize = policy?.listSize ? this.expectedSize(policy.listSize, node, definition) : undefined;
     const sizedNames = policy?.listSize?.sizedFields;
-    const sized = sizedNames?.length && expectedSize !== undefined ? { names: sizedNames, size: expectedSize } : undefined;
+    const sized =
+      sizedNames?.length && expectedSize !== undefined ? { names: sizedNames, size: expectedSize } : undefined;
 
     const named = getNamedType(definition.type);
     const weight = this.fieldWeight(parent, policy);
@@ -191,12 +197,15 @@ class Costing {
     fieldWeight: number | undefined,
     sized: SizedFields | undefined,
   ): CostResult {
-    if (isObjectType(type)) return this.estimateObject(type, selectionSets, fieldWeight ?? this.typeWeight(type), sized);
+    if (isObjectType(type))
+      return this.estimateObject(type, selectionSets, fieldWeight ?? this.typeWeight(type), sized);
     let most: CostResult | undefined;
     for (const possible of this.schema.getPossibleTypes(type)) {
       const weight = fieldWeight ?? this.typeWeight(possible) ?? this.typeWeight(type);
       const estimate = this.estimateObject(possible, selectionSets, weight, sized);
-      most = most ? { cost: Math.max(most.cost, estimate.cost), nodeCount: Math.max(most.nodeCount, estimate.nodeCount) } : estimate;
+      most = most
+        ? { cost: Math.max(most.cost, estimate.cost), nodeCount: Math.max(most.nodeCount, estimate.nodeCount) }
+        : estimate;
     }
     // No possible type: the field can only be null, but it still asked for an object.
     return most ?? { cost: fieldWeight ?? this.typeWeight(type) ?? DEFAULT_OBJECT_WEIGHT, nodeCount: 1 };
@@ -213,7 +222,11 @@ class Costing {
   }
 
   /** The size `@listSize` gives: the largest slicing argument, else `assumedSize`. */
-  private expectedSize(listSize: ListSize, node: FieldNode, definition: GraphQLField<unknown, unknown>): number | undefined {
+  private expectedSize(
+    listSize: ListSize,
+    node: FieldNode,
+    definition: GraphQLField<unknown, unknown>,
+  ): number | undefined {
     let largest: number | undefined;
     for (const name of listSize.slicingArguments ?? []) {
       const size = toSize(this.argumentValue(node, definition, name));
@@ -238,7 +251,11 @@ class Costing {
 
   // --- Actual -------------------------------------------------------------
 
-  actualFields(type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[], data: Record<string, unknown>): CostResult {
+  actualFields(
+    type: GraphQLObjectType,
+    selectionSets: readonly SelectionSetNode[],
+    data: Record<string, unknown>,
+  ): CostResult {
     let total = ZERO;
     for (const [responseName, fieldNodes] of this.collect(type, selectionSets)) {
       total = add(total, this.actualField(type, fieldNodes, data[responseName]));
@@ -274,7 +291,12 @@ class Costing {
 
     const runtimeType = this.runtimeType(type, value, selectionSets);
     if (runtimeType) {
-      return this.actualObject(runtimeType, value, selectionSets, fieldWeight ?? this.typeWeight(runtimeType) ?? this.typeWeight(type));
+      return this.actualObject(
+        runtimeType,
+        value,
+        selectionSets,
+        fieldWeight ?? this.typeWeight(runtimeType) ?? this.typeWeight(type),
+      );
     }
     // The client did not ask for __typename: charge what the most expensive possible type makes of this object.
     let most = ZERO;
@@ -349,7 +371,13 @@ class Costing {
     if (cached) return cached;
     const fields = new Map<string, FieldNode[]>();
     for (const selectionSet of selectionSets) {
-      for (const [responseName, nodes] of collectFields(this.schema, this.fragmentMap, this.variables, type, selectionSet)) {
+      for (const [responseName, nodes] of collectFields(
+        this.schema,
+        this.fragmentMap,
+        this.variables,
+        type,
+        selectionSet,
+      )) {
         const existing = fields.get(responseName);
         if (existing) existing.push(...nodes);
         else fields.set(responseName, [...nodes]);
@@ -385,7 +413,11 @@ function selectOperation(document: DocumentNode, operationName: string | null | 
   if (operation) return operation;
   if (operationName) throw invalid(`Unknown operation named "${operationName}".`);
   const count = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION).length;
-  throw invalid(count === 0 ? 'The document contains no operation.' : 'Must provide operation name if query contains multiple operations.');
+  throw invalid(
+    count === 0
+      ? 'The document contains no operation.'
+      : 'Must provide operation name if query contains multiple operations.',
+  );
 }
 
 function rootTypeOf(schema: GraphQLSchema, operation: OperationDefinitionNode): GraphQLObjectType {
@@ -400,7 +432,8 @@ function assertNoFragmentCycles(fragments: ReadonlyMap<string, FragmentDefinitio
   const visit = (name: string, path: readonly string[]): void => {
     const seen = state.get(name);
     if (seen === 'done') return;
-    if (seen === 'visiting') throw invalid(`Cannot spread fragment "${name}" within itself (${[...path, name].join(' → ')}).`);
+    if (seen === 'visiting')
+      throw invalid(`Cannot spread fragment "${name}" within itself (${[...path, name].join(' → ')}).`);
     const fragment = fragments.get(name);
     if (!fragment) throw invalid(`Unknown fragment "${name}".`);
     state.set(name, 'visiting');

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { GraphQLError, Kind, valueFromAST, type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  valueFromAST,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { ApolloGateway } from '@apollo/gateway';
 import type {
@@ -30,7 +38,6 @@ import type { Policy, SchemaPolicy } from '../policy/schemaPolicy';
 import type { UsageMeter } from '../usage/meter';
 import type { ViewerCache } from '../viewer/cache';
 import type { RequestFingerprints } from '../stages/cachedAnswer';
-
 
 export interface PipelineOptions {
   policy: SchemaPolicy;
@@ -63,7 +70,8 @@ export function viewerKey(viewer: Viewer): string {
 
 /** Why `viewer` may not see a field with `policy`, or null when it may. */
 export function denial(policy: Policy, viewer: Viewer): string | null {
-  if ((policy.authenticated || policy.requiresScopes?.length) && viewer.kind !== 'user') return 'Sign in to see this field';
+  if ((policy.authenticated || policy.requiresScopes?.length) && viewer.kind !== 'user')
+    return 'Sign in to see this field';
   const sets = policy.requiresScopes;
   if (sets?.length && !sets.some((set) => set.every((scope) => viewer.scopes.includes(scope)))) {
     return `This field needs scope ${sets.map((s) => s.join(' + ')).join(' or ')}`;
@@ -71,7 +79,11 @@ export function denial(policy: Policy, viewer: Viewer): string | null {
   return null;
 }
 
-function argumentValues(field: GuardedField, schema: GraphQLSchema, variables: Record<string, unknown>): Record<string, unknown> {
+function argumentValues(
+  field: GuardedField,
+  schema: GraphQLSchema,
+  variables: Record<string, unknown>,
+): Record<string, unknown> {
   const type = schema.getType(field.typeName);
   const definition = type && 'getFields' in type ? type.getFields()[field.fieldName] : undefined;
   const values: Record<string, unknown> = {};
@@ -107,7 +119,9 @@ interface Prepared {
 const MAX_ESTIMATE_KEY = 4_096;
 
 const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
-  !!errors?.some((e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string');
+  !!errors?.some(
+    (e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string',
+  );
 
 /**
  * A response-cache miss being executed: what it stored, or undefined when
@@ -132,7 +146,11 @@ export class PipelineGateway implements GatewayInterface {
   private readonly documents = new LRUCache<string, DocumentFacts>({ max: 2_000 });
   private readonly analyses = new LRUCache<string, Prepared>({ max: 2_000 });
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
-  private readonly estimates = new LRUCache<string, CostResult>({ max: 10_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, key) => key.length + 1 });
+  private readonly estimates = new LRUCache<string, CostResult>({
+    max: 10_000,
+    maxSize: 8 * 1024 * 1024,
+    sizeCalculation: (_, key) => key.length + 1,
+  });
   /** Response-cache misses executing now, by cache key (which holds the partition and, for PRIVATE, the viewer). */
   private readonly flights = new Map<string, Flight>();
 
@@ -178,14 +196,22 @@ export class PipelineGateway implements GatewayInterface {
     const key = `${rc.queryHash}:${rc.operationName ?? ''}`;
     let facts = this.documents.get(key);
     if (!facts) {
-      facts = { fragments: fragmentsOf(rc.document), conditions: conditionsOf(rc.document), documentKey: documentKey(rc.document, rc.operation!) };
+      facts = {
+        fragments: fragmentsOf(rc.document),
+        conditions: conditionsOf(rc.document),
+        documentKey: documentKey(rc.document, rc.operation!),
+      };
       this.documents.set(key, facts);
     }
     return facts;
   }
 
   /** The operation as it executes with these variables; throws a coded error for a condition execution would refuse. */
-  private prepare(rc: GatewayGraphQLRequestContext, facts: DocumentFacts, variables: Record<string, unknown>): Prepared {
+  private prepare(
+    rc: GatewayGraphQLRequestContext,
+    facts: DocumentFacts,
+    variables: Record<string, unknown>,
+  ): Prepared {
     const key = `${rc.queryHash}:${rc.operationName ?? ''}:${conditionsKey(facts.conditions, variables)}`;
     let prepared = this.analyses.get(key);
     if (!prepared) {
@@ -214,12 +240,19 @@ export class PipelineGateway implements GatewayInterface {
   }
 
   /** The estimated cost of what will run: the same document, operation and variables always cost the same. */
-  private estimate(plan: { document: DocumentNode; queryHash: string }, operationName: string | null, variables: Record<string, unknown>): CostResult {
+  private estimate(
+    plan: { document: DocumentNode; queryHash: string },
+    operationName: string | null,
+    variables: Record<string, unknown>,
+  ): CostResult {
     const key = `${plan.queryHash}\0${operationName ?? ''}\0${JSON.stringify(variables)}`;
     const known = this.estimates.get(key);
     if (known) return known;
     const { schema, options } = this;
-    const estimate = estimateCost({ schema: schema!, policy: options.policy, document: plan.document, operationName, variables }, options);
+    const estimate = estimateCost(
+      { schema: schema!, policy: options.policy, document: plan.document, operationName, variables },
+      options,
+    );
     if (key.length <= MAX_ESTIMATE_KEY) this.estimates.set(key, estimate);
     return estimate;
   }
@@ -227,7 +260,9 @@ export class PipelineGateway implements GatewayInterface {
   private rewrite(rc: GatewayGraphQLRequestContext, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>) {
     if (remove.size === 0) return { document: rc.document, queryHash: rc.queryHash };
     const signature = analysis.guarded.map((g) => (remove.has(g.nodes[0]!) ? '1' : '0')).join('');
-    const queryHash = createHash('sha256').update(`${rc.queryHash}:${rc.operationName ?? ''}:${signature}`).digest('hex');
+    const queryHash = createHash('sha256')
+      .update(`${rc.queryHash}:${rc.operationName ?? ''}:${signature}`)
+      .digest('hex');
     let document = this.rewrites.get(queryHash);
     if (!document) {
       document = withoutFields(rc.document, remove);
@@ -264,13 +299,23 @@ export class PipelineGateway implements GatewayInterface {
    * operations that lost no field (see cacheableSoFar), so the document
    * runs as sent; nothing is stored from an answer with errors.
    */
-  private async revalidate(rc: GatewayGraphQLRequestContext, cacheKey: string, maxAge: number, slot: FlightSlot): Promise<void> {
+  private async revalidate(
+    rc: GatewayGraphQLRequestContext,
+    cacheKey: string,
+    maxAge: number,
+    slot: FlightSlot,
+  ): Promise<void> {
     try {
       const executed = this.withIds({ document: rc.document, queryHash: rc.queryHash });
       const result = await this.inner!({ ...rc, document: executed.document, queryHash: executed.queryHash });
       if (result.errors?.length || !result.data) return;
       const tags = takeEntityTags(result.data);
-      const entry: CachedResponse = { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge, tags: [...tags] };
+      const entry: CachedResponse = {
+        data: JSON.stringify(result.data),
+        storedAt: Date.now(),
+        maxAge,
+        tags: [...tags],
+      };
       await this.options.responseCache.set(cacheKey, entry);
       slot.settle?.(entry);
     } catch (error) {
@@ -360,9 +405,15 @@ export class PipelineGateway implements GatewayInterface {
       const bucket = await options.bucket.peek(bucketName, bucketLimits);
       return {
         errors: [
-          new GraphQLError(`The operation's estimated cost ${estimate.cost} is over this tier's maximum of ${limits.maxCostPerOperation}`, {
-            extensions: { code: ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE, cost: { estimated: estimate.cost, max: limits.maxCostPerOperation } },
-          }),
+          new GraphQLError(
+            `The operation's estimated cost ${estimate.cost} is over this tier's maximum of ${limits.maxCostPerOperation}`,
+            {
+              extensions: {
+                code: ErrorCode.COST_ESTIMATED_TOO_EXPENSIVE,
+                cost: { estimated: estimate.cost, max: limits.maxCostPerOperation },
+              },
+            },
+          ),
         ],
         extensions: costExtension(0, bucket.available),
       };
@@ -373,9 +424,12 @@ export class PipelineGateway implements GatewayInterface {
       setHeader('retry-after', String(retryAfter));
       return {
         errors: [
-          new GraphQLError(`Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(refused.available)} are left`, {
-            extensions: { code: ErrorCode.THROTTLED, retryAfterSeconds: retryAfter },
-          }),
+          new GraphQLError(
+            `Cost budget spent: the operation needs ${estimate.cost} points, ${Math.floor(refused.available)} are left`,
+            {
+              extensions: { code: ErrorCode.THROTTLED, retryAfterSeconds: retryAfter },
+            },
+          ),
         ],
         extensions: costExtension(0, refused.available),
       };
@@ -394,7 +448,11 @@ export class PipelineGateway implements GatewayInterface {
       });
     };
     /** An answer from the response cache (fresh, or stale while it is refreshed): nothing ran, so nothing is charged. */
-    const fromCache = async (entry: CachedResponse, available: number, stale = false): Promise<GatewayExecutionResult> => {
+    const fromCache = async (
+      entry: CachedResponse,
+      available: number,
+      stale = false,
+    ): Promise<GatewayExecutionResult> => {
       options.metrics.cost.observe({ tier: viewer.tier }, estimate.cost);
       const mark = stale ? 'STALE' : 'HIT';
       setHeader('x-cache', mark);
@@ -404,7 +462,10 @@ export class PipelineGateway implements GatewayInterface {
       httpCache({ maxAgeLeft: prepared.cachePolicy.maxAge - age, tags: entry.tags, failed: false });
       if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
       const extensions = costExtension(0, available);
-      return { data: JSON.parse(entry.data) as Record<string, unknown>, extensions: stale ? { ...extensions, stale: true } : extensions };
+      return {
+        data: JSON.parse(entry.data) as Record<string, unknown>,
+        extensions: stale ? { ...extensions, stale: true } : extensions,
+      };
     };
     /** The next request with this fingerprint is answered from the cache without Apollo, as this one is or will be. */
     const learn = (cacheKey: string) => {
@@ -418,7 +479,14 @@ export class PipelineGateway implements GatewayInterface {
       });
     };
     const cacheKeyOf = () =>
-      responseCacheKey({ documentKey: facts.documentKey, operationName: rc.operationName, variables: rc.request.variables ?? {}, viewer, viewerKey: key, policy: prepared.cachePolicy });
+      responseCacheKey({
+        documentKey: facts.documentKey,
+        operationName: rc.operationName,
+        variables: rc.request.variables ?? {},
+        viewer,
+        viewerKey: key,
+        policy: prepared.cachePolicy,
+      });
 
     // 3. The response cache, for queries whose every field may be cached and that lost no field to
     // authorization. A hit is looked up before any points are taken: it is refused like any operation
@@ -466,20 +534,27 @@ export class PipelineGateway implements GatewayInterface {
     }
 
     const charge = dryRun ? CHARGE_NOTHING : estimate;
-    const taken = dryRun ? await options.bucket.peek(bucketName, bucketLimits) : await options.bucket.take(bucketName, charge.cost, bucketLimits);
+    const taken = dryRun
+      ? await options.bucket.peek(bucketName, bucketLimits)
+      : await options.bucket.take(bucketName, charge.cost, bucketLimits);
     if (!taken.allowed) return throttled(taken);
     const rateLimitValue = (remaining: number) => ({
       cost: estimate.cost,
       limit: limits.costBucketCapacity,
       remaining: Math.floor(remaining),
       used: Math.ceil(limits.costBucketCapacity - remaining),
-      resetAt: new Date(Date.now() + ((limits.costBucketCapacity - remaining) / limits.costRestorePerSecond) * 1000).toISOString(),
+      resetAt: new Date(
+        Date.now() + ((limits.costBucketCapacity - remaining) / limits.costRestorePerSecond) * 1000,
+      ).toISOString(),
       nodeCount: estimate.nodeCount,
     });
     if (dryRun) {
       // GitHub's dryRun: cost the operation, run nothing, charge nothing.
       const data: Record<string, unknown> = {};
-      const patched = patchResult(data, routerFields.map((f) => ({ ...f, value: rateLimitValue(taken.available) })));
+      const patched = patchResult(
+        data,
+        routerFields.map((f) => ({ ...f, value: rateLimitValue(taken.available) })),
+      );
       return {
         data: patched.data ?? undefined,
         extensions: costExtension(0, taken.available),
@@ -491,7 +566,11 @@ export class PipelineGateway implements GatewayInterface {
     for (const field of analysis.guarded) {
       if (!field.policy.rateLimit || remove.has(field.nodes[0]!)) continue;
       const message = await options.fieldLimiter(
-        { viewerKey: key, fieldName: `${field.typeName}.${field.fieldName}`, args: argumentValues(field, schema, variables) },
+        {
+          viewerKey: key,
+          fieldName: `${field.typeName}.${field.fieldName}`,
+          args: argumentValues(field, schema, variables),
+        },
         field.policy.rateLimit,
       );
       if (message) {
@@ -519,7 +598,9 @@ export class PipelineGateway implements GatewayInterface {
     const tagged = cacheable || prepared.mutationFields.length > 0;
     const executed = tagged ? this.withIds(plan) : plan;
     // Nothing left to run when every root field was removed: no plan, no subgraph call.
-    const removedRoots = new Set(analysis.guarded.filter((g) => g.path.length === 1 && remove.has(g.nodes[0]!)).map((g) => g.path[0]));
+    const removedRoots = new Set(
+      analysis.guarded.filter((g) => g.path.length === 1 && remove.has(g.nodes[0]!)).map((g) => g.path[0]),
+    );
     const everythingRemoved = analysis.rootFields.every((f) => removedRoots.has(f.responseKey));
     const result: GatewayExecutionResult = everythingRemoved
       ? { data: {} }
@@ -539,7 +620,10 @@ export class PipelineGateway implements GatewayInterface {
       report.cache = 'STALE';
       setHeader('age', String(ageOf(cached)));
       httpCache({ maxAgeLeft: 0, tags: [], failed: false });
-      return { data: JSON.parse(cached.data) as Record<string, unknown>, extensions: { ...costExtension(0, after.available), stale: true } };
+      return {
+        data: JSON.parse(cached.data) as Record<string, unknown>,
+        extensions: { ...costExtension(0, after.available), stale: true },
+      };
     }
     if (cacheKey) {
       setHeader('x-cache', 'MISS');
@@ -548,7 +632,12 @@ export class PipelineGateway implements GatewayInterface {
         // Errors and partial results are never cached.
         // Nothing changes the data after this point (no fields were removed), so it is stored as is.
         // The answer waits for the write, so every router finds it once a client has seen it.
-        const entry: CachedResponse = { data: JSON.stringify(result.data), storedAt: Date.now(), maxAge: prepared.cachePolicy.maxAge, tags: [...tags] };
+        const entry: CachedResponse = {
+          data: JSON.stringify(result.data),
+          storedAt: Date.now(),
+          maxAge: prepared.cachePolicy.maxAge,
+          tags: [...tags],
+        };
         await options.responseCache.set(cacheKey, entry);
         learn(cacheKey);
         // Those waiting on this key are answered from what was stored, as later requests will be.
@@ -570,13 +659,26 @@ export class PipelineGateway implements GatewayInterface {
 
     // 6. Refund what the estimate over-charged.
     const actual = result.data
-      ? actualCost({ schema, policy: options.policy, document: plan.document, operationName: rc.operationName, variables, data: result.data }, options)
+      ? actualCost(
+          {
+            schema,
+            policy: options.policy,
+            document: plan.document,
+            operationName: rc.operationName,
+            variables,
+            data: result.data,
+          },
+          options,
+        )
       : CHARGE_NOTHING;
     const refund = charge.cost - actual.cost;
     const after = refund > 0 ? await options.bucket.refund(bucketName, refund, bucketLimits) : taken;
 
     // 7. Put the removed fields back: the router's own values, or nulls with errors.
-    const patched = patchResult(result.data, [...removals, ...routerFields.map((f) => ({ ...f, value: rateLimitValue(after.available) }))]);
+    const patched = patchResult(result.data, [
+      ...removals,
+      ...routerFields.map((f) => ({ ...f, value: rateLimitValue(after.available) })),
+    ]);
     const errors = [
       ...(result.errors ?? []),
       ...patched.errors.map((e) => new GraphQLError(e.message, { path: e.path, extensions: e.extensions })),
@@ -590,11 +692,16 @@ export class PipelineGateway implements GatewayInterface {
     // 8. Metering, and entitlement changes reaching every router.
     if (viewer.kind === 'user') {
       await options.usage.record(viewer.userId, actual.cost);
-      if (prepared.mutationFields.some((name) => options.entitlementMutations.has(name))) await options.viewerCache.invalidateUser(viewer.userId);
+      if (prepared.mutationFields.some((name) => options.entitlementMutations.has(name)))
+        await options.viewerCache.invalidateUser(viewer.userId);
     }
 
     // Only what the response cache would keep may be kept by others.
-    httpCache({ maxAgeLeft: cacheable ? prepared.cachePolicy.maxAge : 0, tags: [...tags], failed: errors.length > 0 || !patched.data });
+    httpCache({
+      maxAgeLeft: cacheable ? prepared.cachePolicy.maxAge : 0,
+      tags: [...tags],
+      failed: errors.length > 0 || !patched.data,
+    });
     return {
       data: patched.data,
       ...(errors.length ? { errors } : {}),

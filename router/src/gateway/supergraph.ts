@@ -33,7 +33,8 @@ export async function loadSupergraph(path: string, overrides: Record<string, str
     subgraphUrls.set(name, overrides[name.toLowerCase()] ?? url);
   }
   for (const name of Object.keys(overrides)) {
-    if (!subgraphUrls.has(name)) throw new Error(`SUBGRAPH_URL_${name.toUpperCase()} names no subgraph of the supergraph`);
+    if (!subgraphUrls.has(name))
+      throw new Error(`SUBGRAPH_URL_${name.toUpperCase()} names no subgraph of the supergraph`);
   }
   return { sdl, gatewaySdl, subgraphUrls };
 }

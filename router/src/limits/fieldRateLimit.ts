@@ -37,7 +37,12 @@ abstract class ReservingStore implements Store {
     const limit = this.limits.get(fieldName);
     if (!limit) throw new Error(`no @rateLimit known for ${fieldName}`);
     const now = Date.now();
-    const before = await this.reserve(`frl:${identity.contextIdentity}:${identity.fieldIdentity}`, now, limit.windowMs, limit.max);
+    const before = await this.reserve(
+      `frl:${identity.contextIdentity}:${identity.fieldIdentity}`,
+      now,
+      limit.windowMs,
+      limit.max,
+    );
     // The limiter only counts these: `before` calls, all still inside the window.
     return Array.from({ length: before }, () => now);
   }
@@ -66,7 +71,11 @@ class RedisReservingStore extends ReservingStore {
   }
 
   protected async reserve(key: string, now: number, windowMs: number, max: number): Promise<number> {
-    return (await RESERVE(this.redis, [`${this.prefix}${key}`], [now, windowMs, max, randomBytes(6).toString('hex')])) as number;
+    return (await RESERVE(
+      this.redis,
+      [`${this.prefix}${key}`],
+      [now, windowMs, max, randomBytes(6).toString('hex')],
+    )) as number;
   }
 }
 
@@ -84,18 +93,24 @@ class MemoryReservingStore extends ReservingStore {
 }
 
 /** Checks one call of a `@rateLimit` field; resolves to an error message when over the limit. */
-export type FieldRateLimiter = (call: { viewerKey: string; fieldName: string; args: Record<string, unknown> }, limit: FieldLimit) => Promise<string | undefined>;
+export type FieldRateLimiter = (
+  call: { viewerKey: string; fieldName: string; args: Record<string, unknown> },
+  limit: FieldLimit,
+) => Promise<string | undefined>;
 
 export function createFieldRateLimiter(state: SharedState): FieldRateLimiter {
   const limits = new Map<string, { max: number; windowMs: number }>();
   const memory = new MemoryReservingStore(limits);
   const store = state.redis
-    ? withFallback<ReservingStore>(new RedisReservingStore(limits, state.redis, state.prefix), memory, (e) => state.fellBack('field rate limits', e))
+    ? withFallback<ReservingStore>(new RedisReservingStore(limits, state.redis, state.prefix), memory, (e) =>
+        state.fellBack('field rate limits', e),
+      )
     : memory;
   const limiter = getGraphQLRateLimiter({
     store,
     identifyContext: (context: { viewerKey: string }) => context.viewerKey,
-    formatError: ({ fieldName, max, window }) => `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
+    formatError: ({ fieldName, max, window }) =>
+      `Too many calls of ${fieldName}: at most ${max} every ${Math.round(window / 1000)} s`,
   });
   return (call, limit) => {
     limits.set(call.fieldName, { max: limit.max, windowMs: windowMs(limit.window) });

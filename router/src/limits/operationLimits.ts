@@ -61,7 +61,13 @@ function measureDocument(document: DocumentNode): Omit<DocumentMetrics, 'tokens'
         if (inIntrospection) metrics.introspectionDepth = Math.max(metrics.introspectionDepth, introspection + 1);
         else metrics.depth = Math.max(metrics.depth, depth + 1);
         if (selection.selectionSet) {
-          walk(selection.selectionSet, inIntrospection ? depth : depth + 1, inIntrospection ? introspection + 1 : 0, active, false);
+          walk(
+            selection.selectionSet,
+            inIntrospection ? depth : depth + 1,
+            inIntrospection ? introspection + 1 : 0,
+            active,
+            false,
+          );
         }
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         walk(selection.selectionSet, depth, introspection, active, root);
@@ -87,7 +93,11 @@ function measureDocument(document: DocumentNode): Omit<DocumentMetrics, 'tokens'
  */
 export class OperationLimits {
   /** Keyed by the text itself (hashing it cost more than the lookup), bounded by total length. */
-  private readonly cache = new LRUCache<string, DocumentMetrics>({ max: 5_000, maxSize: 8 * 1024 * 1024, sizeCalculation: (_, text) => text.length + 1 });
+  private readonly cache = new LRUCache<string, DocumentMetrics>({
+    max: 5_000,
+    maxSize: 8 * 1024 * 1024,
+    sizeCalculation: (_, text) => text.length + 1,
+  });
 
   constructor(private readonly tokenCap: number) {}
 
@@ -100,7 +110,11 @@ export class OperationLimits {
       metrics = { tokens, depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, unparsable: false };
     } else {
       try {
-        metrics = { tokens, unparsable: false, ...measureDocument(parse(text, { noLocation: true, maxTokens: this.tokenCap })) };
+        metrics = {
+          tokens,
+          unparsable: false,
+          ...measureDocument(parse(text, { noLocation: true, maxTokens: this.tokenCap })),
+        };
       } catch {
         metrics = { tokens, depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, unparsable: true };
       }
@@ -113,7 +127,11 @@ export class OperationLimits {
   check(text: string, limits: TierLimits): void {
     const bytes = Buffer.byteLength(text);
     if (bytes > limits.maxDocumentBytes) {
-      throw new HttpError(413, ErrorCode.DOCUMENT_TOO_LARGE, `The document is ${bytes} bytes; the limit is ${limits.maxDocumentBytes}`);
+      throw new HttpError(
+        413,
+        ErrorCode.DOCUMENT_TOO_LARGE,
+        `The document is ${bytes} bytes; the limit is ${limits.maxDocumentBytes}`,
+      );
     }
     const m = this.measure(text);
     if (m.tokens > limits.maxTokens) {
@@ -121,13 +139,25 @@ export class OperationLimits {
     }
     if (m.unparsable) return;
     if (m.depth > limits.maxDepth || m.introspectionDepth > MAX_INTROSPECTION_DEPTH) {
-      throw new HttpError(400, ErrorCode.MAX_DEPTH_EXCEEDED, `The operation nests deeper than ${limits.maxDepth} levels`);
+      throw new HttpError(
+        400,
+        ErrorCode.MAX_DEPTH_EXCEEDED,
+        `The operation nests deeper than ${limits.maxDepth} levels`,
+      );
     }
     if (m.aliases > limits.maxAliases) {
-      throw new HttpError(400, ErrorCode.MAX_ALIASES_EXCEEDED, `The operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
+      throw new HttpError(
+        400,
+        ErrorCode.MAX_ALIASES_EXCEEDED,
+        `The operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`,
+      );
     }
     if (m.rootFields > limits.maxRootFields) {
-      throw new HttpError(400, ErrorCode.MAX_ROOT_FIELDS_EXCEEDED, `The operation selects ${m.rootFields} root fields; the limit is ${limits.maxRootFields}`);
+      throw new HttpError(
+        400,
+        ErrorCode.MAX_ROOT_FIELDS_EXCEEDED,
+        `The operation selects ${m.rootFields} root fields; the limit is ${limits.maxRootFields}`,
+      );
     }
   }
 }

@@ -26,7 +26,11 @@ async function limitsOn(onRedis: boolean) {
   opened.push(state);
   if (onRedis) expect(await state.connected(5_000)).toBe(true);
   // Usage is only counted here, never flushed: the client is never called.
-  const usage = createUsageMeter(state, createInternalClient({ caller: 'test', signingSecret: 'x'.repeat(32) }), new URL('http://127.0.0.1:9/unused'));
+  const usage = createUsageMeter(
+    state,
+    createInternalClient({ caller: 'test', signingSecret: 'x'.repeat(32) }),
+    new URL('http://127.0.0.1:9/unused'),
+  );
   const bucket = createCostBucket(state);
   return { check: createRequestLimits({ ...state, window: createWindowCounter(state), usage, bucket }), bucket };
 }
@@ -96,8 +100,18 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
   it('refuse with the daily quota once the window lets a request through that the day does not', async () => {
     const runs = await Promise.all([limitsOn(false), limitsOn(true)]);
     for (const { check } of runs) {
-      const ask = () => check({ viewerKey: 'ip:203.0.113.9', operations: 4, window: { ms: 60_000, limit: 100 }, dailyQuota: LIMITS.dailyRequestQuota });
-      const tier: TierLimits = { ...DEFAULT_TIERS.anonymous, requestsPerMinute: 100, dailyRequestQuota: LIMITS.dailyRequestQuota };
+      const ask = () =>
+        check({
+          viewerKey: 'ip:203.0.113.9',
+          operations: 4,
+          window: { ms: 60_000, limit: 100 },
+          dailyQuota: LIMITS.dailyRequestQuota,
+        });
+      const tier: TierLimits = {
+        ...DEFAULT_TIERS.anonymous,
+        requestsPerMinute: 100,
+        dailyRequestQuota: LIMITS.dailyRequestQuota,
+      };
       expect(limitOutcome(await ask(), tier, 4).refusal).toBeUndefined();
       const second = await ask();
       expect(seen(second).today).toEqual({ count: 4, allowed: false });

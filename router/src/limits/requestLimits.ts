@@ -50,20 +50,42 @@ const DAY_MS = 86_400_000;
  * fails, the window counter, usage meter and cost bucket each in turn (each
  * with its own fallback to this process), as before.
  */
-export function createRequestLimits(stores: { redis: RedisClient | null; prefix: string; fellBack: (what: string, error: unknown) => void; window: WindowCounter; usage: UsageMeter; bucket: CostBucket }) {
+export function createRequestLimits(stores: {
+  redis: RedisClient | null;
+  prefix: string;
+  fellBack: (what: string, error: unknown) => void;
+  window: WindowCounter;
+  usage: UsageMeter;
+  bucket: CostBucket;
+}) {
   const oneByOne = async (check: RequestLimitCheck): Promise<RequestLimitResult> => {
-    const window = await stores.window.hit(windowKey(check.viewerKey), check.window.ms, check.operations, check.window.limit);
+    const window = await stores.window.hit(
+      windowKey(check.viewerKey),
+      check.window.ms,
+      check.operations,
+      check.window.limit,
+    );
     if (!window.allowed) return { window };
     const today = await stores.usage.countRequest(check.viewerKey, check.operations, check.dailyQuota);
     if (!today.allowed || !check.bucket) return { window, today };
-    return { window, today, bucket: await stores.bucket.check(bucketKey(check.viewerKey), check.bucket.points, check.bucket) };
+    return {
+      window,
+      today,
+      bucket: await stores.bucket.check(bucketKey(check.viewerKey), check.bucket.points, check.bucket),
+    };
   };
   const redis = stores.redis;
   if (!redis) return oneByOne;
   const { prefix } = stores;
   return async (check: RequestLimitCheck): Promise<RequestLimitResult> => {
     const keys = [`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(utcDay(), check.viewerKey)}`];
-    const args: (string | number)[] = [check.window.ms, check.operations, check.window.limit, 2 * DAY_MS, check.dailyQuota];
+    const args: (string | number)[] = [
+      check.window.ms,
+      check.operations,
+      check.window.limit,
+      2 * DAY_MS,
+      check.dailyQuota,
+    ];
     if (check.bucket) {
       keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
       args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
@@ -79,7 +101,11 @@ export function createRequestLimits(stores: { redis: RedisClient | null; prefix:
     if (reply.length <= 3) return { window };
     const today = { count: Number(reply[3]), allowed: reply[4] === 1 };
     if (reply.length <= 5) return { window, today };
-    return { window, today, bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) } };
+    return {
+      window,
+      today,
+      bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) },
+    };
   };
 }
 
@@ -91,7 +117,11 @@ const nextUtcMidnight = () => {
 };
 
 /** The rate headers every answer carries, and the refusal when the window or the day's quota refused the request. */
-export function limitOutcome(checked: RequestLimitResult, limits: TierLimits, operations: number): { rateHeaders: Record<string, string>; refusal?: HttpError } {
+export function limitOutcome(
+  checked: RequestLimitResult,
+  limits: TierLimits,
+  operations: number,
+): { rateHeaders: Record<string, string>; refusal?: HttpError } {
   const { window } = checked;
   const rateHeaders = {
     'x-ratelimit-limit': String(limits.requestsPerMinute),
@@ -105,7 +135,13 @@ export function limitOutcome(checked: RequestLimitResult, limits: TierLimits, op
       operations > 1
         ? `A batch of ${operations} operations is more than the ${left} left of ${limits.requestsPerMinute} a minute`
         : `More than ${limits.requestsPerMinute} requests a minute`;
-    return { rateHeaders, refusal: new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, message, { ...rateHeaders, 'retry-after': retryAfter }) };
+    return {
+      rateHeaders,
+      refusal: new HttpError(429, ErrorCode.RATE_LIMIT_EXCEEDED, message, {
+        ...rateHeaders,
+        'retry-after': retryAfter,
+      }),
+    };
   }
   if (!checked.today?.allowed) {
     const retryAfter = String(Math.ceil((nextUtcMidnight() - Date.now()) / 1000));

@@ -31,7 +31,11 @@ class RedisWindowCounter implements WindowCounter {
   constructor(private readonly state: SharedState & { redis: NonNullable<SharedState['redis']> }) {}
 
   async hit(key: string, windowMs: number, operations: number, limit: number): Promise<WindowHit> {
-    const [count, ttl, allowed] = (await HIT(this.state.redis, [`${this.state.prefix}${key}`], [windowMs, operations, limit])) as [number, number, number];
+    const [count, ttl, allowed] = (await HIT(
+      this.state.redis,
+      [`${this.state.prefix}${key}`],
+      [windowMs, operations, limit],
+    )) as [number, number, number];
     return { count, resetAt: Date.now() + ttl, allowed: allowed === 1 };
   }
 }
@@ -60,5 +64,7 @@ class MemoryWindowCounter implements WindowCounter {
 export function createWindowCounter(state: SharedState): WindowCounter {
   const memory = new MemoryWindowCounter();
   if (!state.redis) return memory;
-  return withFallback<WindowCounter>(new RedisWindowCounter({ ...state, redis: state.redis }), memory, (e) => state.fellBack('request rate', e));
+  return withFallback<WindowCounter>(new RedisWindowCounter({ ...state, redis: state.redis }), memory, (e) =>
+    state.fellBack('request rate', e),
+  );
 }

@@ -92,7 +92,12 @@ export function analyzeOperation(input: OperationInput, policy: SchemaPolicy): O
         nullDepth,
         // The router puts its own value here: what the client selected of it, as execution would collect it.
         ...(routerField && isObjectType(named)
-          ? { selection: [...subfieldsOf(input, named, nodes)].map(([key, n]): [string, string] => [key, n[0]!.name.value]) }
+          ? {
+              selection: [...subfieldsOf(input, named, nodes)].map(([key, n]): [string, string] => [
+                key,
+                n[0]!.name.value,
+              ]),
+            }
           : {}),
       });
     }

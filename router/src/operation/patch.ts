@@ -56,7 +56,11 @@ export interface PatchedResult {
  * computed, or null with an error at the field's path (null bubbling to the
  * nearest nullable parent, as GraphQL execution would).
  */
-export function patchResult(data: Json | null | undefined, removals: readonly Removal[], valueTypename = 'RateLimit'): PatchedResult {
+export function patchResult(
+  data: Json | null | undefined,
+  removals: readonly Removal[],
+  valueTypename = 'RateLimit',
+): PatchedResult {
   // A null `data` stays null: a non-null root field already failed.
   let result: Json | null = data ?? null;
   if (removals.length > 0) dropPlaceholders(result);

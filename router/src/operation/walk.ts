@@ -76,11 +76,19 @@ export function walkOperation<S>(input: OperationInput, state: S, visitField: (v
       }
     }
   };
-  walk(root, coded(() => collectFields(schema, fragments, variables, root, operation.selectionSet)), state);
+  walk(
+    root,
+    coded(() => collectFields(schema, fragments, variables, root, operation.selectionSet)),
+    state,
+  );
 }
 
 /** The subfields an object of `type` gets from these nodes, by response key (graphql-js's collection, coded errors). */
-export function subfieldsOf(input: OperationInput, type: GraphQLObjectType, nodes: readonly FieldNode[]): Map<string, readonly FieldNode[]> {
+export function subfieldsOf(
+  input: OperationInput,
+  type: GraphQLObjectType,
+  nodes: readonly FieldNode[],
+): Map<string, readonly FieldNode[]> {
   return coded(() => collectSubfieldsOf(input.schema, input.fragments, input.variables, type, nodes));
 }
 
@@ -98,7 +106,9 @@ function coded<T>(collect: () => T): T {
 export function rootFields(input: OperationInput): { responseKey: string; name: string }[] {
   const root = input.schema.getRootType(input.operation.operation);
   if (!root) return [];
-  return [...coded(() => collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet))].map(([responseKey, nodes]) => ({
+  return [
+    ...coded(() => collectFields(input.schema, input.fragments, input.variables, root, input.operation.selectionSet)),
+  ].map(([responseKey, nodes]) => ({
     responseKey,
     name: nodes[0]!.name.value,
   }));
@@ -143,7 +153,10 @@ export function conditionsOf(document: DocumentNode): FieldNode['directives'] {
  * variable of another operation in the document) is keyed as such: the walk
  * refuses it, coded, only if the operation actually reaches it.
  */
-export function conditionsKey(conditions: FieldNode['directives'], variables: Readonly<Record<string, unknown>>): string {
+export function conditionsKey(
+  conditions: FieldNode['directives'],
+  variables: Readonly<Record<string, unknown>>,
+): string {
   if (!conditions?.length) return '';
   let key = '';
   for (const directive of conditions) {

@@ -10,7 +10,14 @@ const STRICTNESS: Record<TrustedMode, number> = { off: 0, log: 1, enforce: 2 };
 const manifestSchema = z.object({
   format: z.literal('apollo-persisted-query-manifest'),
   version: z.literal(1),
-  operations: z.array(z.object({ id: z.string().min(1), name: z.string().optional(), type: z.string().optional(), body: z.string().min(1) })),
+  operations: z.array(
+    z.object({
+      id: z.string().min(1),
+      name: z.string().optional(),
+      type: z.string().optional(),
+      body: z.string().min(1),
+    }),
+  ),
 });
 
 /** One GraphQL request of an HTTP body (or a GET's parameters). */
@@ -39,7 +46,9 @@ export class TrustedDocuments {
   ) {
     if (!manifestPath) {
       if ([defaultMode, ...Object.values(modeByTier), ...Object.values(modeByClient)].some((m) => m !== 'off')) {
-        throw new Error('Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: required when a trusted documents mode is log or enforce');
+        throw new Error(
+          'Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: required when a trusted documents mode is log or enforce',
+        );
       }
       return;
     }
@@ -47,10 +56,18 @@ export class TrustedDocuments {
     try {
       raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
     } catch (error) {
-      throw new Error(`Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: cannot read ${manifestPath}: ${(error as Error).message}`);
+      throw new Error(
+        `Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: cannot read ${manifestPath}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
     const manifest = manifestSchema.safeParse(raw);
-    if (!manifest.success) throw new Error(`Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: not an apollo-persisted-query-manifest v1`);
+    if (!manifest.success)
+      throw new Error(
+        `Invalid configuration:\n  TRUSTED_DOCUMENTS_MANIFEST: not an apollo-persisted-query-manifest v1`,
+      );
     for (const op of manifest.data.operations) {
       this.byId.set(op.id, op.body);
       this.bodies.add(createHash('sha256').update(op.body).digest('hex'));
@@ -90,9 +107,18 @@ export class TrustedDocuments {
       return;
     }
     if (mode === 'enforce') {
-      throw new HttpError(400, ErrorCode.PERSISTED_QUERY_NOT_IN_LIST, 'Only operations from the trusted documents list, referenced by id, may run');
+      throw new HttpError(
+        400,
+        ErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
+        'Only operations from the trusted documents list, referenced by id, may run',
+      );
     }
-    const known = typeof request.query === 'string' && this.bodies.has(createHash('sha256').update(request.query).digest('hex'));
-    if (!known) this.log.warn({ tier, client: clientName, id: typeof id === 'string' ? id : undefined }, 'operation not in the trusted documents list');
+    const known =
+      typeof request.query === 'string' && this.bodies.has(createHash('sha256').update(request.query).digest('hex'));
+    if (!known)
+      this.log.warn(
+        { tier, client: clientName, id: typeof id === 'string' ? id : undefined },
+        'operation not in the trusted documents list',
+      );
   }
 }

@@ -106,7 +106,10 @@ function readPolicy(directives: readonly ConstDirectiveNode[]): Policy | null {
         };
         break;
       case 'rateLimit':
-        get().rateLimit = { max: argument(directive, 'max') as number, window: argument(directive, 'window') as string };
+        get().rateLimit = {
+          max: argument(directive, 'max') as number,
+          window: argument(directive, 'window') as string,
+        };
         break;
     }
   }

@@ -1,5 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { ErrorCode, HttpError, isJsonContentType, readJsonBody, type TierLimits, type TierTable, type Viewer } from '@memegraph/service-kit';
+import {
+  ErrorCode,
+  HttpError,
+  isJsonContentType,
+  readJsonBody,
+  type TierLimits,
+  type TierTable,
+  type Viewer,
+} from '@memegraph/service-kit';
 import { viewerKey } from '../gateway/pipeline';
 
 export interface Admission {
@@ -20,14 +28,21 @@ export interface Admission {
  * and metrics, by tier once the viewer is known; `identified` hears who the
  * viewer is before anything else can refuse the request.
  */
-export function createAdmission(deps: { identify: (req: IncomingMessage) => Promise<Viewer>; tiers: TierTable; bodyLimitBytes: number }) {
+export function createAdmission(deps: {
+  identify: (req: IncomingMessage) => Promise<Viewer>;
+  tiers: TierTable;
+  bodyLimitBytes: number;
+}) {
   return async (
     req: IncomingMessage,
     refuse: (error: HttpError, tier: string) => HttpError,
     identified: (viewer: Viewer) => void,
   ): Promise<Admission> => {
     if (req.method !== 'GET' && req.method !== 'POST') {
-      throw refuse(new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }), 'unknown');
+      throw refuse(
+        new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }),
+        'unknown',
+      );
     }
     let viewer: Viewer;
     try {
@@ -44,7 +59,10 @@ export function createAdmission(deps: { identify: (req: IncomingMessage) => Prom
     // Its refusals (413, bad JSON, too deep) are protocol errors, answered as such.
     const body = req.method === 'POST' ? await readJsonBody(req, deps.bodyLimitBytes) : undefined;
     if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-      throw refuse(new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`), viewer.tier);
+      throw refuse(
+        new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`),
+        viewer.tier,
+      );
     }
     // A batch that does not fit in what is left is refused whole, and counts nothing (smaller requests may still use the rest).
     const operations = Array.isArray(body) ? Math.max(1, body.length) : 1;

@@ -20,14 +20,19 @@ const parseJsonOrUndefined = (text: string): unknown => {
   }
 };
 
-const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  !!value && typeof value === 'object' && !Array.isArray(value);
 
 /**
  * A single operation's name and variables as Apollo Server will read them,
  * or null when Apollo would refuse them (or read them some other way): such
  * a request is Apollo's to answer.
  */
-function sentParts(method: string | undefined, body: unknown, params: URLSearchParams | undefined): Omit<SentOperation, 'text'> | null {
+function sentParts(
+  method: string | undefined,
+  body: unknown,
+  params: URLSearchParams | undefined,
+): Omit<SentOperation, 'text'> | null {
   if (method === 'POST') {
     if (!isRecord(body)) return null;
     const { query, operationName, variables, extensions } = body;
@@ -38,17 +43,23 @@ function sentParts(method: string | undefined, body: unknown, params: URLSearchP
     return { operationName: operationName ?? undefined, variables: variables ?? undefined };
   }
   if (!params) return null;
-  for (const name of ['query', 'operationName', 'variables', 'extensions']) if (params.getAll(name).length > 1) return null;
+  for (const name of ['query', 'operationName', 'variables', 'extensions'])
+    if (params.getAll(name).length > 1) return null;
   const variables = params.has('variables') ? parseJsonOrUndefined(params.get('variables')!) : undefined;
   if (params.has('variables') && !isRecord(variables)) return null;
-  return { operationName: params.get('operationName') ?? undefined, variables: variables as Record<string, unknown> | undefined };
+  return {
+    operationName: params.get('operationName') ?? undefined,
+    variables: variables as Record<string, unknown> | undefined,
+  };
 }
 
 /** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
 function getOperation(params: URLSearchParams): OperationRequest {
   let extensions: OperationRequest['extensions'];
   try {
-    extensions = params.has('extensions') ? (JSON.parse(params.get('extensions')!) as OperationRequest['extensions']) : undefined;
+    extensions = params.has('extensions')
+      ? (JSON.parse(params.get('extensions')!) as OperationRequest['extensions'])
+      : undefined;
   } catch {
     throw new HttpError(400, ErrorCode.BAD_REQUEST, 'The extensions parameter is not valid JSON');
   }
@@ -77,7 +88,11 @@ export interface AdmittedDocuments {
  * the operation limits refuse it. Refusals are returned, not thrown: the
  * request limits count a refused request before it is answered.
  */
-export function createPersistedDocuments(deps: { trusted: TrustedDocuments; apqCache: KeyValueCache<string>; operationLimits: OperationLimits }) {
+export function createPersistedDocuments(deps: {
+  trusted: TrustedDocuments;
+  apqCache: KeyValueCache<string>;
+  operationLimits: OperationLimits;
+}) {
   const { trusted, apqCache, operationLimits } = deps;
   return async (req: IncomingMessage, body: unknown, tier: Tier, limits: TierLimits): Promise<AdmittedDocuments> => {
     const named = req.headers['apollographql-client-name'];

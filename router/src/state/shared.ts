@@ -40,7 +40,15 @@ function whenReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
 }
 
 export function openSharedState(target: RedisTarget | undefined, prefix: string, log?: Logger): SharedState {
-  if (!target) return { redis: null, prefix, fellBack: () => undefined, listen: () => undefined, connected: async () => false, close: async () => undefined };
+  if (!target)
+    return {
+      redis: null,
+      prefix,
+      fellBack: () => undefined,
+      listen: () => undefined,
+      connected: async () => false,
+      close: async () => undefined,
+    };
   // Every request makes a few small commands (limits, quota, bucket): on one Redis, requests in
   // flight together share one write instead of a system call each. Not on a cluster: ioredis's
   // auto-pipelines fail with MOVED, instead of following it, while slots change hands in a
@@ -65,11 +73,12 @@ export function openSharedState(target: RedisTarget | undefined, prefix: string,
     const now = Date.now();
     if ((warned.get(component) ?? 0) > now - 10_000) return;
     warned.set(component, now);
-    log?.warn({ component, err: error }, 'Redis unavailable: using this instance\'s own state');
+    log?.warn({ component, err: error }, "Redis unavailable: using this instance's own state");
   };
   // ioredis does not queue commands while connecting (see createRedis): subscribe once ready, and again after a reconnect.
   const subscribe = (channels: string[]) => {
-    if (channels.length > 0 && subscriber.status === 'ready') subscriber.subscribe(...channels).catch((e: unknown) => fellBack('pub/sub', e));
+    if (channels.length > 0 && subscriber.status === 'ready')
+      subscriber.subscribe(...channels).catch((e: unknown) => fellBack('pub/sub', e));
   };
   subscriber.on('ready', () => subscribe([...handlers.keys()]));
   return {

@@ -122,16 +122,30 @@ for (const onRedis of [false, true]) {
       expect((await cache.get('a'))?.value.id).toBe(onRedis ? 'a' : undefined);
       // Eviction took it out of the tag index too: nothing is left listed for it.
       await cache.purge(['Meme:b', 'Meme:c']);
-      expect(cache.localStats()).toEqual({ entries: onRedis ? 1 : 0, bytes: expect.any(Number) as number, tags: onRedis ? 1 : 0 });
+      expect(cache.localStats()).toEqual({
+        entries: onRedis ? 1 : 0,
+        bytes: expect.any(Number) as number,
+        tags: onRedis ? 1 : 0,
+      });
     });
   });
 
   describe(`ViewerCache ${onRedis ? 'on Redis' : 'in memory'}`, () => {
-    const viewer = (userId: string): Extract<Viewer, { kind: 'user' }> => ({ kind: 'user', userId, tier: 'free', scopes: ['memes:read'] });
+    const viewer = (userId: string): Extract<Viewer, { kind: 'user' }> => ({
+      kind: 'user',
+      userId,
+      tier: 'free',
+      scopes: ['memes:read'],
+    });
     const viewers = async (clock = new Clock()) =>
-      new ViewerCache(await open(onRedis), { localTtlMs: 1_000, sharedTtlMs: 60_000, refusedTtlMs: 60_000, now: clock.now });
+      new ViewerCache(await open(onRedis), {
+        localTtlMs: 1_000,
+        sharedTtlMs: 60_000,
+        refusedTtlMs: 60_000,
+        now: clock.now,
+      });
 
-    it("forgets every credential of a user at once, and no lookup that overlapped the change is kept", async () => {
+    it('forgets every credential of a user at once, and no lookup that overlapped the change is kept', async () => {
       const cache = await viewers();
       await cache.set('key:1', viewer('u1'), cache.epoch());
       await cache.set('session:1', viewer('u1'), cache.epoch());
@@ -167,7 +181,12 @@ for (const onRedis of [false, true]) {
         onLookup: (layer, result) => results.push(result),
       });
       // What `data` holds is the pipeline's business: the cache stores it as it is.
-      const entry: CachedResponse = { data: {} as CachedResponse['data'], storedAt: clock.ms, maxAge: 30, tags: ['Meme:list'] };
+      const entry: CachedResponse = {
+        data: {} as CachedResponse['data'],
+        storedAt: clock.ms,
+        maxAge: 30,
+        tags: ['Meme:list'],
+      };
       await cache.set('q', entry);
       expect(await cache.get('q')).toEqual(entry);
       await cache.purge(['Meme:list'], { keepStale: true });

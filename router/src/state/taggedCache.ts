@@ -20,7 +20,8 @@ export const JSON_TAGS: PurgeMessageCodec = {
   encode: (tags) => JSON.stringify(tags),
   decode(message) {
     const tags: unknown = JSON.parse(message);
-    if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string')) throw new Error('not a list of cache tags');
+    if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === 'string'))
+      throw new Error('not a list of cache tags');
     return tags as string[];
   },
 };
@@ -82,7 +83,10 @@ interface LocalEntry<T> {
   size: number;
 }
 
-const JSON_CODEC: Codec<never> = { encode: (value) => JSON.stringify(value), decode: (raw) => JSON.parse(raw) as never };
+const JSON_CODEC: Codec<never> = {
+  encode: (value) => JSON.stringify(value),
+  decode: (raw) => JSON.parse(raw) as never,
+};
 
 /**
  * A two-level tagged cache: an in-process LRU, bounded by bytes, over
@@ -129,7 +133,9 @@ export class TaggedCache<T> {
       },
     });
     const { names } = options;
-    this.shared = state.redis ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: names.entry, tag: names.tag, stale: names.stale }) : null;
+    this.shared = state.redis
+      ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: names.entry, tag: names.tag, stale: names.stale })
+      : null;
     this.channel = `${state.prefix}${names.channel}`;
     state.listen(this.channel, (message) => this.dropLocal(this.message.decode(message), 0));
   }
@@ -156,13 +162,15 @@ export class TaggedCache<T> {
       report?.('local', undefined);
       return undefined;
     }
-    const raw = await (this.options.names.stale ? this.shared.getWithStale(key) : this.shared.get(key).then((value) => (value ? { value, staleOnly: false } : null))).catch(
-      (e: unknown) => {
-        // Redis away: the cache is bypassed, the source of truth answers.
-        this.state.fellBack(this.options.component, e);
-        return null;
-      },
-    );
+    const raw = await (
+      this.options.names.stale
+        ? this.shared.getWithStale(key)
+        : this.shared.get(key).then((value) => (value ? { value, staleOnly: false } : null))
+    ).catch((e: unknown) => {
+      // Redis away: the cache is bypassed, the source of truth answers.
+      this.state.fellBack(this.options.component, e);
+      return null;
+    });
     if (!raw) {
       report?.('redis', undefined);
       return undefined;
@@ -178,7 +186,9 @@ export class TaggedCache<T> {
     const raw = this.codec.encode(value);
     this.remember(key, value, raw);
     if (!this.shared) return;
-    await this.shared.set(key, raw, this.options.sharedTtlMs(value), this.options.tagsOf(value)).catch((e: unknown) => this.state.fellBack(this.options.component, e));
+    await this.shared
+      .set(key, raw, this.options.sharedTtlMs(value), this.options.tagsOf(value))
+      .catch((e: unknown) => this.state.fellBack(this.options.component, e));
   }
 
   /**

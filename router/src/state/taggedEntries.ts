@@ -103,7 +103,11 @@ export class TaggedEntries {
   /** One round trip: the entry and its tags go in one script. */
   async set(key: string, value: string, ttlMs: number, tags: readonly string[]): Promise<void> {
     const shard = shardOf(key);
-    await WRITE(this.redis, [this.entryKey(shard, key), ...tags.map((tag) => this.tagKey(shard, tag))], [value, ttlMs, key]);
+    await WRITE(
+      this.redis,
+      [this.entryKey(shard, key), ...tags.map((tag) => this.tagKey(shard, tag))],
+      [value, ttlMs, key],
+    );
   }
 
   /**
@@ -124,9 +128,11 @@ export class TaggedEntries {
         const keys = shards.flatMap((shard) => tags.map((tag) => this.tagKey(shard, tag)));
         const entries = shards.flatMap((shard) => tags.map(() => this.entryKey(shard, '')));
         const copies = shards.flatMap((shard) => tags.map(() => (this.names.stale ? this.staleKey(shard, '') : '')));
-        return (keep
-          ? KEEP_STALE(this.redis, keys, [...entries, ...copies, options.keepStaleMs!])
-          : PURGE(this.redis, keys, [...entries, ...copies])) as Promise<number>;
+        return (
+          keep
+            ? KEEP_STALE(this.redis, keys, [...entries, ...copies, options.keepStaleMs!])
+            : PURGE(this.redis, keys, [...entries, ...copies])
+        ) as Promise<number>;
       }),
     );
     return removed.reduce((a, b) => a + b, 0);

@@ -86,8 +86,16 @@ class RedisUsageMeter implements UsageMeter {
     private readonly send: (entries: UsageEntry[]) => Promise<void>,
   ) {}
 
-  async countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }> {
-    const [count, allowed] = (await COUNT(this.redis, [`${this.prefix}${quotaKey(today(), viewerKey)}`], [2 * DAY_MS, operations, quota])) as [number, number];
+  async countRequest(
+    viewerKey: string,
+    operations: number,
+    quota: number,
+  ): Promise<{ count: number; allowed: boolean }> {
+    const [count, allowed] = (await COUNT(
+      this.redis,
+      [`${this.prefix}${quotaKey(today(), viewerKey)}`],
+      [2 * DAY_MS, operations, quota],
+    )) as [number, number];
     return { count, allowed: allowed === 1 };
   }
 
@@ -97,11 +105,19 @@ class RedisUsageMeter implements UsageMeter {
 
   private async add(member: string, requests: number, costPoints: number): Promise<void> {
     const shard = shardOf(member);
-    await ADD(this.redis, [this.counterKey(shard, member), this.dirtyKey(shard)], [requests, costPoints, 7 * DAY_MS, member]);
+    await ADD(
+      this.redis,
+      [this.counterKey(shard, member), this.dirtyKey(shard)],
+      [requests, costPoints, 7 * DAY_MS, member],
+    );
   }
 
   async flush(): Promise<number> {
-    const taken = await Promise.all(SHARDS.map((shard) => TAKE(this.redis, [this.dirtyKey(shard)], [this.counterKey(shard, ''), 1000]) as Promise<string[]>));
+    const taken = await Promise.all(
+      SHARDS.map(
+        (shard) => TAKE(this.redis, [this.dirtyKey(shard)], [this.counterKey(shard, ''), 1000]) as Promise<string[]>,
+      ),
+    );
     const entries: UsageEntry[] = [];
     for (const flat of taken) {
       for (let i = 0; i < flat.length; i += 3) {
@@ -138,7 +154,11 @@ class MemoryUsageMeter implements UsageMeter {
 
   constructor(private readonly send: (entries: UsageEntry[]) => Promise<void>) {}
 
-  async countRequest(viewerKey: string, operations: number, quota: number): Promise<{ count: number; allowed: boolean }> {
+  async countRequest(
+    viewerKey: string,
+    operations: number,
+    quota: number,
+  ): Promise<{ count: number; allowed: boolean }> {
     if (this.quotaDay !== today()) {
       this.quota = new Map();
       this.quotaDay = today();
@@ -185,7 +205,9 @@ export function createUsageMeter(state: SharedState, call: InternalClient, usage
   const memory = new MemoryUsageMeter(send);
   if (!state.redis) return memory;
   // While Redis is away, counts are kept here and flushed by this instance.
-  return withFallback<UsageMeter>(new RedisUsageMeter(state.redis, state.prefix, send), memory, (e) => state.fellBack('usage meter', e));
+  return withFallback<UsageMeter>(new RedisUsageMeter(state.redis, state.prefix, send), memory, (e) =>
+    state.fellBack('usage meter', e),
+  );
 }
 
 /** Flushes every `intervalMs` until stopped; a failed flush is retried by the next. */

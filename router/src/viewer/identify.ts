@@ -63,7 +63,11 @@ export function createViewerIdentifier(options: {
    * the users subgraph. The attempt counts as a failure until it proves good,
    * so a burst of concurrent guesses cannot pass the allowance either.
    */
-  const resolve = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
+  const resolve = async (
+    credential: string,
+    body: { apiKey: string } | { userId: string; sessionId: string },
+    address: string,
+  ): Promise<Viewer> => {
     // A session token's signature was checked here already: it was issued by us, not guessed, so it
     // does not count against the address (a burst of a real user's requests must not be refused).
     const guessable = 'apiKey' in body;
@@ -104,7 +108,11 @@ export function createViewerIdentifier(options: {
 
   /** Lookups of one credential from one address in flight at once: one asks the users subgraph (and counts once), the rest wait for it. */
   const inFlight = new Map<string, Promise<Viewer>>();
-  const lookup = async (credential: string, body: { apiKey: string } | { userId: string; sessionId: string }, address: string): Promise<Viewer> => {
+  const lookup = async (
+    credential: string,
+    body: { apiKey: string } | { userId: string; sessionId: string },
+    address: string,
+  ): Promise<Viewer> => {
     const cached = await options.cache.get(credential);
     if (cached) return cached;
     // Per address too: one address's refusal (429) must not reach requests from another.
@@ -126,7 +134,11 @@ export function createViewerIdentifier(options: {
     if (typeof apiKey === 'string') {
       if (apiKey.length === 0 || apiKey.length > 200) return refuse(options.addressOf(req), 'Invalid API key');
       // Keyed by a hash: the cache must never hold a usable secret.
-      return lookup(`key:${createHash('sha256').update(apiKey).digest('base64url')}`, { apiKey }, options.addressOf(req));
+      return lookup(
+        `key:${createHash('sha256').update(apiKey).digest('base64url')}`,
+        { apiKey },
+        options.addressOf(req),
+      );
     }
     if (typeof authorization === 'string') {
       const match = /^Bearer\s+([\w-]+\.[\w-]*\.[\w-]*)$/i.exec(authorization.trim());
@@ -140,7 +152,11 @@ export function createViewerIdentifier(options: {
         return refuse(options.addressOf(req), 'Invalid token');
       }
       // Cached per session, not per user: one session can end while the user's others go on.
-      return lookup(`session:${session.sessionId}`, { userId: session.userId, sessionId: session.sessionId }, options.addressOf(req));
+      return lookup(
+        `session:${session.sessionId}`,
+        { userId: session.userId, sessionId: session.sessionId },
+        options.addressOf(req),
+      );
     }
     return anonymousViewer(options.addressOf(req));
   };

@@ -3,7 +3,8 @@ import { openSharedState } from '../state/shared';
 import { createCredentialThrottle } from './throttle';
 
 describe('credential throttle without Redis (one instance)', () => {
-  const throttle = () => createCredentialThrottle(openSharedState(undefined, 'test:'), { failuresPerAddress: 3, windowMs: 60_000 });
+  const throttle = () =>
+    createCredentialThrottle(openSharedState(undefined, 'test:'), { failuresPerAddress: 3, windowMs: 60_000 });
 
   it('refuses an address past its allowance, with how long to wait, and no other address', async () => {
     const t = throttle();

@@ -45,7 +45,10 @@ class RedisCredentialThrottle implements CredentialThrottle {
   ) {}
 
   async begin(address: string): Promise<Attempt> {
-    const [count, ttl] = (await BEGIN(this.state.redis, [this.key(address)], [this.options.windowMs])) as [number, number];
+    const [count, ttl] = (await BEGIN(this.state.redis, [this.key(address)], [this.options.windowMs])) as [
+      number,
+      number,
+    ];
     return count > this.options.failuresPerAddress ? { allowed: false, retryAfterMs: ttl } : { allowed: true };
   }
 
@@ -72,7 +75,9 @@ class MemoryCredentialThrottle implements CredentialThrottle {
       this.windows.set(address, window);
     }
     window.count++;
-    return window.count > this.options.failuresPerAddress ? { allowed: false, retryAfterMs: window.endsAt - now } : { allowed: true };
+    return window.count > this.options.failuresPerAddress
+      ? { allowed: false, retryAfterMs: window.endsAt - now }
+      : { allowed: true };
   }
 
   async succeeded(address: string): Promise<void> {
@@ -84,7 +89,9 @@ class MemoryCredentialThrottle implements CredentialThrottle {
 export function createCredentialThrottle(state: SharedState, options: CredentialThrottleOptions): CredentialThrottle {
   const memory = new MemoryCredentialThrottle(options);
   if (!state.redis) return memory;
-  return withFallback<CredentialThrottle>(new RedisCredentialThrottle({ ...state, redis: state.redis }, options), memory, (e) =>
-    state.fellBack('credential throttle', e),
+  return withFallback<CredentialThrottle>(
+    new RedisCredentialThrottle({ ...state, redis: state.redis }, options),
+    memory,
+    (e) => state.fellBack('credential throttle', e),
   );
 }

@@ -130,7 +130,12 @@ export function createExplorer(options: { endpoint: string }) {
       );
     },
     async sendPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
-      await files.sendDocument(req, res, 'explorer', page, { 'content-type': 'text/html; charset=utf-8', 'cache-control': REVALIDATE, vary: 'accept', ...PAGE_HEADERS });
+      await files.sendDocument(req, res, 'explorer', page, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': REVALIDATE,
+        vary: 'accept',
+        ...PAGE_HEADERS,
+      });
     },
     /** `/explorer/…` files; false when the path is not one. */
     async sendAsset(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<boolean> {
@@ -150,7 +155,12 @@ export function prefersHtml(accept: string | undefined): boolean {
   let json = 0;
   for (const part of accept.split(',')) {
     const [type, ...params] = part.trim().toLowerCase().split(';');
-    const q = Number(params.map((p) => p.trim()).find((p) => p.startsWith('q='))?.slice(2) ?? 1);
+    const q = Number(
+      params
+        .map((p) => p.trim())
+        .find((p) => p.startsWith('q='))
+        ?.slice(2) ?? 1,
+    );
     if (type === 'text/html') html = Math.max(html, q);
     if (type === 'application/json' || type === 'application/graphql-response+json') json = Math.max(json, q);
   }

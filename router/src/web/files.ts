@@ -28,7 +28,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-export const contentTypeOf = (file: string) => CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
+export const contentTypeOf = (file: string) =>
+  CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream';
 
 /** A year: the longest lifetime caches honour, for files whose URL changes with their content. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
@@ -80,7 +81,12 @@ export class FileResponder {
   private readonly entries = new Map<string, Entry>();
 
   /** Sends the file at `file`; false when there is no such file. */
-  async sendFile(req: IncomingMessage, res: ServerResponse, file: string, headers: Record<string, string>): Promise<boolean> {
+  async sendFile(
+    req: IncomingMessage,
+    res: ServerResponse,
+    file: string,
+    headers: Record<string, string>,
+  ): Promise<boolean> {
     const info = await stat(file).catch(() => null);
     if (!info?.isFile()) return false;
     const version = `${info.size}:${info.mtimeMs}`;
@@ -94,7 +100,13 @@ export class FileResponder {
   }
 
   /** Sends a document made in memory (a page), under `key`. */
-  async sendDocument(req: IncomingMessage, res: ServerResponse, key: string, body: string, headers: Record<string, string>): Promise<void> {
+  async sendDocument(
+    req: IncomingMessage,
+    res: ServerResponse,
+    key: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<void> {
     let entry = this.entries.get(key);
     if (entry?.version !== body) {
       entry = makeEntry(Buffer.from(body), body);
@@ -108,7 +120,12 @@ function makeEntry(body: Buffer, version: string): Entry {
   return { body, version, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
 }
 
-async function send(req: IncomingMessage, res: ServerResponse, entry: Entry, headers: Record<string, string>): Promise<void> {
+async function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entry: Entry,
+  headers: Record<string, string>,
+): Promise<void> {
   const contentType = headers['content-type'] ?? 'application/octet-stream';
   const common: Record<string, string> = { ...headers, etag: entry.etag, 'x-content-type-options': 'nosniff' };
   const compressible = COMPRESSIBLE.test(contentType) && entry.body.length > 1024;
@@ -157,4 +174,5 @@ export async function resolveUnder(root: string, urlPath: string): Promise<strin
   return real;
 }
 
-const isInside = (root: string, file: string) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+const isInside = (root: string, file: string) =>
+  file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);

@@ -36,14 +36,21 @@ ${options.introspection ? '<li><a href="/graphql">Explorer</a>: run operations a
       const index = root && path.join(root, 'index.html');
       if (!index || !existsSync(index)) {
         if (url.pathname !== '/') return false;
-        await files.sendDocument(req, res, 'fallback', fallback, { 'content-type': 'text/html; charset=utf-8', 'cache-control': REVALIDATE, ...PAGE_HEADERS });
+        await files.sendDocument(req, res, 'fallback', fallback, {
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': REVALIDATE,
+          ...PAGE_HEADERS,
+        });
         return true;
       }
       const file = url.pathname === '/' ? null : await resolveUnder(root, url.pathname);
       if (file) {
         const relative = path.relative(root, file).split(path.sep).join('/');
         const page = relative.endsWith('.html');
-        const headers = { 'cache-control': HASHED_ASSET.test(relative) ? IMMUTABLE : REVALIDATE, ...(page ? PAGE_HEADERS : {}) };
+        const headers = {
+          'cache-control': HASHED_ASSET.test(relative) ? IMMUTABLE : REVALIDATE,
+          ...(page ? PAGE_HEADERS : {}),
+        };
         if (await files.sendFile(req, res, file, headers)) return true;
       }
       // A file that is not there stays a 404; a page is the app's to route.

@@ -13,7 +13,9 @@ const STATUS_HISTORY = 90;
  * explorer at `GET /graphql`, the status page at `/status`, and the
  * gallery app at `/`.
  */
-export function createWebRoutes(options: Omit<StatusBoardOptions, 'history'> & { introspection: boolean; galleryDir?: string }) {
+export function createWebRoutes(
+  options: Omit<StatusBoardOptions, 'history'> & { introspection: boolean; galleryDir?: string },
+) {
   // The explorer reads the schema by introspection: with introspection off there is nothing to explore.
   const explorer = options.introspection ? createExplorer({ endpoint: '/graphql' }) : null;
   const board = createStatusBoard({ ...options, history: STATUS_HISTORY });

@@ -16,8 +16,19 @@ describe('latency percentiles from histogram buckets', () => {
   });
 
   it('answers the highest finite bound past the last bucket, and nothing without requests', () => {
-    expect(quantileMs(0.99, [[0.01, 1], [0.1, 1], [Infinity, 10]])).toBeCloseTo(100);
-    expect(quantileMs(0.5, [[0.01, 0], [Infinity, 0]])).toBeNull();
+    expect(
+      quantileMs(0.99, [
+        [0.01, 1],
+        [0.1, 1],
+        [Infinity, 10],
+      ]),
+    ).toBeCloseTo(100);
+    expect(
+      quantileMs(0.5, [
+        [0.01, 0],
+        [Infinity, 0],
+      ]),
+    ).toBeNull();
     expect(quantileMs(0.5, [])).toBeNull();
   });
 });

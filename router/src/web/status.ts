@@ -18,7 +18,16 @@ export interface AiStatusReport {
   failed: number;
   meanWaitSeconds: number;
   meanRunSeconds: number;
-  keys: { provider: string; key: string; inFlight: number; successes: number; failures: number; breaker: string; coolingUntil: string | null; latencyMs: number }[];
+  keys: {
+    provider: string;
+    key: string;
+    inFlight: number;
+    successes: number;
+    failures: number;
+    breaker: string;
+    coolingUntil: string | null;
+    latencyMs: number;
+  }[];
 }
 
 export const AI_STATUS_QUERY = `query RouterStatusPage {
@@ -80,7 +89,13 @@ export function createStatusBoard(options: StatusBoardOptions) {
   const { metrics } = options;
   const snapshots: Snapshot[] = [];
   let watchedUntil = 0;
-  let live: { at: number; checks: Record<string, string>; ai: ({ state: 'ok' } & AiStatusReport) | { state: 'unavailable'; error: string } } | undefined;
+  let live:
+    | {
+        at: number;
+        checks: Record<string, string>;
+        ai: ({ state: 'ok' } & AiStatusReport) | { state: 'unavailable'; error: string };
+      }
+    | undefined;
   let refreshing: Promise<void> | undefined;
 
   const refresh = () =>
@@ -98,7 +113,11 @@ export function createStatusBoard(options: StatusBoardOptions) {
     }));
 
   const take = async (): Promise<Snapshot> => {
-    const [requests, cache, rejections] = await Promise.all([metrics.requests.get(), metrics.cache.get(), metrics.rejections.get()]);
+    const [requests, cache, rejections] = await Promise.all([
+      metrics.requests.get(),
+      metrics.cache.get(),
+      metrics.rejections.get(),
+    ]);
     const bounds = new Map<number, number>();
     let count = 0;
     for (const value of requests.values) {
@@ -112,11 +131,21 @@ export function createStatusBoard(options: StatusBoardOptions) {
     const lookups: Snapshot['cache'] = {};
     for (const { labels, value } of cache.values) {
       const layer = String(labels.layer);
-      lookups[layer] = { ...lookups[layer], [String(labels.result)]: (lookups[layer]?.[String(labels.result)] ?? 0) + value };
+      lookups[layer] = {
+        ...lookups[layer],
+        [String(labels.result)]: (lookups[layer]?.[String(labels.result)] ?? 0) + value,
+      };
     }
     const refused: Record<string, number> = {};
-    for (const { labels, value } of rejections.values) refused[String(labels.reason)] = (refused[String(labels.reason)] ?? 0) + value;
-    return { at: Date.now(), requests: count, buckets: [...bounds].sort((a, b) => a[0] - b[0]), cache: lookups, rejections: refused };
+    for (const { labels, value } of rejections.values)
+      refused[String(labels.reason)] = (refused[String(labels.reason)] ?? 0) + value;
+    return {
+      at: Date.now(),
+      requests: count,
+      buckets: [...bounds].sort((a, b) => a[0] - b[0]),
+      cache: lookups,
+      rejections: refused,
+    };
   };
 
   const tick = async () => {
@@ -135,7 +164,12 @@ export function createStatusBoard(options: StatusBoardOptions) {
   const report = async () => {
     watchedUntil = Date.now() + WATCH_MS;
     if (!live || Date.now() - live.at > 2 * options.sampleMs) await refresh();
-    const breakers = new Map((await metrics.breakers.get()).values.map(({ labels, value }) => [String(labels.subgraph), BREAKER_STATES[value] ?? 'unknown']));
+    const breakers = new Map(
+      (await metrics.breakers.get()).values.map(({ labels, value }) => [
+        String(labels.subgraph),
+        BREAKER_STATES[value] ?? 'unknown',
+      ]),
+    );
     const { redis, ...subgraphChecks } = live!.checks;
     const names = [...new Set([...Object.keys(subgraphChecks), ...breakers.keys()])].sort();
     const samples = snapshots.slice(1).map((next, i) => toSample(snapshots[i]!, next));
@@ -147,7 +181,11 @@ export function createStatusBoard(options: StatusBoardOptions) {
       samples,
       totals: last ? { requests: last.requests, rejections: last.rejections, cache: last.cache } : null,
       redis: redis ?? 'not configured',
-      subgraphs: names.map((name) => ({ name, ready: subgraphChecks[name] ?? 'unknown', breaker: breakers.get(name) ?? 'unknown' })),
+      subgraphs: names.map((name) => ({
+        name,
+        ready: subgraphChecks[name] ?? 'unknown',
+        breaker: breakers.get(name) ?? 'unknown',
+      })),
       ai: live!.ai,
     };
   };
@@ -161,9 +199,14 @@ export function createStatusBoard(options: StatusBoardOptions) {
       if (!isLoopbackAddress(options.clientAddress(req))) {
         const viewer = await options.identify(req);
         if (viewer.kind !== 'user') {
-          throw new HttpError(401, ErrorCode.UNAUTHENTICATED, 'The status is for operators: from another machine, send an admin API key (x-api-key) or token');
+          throw new HttpError(
+            401,
+            ErrorCode.UNAUTHENTICATED,
+            'The status is for operators: from another machine, send an admin API key (x-api-key) or token',
+          );
         }
-        if (!hasScope(viewer, Scope.ADMIN)) throw new HttpError(403, ErrorCode.FORBIDDEN, 'The status is for operators (scope admin)');
+        if (!hasScope(viewer, Scope.ADMIN))
+          throw new HttpError(403, ErrorCode.FORBIDDEN, 'The status is for operators (scope admin)');
       }
       sendJson(res, 200, await report(), { 'cache-control': 'no-store' });
     },
@@ -175,7 +218,8 @@ function toSample(prev: Snapshot, next: Snapshot): StatusSample {
   const seconds = Math.max(0.001, (next.at - prev.at) / 1000);
   const before = new Map(prev.buckets);
   const buckets = next.buckets.map(([le, count]): [number, number] => [le, Math.max(0, count - (before.get(le) ?? 0))]);
-  const delta = (layer: string, result: string) => Math.max(0, (next.cache[layer]?.[result] ?? 0) - (prev.cache[layer]?.[result] ?? 0));
+  const delta = (layer: string, result: string) =>
+    Math.max(0, (next.cache[layer]?.[result] ?? 0) - (prev.cache[layer]?.[result] ?? 0));
   const lookups = (layer: string) => delta(layer, 'hit') + delta(layer, 'miss') + delta(layer, 'stale');
   // Each lookup is counted once, at the layer that answered it: every Redis lookup was a local miss.
   const ratio = (hits: number, total: number) => (total === 0 ? null : hits / total);
@@ -189,7 +233,10 @@ function toSample(prev: Snapshot, next: Snapshot): StatusSample {
     requestsPerSecond: Math.max(0, next.requests - prev.requests) / seconds,
     p50Ms: quantileMs(0.5, buckets),
     p99Ms: quantileMs(0.99, buckets),
-    cacheHitRatio: { local: ratio(delta('local', 'hit'), lookups('local') + lookups('redis')), redis: ratio(delta('redis', 'hit'), lookups('redis')) },
+    cacheHitRatio: {
+      local: ratio(delta('local', 'hit'), lookups('local') + lookups('redis')),
+      redis: ratio(delta('redis', 'hit'), lookups('redis')),
+    },
     rejectionsPerSecond,
     aiWaiting: next.ai?.waiting ?? null,
     aiActive: next.ai?.active ?? null,

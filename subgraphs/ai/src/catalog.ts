@@ -8,14 +8,16 @@ import type { GeneratedMeme } from './providers/provider';
 export function createCatalog(call: InternalClient, memesUrl: string) {
   const at = (path: string) => new URL(path, memesUrl);
   return {
-    templates: async () => (await call<{ templates: { id: string; name: string }[] }>(at('/internal/templates'))).templates,
+    templates: async () =>
+      (await call<{ templates: { id: string; name: string }[] }>(at('/internal/templates'))).templates,
     captions: (templateId: string) =>
       call<{ template: { id: string; name: string }; captions: { topText: string; bottomText: string }[] }>(
         at(`/internal/templates/${encodeURIComponent(templateId)}/captions`),
       ),
     /** Idempotent on generationId: handing the same generation over twice yields one meme. */
-    addAiMeme: async (input: GeneratedMeme & { generationId: string; templateId: string; authorId: string; prompt: string }) =>
-      (await call<{ meme: { id: string; imageUrl: string } }>(at('/internal/ai-memes'), input)).meme,
+    addAiMeme: async (
+      input: GeneratedMeme & { generationId: string; templateId: string; authorId: string; prompt: string },
+    ) => (await call<{ meme: { id: string; imageUrl: string } }>(at('/internal/ai-memes'), input)).meme,
   };
 }
 

@@ -1,4 +1,15 @@
-import { createLogger, drainOnSignal, env, loadTiers, metricsEnv, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
+import {
+  createLogger,
+  drainOnSignal,
+  env,
+  loadTiers,
+  metricsEnv,
+  migrate,
+  openDb,
+  readConfig,
+  redisEnv,
+  redisTargetOf,
+} from '@memegraph/service-kit';
 import { z } from 'zod';
 import { queueEnv, queueSettingsOf } from './config';
 import { AI_MIGRATIONS } from './index';
@@ -40,7 +51,10 @@ const server = await createAiServer({
   metricsToken: config.METRICS_TOKEN,
 });
 const url = await server.listen(config.PORT, config.HOST);
-log.info({ url: `${url}/graphql`, queue: redisTarget && config.DATABASE_URL ? 'bullmq' : 'in-process' }, 'ai subgraph ready');
+log.info(
+  { url: `${url}/graphql`, queue: redisTarget && config.DATABASE_URL ? 'bullmq' : 'in-process' },
+  'ai subgraph ready',
+);
 
 drainOnSignal(log, async () => {
   await server.close();

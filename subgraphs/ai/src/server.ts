@@ -67,7 +67,9 @@ function cachedTemplates(catalog: Catalog): () => Promise<{ id: string; name: st
 export async function createAiServer(options: AiServerOptions): Promise<SubgraphServer> {
   const catalog = createCatalogFor(options.signingSecret, options.memesUrl);
   // Nothing here falls back to in-process state: commands wait through a short reconnect rather than fail at once.
-  const redis = options.redis ? createRedis(options.redis, 'memegraph-ai', { maxRetriesPerRequest: 2, offlineQueue: true }) : null;
+  const redis = options.redis
+    ? createRedis(options.redis, 'memegraph-ai', { maxRetriesPerRequest: 2, offlineQueue: true })
+    : null;
   const prefix = options.redis?.prefix ?? '';
   const results = createResultCache(redis, prefix);
   let queue: GenerationQueue;
@@ -77,7 +79,13 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
     const board = keyStatusBoard(redis, prefix);
     keyStatus = () => board.read();
   } else {
-    const deps: RunDependencies = { store: createGenerationStore(options.db), catalog, provider: options.provider, results, log: options.log };
+    const deps: RunDependencies = {
+      store: createGenerationStore(options.db),
+      catalog,
+      provider: options.provider,
+      results,
+      log: options.log,
+    };
     queue = new MemoryQueue(options.queue, deps);
     keyStatus = async () => options.provider.stats();
   }

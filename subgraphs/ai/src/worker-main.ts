@@ -2,7 +2,17 @@
  * The AI generation worker: takes jobs from the BullMQ queue and runs them
  * against the provider key pool, apart from the subgraph's HTTP server.
  */
-import { createLogger, createRedis, drainOnSignal, env, migrate, openDb, readConfig, redisEnv, redisTargetOf } from '@memegraph/service-kit';
+import {
+  createLogger,
+  createRedis,
+  drainOnSignal,
+  env,
+  migrate,
+  openDb,
+  readConfig,
+  redisEnv,
+  redisTargetOf,
+} from '@memegraph/service-kit';
 import { z } from 'zod';
 import { queueEnv, queueSettingsOf } from './config';
 import { AI_MIGRATIONS } from './index';
@@ -30,7 +40,9 @@ const config = readConfig({
 
 const redisTarget = redisTargetOf(config);
 if (!redisTarget) {
-  throw new Error('Invalid configuration:\n  REDIS_URL: the worker needs Redis (REDIS_URL or REDIS_CLUSTER_NODES); without it the ai subgraph runs jobs itself');
+  throw new Error(
+    'Invalid configuration:\n  REDIS_URL: the worker needs Redis (REDIS_URL or REDIS_CLUSTER_NODES); without it the ai subgraph runs jobs itself',
+  );
 }
 const log = createLogger('ai-worker', config.LOG_LEVEL);
 const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL });

@@ -24,16 +24,22 @@ export function internalRoutes(options: { db: Queryable; urls: ImageUrls }): Rou
       const id = dbId(match[1]!, 'template id');
       const [template] = await templatesByIds(db, [id]);
       if (!template) throw codedError(ErrorCode.NOT_FOUND, `No template with id ${id}`);
-      return { template: { id: template.id, name: template.name }, captions: await bestCaptions(db, id, CAPTIONS_PER_TEMPLATE) };
+      return {
+        template: { id: template.id, name: template.name },
+        captions: await bestCaptions(db, id, CAPTIONS_PER_TEMPLATE),
+      };
     }),
 
     // POST /internal/ai-memes { generationId, title, topText, bottomText, templateId, tags, authorId, prompt } → { meme: { id, imageUrl } }
     internalRoute('POST', /^\/internal\/ai-memes$/, async ({ body }) => {
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badUserInput('Body must be a JSON object');
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw badUserInput('Body must be a JSON object');
       const fields = body as Record<string, unknown>;
       const generationId = fields.generationId;
       if (typeof generationId !== 'string' || !GENERATION_ID.test(generationId)) {
-        throw badUserInput('generationId must be 1 to 200 characters of A-Z, a-z, 0-9 and ._:-', { field: 'generationId' });
+        throw badUserInput('generationId must be 1 to 200 characters of A-Z, a-z, 0-9 and ._:-', {
+          field: 'generationId',
+        });
       }
       if (typeof fields.authorId !== 'string' && typeof fields.authorId !== 'number') {
         throw badUserInput('authorId must be a user id', { field: 'authorId' });
@@ -42,7 +48,9 @@ export function internalRoutes(options: { db: Queryable; urls: ImageUrls }): Rou
       const input = validateMemeInput(fields);
       const prompt = promptText(fields.prompt);
       // A retried hand-over (the job ran twice, or the answer was lost) finds the meme the first one made.
-      const meme = (await insertMeme(db, { ...input, authorId, origin: 'AI', generationId, prompt })) ?? (await memeByGenerationId(db, generationId));
+      const meme =
+        (await insertMeme(db, { ...input, authorId, origin: 'AI', generationId, prompt })) ??
+        (await memeByGenerationId(db, generationId));
       if (!meme) throw badUserInput(`No template with id ${input.templateId}`, { field: 'templateId' });
       return { meme: { id: meme.id, imageUrl: urls.meme(meme) } };
     }),

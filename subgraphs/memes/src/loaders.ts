@@ -28,7 +28,8 @@ function byId<T extends { id: string }>(keys: readonly string[], rows: readonly 
 /** Rows read with their template's name hand it to the template loader, which then has nothing to fetch. */
 export function primeTemplates(loaders: MemesLoaders, rows: readonly MemeRow[]): void {
   for (const row of rows) {
-    if (row.template_name !== undefined) loaders.template.prime(row.template_id, { id: row.template_id, name: row.template_name });
+    if (row.template_name !== undefined)
+      loaders.template.prime(row.template_id, { id: row.template_id, name: row.template_name });
   }
 }
 

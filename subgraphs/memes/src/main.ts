@@ -21,9 +21,12 @@ const config = readConfig({
   ...metricsEnv,
 });
 const logLevel = config.LOG_LEVEL ?? 'info';
-if (!LOG_LEVELS.includes(logLevel)) throw new Error(`Invalid configuration:\n  LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
+if (!LOG_LEVELS.includes(logLevel))
+  throw new Error(`Invalid configuration:\n  LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
 if (config.SEED_MEMES > 0 && config.SEED_USERS < 1) {
-  throw new Error('Invalid configuration:\n  SEED_USERS: must be at least 1 when SEED_MEMES is set (memes need authors)');
+  throw new Error(
+    'Invalid configuration:\n  SEED_USERS: must be at least 1 when SEED_MEMES is set (memes need authors)',
+  );
 }
 
 const log = createLogger('memes', logLevel);

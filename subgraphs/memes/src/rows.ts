@@ -32,7 +32,19 @@ export interface TemplateRow extends TemplateInfo {
 
 /** The columns of a `MemeRow`, for a query where the table is aliased `alias`. */
 export const memeColumns = (alias: string) =>
-  ['id', 'title', 'top_text', 'bottom_text', 'template_id', 'tags', 'author_id', 'score', 'origin', 'created_at', 'prompt']
+  [
+    'id',
+    'title',
+    'top_text',
+    'bottom_text',
+    'template_id',
+    'tags',
+    'author_id',
+    'score',
+    'origin',
+    'created_at',
+    'prompt',
+  ]
     .map((c) => `${alias}.${c}`)
     .join(', ');
 

@@ -16,7 +16,9 @@ async function seeded(memes: number, users: number): Promise<Db> {
 }
 
 const allMemes = (db: Db) =>
-  db.query('SELECT id, title, top_text, bottom_text, template_id, tags, author_id, score, origin, created_at FROM memes ORDER BY id');
+  db.query(
+    'SELECT id, title, top_text, bottom_text, template_id, tags, author_id, score, origin, created_at FROM memes ORDER BY id',
+  );
 
 describe('seedMemes on PGlite', () => {
   let first: Db;

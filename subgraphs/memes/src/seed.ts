@@ -49,8 +49,13 @@ const VOTE_VALUE = `CASE WHEN (i * 17 + k * 5) % 6 = 0 THEN -1 ELSE 1 END`;
  */
 export async function seedMemes(db: Queryable, options: SeedOptions): Promise<SeedResult> {
   const templateCount = options.templates ?? TEMPLATE_CATALOG.length;
-  for (const [name, value] of Object.entries({ users: options.users, memes: options.memes, templates: templateCount })) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`seedMemes: ${name} must be a whole number, not ${value}`);
+  for (const [name, value] of Object.entries({
+    users: options.users,
+    memes: options.memes,
+    templates: templateCount,
+  })) {
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new Error(`seedMemes: ${name} must be a whole number, not ${value}`);
   }
   if (options.memes > 0 && (options.users < 1 || templateCount < 1)) {
     throw new Error('seedMemes: memes need at least one user and one template');
@@ -119,12 +124,16 @@ export async function seedMemes(db: Queryable, options: SeedOptions): Promise<Se
   }
 
   // Rows above took explicit ids; the sequences must continue after them.
-  await db.query(`SELECT setval(pg_get_serial_sequence('templates', 'id'), COALESCE(max(id), 0) + 1, false) FROM templates`);
+  await db.query(
+    `SELECT setval(pg_get_serial_sequence('templates', 'id'), COALESCE(max(id), 0) + 1, false) FROM templates`,
+  );
   await db.query(`SELECT setval(pg_get_serial_sequence('memes', 'id'), COALESCE(max(id), 0) + 1, false) FROM memes`);
 
   // Fresh statistics, so the first queries after a large seed already get good plans.
   await db.exec('ANALYZE templates; ANALYZE memes; ANALYZE votes');
-  const [counts] = await db.query<{ votes: unknown }>('SELECT count(*) AS votes FROM votes WHERE meme_id <= $1', [options.memes]);
+  const [counts] = await db.query<{ votes: unknown }>('SELECT count(*) AS votes FROM votes WHERE meme_id <= $1', [
+    options.memes,
+  ]);
   return { templates: templateCount, memes: options.memes, votes: Number(counts?.votes ?? 0) };
 }
 
@@ -167,7 +176,21 @@ export function rotateHue(colour: string, degrees: number): string {
   const c = (1 - Math.abs(2 * l - 1)) * s;
   const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
   const m = l - c / 2;
-  const [r1, g1, b1] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
-  const hex = (v: number) => Math.round((v + m) * 255).toString(16).padStart(2, '0');
+  const [r1, g1, b1] =
+    h < 60
+      ? [c, x, 0]
+      : h < 120
+        ? [x, c, 0]
+        : h < 180
+          ? [0, c, x]
+          : h < 240
+            ? [0, x, c]
+            : h < 300
+              ? [x, 0, c]
+              : [c, 0, x];
+  const hex = (v: number) =>
+    Math.round((v + m) * 255)
+      .toString(16)
+      .padStart(2, '0');
   return `#${hex(r1)}${hex(g1)}${hex(b1)}`;
 }

@@ -1,5 +1,16 @@
 import type { Db, Queryable, Row } from '@memegraph/service-kit';
-import { jsonValue, memeColumns, memeWithTemplateColumns, toMemeRow, toTemplateInfo, toTemplateRow, type MemeOrigin, type MemeRow, type TemplateInfo, type TemplateRow } from './rows';
+import {
+  jsonValue,
+  memeColumns,
+  memeWithTemplateColumns,
+  toMemeRow,
+  toTemplateInfo,
+  toTemplateRow,
+  type MemeOrigin,
+  type MemeRow,
+  type TemplateInfo,
+  type TemplateRow,
+} from './rows';
 import type { MemeInput } from './validation';
 import { visibleSql } from './visibility';
 
@@ -15,7 +26,9 @@ const MT = memeWithTemplateColumns('m');
 const NO_BOUND = '9223372036854775807';
 
 export async function memesByIds(db: Queryable, ids: readonly string[], seeAi: boolean): Promise<MemeRow[]> {
-  const rows = await db.query(`SELECT ${MT} FROM memes m WHERE m.id = ANY($1::bigint[]) AND ${visibleSql(seeAi)}`, [ids]);
+  const rows = await db.query(`SELECT ${MT} FROM memes m WHERE m.id = ANY($1::bigint[]) AND ${visibleSql(seeAi)}`, [
+    ids,
+  ]);
   return rows.map(toMemeRow);
 }
 
@@ -107,7 +120,11 @@ export interface AuthorPage {
  * a row of the unnested arrays, and a lateral index scan per row reads just
  * that author's next `limit` memes, however many they have in all.
  */
-export async function memesByAuthors(db: Queryable, pages: readonly AuthorPage[], seeAi: boolean): Promise<MemeRow[][]> {
+export async function memesByAuthors(
+  db: Queryable,
+  pages: readonly AuthorPage[],
+  seeAi: boolean,
+): Promise<MemeRow[][]> {
   const rows = await db.query<Row & { k: unknown }>(
     `SELECT r.k, ${MT}
        FROM unnest($1::bigint[], $2::int[], $3::bigint[]) WITH ORDINALITY AS r(author_id, lim, after_id, k)
@@ -145,7 +162,17 @@ export async function insertMeme(
      SELECT $1, $2, $3, t.id, $5::text[], $6, $7, $8, $9 FROM templates t WHERE t.id = $4
      ON CONFLICT (generation_id) DO NOTHING
      RETURNING ${M}`,
-    [input.title, input.topText, input.bottomText, input.templateId, input.tags, input.authorId, input.origin, input.generationId, input.prompt ?? null],
+    [
+      input.title,
+      input.topText,
+      input.bottomText,
+      input.templateId,
+      input.tags,
+      input.authorId,
+      input.origin,
+      input.generationId,
+      input.prompt ?? null,
+    ],
   );
   return rows[0] ? toMemeRow(rows[0]) : null;
 }
@@ -170,10 +197,10 @@ export async function castVote(
     if (!locked) return null;
     const meme = toMemeRow(locked);
     if (!vote.seeAi && meme.origin !== 'HUMAN') return null;
-    const [previous] = await tx.query<{ value: unknown }>('SELECT value FROM votes WHERE meme_id = $1 AND user_id = $2', [
-      vote.memeId,
-      vote.userId,
-    ]);
+    const [previous] = await tx.query<{ value: unknown }>(
+      'SELECT value FROM votes WHERE meme_id = $1 AND user_id = $2',
+      [vote.memeId, vote.userId],
+    );
     const delta = vote.value - (previous ? Number(previous.value) : 0);
     if (delta === 0) return meme;
     if (vote.value === 0) {
@@ -185,13 +212,20 @@ export async function castVote(
         [vote.memeId, vote.userId, vote.value],
       );
     }
-    const [updated] = await tx.query(`UPDATE memes AS m SET score = m.score + $2 WHERE m.id = $1 RETURNING ${M}`, [vote.memeId, delta]);
+    const [updated] = await tx.query(`UPDATE memes AS m SET score = m.score + $2 WHERE m.id = $1 RETURNING ${M}`, [
+      vote.memeId,
+      delta,
+    ]);
     return updated ? toMemeRow(updated) : null;
   });
 }
 
 /** A template's best human captions, for the ai subgraph's offline provider to learn from. */
-export async function bestCaptions(db: Queryable, templateId: string, limit: number): Promise<{ topText: string; bottomText: string }[]> {
+export async function bestCaptions(
+  db: Queryable,
+  templateId: string,
+  limit: number,
+): Promise<{ topText: string; bottomText: string }[]> {
   const rows = await db.query<{ top_text: string; bottom_text: string }>(
     `SELECT m.top_text, m.bottom_text FROM memes m
       WHERE m.template_id = $1 AND m.origin = 'HUMAN'
@@ -203,6 +237,9 @@ export async function bestCaptions(db: Queryable, templateId: string, limit: num
 
 /** The meme and its template's art for the image route, visibility left to the caller (it checks the signature). */
 export async function memeWithArt(db: Queryable, id: string): Promise<(MemeRow & { art: unknown }) | null> {
-  const [row] = await db.query(`SELECT ${M}, t.art FROM memes m JOIN templates t ON t.id = m.template_id WHERE m.id = $1`, [id]);
+  const [row] = await db.query(
+    `SELECT ${M}, t.art FROM memes m JOIN templates t ON t.id = m.template_id WHERE m.id = $1`,
+    [id],
+  );
   return row ? { ...toMemeRow(row), art: jsonValue(row.art) } : null;
 }

@@ -32,9 +32,12 @@ function text(value: unknown, field: string, min: number, max: number): string {
   if (CONTROL.test(normalised)) throw badUserInput(`${field} must not contain control characters`, { field });
   const length = chars(normalised);
   if (length < min || length > max) {
-    throw badUserInput(min > 0 ? `${field} must be ${min} to ${max} characters long` : `${field} must be at most ${max} characters long`, {
-      field,
-    });
+    throw badUserInput(
+      min > 0 ? `${field} must be ${min} to ${max} characters long` : `${field} must be at most ${max} characters long`,
+      {
+        field,
+      },
+    );
   }
   return normalised;
 }
@@ -44,7 +47,9 @@ export function normaliseTag(value: unknown, field = 'tags'): string {
   if (typeof value !== 'string') throw badUserInput(`${field} must be strings`, { field });
   const tag = value.trim().toLowerCase();
   if (chars(tag) < 1 || chars(tag) > LIMITS.tagMax || !TAG.test(tag)) {
-    throw badUserInput(`Tag "${tag.slice(0, 40)}" must be 1 to ${LIMITS.tagMax} characters of a-z, 0-9 and -`, { field });
+    throw badUserInput(`Tag "${tag.slice(0, 40)}" must be 1 to ${LIMITS.tagMax} characters of a-z, 0-9 and -`, {
+      field,
+    });
   }
   return tag;
 }
@@ -87,7 +92,8 @@ export function searchText(value: string): string {
   if (!text) throw badUserInput('text must not be empty', { argumentName: 'text' });
   // PostgreSQL refuses NUL in text: without this check it would be a database error, not the client's.
   if (CONTROL.test(text)) throw badUserInput('text must not contain control characters', { argumentName: 'text' });
-  if (chars(text) > LIMITS.searchMax) throw badUserInput(`text must be at most ${LIMITS.searchMax} characters long`, { argumentName: 'text' });
+  if (chars(text) > LIMITS.searchMax)
+    throw badUserInput(`text must be at most ${LIMITS.searchMax} characters long`, { argumentName: 'text' });
   return text;
 }
 
@@ -98,5 +104,7 @@ export function searchText(value: string): string {
  */
 export function promptText(value: unknown): string | null {
   if (typeof value !== 'string') return null;
-  return Array.from(value.replace(CONTROLS, '').replace(/\s+/g, ' ').trim()).slice(0, LIMITS.promptMax).join('') || null;
+  return (
+    Array.from(value.replace(CONTROLS, '').replace(/\s+/g, ' ').trim()).slice(0, LIMITS.promptMax).join('') || null
+  );
 }

@@ -1,4 +1,13 @@
-import { createLogger, drainOnSignal, env, loadTiers, migrate, openDb, readConfig, secretKey } from '@memegraph/service-kit';
+import {
+  createLogger,
+  drainOnSignal,
+  env,
+  loadTiers,
+  migrate,
+  openDb,
+  readConfig,
+  secretKey,
+} from '@memegraph/service-kit';
 import { z } from 'zod';
 import { DEFAULT_LOGIN_THROTTLE } from './auth/loginThrottle';
 import { USERS_MIGRATIONS } from './index';

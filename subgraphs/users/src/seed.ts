@@ -4,8 +4,34 @@ import { hashPassword } from './auth/passwords';
 /** The password of every seeded user, for trying the API by hand. */
 export const SEED_PASSWORD = 'memegraph-demo';
 
-const ADJECTIVES = ['dank', 'sleepy', 'based', 'cursed', 'wholesome', 'spicy', 'feral', 'chill', 'smug', 'chaotic', 'cozy', 'unhinged'];
-const NOUNS = ['doge', 'frog', 'cat', 'goose', 'raccoon', 'otter', 'capybara', 'pigeon', 'llama', 'crab', 'owl', 'badger'];
+const ADJECTIVES = [
+  'dank',
+  'sleepy',
+  'based',
+  'cursed',
+  'wholesome',
+  'spicy',
+  'feral',
+  'chill',
+  'smug',
+  'chaotic',
+  'cozy',
+  'unhinged',
+];
+const NOUNS = [
+  'doge',
+  'frog',
+  'cat',
+  'goose',
+  'raccoon',
+  'otter',
+  'capybara',
+  'pigeon',
+  'llama',
+  'crab',
+  'owl',
+  'badger',
+];
 
 /**
  * Users with ids exactly 1..count (the memes seed relies on it), made in

@@ -12,7 +12,8 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 function parseEntries(body: unknown): UsageEntry[] {
   const entries = (body as { entries?: unknown } | null)?.entries;
-  if (!Array.isArray(entries) || entries.length > 10_000) throw badUserInput('entries must be an array of at most 10000 items');
+  if (!Array.isArray(entries) || entries.length > 10_000)
+    throw badUserInput('entries must be an array of at most 10000 items');
   return entries.map((raw) => {
     const e = raw as Partial<UsageEntry>;
     if (
@@ -48,7 +49,12 @@ export function usageRoute(db: Queryable): Route {
        ON CONFLICT (user_id, day) DO UPDATE
        SET requests = usage_daily.requests + EXCLUDED.requests,
            cost_points = usage_daily.cost_points + EXCLUDED.cost_points`,
-      [entries.map((e) => e.userId), entries.map((e) => e.day), entries.map((e) => e.requests), entries.map((e) => e.costPoints)],
+      [
+        entries.map((e) => e.userId),
+        entries.map((e) => e.day),
+        entries.map((e) => e.requests),
+        entries.map((e) => e.costPoints),
+      ],
     );
     return { recorded: entries.length };
   });

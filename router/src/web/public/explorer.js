@@ -20,7 +20,9 @@
       ...(options && options.headers),
     };
     const key = keyField.value.trim();
-    const named = Object.keys(headers).some((h) => h.toLowerCase() === 'x-api-key' || h.toLowerCase() === 'authorization');
+    const named = Object.keys(headers).some(
+      (h) => h.toLowerCase() === 'x-api-key' || h.toLowerCase() === 'authorization',
+    );
     if (key && !named) headers['x-api-key'] = key;
     const response = await fetch(config.endpoint, { method: 'POST', headers, body: JSON.stringify(params) });
     const text = await response.text();

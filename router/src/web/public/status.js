@@ -19,7 +19,8 @@
     poll();
   });
 
-  const round = (value, digits = 1) => (value === null || value === undefined ? '–' : Number(value.toFixed(digits)).toLocaleString('en'));
+  const round = (value, digits = 1) =>
+    value === null || value === undefined ? '–' : Number(value.toFixed(digits)).toLocaleString('en');
 
   /** The smallest of 1, 2, 5 × 10ⁿ at or above `value`: a scale that reads well. */
   function niceMax(value) {
@@ -72,7 +73,10 @@
         item.textContent = s.name;
         return item;
       }),
-      Object.assign(document.createElement('li'), { className: 'scale', textContent: `scale 0–${round(top, 2)}${unit}` }),
+      Object.assign(document.createElement('li'), {
+        className: 'scale',
+        textContent: `scale 0–${round(top, 2)}${unit}`,
+      }),
     );
     figure.querySelector('[data-now]').textContent = now;
     figure.dataset.last = JSON.stringify(series.map((s) => s.values.at(-1) ?? null));
@@ -89,7 +93,11 @@
     const { samples, history } = report;
     const last = samples.at(-1) ?? null;
     const options = (unit, now, max) => ({ history, unit, now, max });
-    draw('requests', [{ name: 'requests/s', values: samples.map((s) => s.requestsPerSecond) }], options('/s', last ? `${round(last.requestsPerSecond)}/s` : '–'));
+    draw(
+      'requests',
+      [{ name: 'requests/s', values: samples.map((s) => s.requestsPerSecond) }],
+      options('/s', last ? `${round(last.requestsPerSecond)}/s` : '–'),
+    );
     draw(
       'latency',
       [
@@ -105,7 +113,11 @@
         { name: 'local', values: samples.map((s) => percent(s.cacheHitRatio.local)) },
         { name: 'redis', values: samples.map((s) => percent(s.cacheHitRatio.redis)) },
       ],
-      options('%', last && last.cacheHitRatio.local !== null ? `${round(percent(last.cacheHitRatio.local), 0)}%` : '–', 100),
+      options(
+        '%',
+        last && last.cacheHitRatio.local !== null ? `${round(percent(last.cacheHitRatio.local), 0)}%` : '–',
+        100,
+      ),
     );
     const reasons = [...new Set(samples.flatMap((s) => Object.keys(s.rejectionsPerSecond)))].sort();
     const rejectionSeries = reasons.length
@@ -165,9 +177,15 @@
     if (report.totals) {
       addTotal('requests', report.totals.requests.toLocaleString('en'));
       for (const [layer, results] of Object.entries(report.totals.cache)) {
-        addTotal(`cache ${layer}`, Object.entries(results).map(([result, n]) => `${n.toLocaleString('en')} ${result}`).join(', '));
+        addTotal(
+          `cache ${layer}`,
+          Object.entries(results)
+            .map(([result, n]) => `${n.toLocaleString('en')} ${result}`)
+            .join(', '),
+        );
       }
-      for (const [reason, n] of Object.entries(report.totals.rejections)) addTotal(`rejected: ${reason}`, n.toLocaleString('en'));
+      for (const [reason, n] of Object.entries(report.totals.rejections))
+        addTotal(`rejected: ${reason}`, n.toLocaleString('en'));
     }
   }
 

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
-import { ErrorCode, PURGE_REQUEST_CHANNEL, codedError, createRedis, purgeRequestMessage, type Logger, type RedisClient, type RedisTarget } from '@memegraph/service-kit';
+import {
+  ErrorCode,
+  PURGE_REQUEST_CHANNEL,
+  codedError,
+  createRedis,
+  purgeRequestMessage,
+  type Logger,
+  type RedisClient,
+  type RedisTarget,
+} from '@memegraph/service-kit';
 import type { PooledProvider } from '../providers/config';
 import { keyStatusBoard } from '../providers/status';
 import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
@@ -27,8 +36,14 @@ export interface QueueSettings {
  * How long a job waits before its next run, after `attemptsMade` failed ones: exponential,
  * capped, half of it random so jobs failed by the same outage do not all come back at once.
  */
-export function retryDelay(attemptsMade: number, settings: Pick<QueueSettings, 'retryDelayMs' | 'maxRetryDelayMs'>): number {
-  const ceiling = Math.min(settings.maxRetryDelayMs, settings.retryDelayMs * 2 ** Math.min(Math.max(attemptsMade, 1) - 1, 30));
+export function retryDelay(
+  attemptsMade: number,
+  settings: Pick<QueueSettings, 'retryDelayMs' | 'maxRetryDelayMs'>,
+): number {
+  const ceiling = Math.min(
+    settings.maxRetryDelayMs,
+    settings.retryDelayMs * 2 ** Math.min(Math.max(attemptsMade, 1) - 1, 30),
+  );
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
@@ -48,11 +63,13 @@ export interface GenerationQueue {
  * Redis the queue keeps the prefix of earlier versions, so jobs waiting across an upgrade
  * are still run by the new workers.
  */
-export const bullPrefix = (prefix: string, redis: RedisClient) => (redis.isCluster ? `${prefix}{bull}` : `${prefix}bull`);
+export const bullPrefix = (prefix: string, redis: RedisClient) =>
+  redis.isCluster ? `${prefix}{bull}` : `${prefix}bull`;
 
 const jobIdOf = (generationId: string) => `generation-${generationId}`;
 
-const overloaded = (max: number) => codedError(ErrorCode.QUEUE_OVERLOADED, `The generation queue is full (${max} waiting); try again shortly`);
+const overloaded = (max: number) =>
+  codedError(ErrorCode.QUEUE_OVERLOADED, `The generation queue is full (${max} waiting); try again shortly`);
 
 /** The producer side of the BullMQ queue; workers run in their own processes (worker-main.ts). */
 export class BullMqQueue implements GenerationQueue {
@@ -104,7 +121,13 @@ export class BullMqQueue implements GenerationQueue {
       priorities.push(g.priority);
     });
     if (missing.length > 0) {
-      await this.queue.addBulk(missing.map((job, i) => ({ name: 'generate', data: job, opts: this.jobOptions(job.generationId, priorities[i]!) })));
+      await this.queue.addBulk(
+        missing.map((job, i) => ({
+          name: 'generate',
+          data: job,
+          opts: this.jobOptions(job.generationId, priorities[i]!),
+        })),
+      );
     }
     for (const [i, job] of jobs.entries()) {
       if (job?.finishedOn !== undefined && (await job.isFailed())) abandoned.push(generations[i]!.id);
@@ -114,7 +137,10 @@ export class BullMqQueue implements GenerationQueue {
 
   async depth() {
     const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-    return { waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0), active: counts.active ?? 0 };
+    return {
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0),
+      active: counts.active ?? 0,
+    };
   }
 
   async close() {
@@ -152,11 +178,16 @@ export function startBullMqWorker(options: {
   };
   const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const publish = () =>
-    board.publish(workerId, options.deps.provider.stats()).catch((error: unknown) => options.log.warn({ err: error }, 'key status not published'));
+    board
+      .publish(workerId, options.deps.provider.stats())
+      .catch((error: unknown) => options.log.warn({ err: error }, 'key status not published'));
   void publish();
   const report = setInterval(publish, 5_000);
   // BullMQ leaves a connection it is handed open, and blocks on a copy of it: this one is closed below.
-  const connection = createRedis(options.redisTarget, 'memegraph-ai-worker-jobs', { maxRetriesPerRequest: null, offlineQueue: true });
+  const connection = createRedis(options.redisTarget, 'memegraph-ai-worker-jobs', {
+    maxRetriesPerRequest: null,
+    offlineQueue: true,
+  });
   const worker = new Worker<GenerationJob>(
     QUEUE_NAME,
     (job) =>
@@ -177,14 +208,20 @@ export function startBullMqWorker(options: {
   );
   worker.on('failed', (job, error) => {
     const retried = job !== undefined && job.attemptsMade < (job.opts.attempts ?? 1);
-    if (retried) options.log.warn({ err: error, jobId: job.id, attemptsMade: job.attemptsMade }, 'generation job will be retried');
+    if (retried)
+      options.log.warn({ err: error, jobId: job.id, attemptsMade: job.attemptsMade }, 'generation job will be retried');
     else options.log.error({ err: error, jobId: job?.id }, 'generation job failed');
   });
   worker.on('error', (error) => options.log.error({ err: error }, 'generation worker error'));
   // Redis may come back without the queue (restarted without persistence, flushed, failed over
   // to a replica that had not caught up): PostgreSQL's record of what was accepted puts it back.
   const producer = new BullMqQueue(redis, options.prefix, options.settings);
-  const reconciler = startReconciler({ store: options.deps.store, queue: producer, intervalMs: options.reconcileIntervalMs, log: options.log });
+  const reconciler = startReconciler({
+    store: options.deps.store,
+    queue: producer,
+    intervalMs: options.reconcileIntervalMs,
+    log: options.log,
+  });
   return {
     async close() {
       clearInterval(report);
@@ -231,7 +268,12 @@ export class MemoryQueue implements GenerationQueue {
   private enqueue(entry: Waiting): void {
     // Keep the line sorted: by priority, then arrival.
     let i = this.waiting.length;
-    while (i > 0 && (this.waiting[i - 1]!.priority > entry.priority || (this.waiting[i - 1]!.priority === entry.priority && this.waiting[i - 1]!.seq > entry.seq))) i--;
+    while (
+      i > 0 &&
+      (this.waiting[i - 1]!.priority > entry.priority ||
+        (this.waiting[i - 1]!.priority === entry.priority && this.waiting[i - 1]!.seq > entry.seq))
+    )
+      i--;
     this.waiting.splice(i, 0, entry);
     this.pump();
   }
@@ -241,13 +283,20 @@ export class MemoryQueue implements GenerationQueue {
       const entry = this.waiting.shift()!;
       this.active++;
       const final = entry.attemptsMade + 1 >= this.settings.attempts;
-      const run = runGeneration(this.deps, entry.job, { signal: AbortSignal.timeout(this.settings.jobTimeoutMs), final })
+      const run = runGeneration(this.deps, entry.job, {
+        signal: AbortSignal.timeout(this.settings.jobTimeoutMs),
+        final,
+      })
         .catch((error: unknown) => {
-          if (final || this.closed) return this.deps.log.error({ err: error, generationId: entry.job.generationId }, 'generation job failed');
-          const timer = setTimeout(() => {
-            this.delayed.delete(timer);
-            this.enqueue({ ...entry, attemptsMade: entry.attemptsMade + 1 });
-          }, retryDelay(entry.attemptsMade + 1, this.settings));
+          if (final || this.closed)
+            return this.deps.log.error({ err: error, generationId: entry.job.generationId }, 'generation job failed');
+          const timer = setTimeout(
+            () => {
+              this.delayed.delete(timer);
+              this.enqueue({ ...entry, attemptsMade: entry.attemptsMade + 1 });
+            },
+            retryDelay(entry.attemptsMade + 1, this.settings),
+          );
           this.delayed.add(timer);
         })
         .finally(() => {

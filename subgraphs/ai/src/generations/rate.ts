@@ -50,13 +50,21 @@ return {0, retry}
  * with the same window. `clock` is for tests; by default Redis's clock, or
  * this process's without Redis.
  */
-export function createGenerationRateLimit(redis: RedisClient | null, prefix: string, clock?: Clock): GenerationRateLimit {
+export function createGenerationRateLimit(
+  redis: RedisClient | null,
+  prefix: string,
+  clock?: Clock,
+): GenerationRateLimit {
   if (redis) {
     return {
       async take(userId, limit) {
         // Each generation is its own member: two in the same millisecond both count.
         const member = randomBytes(8).toString('base64url');
-        const [allowed, retry] = (await TAKE(redis, [`${prefix}ai-generations:${userId}`], [clock ? clock() : -1, RATE_WINDOW_MS, limit, member])) as [number, number];
+        const [allowed, retry] = (await TAKE(
+          redis,
+          [`${prefix}ai-generations:${userId}`],
+          [clock ? clock() : -1, RATE_WINDOW_MS, limit, member],
+        )) as [number, number];
         return { allowed: allowed === 1, retryAfterMs: retry };
       },
     };
@@ -77,7 +85,8 @@ class MemoryRateLimit implements GenerationRateLimit {
     while (log.length > 0 && log[0]! <= now - RATE_WINDOW_MS) log.shift();
     // Drop idle users now and then so they do not accumulate.
     if (++this.takes % 10_000 === 0) {
-      for (const [id, times] of this.logs) if (times.length === 0 || times[times.length - 1]! <= now - RATE_WINDOW_MS) this.logs.delete(id);
+      for (const [id, times] of this.logs)
+        if (times.length === 0 || times[times.length - 1]! <= now - RATE_WINDOW_MS) this.logs.delete(id);
     }
     if (log.length >= limit) {
       this.logs.set(userId, log);

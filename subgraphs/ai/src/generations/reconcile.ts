@@ -20,7 +20,12 @@ const PAGE = 500;
  * start, then every `intervalMs`, one run at a time; replicas may run it
  * together (re-adding a job id the queue holds is a no-op).
  */
-export function startReconciler(options: { store: GenerationStore; queue: RestorableQueue; intervalMs: number; log: Logger }): { close(): Promise<void> } {
+export function startReconciler(options: {
+  store: GenerationStore;
+  queue: RestorableQueue;
+  intervalMs: number;
+  log: Logger;
+}): { close(): Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let current: Promise<void> = Promise.resolve();
@@ -33,8 +38,10 @@ export function startReconciler(options: { store: GenerationStore; queue: Restor
       if (page.length === 0) break;
       const outcome = await options.queue.restore(page);
       requeued += outcome.requeued;
-      for (const id of outcome.abandoned) await options.store.markFailed(id, ErrorCode.TASK_FAILED, 'The generation failed');
-      if (outcome.abandoned.length > 0) options.log.warn({ generations: outcome.abandoned }, 'generations whose job gave up marked FAILED');
+      for (const id of outcome.abandoned)
+        await options.store.markFailed(id, ErrorCode.TASK_FAILED, 'The generation failed');
+      if (outcome.abandoned.length > 0)
+        options.log.warn({ generations: outcome.abandoned }, 'generations whose job gave up marked FAILED');
       if (page.length < PAGE || closed) break;
       after = page[page.length - 1]!.id;
     }

@@ -42,7 +42,8 @@ async function fromCatalog<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof GraphQLError && error.extensions.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR) throw new CatalogUnavailableError(error);
+    if (error instanceof GraphQLError && error.extensions.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR)
+      throw new CatalogUnavailableError(error);
     throw error;
   }
 }
@@ -80,25 +81,46 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob, a
     let generated = row.output;
     if (!generated) {
       const material = await fromCatalog(() => deps.catalog.captions(job.templateId));
-      generated = await deps.provider.generate({ prompt: job.prompt, template: material.template, captions: material.captions }, attempt.signal);
+      generated = await deps.provider.generate(
+        { prompt: job.prompt, template: material.template, captions: material.captions },
+        attempt.signal,
+      );
       await deps.store.saveOutput(job.generationId, generated);
     }
     const output = generated;
     const meme = await fromCatalog(() =>
-      deps.catalog.addAiMeme({ ...output, generationId: job.generationId, templateId: job.templateId, authorId: job.userId, prompt: job.prompt }),
+      deps.catalog.addAiMeme({
+        ...output,
+        generationId: job.generationId,
+        templateId: job.templateId,
+        authorId: job.userId,
+        prompt: job.prompt,
+      }),
     );
     await deps.results.set(key, meme.id);
     await deps.store.markSucceeded(job.generationId, meme.id, false);
     // The new AI meme belongs in cached feeds and lists now, not when they expire.
-    await deps.purge?.(['Meme:list', `User:${job.userId}`]).catch((error: unknown) => deps.log.warn({ err: error }, 'cache purge not requested'));
+    await deps
+      .purge?.(['Meme:list', `User:${job.userId}`])
+      .catch((error: unknown) => deps.log.warn({ err: error }, 'cache purge not requested'));
   } catch (error) {
     if (error instanceof CatalogUnavailableError && !attempt.final) {
-      deps.log.warn({ err: error.cause, generationId: job.generationId }, 'catalog unavailable; the generation will be retried');
+      deps.log.warn(
+        { err: error.cause, generationId: job.generationId },
+        'catalog unavailable; the generation will be retried',
+      );
       throw error;
     }
-    const code = error instanceof GraphQLError && typeof error.extensions.code === 'string' ? error.extensions.code : ErrorCode.TASK_FAILED;
+    const code =
+      error instanceof GraphQLError && typeof error.extensions.code === 'string'
+        ? error.extensions.code
+        : ErrorCode.TASK_FAILED;
     deps.log.warn({ err: error, generationId: job.generationId }, 'generation failed');
     const message = CODES_FROM_PROVIDERS.has(code) ? (error as Error).message : 'The generation failed';
-    await deps.store.markFailed(job.generationId, CODES_FROM_PROVIDERS.has(code) ? code : ErrorCode.TASK_FAILED, message);
+    await deps.store.markFailed(
+      job.generationId,
+      CODES_FROM_PROVIDERS.has(code) ? code : ErrorCode.TASK_FAILED,
+      message,
+    );
   }
 }

@@ -37,7 +37,13 @@ export function createGenerationStore(db: Queryable) {
       return row!;
     },
     /** A generation answered from the result cache: finished before it was ever queued. */
-    async createFinished(input: { userId: string; prompt: string; templateId: string; provider: string; memeId: string }) {
+    async createFinished(input: {
+      userId: string;
+      prompt: string;
+      templateId: string;
+      provider: string;
+      memeId: string;
+    }) {
       const [row] = await db.query<GenerationRow>(
         `INSERT INTO generations (user_id, prompt, template_id, status, provider, meme_id, cached, started_at, finished_at)
          VALUES ($1, $2, $3, 'SUCCEEDED', $4, $5, true, now(), now()) RETURNING ${COLUMNS}`,
@@ -63,8 +69,12 @@ export function createGenerationStore(db: Queryable) {
       return new Map(rows.map((r) => [r.id, Number(r.position)]));
     },
     async statusCounts() {
-      const rows = await db.query<{ status: GenerationStatus; count: string }>('SELECT status, count(*) AS count FROM generations GROUP BY status');
-      return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])) as Partial<Record<GenerationStatus, number>>;
+      const rows = await db.query<{ status: GenerationStatus; count: string }>(
+        'SELECT status, count(*) AS count FROM generations GROUP BY status',
+      );
+      return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)])) as Partial<
+        Record<GenerationStatus, number>
+      >;
     },
     /** Mean seconds waited and run by generations that finished in the last `minutes`. */
     async recentTimes(minutes: number) {
@@ -92,7 +102,10 @@ export function createGenerationStore(db: Queryable) {
       );
     },
     async saveOutput(id: string, output: GeneratedMeme) {
-      await db.query(`UPDATE generations SET output = $2::jsonb WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`, [id, JSON.stringify(output)]);
+      await db.query(`UPDATE generations SET output = $2::jsonb WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`, [
+        id,
+        JSON.stringify(output),
+      ]);
     },
     async markRunning(id: string, templateId: string) {
       await db.query(

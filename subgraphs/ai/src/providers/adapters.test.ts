@@ -14,7 +14,12 @@ const request: GenerationRequest = {
   captions: [{ topText: 'manual testing', bottomText: 'vitest' }],
 };
 
-const memeJson = JSON.stringify({ title: 'Drake: tests', topText: 'when the tests pass', bottomText: 'vitest', tags: ['tests'] });
+const memeJson = JSON.stringify({
+  title: 'Drake: tests',
+  topText: 'when the tests pass',
+  bottomText: 'vitest',
+  tags: ['tests'],
+});
 
 interface Seen {
   url: string;
@@ -42,11 +47,15 @@ function fakeFetch(respond: (seen: Seen) => Response | Promise<Response>): { fet
 const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
-const openAiAnswer = (content: unknown) => json(200, { choices: [{ message: { role: 'assistant', content }, finish_reason: 'stop' }] });
-const geminiAnswer = (text: string) => json(200, { candidates: [{ content: { parts: [{ text }] }, finishReason: 'STOP' }] });
+const openAiAnswer = (content: unknown) =>
+  json(200, { choices: [{ message: { role: 'assistant', content }, finish_reason: 'stop' }] });
+const geminiAnswer = (text: string) =>
+  json(200, { candidates: [{ content: { parts: [{ text }] }, finishReason: 'STOP' }] });
 
-const openai = (fetch: Fetch) => new OpenAiProvider({ name: 'openai', baseUrl: 'https://llm.example/proxy', model: 'gpt-test', apiKey: KEY, fetch });
-const gemini = (fetch: Fetch) => new GeminiProvider({ name: 'gemini', baseUrl: 'https://gen.example', model: 'gemini-test', apiKey: KEY, fetch });
+const openai = (fetch: Fetch) =>
+  new OpenAiProvider({ name: 'openai', baseUrl: 'https://llm.example/proxy', model: 'gpt-test', apiKey: KEY, fetch });
+const gemini = (fetch: Fetch) =>
+  new GeminiProvider({ name: 'gemini', baseUrl: 'https://gen.example', model: 'gemini-test', apiKey: KEY, fetch });
 
 async function failure(provider: MemeProvider, signal?: AbortSignal): Promise<Error> {
   const error = await provider.generate(request, signal).then(
@@ -72,7 +81,12 @@ describe('OpenAiProvider', () => {
   it('posts a chat completion with the key as a bearer token and reads the JSON meme', async () => {
     const { fetch, seen } = fakeFetch(() => openAiAnswer(memeJson));
     const meme = await openai(fetch).generate(request);
-    expect(meme).toEqual({ title: 'Drake: tests', topText: 'when the tests pass', bottomText: 'vitest', tags: ['tests'] });
+    expect(meme).toEqual({
+      title: 'Drake: tests',
+      topText: 'when the tests pass',
+      bottomText: 'vitest',
+      tags: ['tests'],
+    });
     const [call] = seen;
     expect(call!.url).toBe('https://llm.example/proxy/v1/chat/completions');
     expect(call!.headers.authorization).toBe(`Bearer ${KEY}`);
@@ -80,14 +94,22 @@ describe('OpenAiProvider', () => {
     const messages = call!.body.messages as { role: string; content: string }[];
     expect(messages.map((m) => m.role)).toEqual(['system', 'user']);
     expect(messages[0]!.content).toMatch(/JSON object/);
-    expect(JSON.parse(messages[1]!.content)).toMatchObject({ prompt: 'when the tests pass', template: 'Drake', examples: request.captions });
+    expect(JSON.parse(messages[1]!.content)).toMatchObject({
+      prompt: 'when the tests pass',
+      template: 'Drake',
+      examples: request.captions,
+    });
   });
 
   it('treats a missing message or a refusal as bad output', async () => {
-    await expect(openai(fakeFetch(() => json(200, { choices: [] })).fetch).generate(request)).rejects.toBeInstanceOf(BadOutputError);
+    await expect(openai(fakeFetch(() => json(200, { choices: [] })).fetch).generate(request)).rejects.toBeInstanceOf(
+      BadOutputError,
+    );
     const refusal = json(200, { choices: [{ message: { content: null, refusal: 'I cannot' } }] });
     await expect(openai(fakeFetch(() => refusal).fetch).generate(request)).rejects.toThrow(/refused/);
-    await expect(openai(fakeFetch(() => openAiAnswer('not json at all')).fetch).generate(request)).rejects.toBeInstanceOf(BadOutputError);
+    await expect(
+      openai(fakeFetch(() => openAiAnswer('not json at all')).fetch).generate(request),
+    ).rejects.toBeInstanceOf(BadOutputError);
   });
 });
 
@@ -112,7 +134,9 @@ describe('GeminiProvider', () => {
   });
 
   it('reads the retry delay Gemini puts in its body', async () => {
-    const body = { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded', details: [{ retryDelay: '13s' }] } };
+    const body = {
+      error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded', details: [{ retryDelay: '13s' }] },
+    };
     const error = await failure(gemini(fakeFetch(() => json(429, body)).fetch));
     expect(error).toBeInstanceOf(QuotaError);
     expect(error).toMatchObject({ kind: 'quota', retryAfterMs: 13_000 });
@@ -123,13 +147,16 @@ describe('upstream failures', () => {
   const cases: { name: string; fetch: Fetch; type: new (...args: never[]) => Error; check?: (e: Error) => void }[] = [
     {
       name: '429 rate limit with Retry-After',
-      fetch: fakeFetch(() => json(429, { error: { message: `Rate limit reached for ${KEY}` } }, { 'retry-after': '7' })).fetch,
+      fetch: fakeFetch(() => json(429, { error: { message: `Rate limit reached for ${KEY}` } }, { 'retry-after': '7' }))
+        .fetch,
       type: QuotaError,
       check: (e) => expect(e).toMatchObject({ kind: 'rate', retryAfterMs: 7_000, status: 429 }),
     },
     {
       name: '429 out of quota',
-      fetch: fakeFetch(() => json(429, { error: { message: 'You exceeded your current quota', code: 'insufficient_quota' } })).fetch,
+      fetch: fakeFetch(() =>
+        json(429, { error: { message: 'You exceeded your current quota', code: 'insufficient_quota' } }),
+      ).fetch,
       type: QuotaError,
       check: (e) => expect(e).toMatchObject({ kind: 'quota', retryAfterMs: undefined }),
     },
@@ -157,7 +184,10 @@ describe('upstream failures', () => {
     },
     {
       name: 'a network error whose cause quotes the key',
-      fetch: () => Promise.reject(new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED (x-goog-api-key: ${KEY})`) })),
+      fetch: () =>
+        Promise.reject(
+          new TypeError('fetch failed', { cause: new Error(`connect ECONNREFUSED (x-goog-api-key: ${KEY})`) }),
+        ),
       type: ProviderUnavailableError,
       check: (e) => {
         expect(e.message).toMatch(/could not be reached/);
@@ -187,7 +217,9 @@ describe('upstream failures', () => {
 
   it('maps a timed-out call to ProviderUnavailableError with timedOut', async () => {
     const hanging: Fetch = (_input, init) =>
-      new Promise((_resolve, reject) => init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true }));
+      new Promise((_resolve, reject) =>
+        init.signal?.addEventListener('abort', () => reject(init.signal?.reason), { once: true }),
+      );
     const error = await failure(gemini(hanging), AbortSignal.timeout(20));
     expect(error).toBeInstanceOf(ProviderUnavailableError);
     expect(error).toMatchObject({ timedOut: true });

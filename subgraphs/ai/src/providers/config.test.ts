@@ -39,7 +39,13 @@ describe('readAiProvidersConfig', () => {
     });
     expect(config.providers).toEqual([
       { kind: 'openai', name: 'openai', baseUrl: 'https://llm.example', model: 'gpt-4o-mini', keys: ['k1', 'k2'] },
-      { kind: 'gemini', name: 'gemini', baseUrl: 'https://generativelanguage.googleapis.com', model: 'gemini-2.0-flash', keys: ['g1'] },
+      {
+        kind: 'gemini',
+        name: 'gemini',
+        baseUrl: 'https://generativelanguage.googleapis.com',
+        model: 'gemini-2.0-flash',
+        keys: ['g1'],
+      },
       { kind: 'local', name: 'local' },
     ]);
     expect(config).toMatchObject({ attemptTimeoutMs: 500, breakerHalfOpenMs: 300 });
@@ -53,12 +59,20 @@ describe('readAiProvidersConfig', () => {
   });
 
   it('points at the bad field of a provider', () => {
-    const message = configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: 'not a url', keys: [KEY] }]) });
+    const message = configError({
+      AI_PROVIDERS: JSON.stringify([{ kind: 'openai', baseUrl: 'not a url', keys: [KEY] }]),
+    });
     expect(message).toContain('AI_PROVIDERS.0.baseUrl');
     expect(message).not.toContain(KEY);
-    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [] }]) })).toContain('AI_PROVIDERS.0.keys');
-    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [KEY], modle: 'x' }]) })).toContain('modle');
-    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'claude', keys: [KEY] }]) })).toContain('AI_PROVIDERS.0.kind');
+    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [] }]) })).toContain(
+      'AI_PROVIDERS.0.keys',
+    );
+    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [KEY], modle: 'x' }]) })).toContain(
+      'modle',
+    );
+    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'claude', keys: [KEY] }]) })).toContain(
+      'AI_PROVIDERS.0.kind',
+    );
     expect(configError({ AI_PROVIDERS: '[]' })).toContain('at least one provider');
     expect(configError({ AI_ATTEMPT_TIMEOUT_MS: 'soon' })).toContain('AI_ATTEMPT_TIMEOUT_MS');
   });
@@ -67,12 +81,22 @@ describe('readAiProvidersConfig', () => {
     const spaced = configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [`${KEY}\n`] }]) });
     expect(spaced).toContain('AI_PROVIDERS.0.keys.0');
     expect(spaced).not.toContain(KEY);
-    const twice = configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: [KEY] }, { kind: 'gemini', keys: [KEY] }]) });
+    const twice = configError({
+      AI_PROVIDERS: JSON.stringify([
+        { kind: 'openai', keys: [KEY] },
+        { kind: 'gemini', keys: [KEY] },
+      ]),
+    });
     expect(twice).toContain('listed twice');
     expect(twice).not.toContain(KEY);
-    expect(configError({ AI_PROVIDERS: JSON.stringify([{ kind: 'openai', keys: ['a'] }, { kind: 'openai', keys: ['b'] }]) })).toContain(
-      'AI_PROVIDERS.1.name',
-    );
+    expect(
+      configError({
+        AI_PROVIDERS: JSON.stringify([
+          { kind: 'openai', keys: ['a'] },
+          { kind: 'openai', keys: ['b'] },
+        ]),
+      }),
+    ).toContain('AI_PROVIDERS.1.name');
   });
 });
 
@@ -80,10 +104,22 @@ describe('createProvider', () => {
   it('makes local alone a pool of one pseudo-key named local', async () => {
     const provider = createProvider(readAiProvidersConfig({}), silent);
     expect(provider.name).toBe('local');
-    const meme = await provider.generate({ prompt: 'when it works offline', template: { id: '1', name: 'Drake' }, captions: [] });
+    const meme = await provider.generate({
+      prompt: 'when it works offline',
+      template: { id: '1', name: 'Drake' },
+      captions: [],
+    });
     expect(meme.topText).toBe('when it works offline');
     expect(provider.stats()).toEqual([
-      expect.objectContaining({ id: 'local#0', provider: 'local', index: 0, fingerprint: null, fallback: false, successes: 1, breaker: 'closed' }),
+      expect.objectContaining({
+        id: 'local#0',
+        provider: 'local',
+        index: 0,
+        fingerprint: null,
+        fallback: false,
+        successes: 1,
+        breaker: 'closed',
+      }),
     ]);
   });
 
@@ -97,7 +133,13 @@ describe('createProvider', () => {
     });
     const provider = createProvider(config, silent);
     expect(provider.name).toBe('openai+backup+local');
-    expect(provider.stats().map((s) => s.id.replace(/:[0-9a-f]{8}$/, ''))).toEqual(['openai#0', 'openai#1', 'openai#2', 'backup#0', 'local#0']);
+    expect(provider.stats().map((s) => s.id.replace(/:[0-9a-f]{8}$/, ''))).toEqual([
+      'openai#0',
+      'openai#1',
+      'openai#2',
+      'backup#0',
+      'local#0',
+    ]);
     expect(provider.stats().map((s) => s.fallback)).toEqual([false, false, false, false, true]);
   });
 });

@@ -15,7 +15,9 @@ export const PROVIDER_DEFAULTS = {
 
 const providerName = z.string().regex(/^[A-Za-z0-9_-]{1,40}$/, 'must be 1 to 40 characters of A-Z, a-z, 0-9, _ and -');
 // Printable ASCII only: a stray newline would make fetch refuse the header, quoting it in its error.
-const apiKey = z.string().regex(/^[\x21-\x7e]{1,500}$/, 'every key must be 1 to 500 printable ASCII characters without spaces');
+const apiKey = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,500}$/, 'every key must be 1 to 500 printable ASCII characters without spaces');
 
 const httpProvider = <K extends 'openai' | 'gemini'>(kind: K) =>
   z.strictObject({
@@ -68,10 +70,12 @@ const providerList = z
   .superRefine((providers, ctx) => {
     const names = providers.map((p) => p.name);
     names.forEach((name, i) => {
-      if (names.indexOf(name) !== i) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `provider name "${name}" is used twice` });
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `provider name "${name}" is used twice` });
     });
     const keys = providers.flatMap((p) => (p.kind === 'local' ? [] : p.keys));
-    if (new Set(keys).size !== keys.length) ctx.addIssue({ code: 'custom', message: 'the same API key is listed twice' });
+    if (new Set(keys).size !== keys.length)
+      ctx.addIssue({ code: 'custom', message: 'the same API key is listed twice' });
   });
 
 /** The AI provider settings, read once at start. */
@@ -129,7 +133,11 @@ export type PooledProvider = MemeProvider & { stats(): KeyStats[] };
  * none of them can. `local` alone is a pool of one pseudo-key, so stats look
  * the same whatever is configured.
  */
-export function createProvider(config: AiProvidersConfig, log: Logger, options: { fetch?: Fetch } = {}): PooledProvider {
+export function createProvider(
+  config: AiProvidersConfig,
+  log: Logger,
+  options: { fetch?: Fetch } = {},
+): PooledProvider {
   const hosted = config.providers.some((p) => p.kind !== 'local');
   const members: PoolMember[] = config.providers.flatMap((p): PoolMember[] => {
     if (p.kind === 'local') return [{ provider: new LocalProvider(), fingerprint: null, fallback: hosted }];

@@ -30,7 +30,11 @@ export class QuotaError extends ProviderError {
   /** How long the upstream asked us to wait, when it said. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, provider: string, options: { kind: 'rate' | 'quota'; retryAfterMs?: number; status?: number; cause?: unknown }) {
+  constructor(
+    message: string,
+    provider: string,
+    options: { kind: 'rate' | 'quota'; retryAfterMs?: number; status?: number; cause?: unknown },
+  ) {
     super(message, provider, options);
     this.kind = options.kind;
     this.retryAfterMs = options.retryAfterMs;
@@ -47,7 +51,11 @@ export class ProviderUnavailableError extends ProviderError {
   override readonly name = 'ProviderUnavailableError';
   readonly timedOut: boolean;
 
-  constructor(message: string, provider: string, options: { timedOut?: boolean; status?: number; cause?: unknown } = {}) {
+  constructor(
+    message: string,
+    provider: string,
+    options: { timedOut?: boolean; status?: number; cause?: unknown } = {},
+  ) {
     super(message, provider, options);
     this.timedOut = options.timedOut ?? false;
   }

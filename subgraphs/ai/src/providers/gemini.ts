@@ -41,7 +41,10 @@ export class GeminiProvider implements MemeProvider {
       .join('');
     if (text.length === 0) {
       const reason = answer.promptFeedback?.blockReason ?? candidate?.finishReason;
-      throw new BadOutputError(`${options.name} gave no text${typeof reason === 'string' ? ` (${reason})` : ''}`, options.name);
+      throw new BadOutputError(
+        `${options.name} gave no text${typeof reason === 'string' ? ` (${reason})` : ''}`,
+        options.name,
+      );
     }
     return parseMemeContent(text, options.name, [options.apiKey]);
   }

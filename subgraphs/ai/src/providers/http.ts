@@ -80,21 +80,31 @@ export async function postJson(
   } catch (error) {
     if (signal?.aborted) {
       const timedOut = signal.reason instanceof Error && signal.reason.name === 'TimeoutError';
-      throw new ProviderUnavailableError(`${where} ${timedOut ? 'did not answer in time' : 'call was aborted'}`, options.name, {
-        timedOut,
-        cause: sanitizeError(signal.reason, secrets),
-      });
+      throw new ProviderUnavailableError(
+        `${where} ${timedOut ? 'did not answer in time' : 'call was aborted'}`,
+        options.name,
+        {
+          timedOut,
+          cause: sanitizeError(signal.reason, secrets),
+        },
+      );
     }
-    throw new ProviderUnavailableError(`${where} could not be reached`, options.name, { cause: sanitizeError(error, secrets) });
+    throw new ProviderUnavailableError(`${where} could not be reached`, options.name, {
+      cause: sanitizeError(error, secrets),
+    });
   }
 
   if (response.ok) {
     try {
       return JSON.parse(text);
     } catch {
-      throw new ProviderUnavailableError(`${where} answered ${response.status} with a body that is not JSON`, options.name, {
-        status: response.status,
-      });
+      throw new ProviderUnavailableError(
+        `${where} answered ${response.status} with a body that is not JSON`,
+        options.name,
+        {
+          status: response.status,
+        },
+      );
     }
   }
 

@@ -13,7 +13,14 @@ export {
   QuotaExceededError,
   redact,
 } from './errors';
-export { KeyPool, keyFingerprint, type BreakerState, type KeyPoolOptions, type KeyStats, type PoolMember } from './keyPool';
+export {
+  KeyPool,
+  keyFingerprint,
+  type BreakerState,
+  type KeyPoolOptions,
+  type KeyStats,
+  type PoolMember,
+} from './keyPool';
 export {
   PROVIDER_DEFAULTS,
   createProvider,

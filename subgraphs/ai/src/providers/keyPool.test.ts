@@ -2,14 +2,25 @@ import { Writable } from 'node:stream';
 import { GraphQLError } from 'graphql';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { AiServiceUnavailableError, BadOutputError, KeyRejectedError, ProviderUnavailableError, QuotaError, QuotaExceededError } from './errors';
+import {
+  AiServiceUnavailableError,
+  BadOutputError,
+  KeyRejectedError,
+  ProviderUnavailableError,
+  QuotaError,
+  QuotaExceededError,
+} from './errors';
 import { KeyPool, keyFingerprint, type KeyPoolOptions, type PoolMember } from './keyPool';
 import { LocalProvider } from './local';
 import type { GeneratedMeme, GenerationRequest, MemeProvider } from './provider';
 
 type Behaviour = 'ok' | 'slow' | 'fail' | 'rate' | 'quota' | 'reject' | 'bad' | 'hang' | 'ignore-signal';
 
-const request: GenerationRequest = { prompt: 'when the pool works', template: { id: '1', name: 'Drake' }, captions: [] };
+const request: GenerationRequest = {
+  prompt: 'when the pool works',
+  template: { id: '1', name: 'Drake' },
+  captions: [],
+};
 
 /** An in-memory member whose behaviour a test sets, counting its calls. */
 class ScriptedKey implements MemeProvider {
@@ -31,7 +42,9 @@ class ScriptedKey implements MemeProvider {
       case 'fail':
         return Promise.reject(new ProviderUnavailableError(`${this.name} answered 500`, this.name, { status: 500 }));
       case 'rate':
-        return Promise.reject(new QuotaError(`${this.name} answered 429`, this.name, { kind: 'rate', retryAfterMs: 2_000, status: 429 }));
+        return Promise.reject(
+          new QuotaError(`${this.name} answered 429`, this.name, { kind: 'rate', retryAfterMs: 2_000, status: 429 }),
+        );
       case 'quota':
         return Promise.reject(new QuotaError(`${this.name} answered 429`, this.name, { kind: 'quota', status: 429 }));
       case 'reject':
@@ -39,7 +52,9 @@ class ScriptedKey implements MemeProvider {
       case 'bad':
         return Promise.reject(new BadOutputError(`${this.name} answered with text that is not JSON`, this.name));
       case 'hang':
-        return new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        return new Promise((_resolve, reject) =>
+          signal?.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        );
       case 'ignore-signal':
         return new Promise(() => undefined);
     }
@@ -61,7 +76,10 @@ function memoryLog() {
 }
 
 function setup(count: number, options: Partial<KeyPoolOptions> = {}) {
-  const keys = Array.from({ length: count }, (_, i) => new ScriptedKey('openai', `memegraph-secret-key-${i}-abcdefgh${String(i).padStart(2, '0')}`));
+  const keys = Array.from(
+    { length: count },
+    (_, i) => new ScriptedKey('openai', `memegraph-secret-key-${i}-abcdefgh${String(i).padStart(2, '0')}`),
+  );
   const { log, lines } = memoryLog();
   const members: PoolMember[] = keys.map((k) => ({ provider: k, fingerprint: keyFingerprint(k.key) }));
   const pool = new KeyPool(members, { log, retryBaseMs: 1, halfOpenAfterMs: 60_000, breakerThreshold: 3, ...options });
@@ -309,7 +327,14 @@ describe('KeyPool', () => {
     await pool.generate(request);
     const stats = pool.stats();
     expect(stats.map((s) => s.id)).toEqual(keys.map((k, i) => `openai#${i}:${keyFingerprint(k.key)}`));
-    expect(stats[0]).toMatchObject({ provider: 'openai', index: 0, breaker: 'open', failures: 1, inFlight: 0, successes: 0 });
+    expect(stats[0]).toMatchObject({
+      provider: 'openai',
+      index: 0,
+      breaker: 'open',
+      failures: 1,
+      inFlight: 0,
+      successes: 0,
+    });
     expect(stats[1]).toMatchObject({ throttled: 1, breaker: 'closed' });
     expect(stats[2]).toMatchObject({ successes: 1, failures: 0, coolingUntil: null });
     expect(stats[2]!.ewmaLatencyMs).not.toBeNull();

@@ -9,7 +9,14 @@ import {
   type CircuitBreakerPolicy,
 } from 'cockatiel';
 import type { Logger } from '@memegraph/service-kit';
-import { AiServiceUnavailableError, BadOutputError, ProviderUnavailableError, QuotaError, QuotaExceededError, redact } from './errors';
+import {
+  AiServiceUnavailableError,
+  BadOutputError,
+  ProviderUnavailableError,
+  QuotaError,
+  QuotaExceededError,
+  redact,
+} from './errors';
 import type { GeneratedMeme, GenerationRequest, MemeProvider } from './provider';
 
 /** One key of one provider: an adapter instance bound to that key. */
@@ -176,7 +183,9 @@ export class KeyPool implements MemeProvider {
     // quota (handled by resting the key), unusable model output and the
     // caller giving up do not.
     const breaker = circuitBreaker(
-      handleWhen((error) => !(error instanceof QuotaError || error instanceof BadOutputError || error instanceof CallerAborted)),
+      handleWhen(
+        (error) => !(error instanceof QuotaError || error instanceof BadOutputError || error instanceof CallerAborted),
+      ),
       { halfOpenAfter: this.options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(this.options.breakerThreshold) },
     );
     const slot: Slot = {
@@ -225,7 +234,8 @@ export class KeyPool implements MemeProvider {
         if (signal?.aborted) throw signal.reason;
         lastError = error;
         // Lost a race for a half-open probe, or a quota answer: neither is a failed attempt, move on at once.
-        if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError || error instanceof QuotaError) continue;
+        if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError || error instanceof QuotaError)
+          continue;
         failures += 1;
         if (failures < this.options.maxAttempts) await sleep(this.backoff(failures), signal);
       }
@@ -273,7 +283,11 @@ export class KeyPool implements MemeProvider {
   }
 
   private probeReady(slot: Slot, now: number): boolean {
-    return slot.breaker.state === CircuitState.Open && slot.openedAt !== null && now - slot.openedAt >= this.options.halfOpenAfterMs;
+    return (
+      slot.breaker.state === CircuitState.Open &&
+      slot.openedAt !== null &&
+      now - slot.openedAt >= this.options.halfOpenAfterMs
+    );
   }
 
   /**
@@ -299,7 +313,8 @@ export class KeyPool implements MemeProvider {
     for (const candidates of passes) {
       if (candidates.length === 0) continue;
       const probes = candidates.filter((slot) => this.probeReady(slot, now));
-      if (failures === 0 && probes.length > 0) return probes.reduce((a, b) => ((a.openedAt ?? 0) <= (b.openedAt ?? 0) ? a : b));
+      if (failures === 0 && probes.length > 0)
+        return probes.reduce((a, b) => ((a.openedAt ?? 0) <= (b.openedAt ?? 0) ? a : b));
       const closed = candidates.filter((slot) => !this.probeReady(slot, now));
       return this.healthiest(closed.length > 0 ? closed : probes, failures > 0);
     }
@@ -338,7 +353,11 @@ export class KeyPool implements MemeProvider {
     return new AiServiceUnavailableError(undefined, lastError);
   }
 
-  private async attempt(slot: Slot, request: GenerationRequest, signal: AbortSignal | undefined): Promise<GeneratedMeme> {
+  private async attempt(
+    slot: Slot,
+    request: GenerationRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<GeneratedMeme> {
     // One controller per attempt, aborted by its timeout or by the caller. Linked by hand rather than with
     // AbortSignal.any, so a long-lived caller signal (a worker's shutdown) collects no listeners.
     const attempt = new AbortController();
@@ -361,9 +380,13 @@ export class KeyPool implements MemeProvider {
         } catch (error) {
           if (signal?.aborted) throw new CallerAborted('The caller gave up');
           if (timedOut && !(error instanceof ProviderUnavailableError && error.timedOut)) {
-            throw new ProviderUnavailableError(`${slot.provider} did not answer within ${this.options.attemptTimeoutMs} ms`, slot.provider, {
-              timedOut: true,
-            });
+            throw new ProviderUnavailableError(
+              `${slot.provider} did not answer within ${this.options.attemptTimeoutMs} ms`,
+              slot.provider,
+              {
+                timedOut: true,
+              },
+            );
           }
           throw error;
         }
@@ -390,13 +413,17 @@ export class KeyPool implements MemeProvider {
   }
 
   private failed(slot: Slot, error: unknown, elapsed: number): void {
-    if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError || error instanceof CallerAborted) return;
+    if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError || error instanceof CallerAborted)
+      return;
     if (error instanceof QuotaError) {
       const fallbackRest = error.kind === 'quota' ? this.options.quotaCooldownMs : this.options.rateCooldownMs;
       const rest = Math.max(MIN_COOLDOWN_MS, error.retryAfterMs ?? fallbackRest);
       slot.throttled += 1;
       slot.coolingUntil = Math.max(slot.coolingUntil, Date.now() + rest);
-      this.log.warn({ key: slot.id, kind: error.kind, coolDownMs: rest, status: error.status }, 'AI key throttled, cooling down');
+      this.log.warn(
+        { key: slot.id, kind: error.kind, coolDownMs: rest, status: error.status },
+        'AI key throttled, cooling down',
+      );
       return;
     }
     const alpha = this.options.ewmaAlpha;

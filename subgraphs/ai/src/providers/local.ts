@@ -43,7 +43,10 @@ export class LocalProvider implements MemeProvider {
     const prompt = normalize(request.prompt);
     const setup = clip(prompt.replace(/[.!?]+$/, ''), MAX_CAPTION);
     const punchlines = request.captions.map((c) => normalize(c.bottomText)).filter((t) => t.length > 0);
-    const punchline = clip(pick(punchlines.length > 0 ? punchlines : FALLBACK_PUNCHLINES, `${request.template.id}:${prompt}`), MAX_CAPTION);
+    const punchline = clip(
+      pick(punchlines.length > 0 ? punchlines : FALLBACK_PUNCHLINES, `${request.template.id}:${prompt}`),
+      MAX_CAPTION,
+    );
     return {
       title: clip(`${request.template.name}: ${setup}`, 120),
       topText: setup,

@@ -85,7 +85,10 @@ export function parseMemeContent(content: string, provider: string, secrets: rea
     if (json === null) throw new SyntaxError('no JSON object');
     value = JSON.parse(json);
   } catch {
-    throw new BadOutputError(`${provider} answered with text that is not a JSON object (${describeContent(content, secrets)})`, provider);
+    throw new BadOutputError(
+      `${provider} answered with text that is not a JSON object (${describeContent(content, secrets)})`,
+      provider,
+    );
   }
   const parsed = modelMeme.safeParse(value);
   if (!parsed.success) {
@@ -97,8 +100,12 @@ export function parseMemeContent(content: string, provider: string, secrets: rea
   const topText = clipText(tidy(meme.topText), OUTPUT_LIMITS.caption);
   const bottomText = clipText(tidy(meme.bottomText), OUTPUT_LIMITS.caption);
   if (title.length === 0) throw new BadOutputError(`${provider} answered with an empty title`, provider);
-  if (topText.length === 0 && bottomText.length === 0) throw new BadOutputError(`${provider} answered with no caption`, provider);
-  const tags = [...new Set(meme.tags.map(normaliseTag).filter((tag): tag is string => tag !== null))].slice(0, OUTPUT_LIMITS.tags);
+  if (topText.length === 0 && bottomText.length === 0)
+    throw new BadOutputError(`${provider} answered with no caption`, provider);
+  const tags = [...new Set(meme.tags.map(normaliseTag).filter((tag): tag is string => tag !== null))].slice(
+    0,
+    OUTPUT_LIMITS.tags,
+  );
   return { title, topText, bottomText, tags };
 }
 

@@ -10,7 +10,9 @@ export function visibleTo(row: GenerationRow | null, context: AiContext): Genera
 
 export const Generation = {
   __resolveReference: async (reference: { id: string }, context: AiContext) =>
-    /^\d{1,18}$/.test(reference.id) ? visibleTo(await context.loaders.generationById.load(reference.id), context) : null,
+    /^\d{1,18}$/.test(reference.id)
+      ? visibleTo(await context.loaders.generationById.load(reference.id), context)
+      : null,
   meme: (row: GenerationRow) => (row.meme_id ? { __typename: 'Meme', id: row.meme_id } : null),
   queuePosition: (row: GenerationRow, _args: unknown, context: AiContext) =>
     row.status === 'QUEUED' ? context.loaders.queuePosition.load(row.id) : null,

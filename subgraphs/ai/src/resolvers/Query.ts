@@ -18,13 +18,15 @@ export const Query = {
     for (;;) {
       const [row] = await context.store.byIds([args.id]);
       const visible = visibleTo(row ?? null, context);
-      if (!visible || visible.status === 'SUCCEEDED' || visible.status === 'FAILED' || Date.now() >= deadline) return visible;
+      if (!visible || visible.status === 'SUCCEEDED' || visible.status === 'FAILED' || Date.now() >= deadline)
+        return visible;
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   },
 
   async aiStatus(_root: unknown, _args: unknown, context: AiContext) {
-    if (context.viewer.kind !== 'service' && !hasScope(context.viewer, Scope.ADMIN)) throw forbidden('aiStatus is for operators');
+    if (context.viewer.kind !== 'service' && !hasScope(context.viewer, Scope.ADMIN))
+      throw forbidden('aiStatus is for operators');
     const [depth, counts, times, keys] = await Promise.all([
       context.queue.depth(),
       context.store.statusCounts(),

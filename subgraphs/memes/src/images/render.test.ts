@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { TEMPLATE_CATALOG } from '../catalog';
-import { escapeXml, layoutCaption, parseArt, renderMemeSvg, renderTemplateSvg, wrapWords, type TemplateArt } from './render';
+import {
+  escapeXml,
+  layoutCaption,
+  parseArt,
+  renderMemeSvg,
+  renderTemplateSvg,
+  wrapWords,
+  type TemplateArt,
+} from './render';
 
 const art: TemplateArt = {
   background: { from: '#112233', to: '#445566' },
@@ -45,7 +53,9 @@ describe('renderMemeSvg', () => {
 
   it('wraps long captions onto several lines and shrinks the font to fit', () => {
     const short = layoutCaption('Nobody:');
-    const long = layoutCaption('When you finally find the missing semicolon after three hours of staring at the same twelve lines of code');
+    const long = layoutCaption(
+      'When you finally find the missing semicolon after three hours of staring at the same twelve lines of code',
+    );
     expect(short.lines).toEqual(['NOBODY:']);
     expect(long.lines.length).toBeGreaterThan(1);
     expect(long.fontSize).toBeLessThan(short.fontSize);

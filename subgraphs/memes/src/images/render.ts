@@ -96,7 +96,8 @@ export function wrapWords(text: string, maxChars: number): string[] {
 }
 
 const maxCharsAt = (fontSize: number) => Math.floor((CANVAS.width - 2 * MARGIN) / (fontSize * CHAR_WIDTH_EM));
-const maxLinesAt = (fontSize: number) => Math.max(1, Math.floor((CANVAS.height * MAX_BLOCK_SHARE) / (fontSize * LINE_HEIGHT)));
+const maxLinesAt = (fontSize: number) =>
+  Math.max(1, Math.floor((CANVAS.height * MAX_BLOCK_SHARE) / (fontSize * LINE_HEIGHT)));
 
 /** Normalises a caption the way it is drawn: one line of upper-case text. */
 export function captionText(text: string): string {
@@ -118,7 +119,10 @@ export function layoutCaption(text: string): CaptionLayout {
   const maxChars = maxCharsAt(MIN_FONT);
   const lines = wrapWords(caption, maxChars).slice(0, maxLinesAt(MIN_FONT));
   const last = Array.from(lines[lines.length - 1] ?? '');
-  lines[lines.length - 1] = `${last.slice(0, maxChars - 1).join('').trimEnd()}…`;
+  lines[lines.length - 1] = `${last
+    .slice(0, maxChars - 1)
+    .join('')
+    .trimEnd()}…`;
   return { fontSize: MIN_FONT, lines };
 }
 
@@ -146,7 +150,13 @@ const num = (n: number) => String(Math.round(n * 100) / 100);
 function paintAttrs(p: Paint): string {
   const attrs: string[] = [];
   attrs.push(`fill="${p.fill ?? 'none'}"`);
-  if (p.stroke) attrs.push(`stroke="${p.stroke}"`, `stroke-width="${num(p.strokeWidth ?? 2)}"`, 'stroke-linecap="round"', 'stroke-linejoin="round"');
+  if (p.stroke)
+    attrs.push(
+      `stroke="${p.stroke}"`,
+      `stroke-width="${num(p.strokeWidth ?? 2)}"`,
+      'stroke-linecap="round"',
+      'stroke-linejoin="round"',
+    );
   if (p.opacity !== undefined) attrs.push(`opacity="${num(p.opacity)}"`);
   return attrs.join(' ');
 }
@@ -270,7 +280,13 @@ function parseShape(raw: unknown): Shape | undefined {
       if (!n) return undefined;
       const rx = coord(raw.rx);
       const rotate = coord(raw.rotate);
-      return { kind: 'rect', ...n, ...(rx !== undefined ? { rx } : {}), ...(rotate !== undefined ? { rotate } : {}), ...p };
+      return {
+        kind: 'rect',
+        ...n,
+        ...(rx !== undefined ? { rx } : {}),
+        ...(rotate !== undefined ? { rotate } : {}),
+        ...p,
+      };
     }
     case 'polygon': {
       if (!Array.isArray(raw.points) || raw.points.length < 3 || raw.points.length > 200) return undefined;
@@ -301,6 +317,11 @@ export function parseArt(raw: unknown): TemplateArt {
   const to = colour(raw.background.to);
   if (!from || !to) return FALLBACK_ART;
   const angle = coord(raw.background.angle);
-  const shapes = Array.isArray(raw.shapes) ? raw.shapes.slice(0, 500).map(parseShape).filter((s): s is Shape => !!s) : [];
+  const shapes = Array.isArray(raw.shapes)
+    ? raw.shapes
+        .slice(0, 500)
+        .map(parseShape)
+        .filter((s): s is Shape => !!s)
+    : [];
   return { background: { from, to, ...(angle !== undefined ? { angle } : {}) }, shapes };
 }

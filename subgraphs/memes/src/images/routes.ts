@@ -21,11 +21,18 @@ export function imageRoutes(options: { db: Queryable; signingSecret: string }): 
     const row = await memeWithArt(options.db, id);
     // Without a valid signature an AI meme answers exactly like a missing
     // one, so its existence is not revealed either.
-    if (!row || (row.origin === 'AI' && !verifyImageSignature(id, url.searchParams.get('sig'), options.signingSecret))) {
+    if (
+      !row ||
+      (row.origin === 'AI' && !verifyImageSignature(id, url.searchParams.get('sig'), options.signingSecret))
+    ) {
       notFound(res);
       return true;
     }
-    sendSvg(req, res, renderMemeSvg({ title: row.title, topText: row.top_text, bottomText: row.bottom_text }, parseArt(row.art)));
+    sendSvg(
+      req,
+      res,
+      renderMemeSvg({ title: row.title, topText: row.top_text, bottomText: row.bottom_text }, parseArt(row.art)),
+    );
     return true;
   };
 
@@ -47,7 +54,8 @@ export function imageRoutes(options: { db: Queryable; signingSecret: string }): 
 const isRead = (req: IncomingMessage) => req.method === 'GET' || req.method === 'HEAD';
 
 // A meme created later may take this id, so a miss must not be cached.
-const notFound = (res: ServerResponse) => sendError(res, 404, ErrorCode.NOT_FOUND, 'No such image', { 'cache-control': 'no-store' });
+const notFound = (res: ServerResponse) =>
+  sendError(res, 404, ErrorCode.NOT_FOUND, 'No such image', { 'cache-control': 'no-store' });
 
 function sendSvg(req: IncomingMessage, res: ServerResponse, svg: string): void {
   const body = Buffer.from(svg, 'utf8');

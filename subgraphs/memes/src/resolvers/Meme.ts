@@ -20,11 +20,13 @@ export const Meme = {
   },
   /** Users live in the users subgraph; the router fetches the rest of them from there. */
   author: (meme: MemeRow) => ({ __typename: 'User' as const, id: meme.author_id }),
-  viewerVote: (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<number | null> => ctx.loaders.viewerVote.load(meme.id),
+  viewerVote: (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<number | null> =>
+    ctx.loaders.viewerVote.load(meme.id),
   imageUrl: (meme: MemeRow, _args: unknown, ctx: MemesContext): string => ctx.urls.meme(meme),
   /** Premium content: the router removes this field for other viewers; checked again here. */
   prompt: (meme: MemeRow, _args: unknown, ctx: MemesContext): string | null => {
-    if (ctx.viewer.kind !== 'service' && !hasScope(ctx.viewer, Scope.AI)) throw forbidden('Meme.prompt is for Memes AI viewers');
+    if (ctx.viewer.kind !== 'service' && !hasScope(ctx.viewer, Scope.AI))
+      throw forbidden('Meme.prompt is for Memes AI viewers');
     return meme.prompt;
   },
 };

@@ -33,7 +33,8 @@ export const Mutation = {
     const userId = signedInWriter(ctx.viewer);
     const memeId = dbId(args.memeId, 'memeId');
     const value = args.value;
-    if (value !== -1 && value !== 0 && value !== 1) throw badUserInput('value must be -1, 0 or 1', { argumentName: 'value' });
+    if (value !== -1 && value !== 0 && value !== 1)
+      throw badUserInput('value must be -1, 0 or 1', { argumentName: 'value' });
     const meme = await castVote(ctx.db, { memeId, userId, value, seeAi: canSeeAi(ctx.viewer) });
     if (!meme) throw badUserInput(`No meme with id ${memeId}`, { argumentName: 'memeId', reason: 'NOT_FOUND' });
     // This request's caches must show the vote it just made.

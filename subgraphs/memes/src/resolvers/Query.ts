@@ -21,12 +21,18 @@ function primed(ctx: MemesContext, rows: MemeRow[]): MemeRow[] {
 
 async function newest(ctx: MemesContext, args: PageArgs, tag: string | null): Promise<MemeConnection> {
   const page = pageRequest(args.first, args.after);
-  const rows = await newestMemes(ctx.db, { limit: page.size + 1, afterId: page.afterId, tag, seeAi: canSeeAi(ctx.viewer) });
+  const rows = await newestMemes(ctx.db, {
+    limit: page.size + 1,
+    afterId: page.afterId,
+    tag,
+    seeAi: canSeeAi(ctx.viewer),
+  });
   return memeConnection(primed(ctx, rows), page);
 }
 
 export const Query = {
-  meme: (_: unknown, args: { id: string }, ctx: MemesContext): Promise<MemeRow | null> => ctx.loaders.meme.load(dbId(args.id)),
+  meme: (_: unknown, args: { id: string }, ctx: MemesContext): Promise<MemeRow | null> =>
+    ctx.loaders.meme.load(dbId(args.id)),
 
   memes: (_: unknown, args: PageArgs & { tag?: string | null }, ctx: MemesContext): Promise<MemeConnection> =>
     newest(ctx, args, args.tag === null || args.tag === undefined ? null : normaliseTag(args.tag, 'tag')),

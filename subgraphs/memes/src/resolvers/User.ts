@@ -17,7 +17,11 @@ export const User = {
     return id === null ? null : { id };
   },
 
-  memes: async (user: UserRef, args: { first?: number | null; after?: string | null }, ctx: MemesContext): Promise<MemeConnection> => {
+  memes: async (
+    user: UserRef,
+    args: { first?: number | null; after?: string | null },
+    ctx: MemesContext,
+  ): Promise<MemeConnection> => {
     const page = pageRequest(args.first, args.after);
     const rows = await ctx.loaders.authorMemes.load({ authorId: user.id, limit: page.size + 1, afterId: page.afterId });
     for (const row of rows) ctx.loaders.meme.prime(row.id, row);

@@ -10,7 +10,11 @@ export interface LoginThrottleSettings {
   maxBackoffSeconds: number;
 }
 
-export const DEFAULT_LOGIN_THROTTLE: LoginThrottleSettings = { failuresPerHandle: 5, failuresPerAddress: 20, maxBackoffSeconds: 900 };
+export const DEFAULT_LOGIN_THROTTLE: LoginThrottleSettings = {
+  failuresPerHandle: 5,
+  failuresPerAddress: 20,
+  maxBackoffSeconds: 900,
+};
 
 /** The first wait, doubled at each failure after it. */
 const BASE_BACKOFF_SECONDS = 2;
@@ -49,13 +53,25 @@ export class LoginThrottle {
    * wait, in which case RATE_LIMIT_EXCEEDED is thrown without checking.
    * `check` answers undefined for a failure, which is counted.
    */
-  async attempt<T>(handle: string, address: string | null, check: () => Promise<T | undefined>): Promise<T | undefined> {
-    const handleSubject: Subject = { key: keyOf(`handle:${handle.toLowerCase()}`), allowance: this.settings.failuresPerHandle };
-    const subjects = [handleSubject, ...(address ? [{ key: keyOf(`address:${address}`), allowance: this.settings.failuresPerAddress }] : [])];
+  async attempt<T>(
+    handle: string,
+    address: string | null,
+    check: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const handleSubject: Subject = {
+      key: keyOf(`handle:${handle.toLowerCase()}`),
+      allowance: this.settings.failuresPerHandle,
+    };
+    const subjects = [
+      handleSubject,
+      ...(address ? [{ key: keyOf(`address:${address}`), allowance: this.settings.failuresPerAddress }] : []),
+    ];
     return this.serialize(handleSubject.key, async () => {
       const wait = await this.waitFor(subjects);
       if (wait > 0) {
-        throw codedError(ErrorCode.RATE_LIMIT_EXCEEDED, `Too many failed log-ins: try again in ${wait} s`, { retryAfter: wait });
+        throw codedError(ErrorCode.RATE_LIMIT_EXCEEDED, `Too many failed log-ins: try again in ${wait} s`, {
+          retryAfter: wait,
+        });
       }
       const result = await check();
       if (result === undefined) await this.recordFailure(subjects.map((s) => s.key));

@@ -24,7 +24,8 @@ export function passwordProblem(password: string, handle: string): string | null
   if (password.length > MAX_PASSWORD_LENGTH) return `password must be at most ${MAX_PASSWORD_LENGTH} characters`;
   const folded = password.toLowerCase();
   const name = handle.toLowerCase();
-  if (folded === name || (name.length >= MIN_HANDLE_TO_SEARCH && folded.includes(name))) return 'password must not contain your handle';
+  if (folded === name || (name.length >= MIN_HANDLE_TO_SEARCH && folded.includes(name)))
+    return 'password must not contain your handle';
   if (COMMON.has(folded) || COMMON.has(folded.replace(/\s+/g, ''))) {
     return 'password is too common: it is on a list of passwords that are tried first';
   }

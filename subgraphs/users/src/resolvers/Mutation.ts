@@ -1,10 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { badUserInput, parseId, signSessionToken, unauthenticated, viewerUserId, type Queryable, type Viewer } from '@memegraph/service-kit';
+import {
+  badUserInput,
+  parseId,
+  signSessionToken,
+  unauthenticated,
+  viewerUserId,
+  type Queryable,
+  type Viewer,
+} from '@memegraph/service-kit';
 import { generateApiKey } from '../auth/apiKeys';
 import { passwordProblem } from '../auth/passwordPolicy';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
 import type { UsersContext } from '../context';
-import { API_KEY_COLUMNS, SUBSCRIPTION_COLUMNS, USER_COLUMNS, type ApiKeyRow, type SubscriptionRow, type UserRow } from '../rows';
+import {
+  API_KEY_COLUMNS,
+  SUBSCRIPTION_COLUMNS,
+  USER_COLUMNS,
+  type ApiKeyRow,
+  type SubscriptionRow,
+  type UserRow,
+} from '../rows';
 
 const HANDLE = /^[A-Za-z0-9_]{3,30}$/;
 
@@ -42,7 +57,8 @@ const clientOf = (viewer: Viewer): string | null =>
   viewer.kind === 'anonymous' ? (viewer.clientIp ?? null) : viewer.kind === 'user' ? `user:${viewer.userId}` : null;
 
 /** The session a request was made with; none for an API key. */
-const sessionOf = (context: UsersContext): string | undefined => (context.viewer.kind === 'user' ? context.viewer.sessionId : undefined);
+const sessionOf = (context: UsersContext): string | undefined =>
+  context.viewer.kind === 'user' ? context.viewer.sessionId : undefined;
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
 
@@ -56,7 +72,11 @@ async function cancelActive(tx: Queryable, userId: string): Promise<Subscription
 }
 
 export const Mutation = {
-  async signUp(_root: unknown, args: { handle: string; password: string; displayName?: string | null }, context: UsersContext) {
+  async signUp(
+    _root: unknown,
+    args: { handle: string; password: string; displayName?: string | null },
+    context: UsersContext,
+  ) {
     if (!HANDLE.test(args.handle)) {
       throw badUserInput('handle must be 3 to 30 letters, digits or underscores', { argumentName: 'handle' });
     }
@@ -98,7 +118,10 @@ export const Mutation = {
   async logOut(_root: unknown, _args: unknown, context: UsersContext) {
     const userId = requireUser(context);
     const sessionId = sessionOf(context);
-    if (!sessionId) throw badUserInput('logOut ends a session, and this request was made with an API key: revoke a key with revokeApiKey');
+    if (!sessionId)
+      throw badUserInput(
+        'logOut ends a session, and this request was made with an API key: revoke a key with revokeApiKey',
+      );
     const ended = await context.db.query(
       `UPDATE sessions SET ended_at = now() WHERE id = $1 AND user_id = $2 AND ended_at IS NULL RETURNING id`,
       [sessionId, userId],
@@ -144,7 +167,9 @@ export const Mutation = {
     const userId = requireUser(context);
     const plan = args.plan.toLowerCase();
     if (plan !== 'premium' && plan !== 'enterprise') {
-      throw badUserInput('plan must be PREMIUM or ENTERPRISE; use cancelSubscription to go back to FREE', { argumentName: 'plan' });
+      throw badUserInput('plan must be PREMIUM or ENTERPRISE; use cancelSubscription to go back to FREE', {
+        argumentName: 'plan',
+      });
     }
     return context.db.transaction(async (tx) => {
       // Lock the user so concurrent plan changes for one user take turns.
@@ -170,7 +195,8 @@ export const Mutation = {
   async createApiKey(_root: unknown, args: { name: string }, context: UsersContext) {
     const userId = requireUser(context);
     const name = args.name.trim();
-    if (name.length < 1 || name.length > 60) throw badUserInput('name must be 1 to 60 characters', { argumentName: 'name' });
+    if (name.length < 1 || name.length > 60)
+      throw badUserInput('name must be 1 to 60 characters', { argumentName: 'name' });
     const key = generateApiKey();
     const [apiKey] = await context.db.query<ApiKeyRow>(
       `INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`,

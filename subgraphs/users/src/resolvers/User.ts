@@ -23,11 +23,14 @@ export const User = {
   },
   usage: (user: UserRow, args: { days: number }, context: UsersContext) => {
     assertSelf(user, context, 'usage');
-    if (!Number.isInteger(args.days) || args.days < 1 || args.days > 90) throw badUserInput('days must be between 1 and 90', { argumentName: 'days' });
+    if (!Number.isInteger(args.days) || args.days < 1 || args.days > 90)
+      throw badUserInput('days must be between 1 and 90', { argumentName: 'days' });
     return usageOf(context.db, user.id, args.days);
   },
   apiKeys: (user: UserRow, _args: unknown, context: UsersContext) => {
     assertSelf(user, context, 'apiKeys');
-    return context.db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC`, [user.id]);
+    return context.db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC`, [
+      user.id,
+    ]);
   },
 };
