@@ -25,6 +25,7 @@ import { documentKey, responseCacheKey } from '../cache/key';
 import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { mutationPurges } from '../cache/rules';
 import { ageOf, isFresh, isRevalidatable, type CachedResponse, type ResponseCache } from '../cache/store';
+import { SingleFlight, type Lead } from '../cache/singleFlight';
 import type { CostBucket } from '../cost/bucket';
 import { bucketKey } from '../limits/keys';
 import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
@@ -123,16 +124,9 @@ const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
     (e) => e.extensions?.code === ErrorCode.DOWNSTREAM_SERVICE_ERROR || typeof e.extensions?.serviceName === 'string',
   );
 
-/**
- * A response-cache miss being executed: what it stored, or undefined when
- * it stored nothing (errors, partial data, refused), for the misses of the
- * same key that arrived meanwhile.
- */
-type Flight = Promise<CachedResponse | undefined>;
-
 /** The execution's part in single-flight: set when it leads a flight, settled once it ends. */
 interface FlightSlot {
-  settle?: (entry: CachedResponse | undefined) => void;
+  lead?: Lead;
 }
 
 /**
@@ -152,12 +146,17 @@ export class PipelineGateway implements GatewayInterface {
     sizeCalculation: (_, key) => key.length + 1,
   });
   /** Response-cache misses executing now, by cache key (which holds the partition and, for PRIVATE, the viewer). */
-  private readonly flights = new Map<string, Flight>();
+  private readonly flights: SingleFlight;
 
   constructor(
     private readonly gateway: ApolloGateway,
     private readonly options: PipelineOptions,
-  ) {}
+  ) {
+    this.flights = new SingleFlight({
+      onWait: () => options.metrics.singleFlightWaits.inc(),
+      onUnshared: () => options.metrics.singleFlightUnshared.inc(),
+    });
+  }
 
   /** A reloaded supergraph brings its own directives; the gateway's schema update follows. */
   setPolicy(policy: SchemaPolicy): void {
@@ -277,20 +276,8 @@ export class PipelineGateway implements GatewayInterface {
       return await this.run(rc, slot);
     } finally {
       // Whatever happened (a refusal, a failure, a throw), those waiting are released: with nothing, they execute.
-      slot.settle?.(undefined);
+      slot.lead?.settle(undefined);
     }
-  }
-
-  /** Leads the flight of `cacheKey`: later misses of it wait for this execution until `slot` settles. */
-  private lead(cacheKey: string, slot: FlightSlot): void {
-    let resolve!: (entry: CachedResponse | undefined) => void;
-    const flight: Flight = new Promise((r) => (resolve = r));
-    this.flights.set(cacheKey, flight);
-    slot.settle = (entry) => {
-      slot.settle = undefined;
-      if (this.flights.get(cacheKey) === flight) this.flights.delete(cacheKey);
-      resolve(entry);
-    };
   }
 
   /**
@@ -303,7 +290,7 @@ export class PipelineGateway implements GatewayInterface {
     rc: GatewayGraphQLRequestContext,
     cacheKey: string,
     maxAge: number,
-    slot: FlightSlot,
+    lead: Lead,
   ): Promise<void> {
     try {
       const executed = this.withIds({ document: rc.document, queryHash: rc.queryHash });
@@ -317,11 +304,11 @@ export class PipelineGateway implements GatewayInterface {
         tags: [...tags],
       };
       await this.options.responseCache.set(cacheKey, entry);
-      slot.settle?.(entry);
+      lead.settle(entry);
     } catch (error) {
       this.options.log.warn({ err: error }, 'stale answer not refreshed');
     } finally {
-      slot.settle?.(undefined);
+      lead.settle(undefined);
     }
   }
 
@@ -505,30 +492,25 @@ export class PipelineGateway implements GatewayInterface {
       }
       if (cached && isRevalidatable(cached, options.staleWhileRevalidateSeconds)) {
         // Stale while revalidate: served at once, as a hit is charged, while one refresh per key runs in the background.
-        if (!this.flights.has(cacheKey)) {
-          const refresh: FlightSlot = {};
-          this.lead(cacheKey, refresh);
-          void this.revalidate(rc, cacheKey, prepared.cachePolicy.maxAge, refresh);
-        }
+        const refresh = await this.flights.lead(cacheKey);
+        if (refresh) void this.revalidate(rc, cacheKey, prepared.cachePolicy.maxAge, refresh);
         const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
         return held.allowed ? fromCache(cached, held.available, true) : throttled(held);
       }
       if (options.singleFlight) {
         // Single flight: a miss of a key another request is executing waits for that answer and is served
         // it as a hit; the first miss leads (no await between the look-up above and the lead, so one does).
-        const flight = this.flights.get(cacheKey);
-        if (flight) {
-          options.metrics.singleFlightWaits.inc();
-          const shared = await flight;
+        const flight = await this.flights.join(cacheKey);
+        if (flight.role === 'follow') {
+          const shared = await flight.answer;
           if (shared) {
             learn(cacheKey);
             const held = await options.bucket.check(bucketName, estimate.cost, bucketLimits);
             return held.allowed ? fromCache(shared, held.available) : throttled(held);
           }
           // An answer with errors or partial data was not stored: never shared, this request executes on its own.
-          options.metrics.singleFlightUnshared.inc();
         } else {
-          this.lead(cacheKey, slot);
+          slot.lead = flight;
         }
       }
     }
@@ -641,7 +623,7 @@ export class PipelineGateway implements GatewayInterface {
         await options.responseCache.set(cacheKey, entry);
         learn(cacheKey);
         // Those waiting on this key are answered from what was stored, as later requests will be.
-        slot.settle?.(entry);
+        slot.lead?.settle(entry);
       }
     }
     if (prepared.mutationFields.length > 0) {
