@@ -3,7 +3,7 @@ import type { MemesContext } from '../context';
 import { maybeDbId } from '../validation';
 
 /** The part of a user this subgraph knows: the id, and the memes made under it. */
-interface UserRef {
+export interface UserRef {
   id: string;
 }
 

@@ -1,6 +1,5 @@
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import type { MemesContext } from '../context';
 import { DateTime } from '@memegraph/service-kit';
+import type { Resolvers } from '../generated/resolvers';
 import { Meme } from './Meme';
 import { Mutation } from './Mutation';
 import { Query } from './Query';
@@ -8,7 +7,7 @@ import { Template } from './Template';
 import { User } from './User';
 
 /** Every resolver of the memes subgraph, one file per GraphQL type. */
-export const resolvers: GraphQLResolverMap<MemesContext> = {
+export const resolvers: Resolvers = {
   DateTime,
   Query,
   Mutation,
