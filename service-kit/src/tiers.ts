@@ -29,6 +29,8 @@ const tierLimits = z.object({
   maxTokens: z.number().int().positive(),
   maxDocumentBytes: z.number().int().positive(),
   maxBatchSize: z.number().int().positive(),
+  /** Subscriptions (SSE or WebSocket) open at once per viewer, on all routers together. */
+  maxSubscriptions: z.number().int().min(0),
   scopes: z.array(z.string()),
 });
 export type TierLimits = z.infer<typeof tierLimits>;
@@ -55,6 +57,7 @@ export const DEFAULT_TIERS: TierTable = {
     maxTokens: 2_000,
     maxDocumentBytes: 8_192,
     maxBatchSize: 1,
+    maxSubscriptions: 0,
     scopes: [],
   },
   free: {
@@ -73,6 +76,7 @@ export const DEFAULT_TIERS: TierTable = {
     maxTokens: 5_000,
     maxDocumentBytes: 16_384,
     maxBatchSize: 5,
+    maxSubscriptions: 2,
     scopes: [Scope.READ, Scope.WRITE],
   },
   premium: {
@@ -91,6 +95,7 @@ export const DEFAULT_TIERS: TierTable = {
     maxTokens: 10_000,
     maxDocumentBytes: 32_768,
     maxBatchSize: 10,
+    maxSubscriptions: 10,
     scopes: [Scope.READ, Scope.WRITE, Scope.AI],
   },
   enterprise: {
@@ -109,6 +114,7 @@ export const DEFAULT_TIERS: TierTable = {
     maxTokens: 20_000,
     maxDocumentBytes: 65_536,
     maxBatchSize: 20,
+    maxSubscriptions: 100,
     scopes: [Scope.READ, Scope.WRITE, Scope.AI],
   },
 };

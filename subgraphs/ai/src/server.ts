@@ -16,6 +16,7 @@ import {
 } from '@memegraph/service-kit';
 import { createCatalog, type Catalog } from './catalog';
 import { createContext, type AiServices } from './context';
+import { generationAnnouncer } from './generations/events';
 import { BullMqQueue, MemoryQueue, type GenerationQueue, type QueueSettings } from './generations/queue';
 import { createGenerationRateLimit, type Clock } from './generations/rate';
 import { createResultCache } from './generations/resultCache';
@@ -75,7 +76,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
   let queue: GenerationQueue;
   let keyStatus: () => Promise<KeyStats[]>;
   if (options.redis && redis) {
-    queue = new BullMqQueue(redis, prefix, options.queue);
+    queue = new BullMqQueue(redis, prefix, options.queue, generationAnnouncer(redis, prefix, options.log));
     const board = keyStatusBoard(redis, prefix);
     keyStatus = () => board.read();
   } else {
@@ -140,6 +141,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
   });
   return createSubgraphServer({
     metrics,
+    db: options.db,
     metricsToken: options.metricsToken,
     // Ready when the database answers.
     readiness: async () => {

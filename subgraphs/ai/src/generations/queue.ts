@@ -12,6 +12,7 @@ import {
 } from '@memegraph/service-kit';
 import type { PooledProvider } from '../providers/config';
 import { keyStatusBoard } from '../providers/status';
+import { generationAnnouncer, type AnnounceChange } from './events';
 import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
 import { startReconciler, type UnfinishedGeneration } from './reconcile';
 
@@ -79,6 +80,8 @@ export class BullMqQueue implements GenerationQueue {
     redis: RedisClient,
     prefix: string,
     private readonly settings: QueueSettings,
+    /** Tells the routers of each accepted generation, for subscribers of the viewer's generations. */
+    private readonly announce?: AnnounceChange,
   ) {
     // Shares the service's connection: adding and counting jobs needs no connection of its own.
     this.queue = new Queue<GenerationJob>(QUEUE_NAME, { connection: redis, prefix: bullPrefix(prefix, redis) });
@@ -89,6 +92,7 @@ export class BullMqQueue implements GenerationQueue {
     const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
     if (waiting >= this.settings.maxWaiting) throw overloaded(this.settings.maxWaiting);
     await this.queue.add('generate', job, this.jobOptions(job.generationId, priority));
+    await this.announce?.(job.generationId, job.userId, 'QUEUED');
   }
 
   private jobOptions(generationId: string, priority: number) {
@@ -175,6 +179,7 @@ export function startBullMqWorker(options: {
       // Its id lets one router claim the request and purge Redis once, however many routers hear it.
       await redis.publish(`${options.prefix}${PURGE_REQUEST_CHANNEL}`, purgeRequestMessage(tags));
     },
+    announce: generationAnnouncer(redis, options.prefix, options.log),
   };
   const workerId = `${process.pid}-${randomBytes(3).toString('hex')}`;
   const publish = () =>
@@ -221,6 +226,7 @@ export function startBullMqWorker(options: {
     queue: producer,
     intervalMs: options.reconcileIntervalMs,
     log: options.log,
+    announce: deps.announce,
   });
   return {
     async close() {

@@ -1,4 +1,5 @@
 import { ErrorCode, type Logger } from '@memegraph/service-kit';
+import type { AnnounceChange } from './events';
 import type { GenerationRow, GenerationStore } from './store';
 
 export type UnfinishedGeneration = Pick<GenerationRow, 'id' | 'user_id' | 'prompt' | 'template_id' | 'priority'>;
@@ -25,6 +26,8 @@ export function startReconciler(options: {
   queue: RestorableQueue;
   intervalMs: number;
   log: Logger;
+  /** Tells the routers of each generation marked FAILED here, for subscribers. */
+  announce?: AnnounceChange;
 }): { close(): Promise<void> } {
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -38,8 +41,10 @@ export function startReconciler(options: {
       if (page.length === 0) break;
       const outcome = await options.queue.restore(page);
       requeued += outcome.requeued;
-      for (const id of outcome.abandoned)
-        await options.store.markFailed(id, ErrorCode.TASK_FAILED, 'The generation failed');
+      for (const id of outcome.abandoned) {
+        const owner = await options.store.markFailed(id, ErrorCode.TASK_FAILED, 'The generation failed');
+        if (owner) await options.announce?.(id, owner, 'FAILED');
+      }
       if (outcome.abandoned.length > 0)
         options.log.warn({ generations: outcome.abandoned }, 'generations whose job gave up marked FAILED');
       if (page.length < PAGE || closed) break;

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, type Logger } from '@memegraph/service-kit';
 import type { Catalog } from '../catalog';
 import type { MemeProvider } from '../providers/provider';
+import type { AnnounceChange } from './events';
 import { resultKey, type ResultCache } from './resultCache';
 import type { GenerationStore } from './store';
 
@@ -22,6 +23,8 @@ export interface RunDependencies {
   log: Logger;
   /** Asks the routers to purge cached responses holding these tags (a new meme changes lists). */
   purge?: (tags: string[]) => Promise<void>;
+  /** Tells the routers of each change of status, for subscribers. */
+  announce?: AnnounceChange;
 }
 
 const CODES_FROM_PROVIDERS = new Set<string>([ErrorCode.AI_SERVICE_UNAVAILABLE, ErrorCode.QUOTA_EXCEEDED]);
@@ -70,12 +73,16 @@ export interface RunAttempt {
 export async function runGeneration(deps: RunDependencies, job: GenerationJob, attempt: RunAttempt): Promise<void> {
   const [row] = await deps.store.byIds([job.generationId]);
   if (!row || row.status === 'SUCCEEDED' || row.status === 'FAILED') return;
+  const announce = deps.announce ?? (async () => undefined);
   try {
-    await deps.store.markRunning(job.generationId, job.templateId);
+    // Every generation still waiting moved up the line: their queue positions changed too.
+    if (await deps.store.markRunning(job.generationId, job.templateId))
+      await announce(job.generationId, job.userId, 'RUNNING', true);
     const key = resultKey(job.prompt, job.templateId);
     const known = await deps.results.get(key);
     if (known) {
-      await deps.store.markSucceeded(job.generationId, known, true);
+      if (await deps.store.markSucceeded(job.generationId, known, true))
+        await announce(job.generationId, job.userId, 'SUCCEEDED');
       return;
     }
     let generated = row.output;
@@ -98,7 +105,8 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob, a
       }),
     );
     await deps.results.set(key, meme.id);
-    await deps.store.markSucceeded(job.generationId, meme.id, false);
+    if (await deps.store.markSucceeded(job.generationId, meme.id, false))
+      await announce(job.generationId, job.userId, 'SUCCEEDED');
     // The new AI meme belongs in cached feeds and lists now, not when they expire.
     await deps
       .purge?.(['Meme:list', `User:${job.userId}`])
@@ -117,10 +125,11 @@ export async function runGeneration(deps: RunDependencies, job: GenerationJob, a
         : ErrorCode.TASK_FAILED;
     deps.log.warn({ err: error, generationId: job.generationId }, 'generation failed');
     const message = CODES_FROM_PROVIDERS.has(code) ? (error as Error).message : 'The generation failed';
-    await deps.store.markFailed(
+    const failed = await deps.store.markFailed(
       job.generationId,
       CODES_FROM_PROVIDERS.has(code) ? code : ErrorCode.TASK_FAILED,
       message,
     );
+    if (failed) await announce(job.generationId, job.userId, 'FAILED');
   }
 }

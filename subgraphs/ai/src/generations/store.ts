@@ -107,27 +107,35 @@ export function createGenerationStore(db: Queryable) {
         JSON.stringify(output),
       ]);
     },
+    /** True when the generation was unfinished and is RUNNING now. */
     async markRunning(id: string, templateId: string) {
-      await db.query(
+      const rows = await db.query(
         `UPDATE generations SET status = 'RUNNING', started_at = COALESCE(started_at, now()), template_id = $2
-         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING id`,
         [id, templateId],
       );
+      return rows.length > 0;
     },
-    /** Finishes a generation once: a second worker finishing the same job changes nothing. */
+    /**
+     * Finishes a generation once: a second worker finishing the same job changes nothing.
+     * The owner's id when this call finished it, else null.
+     */
     async markSucceeded(id: string, memeId: string, cached: boolean) {
-      await db.query(
+      const [row] = await db.query<{ user_id: string }>(
         `UPDATE generations SET status = 'SUCCEEDED', meme_id = $2, cached = $3, finished_at = now(), error_code = NULL, error_message = NULL, output = NULL
-         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING user_id`,
         [id, memeId, cached],
       );
+      return row?.user_id ?? null;
     },
+    /** The owner's id when this call failed the generation, else null (it had finished). */
     async markFailed(id: string, code: string, message: string) {
-      await db.query(
+      const [row] = await db.query<{ user_id: string }>(
         `UPDATE generations SET status = 'FAILED', error_code = $2, error_message = $3, finished_at = now()
-         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')`,
+         WHERE id = $1 AND status IN ('QUEUED', 'RUNNING') RETURNING user_id`,
         [id, code, message],
       );
+      return row?.user_id ?? null;
     },
   };
 }
