@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { createSubgraphServer, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './auth/loginThrottle';
 import { createContext, type UsersConfig } from './context';
@@ -26,7 +25,7 @@ export function createUsersServer(options: UsersServerOptions): Promise<Subgraph
       await db.query('SELECT 1');
     },
     name: 'users',
-    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     signingSecret,
     log,
     context: (viewer) => createContext(viewer, db, config, loginThrottle),

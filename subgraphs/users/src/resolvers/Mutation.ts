@@ -184,7 +184,7 @@ export const Mutation = {
         `INSERT INTO subscriptions (user_id, plan, status) VALUES ($1, $2, 'active') RETURNING ${SUBSCRIPTION_COLUMNS}`,
         [userId, plan],
       );
-      return created;
+      return created!;
     });
   },
 
@@ -202,7 +202,7 @@ export const Mutation = {
       `INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`,
       [userId, name, key.prefix, key.hash],
     );
-    return { apiKey, secret: key.secret };
+    return { apiKey: apiKey!, secret: key.secret };
   },
 
   async revokeApiKey(_root: unknown, args: { id: string }, context: UsersContext) {

@@ -1,8 +1,9 @@
 import { ApiKey } from './ApiKey';
 import { DateTime } from '@memegraph/service-kit';
+import type { Resolvers } from '../generated/resolvers';
 import { Mutation } from './Mutation';
 import { PlanSubscription } from './PlanSubscription';
 import { Query } from './Query';
 import { User } from './User';
 
-export const resolvers = { DateTime, Query, Mutation, User, PlanSubscription, ApiKey };
+export const resolvers: Resolvers = { DateTime, Query, Mutation, User, PlanSubscription, ApiKey };
