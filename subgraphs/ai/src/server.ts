@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { Gauge } from 'prom-client';
 import {
   createInternalClient,
@@ -148,7 +147,7 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
       await options.db.query('SELECT 1');
     },
     name: 'ai',
-    schema: buildSubgraphSchema({ typeDefs, resolvers: resolvers as GraphQLResolverMap<unknown> }),
+    schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     signingSecret: options.signingSecret,
     log: options.log,
     context: (viewer) => createContext(viewer, services),

@@ -13,7 +13,7 @@ export const Generation = {
     /^\d{1,18}$/.test(reference.id)
       ? visibleTo(await context.loaders.generationById.load(reference.id), context)
       : null,
-  meme: (row: GenerationRow) => (row.meme_id ? { __typename: 'Meme', id: row.meme_id } : null),
+  meme: (row: GenerationRow) => (row.meme_id ? { __typename: 'Meme' as const, id: row.meme_id } : null),
   queuePosition: (row: GenerationRow, _args: unknown, context: AiContext) =>
     row.status === 'QUEUED' ? context.loaders.queuePosition.load(row.id) : null,
   error: (row: GenerationRow) => (row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null),
