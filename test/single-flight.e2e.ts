@@ -10,8 +10,9 @@ import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './su
  * router wait for one execution and are answered from it; an answer with
  * errors is never handed to them; different partitions never share one.
  *
- * The router runs with SUBGRAPH_DEDUP=false, so the subgraph calls counted
- * show single-flight and not the sharing of identical fetches in flight.
+ * The router runs with SUBGRAPH_DEDUP=false and ENTITY_CACHE=false, so the
+ * subgraph calls counted show single-flight and not the sharing of identical
+ * fetches in flight or entities kept from an earlier execution.
  * RESPONSE_CACHE_SINGLE_FLIGHT=false in the environment runs the same
  * tests against a router without it (they then fail).
  */
@@ -85,6 +86,7 @@ beforeAll(async () => {
   routerUrl = await stack.addRouter({
     SUBGRAPH_URL_MEMES: gate.url,
     SUBGRAPH_DEDUP: 'false',
+    ENTITY_CACHE: 'false',
     // What Redis holds is what counts: no in-process copy answers in front of it.
     CACHE_LOCAL_TTL_MS: '0',
     // An expired answer in hand makes a read wait only briefly for a subgraph before serving it stale:
@@ -98,6 +100,7 @@ beforeAll(async () => {
   revalidatingUrl = await stack.addRouter({
     SUBGRAPH_URL_MEMES: gate.url,
     SUBGRAPH_DEDUP: 'false',
+    ENTITY_CACHE: 'false',
     CACHE_LOCAL_TTL_MS: '0',
     STALE_WHILE_REVALIDATE_SECONDS: process.env.STALE_WHILE_REVALIDATE_SECONDS ?? '120',
   });

@@ -60,6 +60,7 @@ const SETTINGS = {
   SUBGRAPH_BREAKER_THRESHOLD: env.int(5, 1),
   SUBGRAPH_BREAKER_HALF_OPEN_MS: env.int(5_000, 10),
   SUBGRAPH_DEDUP: env.bool(true),
+  ENTITY_CACHE: env.bool(true),
   CACHE_LOCAL_TTL_MS: env.int(5_000),
   RESPONSE_CACHE_SINGLE_FLIGHT: env.bool(true),
   STALE_IF_ERROR_SECONDS: env.int(300),
@@ -144,6 +145,8 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     breakerHalfOpenMs: config.SUBGRAPH_BREAKER_HALF_OPEN_MS,
     /** Identical query fetches in flight at the same time are sent once (SUBGRAPH_DEDUP). */
     subgraphDedup: config.SUBGRAPH_DEDUP,
+    /** A query's `_entities` fetches are answered per entity from the entity cache (ENTITY_CACHE). */
+    entityCache: config.ENTITY_CACHE,
     /** In-process response cache lifetime, in front of Redis. */
     cacheLocalTtlMs: config.CACHE_LOCAL_TTL_MS,
     /** Concurrent misses of one response-cache key wait for one execution (RESPONSE_CACHE_SINGLE_FLIGHT). */

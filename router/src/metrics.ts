@@ -79,6 +79,11 @@ export function createRouterMetrics(options: RouterMetricsOptions = {}) {
       'Subgraph fetches not sent because an identical one in flight answered them (SUBGRAPH_DEDUP), by subgraph',
       ['subgraph'],
     ),
+    entityCacheEntities: metrics.counter(
+      'entity_cache_entities_total',
+      'Entities asked for by _entities fetches, by subgraph and result: hit (served from the entity cache) or miss (fetched)',
+      ['subgraph', 'result'],
+    ),
     subgraphLatency: metrics.histogram(
       'subgraph_fetch_duration_seconds',
       'Router to subgraph fetches by subgraph and outcome',

@@ -38,6 +38,7 @@ import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
 import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
+import { EntityCache } from './cache/entityCache';
 import { PipelineGateway } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
@@ -131,7 +132,17 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     : new InMemoryLRUCache<string>();
   const cdnPurger = config.cdnPurge ? createCdnPurger({ ...config.cdnPurge, counter: metrics.cdnPurges, log }) : null;
   const fingerprints = new RequestFingerprints();
+  const entityCache = config.entityCache
+    ? new EntityCache(state, SchemaPolicy.fromSupergraph(supergraph.sdl), {
+        localTtlMs: config.cacheLocalTtlMs,
+        onServed: (subgraph, hits, misses) => {
+          metrics.entityCacheEntities.inc({ subgraph, result: 'hit' }, hits);
+          metrics.entityCacheEntities.inc({ subgraph, result: 'miss' }, misses);
+        },
+      })
+    : undefined;
   const responseCache = new ResponseCache(state, {
+    entities: entityCache,
     localTtlMs: config.cacheLocalTtlMs,
     staleIfErrorSeconds: config.staleIfErrorSeconds,
     staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
@@ -153,7 +164,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
           supergraph.sdl,
           (next) => {
             supergraph = next;
-            gateway.setPolicy(SchemaPolicy.fromSupergraph(next.sdl));
+            const policy = SchemaPolicy.fromSupergraph(next.sdl);
+            gateway.setPolicy(policy);
+            entityCache?.setPolicy(policy);
             update(next.gatewaySdl);
             log.info({ path: config.supergraphPath }, 'supergraph reloaded');
           },
@@ -172,6 +185,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
           latency: metrics.subgraphLatency,
           dedup: config.subgraphDedup,
           shared: metrics.subgraphFetchesShared,
+          entityCache,
           onBreakerChange: (subgraph, state) => {
             metrics.breakers.set({ subgraph }, BREAKER_GAUGE[state]);
             log.warn({ subgraph, state: CircuitState[state] }, 'subgraph circuit breaker changed');

@@ -30,6 +30,8 @@ export interface ResponseCacheOptions {
   onPurge?: (tags: readonly string[]) => void;
   /** Bytes of responses (as stored) this process keeps in front of Redis. */
   maxLocalBytes?: number;
+  /** The entity cache (ENTITY_CACHE): every purge of the response cache purges its entities of the same tags too. */
+  entities?: { purge(tags: readonly string[]): Promise<void> };
   now?: () => number;
 }
 
@@ -111,12 +113,16 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
   /**
    * Removes every response holding any of `tags` as a hit, here, in Redis
    * and on every other router, keeping stale-only copies when asked (see
-   * PurgeOptions); the purge hook hears of it.
+   * PurgeOptions), and every entity of the entity cache listed under them;
+   * the purge hook hears of it.
    */
   async purge(tags: readonly string[], options: PurgeOptions): Promise<void> {
     if (tags.length === 0) return;
     this.options.onPurge?.(tags);
-    await this.cache.purge(tags, options.keepStale ? { keepStaleMs: this.options.staleIfErrorSeconds * 1000 } : {});
+    await Promise.all([
+      this.cache.purge(tags, options.keepStale ? { keepStaleMs: this.options.staleIfErrorSeconds * 1000 } : {}),
+      this.options.entities?.purge(tags),
+    ]);
   }
 
   /** A stale-only copy is marked on a copy of the entry: the one held stays as stored. */

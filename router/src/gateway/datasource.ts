@@ -11,6 +11,9 @@ import {
 } from 'cockatiel';
 import type { Counter, Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
+import { annotateActiveSpan, injectTraceContext } from '@memegraph/service-kit';
+import type { EntityCache, SubgraphAnswer } from '../cache/entityCache';
+import { viewerKey } from './pipeline';
 
 /** A fetch's deadline, until its body has been read. */
 const deadlines = new WeakMap<object, NodeJS.Timeout>();
@@ -77,6 +80,7 @@ class InFlightFetches {
     // The request id differs per incoming request and the subgraph only logs it: the first sharer's is sent.
     const key = `${init.headers[VIEWER_HEADER] ?? ''}\n${init.body as string}`;
     let answer = this.inFlight.get(key);
+    annotateActiveSpan({ 'memegraph.fetch.dedup': answer ? 'joined' : 'sent' });
     if (answer) {
       this.onShared();
     } else {
@@ -130,6 +134,8 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
       dedup?: boolean;
       /** Counts the fetches not sent because an identical one in flight answered them. */
       shared?: Counter<'subgraph'>;
+      /** Answers a query's `_entities` fetches per entity, as far as it can (ENTITY_CACHE). */
+      entityCache?: EntityCache;
     },
   ) {
     const inFlight = options.dedup
@@ -142,6 +148,9 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
         const headers = { ...(init?.headers as Record<string, string> | undefined) };
         const shareable = SHAREABLE_HEADER in headers;
         delete headers[SHAREABLE_HEADER];
+        // The fetch's span (gateway.fetch) is the parent of the subgraph's.
+        injectTraceContext(headers);
+        annotateActiveSpan({ 'subgraph.name': serviceName, 'memegraph.fetch.dedup': 'unshared' });
         const request = { ...init, headers, body: init?.body as string | undefined } as RequestInit & {
           headers: Record<string, string>;
         };
@@ -151,6 +160,7 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
       },
     });
     this.shareFetches = inFlight !== undefined;
+    this.entityCache = options.entityCache;
     this.latency = options.latency;
     this.staleWaitMs = options.staleWaitMs;
     this.breaker = circuitBreaker(handleAll, {
@@ -161,17 +171,49 @@ export class SignedViewerDataSource extends RemoteGraphQLDataSource<RouterContex
   }
 
   private readonly shareFetches: boolean;
+  private readonly entityCache?: EntityCache;
   private readonly latency?: Histogram<'subgraph' | 'outcome'>;
   private readonly staleWaitMs: number;
 
   /**
-   * A subgraph that keeps failing is not called until it has had time to
-   * recover: its fields fail fast with DOWNSTREAM_SERVICE_ERROR meanwhile.
-   * Only transport failures count (unreachable, timeout, HTTP error), not
-   * GraphQL errors in a good answer. A read with a stale copy waits at most
-   * `staleWaitMs`, then fails so the copy is served at once.
+   * A query's `_entities` fetch is answered from the entity cache as far as
+   * it can: only the entities it lacks are fetched (see EntityCache).
    */
   override async process(options: GraphQLDataSourceProcessOptions<RouterContext>) {
+    const context = options.context as Partial<RouterContext>;
+    // A query's entity fetches only: a mutation's plan must read what it wrote.
+    if (
+      this.entityCache &&
+      context.viewer &&
+      'incomingRequestContext' in options &&
+      options.incomingRequestContext.operation?.operation === 'query' &&
+      options.request.query
+    ) {
+      const { viewer } = context;
+      const answer = await this.entityCache.fetch({
+        subgraph: this.serviceName,
+        schema: options.incomingRequestContext.schema,
+        query: options.request.query,
+        variables: options.request.variables ?? {},
+        viewer,
+        viewerKey: viewerKey(viewer),
+        send: async (variables) =>
+          (await this.send({ ...options, request: { ...options.request, variables } })) as SubgraphAnswer,
+      });
+      return answer as Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
+    }
+    return this.send(options);
+  }
+
+  /**
+   * One fetch from the subgraph, timed. A subgraph that keeps failing is not
+   * called until it has had time to recover: its fields fail fast with
+   * DOWNSTREAM_SERVICE_ERROR meanwhile. Only transport failures count
+   * (unreachable, timeout, HTTP error), not GraphQL errors in a good answer.
+   * A read with a stale copy waits at most `staleWaitMs`, then fails so the
+   * copy is served at once.
+   */
+  private async send(options: GraphQLDataSourceProcessOptions<RouterContext>) {
     const stop = this.latency?.startTimer({ subgraph: this.serviceName });
     const call = this.call(options).then(
       (response) => {
