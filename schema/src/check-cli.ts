@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ACKNOWLEDGED_PATH, RELEASED_API_PATH, apiSchemaSdl, compareWithRelease, readAcknowledged } from './breaking';
 import { SUPERGRAPH_PATH, composeSupergraph } from './compose';
+import { REFERENCE_PATH, renderReference } from './reference';
 
 /*
  * `npm run schema:check`: fails when the committed supergraph is not what the
@@ -26,6 +27,13 @@ if (committed !== composeSupergraph()) {
   failed = true;
 } else {
   console.log('✓ schema/supergraph.graphql is what the subgraph schemas compose to');
+}
+
+if (readFileSync(REFERENCE_PATH, 'utf8') !== (await renderReference(committed))) {
+  console.error('✗ docs/api.md is stale: run `npm run schema:reference`');
+  failed = true;
+} else {
+  console.log('✓ docs/api.md is the reference generated from schema/supergraph.graphql');
 }
 
 const report = compareWithRelease(readFileSync(RELEASED_API_PATH, 'utf8'), apiSchemaSdl(committed), readAcknowledged());
