@@ -2,6 +2,8 @@ import { readdir, readFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
+import type { Metrics } from './metrics';
+import { Replicas, WritesOnReplica, isReadOnly, parseLsn, type ReplicaOptions } from './replicas';
 
 export type Row = Record<string, unknown>;
 
@@ -20,6 +22,16 @@ export interface Db extends Queryable {
   /** Statements sent since the database was opened (tests count them). */
   readonly stats: { statements: number };
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * The primary itself, for reads that must be current whoever asks
+   * (credentials, log-in throttling). `query` and `exec` send reads to a
+   * replica when there are some.
+   */
+  readonly primary: Queryable;
+  /** The read replicas (DATABASE_REPLICA_URLS); none on PGlite or without them. */
+  readonly replicas?: Replicas;
+  /** Registers the database's metrics (replica lag and statement routing) in a service's registry. */
+  instrument(metrics: Metrics): void;
   close(): Promise<void>;
 }
 
@@ -31,14 +43,25 @@ export interface DbOptions {
   /** PGlite data directory; in memory when not given. */
   dataDir?: string;
   poolSize?: number;
+  /** Read replicas of `databaseUrl`'s server (PostgreSQL only). */
+  replicas?: ReplicaOptions;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 
 export async function openDb(options: DbOptions): Promise<Db> {
   if (!SCHEMA_NAME.test(options.schema)) throw new Error(`invalid schema name ${options.schema}`);
-  return options.databaseUrl ? openPostgres(options, options.databaseUrl) : openPglite(options);
+  if (!options.databaseUrl) {
+    if (options.replicas?.urls.length) throw new Error('read replicas need a PostgreSQL primary (DATABASE_URL)');
+    return openPglite(options);
+  }
+  const db = openPostgres(options, options.databaseUrl);
+  await db.replicas?.start();
+  return db;
 }
+
+/** Distinct statement texts a replica refused as writes that are remembered, to go to the primary at once. */
+const MAX_REMEMBERED_WRITES = 500;
 
 function openPostgres(options: DbOptions, connectionString: string): Db {
   const pool = new pg.Pool({
@@ -65,26 +88,71 @@ function openPostgres(options: DbOptions, connectionString: string): Db {
       await c.query(sql);
     },
   });
-  return {
-    schema: options.schema,
-    kind: 'postgres',
-    stats,
-    ...client(pool),
-    async transaction(fn) {
-      const conn = await pool.connect();
-      try {
-        await conn.query('BEGIN');
-        const result = await fn(client(conn));
-        await conn.query('COMMIT');
-        return result;
-      } catch (error) {
-        await conn.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        conn.release();
-      }
+  const primary = client(pool);
+  const replicas = options.replicas?.urls.length
+    ? new Replicas({ ...options.replicas, schema: options.schema, poolSize: options.poolSize ?? 10 }, async () => {
+        const { rows } = await pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+        return parseLsn(rows[0]!.lsn);
+      })
+    : undefined;
+  const transaction = async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
+    const conn = await pool.connect();
+    try {
+      await conn.query('BEGIN');
+      const result = await fn(client(conn));
+      await conn.query('COMMIT');
+      return result;
+    } catch (error) {
+      await conn.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      conn.release();
+    }
+  };
+  const common = { schema: options.schema, kind: 'postgres' as const, stats, primary, close: () => pool.end() };
+  if (!replicas) return { ...common, ...primary, transaction, instrument: () => undefined };
+
+  const writes = new Set<string>();
+  const onPrimary: Queryable = {
+    async query<R>(text: string, params?: readonly unknown[]) {
+      const rows = await primary.query<R>(text, params);
+      if (!isReadOnly(text) || writes.has(text)) await replicas.wrote();
+      return rows;
     },
-    close: () => pool.end(),
+    async exec(sql: string) {
+      await primary.exec(sql);
+      await replicas.wrote();
+    },
+  };
+  return {
+    ...common,
+    primary: onPrimary,
+    replicas,
+    async query<R>(text: string, params?: readonly unknown[]) {
+      if (isReadOnly(text) && !writes.has(text)) {
+        try {
+          return await replicas.read(
+            (replica) => client(replica).query<R>(text, params),
+            () => primary.query<R>(text, params),
+          );
+        } catch (error) {
+          if (!(error instanceof WritesOnReplica)) throw error;
+          if (writes.size < MAX_REMEMBERED_WRITES) writes.add(text);
+        }
+      }
+      return onPrimary.query<R>(text, params);
+    },
+    exec: onPrimary.exec,
+    async transaction(fn) {
+      const result = await transaction(fn);
+      await replicas.wrote();
+      return result;
+    },
+    instrument: (metrics) => replicas.instrument(metrics),
+    async close() {
+      await replicas.close();
+      await pool.end();
+    },
   };
 }
 
@@ -133,7 +201,9 @@ async function openPglite(options: DbOptions): Promise<Db> {
     kind: 'pglite',
     stats,
     ...client(lite),
+    primary: client(lite),
     transaction: (fn) => lite.transaction((tx) => fn(client(tx))),
+    instrument: () => undefined,
     close: () => lite.close(),
   };
 }

@@ -61,6 +61,8 @@ export interface StackOptions {
   routerEnv?: Record<string, string>;
   /** Log-in throttling of the users subgraph, over its defaults. */
   loginThrottle?: { failuresPerHandle?: number; failuresPerAddress?: number };
+  /** A PostgreSQL primary with read replicas of the test's own, instead of a fresh database on the shared server. */
+  replicated?: { primaryUrl: string; replicaUrls: string[]; maxLagMs: number; now?: () => number };
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
   /** Routers on this Redis Cluster (`REDIS_CLUSTER_NODES`) instead of the shared test Redis. */
@@ -100,7 +102,9 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
  * on the real PostgreSQL: three subgraphs and the router, as `npm start` runs them.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = await createTestDatabase();
+  const database = options.replicated
+    ? { url: options.replicated.primaryUrl, drop: async () => undefined }
+    : await createTestDatabase();
   try {
     return await startOn(database, options);
   } catch (error) {
@@ -114,7 +118,24 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
   const redisPrefix = `memegraph-test:${randomBytes(6).toString('hex')}:`;
   const log = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const open = async (schema: string, migrations: string) => {
-    const db = await openDb({ schema, databaseUrl: database.url, poolSize: 5 });
+    const replicated = options.replicated;
+    const db = await openDb({
+      schema,
+      databaseUrl: database.url,
+      poolSize: 5,
+      // The test polls the replicas itself (db.replicas.poll()), with its own clock.
+      ...(replicated && {
+        replicas: {
+          urls: replicated.replicaUrls,
+          redis: createRedis(TEST_REDIS_URL, `memegraph-test-${schema}-replicas`),
+          ownsRedis: true,
+          prefix: redisPrefix,
+          maxLagMs: replicated.maxLagMs,
+          pollIntervalMs: 3_600_000,
+          now: replicated.now,
+        },
+      }),
+    });
     await migrate(db, migrations);
     return db;
   };

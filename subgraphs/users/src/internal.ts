@@ -1,4 +1,11 @@
-import { badUserInput, internalRoute, isSessionId, type Db, type Route, type Tier } from '@memegraph/service-kit';
+import {
+  badUserInput,
+  internalRoute,
+  isSessionId,
+  type Queryable,
+  type Route,
+  type Tier,
+} from '@memegraph/service-kit';
 import { hashApiKey } from './auth/apiKeys';
 
 /** What the router needs to know about a credential's owner. */
@@ -35,9 +42,10 @@ const toViewer = (row: ViewerRow): ResolvedViewer => ({
 
 /**
  * `POST /internal/viewer` with `{ apiKey }` or `{ sessionId, userId }`: the
- * router's only way to learn a credential's owner, tier and standing.
+ * router's only way to learn a credential's owner, tier and standing. Give
+ * it the primary: a revocation must count at once, on every router.
  */
-export function viewerRoute(db: Db): Route {
+export function viewerRoute(db: Queryable): Route {
   return internalRoute('POST', /^\/internal\/viewer$/, async ({ body }): Promise<ViewerLookup> => {
     const input = (body ?? {}) as { apiKey?: unknown; userId?: unknown; sessionId?: unknown };
     if (typeof input.apiKey === 'string') {

@@ -18,17 +18,18 @@ export interface UsersServerOptions extends UsersConfig {
 
 export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
   const { db, signingSecret, log, ...config } = options;
-  const loginThrottle = new LoginThrottle(db, { ...DEFAULT_LOGIN_THROTTLE, ...config.loginThrottle });
+  const loginThrottle = new LoginThrottle(db.primary, { ...DEFAULT_LOGIN_THROTTLE, ...config.loginThrottle });
   return createSubgraphServer({
     // Ready when the database answers.
     readiness: async () => {
       await db.query('SELECT 1');
     },
     name: 'users',
+    db,
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     signingSecret,
     log,
     context: (viewer) => createContext(viewer, db, config, loginThrottle),
-    routes: [viewerRoute(db), usageRoute(db)],
+    routes: [viewerRoute(db.primary), usageRoute(db)],
   });
 }

@@ -5,6 +5,7 @@ import {
   signSessionToken,
   unauthenticated,
   viewerUserId,
+  withDbViewer,
   type Queryable,
   type Viewer,
 } from '@memegraph/service-kit';
@@ -38,15 +39,18 @@ function checkPassword(password: string, handle: string, argumentName: string) {
 /**
  * Starts a session: its row, then a token naming it. The user's expired
  * sessions go in the same statement, so the table holds live and recently
- * ended sessions only.
+ * ended sessions only. Written as the user's own, so their first requests
+ * read it (and the account) even from read replicas.
  */
 async function session(user: UserRow, context: UsersContext) {
   const sessionId = randomUUID();
   const expiresAt = new Date(Date.now() + context.config.sessionTtlSeconds * 1000);
-  await context.db.query(
-    `WITH expired AS (DELETE FROM sessions WHERE user_id = $2 AND expires_at < now())
+  await withDbViewer(user.id, () =>
+    context.db.query(
+      `WITH expired AS (DELETE FROM sessions WHERE user_id = $2 AND expires_at < now())
      INSERT INTO sessions (id, user_id, expires_at) VALUES ($1, $2, $3)`,
-    [sessionId, user.id, expiresAt],
+      [sessionId, user.id, expiresAt],
+    ),
   );
   const token = await signSessionToken({ userId: user.id, sessionId, expiresAt }, context.config.jwtSecret);
   return { token, expiresAt, user };
@@ -101,7 +105,8 @@ export const Mutation = {
   async logIn(_root: unknown, args: { handle: string; password: string }, context: UsersContext) {
     // Throttled per handle whether or not it exists, and per address: both answers are the same for any handle.
     const user = await context.loginThrottle.attempt(args.handle, clientOf(context.viewer), async () => {
-      const [row] = await context.db.query<UserRow & { password_hash: string }>(
+      // From the primary: an account made a moment ago can log in.
+      const [row] = await context.db.primary.query<UserRow & { password_hash: string }>(
         `SELECT ${USER_COLUMNS}, password_hash FROM users WHERE lower(handle) = lower($1)`,
         [args.handle],
       );
