@@ -100,10 +100,20 @@ const common = {
   JWT_SECRET: secrets.jwt,
 };
 
+/** Loaded before a service's modules: starts tracing when OTEL_* settings ask for it (docs/tracing.md). */
+const TRACING = ['--import', '@memegraph/service-kit/tracing-preload'];
+
 /** How node runs a service: its build, or (dev) its sources through tsx, restarted on change. */
 function entry(pkg: string, main: string): string[] {
-  if (!dev) return ['--enable-source-maps', path.join(root, pkg, 'dist', `${main}.js`)];
-  return ['--watch', '--import', 'tsx', '--conditions=@memegraph/source', path.join(root, pkg, 'src', `${main}.ts`)];
+  if (!dev) return ['--enable-source-maps', ...TRACING, path.join(root, pkg, 'dist', `${main}.js`)];
+  return [
+    '--watch',
+    '--import',
+    'tsx',
+    '--conditions=@memegraph/source',
+    ...TRACING,
+    path.join(root, pkg, 'src', `${main}.ts`),
+  ];
 }
 
 const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: number }[] = [

@@ -4,6 +4,7 @@ import { HeaderMap, type ApolloServer, type BaseContext, type ContextThunk } fro
 import Negotiator from 'negotiator';
 import { ErrorCode, errorStatusFor } from './errors';
 import type { Logger } from './log';
+import { requestIdOf, withRequestId } from './tracing';
 
 export class HttpError extends Error {
   constructor(
@@ -270,7 +271,9 @@ export function createHttpServer(
   options: { log: Logger; headers?: Record<string, string> },
 ): Server {
   const headers = options.headers ?? {};
-  const server = http.createServer((req, res) => {
+  // Everything done for a request, and every line it logs, carries its request id.
+  const server = http.createServer((req, res) => withRequestId(requestIdOf(req), () => serve(req, res)));
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     // While the server closes, a keep-alive connection that was busy is closed as soon as its
     // response is done; left idle, it would hold close() (and a drain) open until its idle timeout.
     res.once('finish', () => {
@@ -301,7 +304,7 @@ export function createHttpServer(
         );
       else res.destroy();
     });
-  });
+  };
   // Longer than common load balancers' idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
   return server;

@@ -2,7 +2,13 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, codedError, httpStatusFor } from './errors';
 import { HttpError, readJsonBody, sendError, sendJson } from './http';
 import type { Route } from './subgraph';
+import { REQUEST_ID_HEADER, currentRequestId, injectTraceContext } from './tracing';
 import { VIEWER_HEADER, createViewerSigner, secretKey, serviceViewer } from './viewer';
+
+const requestIdHeader = (): Record<string, string> => {
+  const id = currentRequestId();
+  return id === undefined ? {} : { [REQUEST_ID_HEADER]: id };
+};
 
 /**
  * Calls another Memegraph service's internal JSON endpoint, signed as a
@@ -18,7 +24,12 @@ export function createInternalClient(options: { caller: string; signingSecret: s
     try {
       response = await fetch(url, {
         method: body === undefined ? 'GET' : 'POST',
-        headers: { 'content-type': 'application/json', [VIEWER_HEADER]: token },
+        // The request id and trace context of the request this call is made for, when there is one.
+        headers: injectTraceContext({
+          'content-type': 'application/json',
+          [VIEWER_HEADER]: token,
+          ...requestIdHeader(),
+        }),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),
       });

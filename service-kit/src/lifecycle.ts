@@ -1,4 +1,5 @@
 import type { Logger } from './log';
+import { shutdownTracing } from './tracing';
 
 /**
  * On SIGTERM or SIGINT: stop taking requests, let in-flight ones finish,
@@ -17,6 +18,8 @@ export function drainOnSignal(log: Logger, close: () => Promise<void>, timeoutMs
     }, timeoutMs).unref();
     try {
       await close();
+      // Spans still batched are sent before the process ends.
+      await shutdownTracing();
       log.info('stopped');
       process.exit(0);
     } catch (error) {

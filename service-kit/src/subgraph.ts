@@ -18,19 +18,11 @@ import {
   sendError,
   sendJson,
 } from './http';
-import type { Db } from './db';
 import type { Logger } from './log';
 import { LATENCY_BUCKETS, createMetrics, createMetricsGuard, serveMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
-import { withDbViewer } from './replicas';
-import {
-  VIEWER_HEADER,
-  ViewerSignatureError,
-  createViewerVerifier,
-  secretKey,
-  viewerUserId,
-  type Viewer,
-} from './viewer';
+import { graphqlSpanAttributes } from './tracing';
+import { VIEWER_HEADER, ViewerSignatureError, createViewerVerifier, secretKey, type Viewer } from './viewer';
 
 /** An extra HTTP route of a subgraph (images, internal endpoints). Returns false when it does not match. */
 export type Route = (
@@ -57,8 +49,6 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   readiness?: () => Promise<void>;
   /** The service's Prometheus registry, for metrics of its own; one is made otherwise. */
   metrics?: Metrics;
-  /** The service's database: its replica lag and statement routing go to `/metrics`. */
-  db?: Db;
   /** Opens `/metrics` to clients off loopback that send it as a bearer token (`METRICS_TOKEN`); unset: loopback only. */
   metricsToken?: string;
 }
@@ -99,6 +89,7 @@ export async function createSubgraphServer<C extends BaseContext>(
       ApolloServerPluginInlineTraceDisabled(),
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginLandingPageDisabled(),
+      graphqlSpanAttributes(),
     ],
   });
   await apollo.start();
@@ -129,7 +120,6 @@ export async function createSubgraphServer<C extends BaseContext>(
     ['status'],
     LATENCY_BUCKETS,
   );
-  options.db?.instrument(metrics);
   const metricsGuard = createMetricsGuard({ token: options.metricsToken });
   let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -154,10 +144,7 @@ export async function createSubgraphServer<C extends BaseContext>(
     stats.graphqlRequests++;
     const timer = requests.startTimer();
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
-    // With read replicas, the viewer's reads see their own earlier writes.
-    await withDbViewer(viewerUserId(viewer), () =>
-      executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) }),
-    );
+    await executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) });
     timer({ status: String(res.statusCode) });
   };
 

@@ -1,5 +1,5 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import { ErrorCode, VIEWER_HEADER, codedError } from '@memegraph/service-kit';
+import { ErrorCode, VIEWER_HEADER, annotateActiveSpan, codedError, injectTraceContext } from '@memegraph/service-kit';
 import type { FetcherResponse } from '@apollo/utils.fetcher';
 import {
   BrokenCircuitError,
@@ -11,7 +11,6 @@ import {
 } from 'cockatiel';
 import type { Counter, Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
-import { annotateActiveSpan, injectTraceContext } from '@memegraph/service-kit';
 import type { EntityCache, SubgraphAnswer } from '../cache/entityCache';
 import { viewerKey } from './pipeline';
 
