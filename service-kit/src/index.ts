@@ -14,6 +14,7 @@ export * from './viewer';
 export * from './scalars';
 export * from './lifecycle';
 export * from './redis';
+export * from './replicas';
 export * from './metrics';
 export * from './purgeRequest';
 export * from './tracing';

@@ -18,11 +18,20 @@ import {
   sendError,
   sendJson,
 } from './http';
+import type { Db } from './db';
 import type { Logger } from './log';
 import { LATENCY_BUCKETS, createMetrics, createMetricsGuard, serveMetrics, type Metrics } from './metrics';
 import { maskErrors } from './masking';
 import { graphqlSpanAttributes } from './tracing';
-import { VIEWER_HEADER, ViewerSignatureError, createViewerVerifier, secretKey, type Viewer } from './viewer';
+import { withDbViewer } from './replicas';
+import {
+  VIEWER_HEADER,
+  ViewerSignatureError,
+  createViewerVerifier,
+  secretKey,
+  viewerUserId,
+  type Viewer,
+} from './viewer';
 
 /** An extra HTTP route of a subgraph (images, internal endpoints). Returns false when it does not match. */
 export type Route = (
@@ -49,6 +58,8 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   readiness?: () => Promise<void>;
   /** The service's Prometheus registry, for metrics of its own; one is made otherwise. */
   metrics?: Metrics;
+  /** The service's database: its replica lag and statement routing go to `/metrics`. */
+  db?: Db;
   /** Opens `/metrics` to clients off loopback that send it as a bearer token (`METRICS_TOKEN`); unset: loopback only. */
   metricsToken?: string;
 }
@@ -120,6 +131,7 @@ export async function createSubgraphServer<C extends BaseContext>(
     ['status'],
     LATENCY_BUCKETS,
   );
+  options.db?.instrument(metrics);
   const metricsGuard = createMetricsGuard({ token: options.metricsToken });
   let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -144,7 +156,10 @@ export async function createSubgraphServer<C extends BaseContext>(
     stats.graphqlRequests++;
     const timer = requests.startTimer();
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
-    await executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) });
+    // With read replicas, the viewer's reads see their own earlier writes.
+    await withDbViewer(viewerUserId(viewer), () =>
+      executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) }),
+    );
     timer({ status: String(res.statusCode) });
   };
 
