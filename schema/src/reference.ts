@@ -65,6 +65,23 @@ function directiveIndex(document: DocumentNode): Map<string, Directives> {
   return index;
 }
 
+/** Every field of the API with its description and the directives written on it in the supergraph. */
+export function fieldDirectives(
+  supergraphSdl: string,
+): { coordinate: string; description: string; directives: Directives }[] {
+  const index = directiveIndex(parse(supergraphSdl));
+  const api = Supergraph.build(supergraphSdl, { supportedFeatures: null }).apiSchema().toGraphQLJSSchema();
+  return Object.values(api.getTypeMap())
+    .filter((type) => isObjectType(type) && !type.name.startsWith('__'))
+    .flatMap((type) =>
+      Object.values((type as GraphQLObjectType).getFields()).map((field) => ({
+        coordinate: `${type.name}.${field.name}`,
+        description: field.description ?? '',
+        directives: index.get(`${type.name}.${field.name}`) ?? new Map(),
+      })),
+    );
+}
+
 const code = (text: string) => `\`${text}\``;
 /** Text for a table cell: one line, pipes escaped. */
 const cell = (text: string | undefined | null) => (text ?? '').replace(/\s*\n\s*/g, ' ').replace(/\|/g, '\\|');
