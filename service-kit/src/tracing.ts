@@ -23,6 +23,8 @@ import {
   type SpanKind,
 } from '@opentelemetry/api';
 
+export { SpanKind } from '@opentelemetry/api';
+
 export const REQUEST_ID_HEADER = 'x-request-id';
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 

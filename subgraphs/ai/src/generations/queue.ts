@@ -13,7 +13,7 @@ import {
 import type { PooledProvider } from '../providers/config';
 import { keyStatusBoard } from '../providers/status';
 import { generationAnnouncer, type AnnounceChange } from './events';
-import { runGeneration, type GenerationJob, type RunDependencies } from './runner';
+import { queuedJob, runGeneration, type GenerationJob, type RunDependencies } from './runner';
 import { startReconciler, type UnfinishedGeneration } from './reconcile';
 
 export const QUEUE_NAME = 'generations';
@@ -91,7 +91,7 @@ export class BullMqQueue implements GenerationQueue {
     const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed');
     const waiting = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
     if (waiting >= this.settings.maxWaiting) throw overloaded(this.settings.maxWaiting);
-    await this.queue.add('generate', job, this.jobOptions(job.generationId, priority));
+    await this.queue.add('generate', queuedJob(job), this.jobOptions(job.generationId, priority));
     await this.announce?.(job.generationId, job.userId, 'QUEUED');
   }
 
@@ -268,7 +268,7 @@ export class MemoryQueue implements GenerationQueue {
 
   async submit(job: GenerationJob, priority: number): Promise<void> {
     if (this.waiting.length + this.delayed.size >= this.settings.maxWaiting) throw overloaded(this.settings.maxWaiting);
-    this.enqueue({ job, priority, seq: this.seq++, attemptsMade: 0 });
+    this.enqueue({ job: queuedJob(job), priority, seq: this.seq++, attemptsMade: 0 });
   }
 
   private enqueue(entry: Waiting): void {

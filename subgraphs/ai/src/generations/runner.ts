@@ -1,5 +1,15 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode, type Logger } from '@memegraph/service-kit';
+import {
+  ErrorCode,
+  SpanKind,
+  currentRequestId,
+  inSpan,
+  linksTo,
+  traceCarrier,
+  withRequestId,
+  type Logger,
+  type TraceCarrier,
+} from '@memegraph/service-kit';
 import type { Catalog } from '../catalog';
 import type { MemeProvider } from '../providers/provider';
 import type { AnnounceChange } from './events';
@@ -13,6 +23,15 @@ export interface GenerationJob {
   prompt: string;
   /** Chosen when the generation was accepted, so every attempt uses the same one. */
   templateId: string;
+  /** The trace context of the request that queued it: the run's span links to that request's. */
+  trace?: TraceCarrier;
+  /** The id of that request, on the run's log lines. */
+  requestId?: string;
+}
+
+/** A job as queued now: with the trace context and request id of the request queuing it. */
+export function queuedJob(job: GenerationJob): GenerationJob {
+  return { ...job, trace: traceCarrier(), requestId: currentRequestId() };
 }
 
 export interface RunDependencies {
@@ -70,7 +89,23 @@ export interface RunAttempt {
  * Throws CatalogUnavailableError, unless `attempt.final`, when the catalog
  * cannot be reached: the queue runs the job again after a backoff.
  */
-export async function runGeneration(deps: RunDependencies, job: GenerationJob, attempt: RunAttempt): Promise<void> {
+export function runGeneration(deps: RunDependencies, job: GenerationJob, attempt: RunAttempt): Promise<void> {
+  // Each run is a trace of its own, linked to the request that queued the job.
+  const run = () =>
+    inSpan(
+      'generation.run',
+      {
+        root: true,
+        kind: SpanKind.CONSUMER,
+        links: linksTo(job.trace),
+        attributes: { 'memegraph.generation.id': job.generationId, 'memegraph.generation.final': attempt.final },
+      },
+      () => runJob(deps, job, attempt),
+    );
+  return job.requestId ? withRequestId(job.requestId, run) : run();
+}
+
+async function runJob(deps: RunDependencies, job: GenerationJob, attempt: RunAttempt): Promise<void> {
   const [row] = await deps.store.byIds([job.generationId]);
   if (!row || row.status === 'SUCCEEDED' || row.status === 'FAILED') return;
   const announce = deps.announce ?? (async () => undefined);

@@ -1,3 +1,4 @@
+import { injectTraceContext } from '@memegraph/service-kit';
 import { KeyRejectedError, ProviderUnavailableError, QuotaError, redact, sanitizeError } from './errors';
 
 /** `fetch` as the adapters use it; tests may pass their own. */
@@ -72,7 +73,7 @@ export async function postJson(
   try {
     response = await doFetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      headers: injectTraceContext({ 'content-type': 'application/json', accept: 'application/json', ...headers }),
       body: JSON.stringify(body),
       signal,
     });

@@ -8,7 +8,7 @@ import {
   handleWhen,
   type CircuitBreakerPolicy,
 } from 'cockatiel';
-import type { Logger } from '@memegraph/service-kit';
+import { inSpan, type Logger } from '@memegraph/service-kit';
 import {
   AiServiceUnavailableError,
   BadOutputError,
@@ -229,7 +229,12 @@ export class KeyPool implements MemeProvider {
       if (slot === null) break;
       tried.add(slot);
       try {
-        return await this.attempt(slot, request, signal);
+        // A span per attempt, naming the key by its fingerprint, never the key.
+        return await inSpan(
+          'ai.provider.attempt',
+          { attributes: { 'memegraph.ai.provider': slot.provider, 'memegraph.ai.key': slot.id } },
+          () => this.attempt(slot, request, signal),
+        );
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         lastError = error;
