@@ -35,7 +35,7 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 type Mode = 'tsx' | 'node';
 const SERVICES = [
   { name: 'users', pkg: 'subgraphs/users', main: 'main', ready: 'users subgraph ready' },
-  { name: 'memes', pkg: 'subgraphs/memes', main: 'main', ready: 'memes subgraph listening' },
+  { name: 'memes', pkg: 'subgraphs/memes', main: 'main', ready: 'memes subgraph ready' },
   { name: 'ai', pkg: 'subgraphs/ai', main: 'main', ready: 'ai subgraph ready' },
   { name: 'ai-worker', pkg: 'subgraphs/ai', main: 'worker-main', ready: 'ai worker ready' },
   { name: 'router', pkg: 'router', main: 'main', ready: 'router ready' },

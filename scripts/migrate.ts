@@ -8,10 +8,10 @@
  * retried, replicas that still migrate at start — take turns, and each file is
  * applied once.
  */
-import { AI_MIGRATIONS } from '@memegraph/ai';
-import { MIGRATIONS_DIR as MEMES_MIGRATIONS } from '@memegraph/memes';
+import { subgraph as ai } from '@memegraph/ai';
+import { subgraph as memes } from '@memegraph/memes';
 import { createLogger, env, migrate, openDb, readConfig } from '@memegraph/service-kit';
-import { USERS_MIGRATIONS } from '@memegraph/users';
+import { subgraph as users } from '@memegraph/users';
 
 const config = readConfig({ DATABASE_URL: env.optional(), LOG_LEVEL: env.optional() });
 if (!config.DATABASE_URL) {
@@ -22,16 +22,10 @@ if (!config.DATABASE_URL) {
 }
 const log = createLogger('migrate', config.LOG_LEVEL ?? 'info');
 
-const SUBGRAPHS = [
-  { schema: 'users', dir: USERS_MIGRATIONS },
-  { schema: 'memes', dir: MEMES_MIGRATIONS },
-  { schema: 'ai', dir: AI_MIGRATIONS },
-];
-
-for (const { schema, dir } of SUBGRAPHS) {
+for (const { name: schema, migrations } of [users, memes, ai]) {
   const db = await openDb({ schema, databaseUrl: config.DATABASE_URL, poolSize: 1 });
   try {
-    const applied = await migrate(db, dir);
+    const applied = await migrate(db, migrations);
     log.info({ schema, applied }, applied.length ? 'migrations applied' : 'schema up to date');
   } finally {
     await db.close();

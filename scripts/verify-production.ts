@@ -220,7 +220,7 @@ try {
     if (url) urls[name] = url;
   };
   await startService('users', 'users subgraph ready', {});
-  await startService('memes', 'memes subgraph listening', {});
+  await startService('memes', 'memes subgraph ready', {});
   await startService('ai', 'ai subgraph ready', { MEMES_URL: urls.memes });
   await startService('ai-worker', 'ai worker ready', { MEMES_URL: urls.memes });
   await startService('router', 'router ready', {

@@ -13,6 +13,7 @@ export * from './tiers';
 export * from './viewer';
 export * from './scalars';
 export * from './lifecycle';
+export * from './bootstrap';
 export * from './redis';
 export * from './replicas';
 export * from './metrics';

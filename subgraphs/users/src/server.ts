@@ -14,6 +14,8 @@ export interface UsersServerOptions extends UsersConfig {
   db: Db;
   signingSecret: string;
   log: Logger;
+  /** Opens `/metrics` off loopback to this bearer token (`METRICS_TOKEN`); unset: loopback only. */
+  metricsToken?: string;
 }
 
 export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
@@ -31,5 +33,6 @@ export function createUsersServer(options: UsersServerOptions): Promise<Subgraph
     log,
     context: (viewer) => createContext(viewer, db, config, loginThrottle),
     routes: [viewerRoute(db.primary), usageRoute(db)],
+    metricsToken: options.metricsToken,
   });
 }
