@@ -93,6 +93,9 @@ const SETTINGS = {
   METRICS_OPERATION_LABELS: env.int(100),
   GALLERY_DIR: z.string().default(DEFAULT_GALLERY),
   STATUS_SAMPLE_MS: env.int(2_000, 100),
+  SUBSCRIPTION_MAX_STREAMS: env.int(10_000, 1),
+  SUBSCRIPTION_HEARTBEAT_MS: env.int(12_000, 100),
+  SUBSCRIPTION_RETRY_MS: env.int(2_000, 0),
 };
 
 /**
@@ -184,6 +187,14 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     galleryDir: config.GALLERY_DIR,
     /** How often the status page's counters are sampled. */
     statusSampleMs: config.STATUS_SAMPLE_MS,
+    subscriptions: {
+      /** Subscriptions (and WebSocket connections) open at once on this router. */
+      maxStreams: config.SUBSCRIPTION_MAX_STREAMS,
+      /** WebSocket pings and the renewal of subscription leases; SSE streams carry a comment every 12 s. */
+      heartbeatMs: config.SUBSCRIPTION_HEARTBEAT_MS,
+      /** The SSE `retry:` a client waits before reconnecting, after a drain or a dropped stream. */
+      retryMs: config.SUBSCRIPTION_RETRY_MS,
+    },
   };
 });
 

@@ -84,6 +84,19 @@ export function createRouterMetrics(options: RouterMetricsOptions = {}) {
       'Entities asked for by _entities fetches, by subgraph and result: hit (served from the entity cache) or miss (fetched)',
       ['subgraph', 'result'],
     ),
+    subscriptionStreams: metrics.gauge(
+      'subscription_streams',
+      'Subscriptions open on this router, by transport (sse, ws)',
+      ['transport'],
+    ),
+    subscriptionConnections: metrics.gauge(
+      'subscription_connections',
+      'WebSocket connections open on this router (each may carry several subscriptions)',
+      ['transport'],
+    ),
+    subscriptionEvents: metrics.counter('subscription_events_total', 'Subscription events delivered, by transport', [
+      'transport',
+    ]),
     subgraphLatency: metrics.histogram(
       'subgraph_fetch_duration_seconds',
       'Router to subgraph fetches by subgraph and outcome',
