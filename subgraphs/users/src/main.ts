@@ -1,9 +1,11 @@
-import { env, loadTiers, runSubgraph, secretKey } from '@memegraph/service-kit';
+import { env, loadTiers, redisEnv, replicaEnv, replicasOf, runSubgraph, secretKey } from '@memegraph/service-kit';
 import { DEFAULT_LOGIN_THROTTLE } from './auth/loginThrottle';
 import { subgraph } from './index';
 
 await runSubgraph(subgraph, {
   env: {
+    ...replicaEnv,
+    ...redisEnv,
     JWT_SECRET: env.secret(),
     SESSION_TTL_SECONDS: env.int(7 * 24 * 3600, 60),
     LOGIN_FAILURES_PER_HANDLE: env.int(DEFAULT_LOGIN_THROTTLE.failuresPerHandle, 1),
@@ -11,6 +13,7 @@ await runSubgraph(subgraph, {
     LOGIN_BACKOFF_MAX_SECONDS: env.int(DEFAULT_LOGIN_THROTTLE.maxBackoffSeconds, 1),
     TIERS_JSON: env.optional(),
   },
+  db: (config) => ({ replicas: replicasOf(config, 'users') }),
   server: (config) => ({
     jwtSecret: secretKey(config.JWT_SECRET),
     sessionTtlSeconds: config.SESSION_TTL_SECONDS,
