@@ -33,12 +33,13 @@ import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
 import { REFUSAL_HEADERS, httpCacheOnErrors } from './cache/httpHeaders';
 import { createCdnPurger } from './cache/cdnPurge';
-import { ResponseCache } from './cache/store';
+import { ResponseCache, isFresh } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError, statusFromErrors } from './errors';
 import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
 import { EntityCache } from './cache/entityCache';
+import { SharedFlights } from './cache/sharedFlight';
 import { PipelineGateway } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
@@ -204,6 +205,17 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       entitlementMutations: config.entitlementMutations,
       responseCache,
       singleFlight: config.responseCacheSingleFlight,
+      sharedFlights:
+        config.responseCacheSingleFlight && state.redis
+          ? new SharedFlights(state, {
+              // No execution is held up longer than one subgraph fetch may take.
+              lockMs: config.subgraphTimeoutMs,
+              read: async (key) => {
+                const entry = await responseCache.get(key);
+                return entry && isFresh(entry) ? entry : undefined;
+              },
+            })
+          : undefined,
       staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
       fingerprints,
       metrics,

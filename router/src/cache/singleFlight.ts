@@ -1,3 +1,4 @@
+import type { SharedFlights } from './sharedFlight';
 import type { CachedResponse } from './store';
 
 /**
@@ -34,6 +35,8 @@ export interface SingleFlightOptions {
   onWait?: () => void;
   /** Told when what it waited for was not stored, so it executes on its own (`…_unshared_total`). */
   onUnshared?: () => void;
+  /** Routers sharing Redis: a key's first miss on this router executes only if no other router is executing it. */
+  across?: SharedFlights;
 }
 
 /**
@@ -49,7 +52,7 @@ export class SingleFlight {
   /** Called right after a miss of `key`: lead its flight, or follow the one in flight. */
   async join(key: string): Promise<Flight> {
     const running = this.flights.get(key);
-    if (!running) return this.start(key);
+    if (!running) return this.startAcross(key);
     this.options.onWait?.();
     const { onUnshared } = this.options;
     return {
@@ -64,6 +67,39 @@ export class SingleFlight {
   /** Leads `key`'s flight when none runs (a background refresh), else undefined: one refresh per key is enough. */
   async lead(key: string): Promise<Lead | undefined> {
     return this.flights.has(key) ? undefined : this.start(key);
+  }
+
+  /**
+   * This router's flight of `key`, led by this miss unless another router
+   * is executing the key: then this miss (and those of this router that
+   * follow it) waits for that execution's answer, or executes when there
+   * is none.
+   */
+  private async startAcross(key: string): Promise<Flight> {
+    const lead = this.start(key);
+    const across = this.options.across;
+    if (!across) return lead;
+    const claim = await across.claim(key);
+    if (claim) {
+      let released = false;
+      return {
+        role: 'lead',
+        settle: (entry) => {
+          lead.settle(entry);
+          if (released) return;
+          released = true;
+          void claim.release();
+        },
+      };
+    }
+    this.options.onWait?.();
+    const entry = await across.wait(key);
+    if (!entry) {
+      this.options.onUnshared?.();
+      return lead;
+    }
+    lead.settle(entry);
+    return { role: 'follow', answer: Promise.resolve(entry) };
   }
 
   private start(key: string): Lead {

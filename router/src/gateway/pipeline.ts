@@ -26,6 +26,7 @@ import { cachePolicyOf, type CachePolicy } from '../cache/policy';
 import { mutationPurges } from '../cache/rules';
 import { ageOf, isFresh, isRevalidatable, type CachedResponse, type ResponseCache } from '../cache/store';
 import { SingleFlight, type Lead } from '../cache/singleFlight';
+import type { SharedFlights } from '../cache/sharedFlight';
 import type { CostBucket } from '../cost/bucket';
 import { bucketKey } from '../limits/keys';
 import { actualCost, estimateCost, type CostResult } from '../cost/calculate';
@@ -54,6 +55,8 @@ export interface PipelineOptions {
   responseCache: ResponseCache;
   /** Concurrent misses of one response-cache key wait for one execution and are answered from it. */
   singleFlight: boolean;
+  /** With Redis: concurrent misses of one key on different routers wait for one execution too (cache/sharedFlight.ts). */
+  sharedFlights?: SharedFlights;
   /** Seconds past maxAge an answer is served while one refresh of it runs in the background (0: not at all). */
   staleWhileRevalidateSeconds: number;
   /** Learns the requests whose answers are cached, so the next are answered before Apollo (stages/cachedAnswer.ts). */
@@ -155,6 +158,7 @@ export class PipelineGateway implements GatewayInterface {
     this.flights = new SingleFlight({
       onWait: () => options.metrics.singleFlightWaits.inc(),
       onUnshared: () => options.metrics.singleFlightUnshared.inc(),
+      across: options.sharedFlights,
     });
   }
 

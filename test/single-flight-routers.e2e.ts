@@ -1,0 +1,144 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './support/accounts';
+import { routerClient, type GraphQLResponse } from './support/client';
+import { startGate, type Gate } from './support/gate';
+import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
+
+/**
+ * Single flight across routers: concurrent misses of one response-cache key
+ * on two routers of one deployment (one Redis) wait for one execution. The
+ * routers run with SUBGRAPH_DEDUP=false and ENTITY_CACHE=false, so the
+ * subgraph calls counted are executions.
+ */
+
+let stack: Stack;
+let gate: Gate;
+let redis: Redis;
+let routers: string[];
+
+/** A counter summed over both routers' /metrics. */
+async function counter(name: string): Promise<number> {
+  let total = 0;
+  for (const url of routers) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    total += line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  }
+  return total;
+}
+
+/** Makes every cached answer of this stack older than its maxAge, as time would. */
+async function expireCachedAnswers(): Promise<number> {
+  let aged = 0;
+  for (const key of await redis.keys(`${stack.redisPrefix}response:*`)) {
+    const raw = await redis.get(key);
+    if (!raw) continue;
+    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
+    entry.storedAt -= (entry.maxAge + 5) * 1000;
+    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
+    aged++;
+  }
+  return aged;
+}
+
+/**
+ * Sends `requests` at once with the memes gate shut, and opens it once each
+ * has reached the memes subgraph or is waiting for another's execution.
+ */
+async function together(requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) {
+  const before = {
+    memes: gate.arrivals,
+    users: stack.subgraphRequests().users,
+    waits: await counter('response_cache_single_flight_waits_total'),
+  };
+  gate.hold();
+  const answers = Promise.all(requests.map((send) => send()));
+  try {
+    await eventually(
+      async () =>
+        gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >=
+        requests.length,
+      30_000,
+      50,
+    );
+  } finally {
+    gate.release(release);
+  }
+  return {
+    answers: await answers,
+    memes: gate.arrivals - before.memes,
+    users: stack.subgraphRequests().users - before.users,
+  };
+}
+
+beforeAll(async () => {
+  stack = await startStack({ users: 10, memes: 40, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } });
+  gate = await startGate(stack.subgraphUrls.memes);
+  redis = new Redis(TEST_REDIS_URL);
+  const env = {
+    SUBGRAPH_URL_MEMES: gate.url,
+    SUBGRAPH_DEDUP: 'false',
+    ENTITY_CACHE: 'false',
+    // What Redis holds is what counts: no in-process copy answers in front of it.
+    CACHE_LOCAL_TTL_MS: '0',
+    // The expired answer in hand must not be served stale while the gate holds the subgraph.
+    STALE_IF_ERROR_WAIT_MS: '60000',
+    SUBGRAPH_BREAKER_THRESHOLD: '1000',
+    RESPONSE_CACHE_SINGLE_FLIGHT: process.env.RESPONSE_CACHE_SINGLE_FLIGHT ?? 'true',
+  };
+  routers = [await stack.addRouter(env), await stack.addRouter(env)];
+}, 60_000);
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+  await gate?.close();
+});
+
+describe('single-flight misses across routers', () => {
+  it('50 concurrent requests for an expired answer, over two routers, make one execution', async () => {
+    const [a, b] = routers.map((url) => routerClient(url)) as [
+      ReturnType<typeof routerClient>,
+      ReturnType<typeof routerClient>,
+    ];
+    // Trending from memes, then its authors from users: two subgraph calls per execution.
+    const PAGE = `{ trending(first: 6) { id title author { handle } } }`;
+    const first = await a(PAGE);
+    expect(first.body.errors).toBeUndefined();
+    expect((await b(PAGE)).headers.get('x-cache')).toBe('HIT');
+    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+
+    const n = 50;
+    const { answers, memes, users } = await together(
+      Array.from({ length: n }, (_, i) => () => (i % 2 === 0 ? a(PAGE) : b(PAGE))),
+    );
+    expect(memes).toBe(1);
+    expect(users).toBe(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.body.errors).toBeUndefined();
+      expect(answer.body.data).toEqual(first.body.data);
+    }
+    const marks = answers.map((answer) => answer.headers.get('x-cache')).sort();
+    expect(marks).toEqual(['MISS', ...Array<string>(n - 1).fill('HIT')].sort());
+  });
+
+  it('a failed execution on one router hands no failure to the other: it executes on its own', async () => {
+    const [a, b] = routers.map((url) => routerClient(url)) as [
+      ReturnType<typeof routerClient>,
+      ReturnType<typeof routerClient>,
+    ];
+    const QUERY = `{ trending(first: 7) { id title } }`;
+    // One request per router, the gate shut: one executes, the other waits on it. The gate cuts the execution off.
+    const { answers, memes } = await together([() => a(QUERY), () => b(QUERY)], { fail: true });
+    // The one cut off, then the other's own execution (two cut off without single flight across routers).
+    expect(memes).toBe(2);
+    const failed = answers.filter((answer) => answer.body.errors?.length);
+    expect(failed).toHaveLength(1);
+    // The other router, told the execution stored nothing, executed itself once the gate was open.
+    const served = answers.filter((answer) => !answer.body.errors?.length);
+    expect(served).toHaveLength(1);
+    expect(served[0]!.headers.get('x-cache')).toBe('MISS');
+    expect((served[0]!.body.data as { trending: unknown[] }).trending).toHaveLength(7);
+  });
+});
