@@ -6,12 +6,14 @@ set -e
 cd "$(dirname "$0")/../.."
 service=${1:-}
 [ $# -gt 0 ] && shift
+# Loaded before the service: starts tracing when OTEL_* settings ask for it (docs/tracing.md).
+tracing="--import @memegraph/service-kit/tracing-preload"
 case "$service" in
-  router) exec node --enable-source-maps router/dist/main.js "$@" ;;
-  users) exec node --enable-source-maps subgraphs/users/dist/main.js "$@" ;;
-  memes) exec node --enable-source-maps subgraphs/memes/dist/main.js "$@" ;;
-  ai) exec node --enable-source-maps subgraphs/ai/dist/main.js "$@" ;;
-  ai-worker) exec node --enable-source-maps subgraphs/ai/dist/worker-main.js "$@" ;;
+  router) exec node --enable-source-maps $tracing router/dist/main.js "$@" ;;
+  users) exec node --enable-source-maps $tracing subgraphs/users/dist/main.js "$@" ;;
+  memes) exec node --enable-source-maps $tracing subgraphs/memes/dist/main.js "$@" ;;
+  ai) exec node --enable-source-maps $tracing subgraphs/ai/dist/main.js "$@" ;;
+  ai-worker) exec node --enable-source-maps $tracing subgraphs/ai/dist/worker-main.js "$@" ;;
   migrate) exec node --enable-source-maps scripts/dist/migrate.js "$@" ;;
   *)
     echo "usage: <image> router|users|memes|ai|ai-worker|migrate" >&2
