@@ -132,6 +132,32 @@ describe.each([
     expect(sub.asked).toHaveLength(3);
   });
 
+  it('puts the errors of a fetch that failed whole at the places their entities were asked', async () => {
+    const cache = new EntityCache(await open(onRedis), policy, { localTtlMs: 5_000 });
+    const sub = subgraph();
+    const ask = (ids: string[], send: (variables: Record<string, unknown>) => Promise<SubgraphAnswer>) =>
+      cache.fetch({
+        subgraph: 'users',
+        schema,
+        query: HANDLE,
+        variables: { representations: ids.map(user) },
+        viewer: viewer('9'),
+        viewerKey: 'u:9',
+        send,
+      });
+    await ask(['1'], sub.send);
+    // 1 is kept; 2 and 5 are asked (slots 0 and 1), and the subgraph fails on 5.
+    const failed = await ask(['2', '1', '5', '5'], async () => ({
+      data: null,
+      errors: [{ message: 'boom', path: ['_entities', 1, 'handle'] }],
+    }));
+    expect(failed.data).toBeNull();
+    expect(failed.errors).toEqual([
+      { message: 'boom', path: ['_entities', 2, 'handle'] },
+      { message: 'boom', path: ['_entities', 3, 'handle'] },
+    ]);
+  });
+
   it('keeps a PRIVATE selection per viewer, and a partition per tier', async () => {
     const cache = new EntityCache(await open(onRedis), policy, { localTtlMs: 5_000 });
     const sub = subgraph();

@@ -145,8 +145,8 @@ export class EntityCache {
     const representations = variables.representations;
     if (!shape || !Array.isArray(representations)) return send(variables);
 
-    const { representations: _, ...rest } = variables;
-    const asked = stableJson(rest);
+    const { representations: _, ...others } = variables;
+    const asked = stableJson(others);
     const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
     const keys = (representations as unknown[]).map((representation) =>
       this.keyOf(input.subgraph, shape, asked, partition, input.viewerKey, representation),
@@ -180,8 +180,6 @@ export class EntityCache {
 
     const generation = this.cache.generation;
     const answer = await send({ ...variables, representations: missing });
-    const fetched = answer.data?._entities;
-    if (!Array.isArray(fetched) || fetched.length !== missing.length) return answer;
 
     // Errors at an entity go to each place it was asked at; other errors once, as they came.
     const errorsAt = new Map<number, SubgraphError[]>();
@@ -191,12 +189,21 @@ export class EntityCache {
       if (slot === undefined) elsewhere.push(error);
       else errorsAt.set(slot, [...(errorsAt.get(slot) ?? []), error]);
     }
-    const texts = fetched.map((entity) => (entity == null ? null : JSON.stringify(entity)));
     const errors: SubgraphError[] = [...elsewhere];
-    const entities = slots.map((slot, i) => {
-      if (slot < 0) return JSON.parse(found[i]!.data) as unknown;
+    slots.forEach((slot, i) => {
       for (const error of errorsAt.get(slot) ?? [])
         errors.push({ ...error, path: ['_entities', i, ...error.path!.slice(2)] });
+    });
+    const withErrors = errors.length ? { errors } : {};
+    const fetched = answer.data?._entities;
+    // No entities (the whole fetch failed): nothing to stitch, the errors at their places.
+    if (!Array.isArray(fetched) || fetched.length !== missing.length) {
+      const { errors: _errors, ...unstitched } = answer;
+      return { ...unstitched, ...withErrors };
+    }
+    const texts = fetched.map((entity) => (entity == null ? null : JSON.stringify(entity)));
+    const entities = slots.map((slot, i) => {
+      if (slot < 0) return JSON.parse(found[i]!.data) as unknown;
       const text = texts[slot];
       return text == null ? fetched[slot] : (JSON.parse(text) as unknown);
     });
@@ -217,7 +224,7 @@ export class EntityCache {
       });
       await Promise.all(writes);
     }
-    return { ...answer, data: { ...answer.data, _entities: entities }, ...(errors.length ? { errors } : {}) };
+    return { ...answer, data: { ...answer.data, _entities: entities }, errors: errors.length ? errors : undefined };
   }
 
   /** An entity's cache key, or undefined when it may not be kept. */
