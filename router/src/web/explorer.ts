@@ -35,9 +35,14 @@ function vendorFiles(): Map<string, string> {
 /** Example operations the explorer opens with, one tab each: real operations of the Memegraph schema. */
 const EXAMPLE_OPERATIONS = [
   {
-    query: `# Welcome to the Memegraph explorer.
-# Run an operation with the ▶ button (or Ctrl-Enter); the Docs button opens the schema.
-# Paste an API key in the field above to run as yourself.
+    // Short lines: on a phone the editor is about 24 characters wide.
+    query: `# Welcome to Memegraph!
+# ▶ or Ctrl-Enter runs it.
+# Docs (the book, left):
+# every field, who may
+# ask for it, its cost.
+# An API key above runs
+# it as you.
 
 query TrendingMemes {
   trending(first: 5) {

@@ -35,6 +35,15 @@
 
   const container = document.getElementById('graphiql');
   container.textContent = '';
+  // Long lines wrap instead of running off the side: on a phone the editors are narrow. GraphiQL makes its
+  // CodeMirror editors as panes open, so each one is set when it appears.
+  const wrapLines = () => {
+    for (const element of container.querySelectorAll('.CodeMirror')) {
+      const editor = element.CodeMirror;
+      if (editor && !editor.getOption('lineWrapping')) editor.setOption('lineWrapping', true);
+    }
+  };
+  new MutationObserver(wrapLines).observe(container, { childList: true, subtree: true });
   ReactDOM.createRoot(container).render(
     React.createElement(GraphiQL, {
       fetcher,
