@@ -74,6 +74,23 @@ export interface RunSubgraphOptions<Options extends SubgraphBaseOptions, S exten
 }
 
 /**
+ * Opens a subgraph's database (its tables in the schema of its name) and, unless told not to, applies its
+ * migrations under their lock: the subgraph's process and any worker of its own open it the same way.
+ */
+export async function openSubgraphDb(
+  entry: Pick<SubgraphEntry, 'name' | 'migrations'>,
+  options: Omit<DbOptions, 'schema'> & { migrate: boolean; log: Logger },
+): Promise<Db> {
+  const { migrate: migrateOnOpen, log, ...dbOptions } = options;
+  const db = await openDb({ ...dbOptions, schema: entry.name });
+  if (migrateOnOpen) {
+    const applied = await migrate(db, entry.migrations);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+  }
+  return db;
+}
+
+/**
  * A subgraph's process: reads its configuration (failing at once on a bad variable), opens its
  * database, applies its migrations (under a lock; not with MIGRATE_ON_START=false), seeds an empty
  * database when asked, listens, and drains on SIGTERM.
@@ -85,16 +102,13 @@ export async function runSubgraph<Options extends SubgraphBaseOptions, S extends
   // One read, so a start with several bad variables names them all.
   const config = readConfig({ ...subgraphEnv(entry.defaultPort), ...options.env }) as unknown as SubgraphConfig<S>;
   const log = createLogger(entry.name, config.LOG_LEVEL);
-  const db = await openDb({
-    schema: entry.name,
+  const db = await openSubgraphDb(entry, {
     databaseUrl: config.DATABASE_URL,
     dataDir: config.DATABASE_URL ? undefined : (config.DATA_DIR ?? `.data/${entry.name}`),
     ...options.db?.(config),
+    migrate: config.MIGRATE_ON_START,
+    log,
   });
-  if (config.MIGRATE_ON_START) {
-    const applied = await migrate(db, entry.migrations);
-    if (applied.length) log.info({ applied }, 'migrations applied');
-  }
   const counts = { users: config.SEED_USERS, memes: config.SEED_MEMES };
   if (entry.seed && (counts.users > 0 || counts.memes > 0)) {
     const seed = entry.seed;

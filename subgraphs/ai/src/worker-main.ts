@@ -7,15 +7,14 @@ import {
   createRedis,
   drainOnSignal,
   env,
-  migrate,
-  openDb,
+  openSubgraphDb,
   readConfig,
   redisEnv,
   redisTargetOf,
 } from '@memegraph/service-kit';
 import { z } from 'zod';
 import { queueEnv, queueSettingsOf } from './config';
-import { AI_MIGRATIONS } from './index';
+import { subgraph } from './index';
 import { startBullMqWorker } from './generations/queue';
 import { createResultCache } from './generations/resultCache';
 import { createGenerationStore } from './generations/store';
@@ -45,8 +44,11 @@ if (!redisTarget) {
   );
 }
 const log = createLogger('ai-worker', config.LOG_LEVEL);
-const db = await openDb({ schema: 'ai', databaseUrl: config.DATABASE_URL });
-if (config.MIGRATE_ON_START) await migrate(db, AI_MIGRATIONS);
+const db = await openSubgraphDb(subgraph, {
+  databaseUrl: config.DATABASE_URL,
+  migrate: config.MIGRATE_ON_START,
+  log,
+});
 const redis = createRedis(redisTarget, 'memegraph-ai-worker', { maxRetriesPerRequest: 2, offlineQueue: true });
 const provider = createProvider(readAiProvidersConfig(process.env), log);
 
