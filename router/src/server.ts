@@ -40,7 +40,7 @@ import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
 import { EntityCache } from './cache/entityCache';
 import { SharedFlights } from './cache/sharedFlight';
-import { PipelineGateway } from './gateway/pipeline';
+import { PipelineGateway, denial, viewerKey } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { OperationLimits } from './limits/operationLimits';
@@ -58,6 +58,7 @@ import { createUsageMeter, startUsageFlush } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
 import { createCredentialThrottle } from './viewer/throttle';
+import { createSubscriptions } from './subscriptions';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
@@ -283,6 +284,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
   const admission = createAdmission({ identify, tiers: config.tiers, bodyLimitBytes: config.bodyLimitBytes });
   const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
+  const subscriptions = createSubscriptions({
+    ...{ supergraph: () => supergraph, apollo, signViewers, identify, denial, viewerKey, state, operationLimits },
+    ...{ metrics, log },
+    ...{ tiers: config.tiers, defaultListSize: config.defaultListSize, headers: CORS_HEADERS },
+    settings: { ...config.subscriptions, bodyLimitBytes: config.bodyLimitBytes },
+  });
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
   const observe = (res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
@@ -474,7 +481,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       return;
     }
     switch (url.pathname) {
+      case '/graphql/stream':
+        return subscriptions.handleStream(req, res);
       case '/graphql': {
+        if (subscriptions.wantsStream(req)) return subscriptions.handleStream(req, res);
         if (await web.explorer(req, res, url)) return;
         // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
         const given = req.headers['x-request-id'];
@@ -505,6 +515,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS });
+  httpServer.on('upgrade', subscriptions.handleUpgrade);
 
   return {
     httpServer,
@@ -512,6 +523,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     async close() {
       draining = true;
       web.stop();
+      await subscriptions.close();
       await closeServer(httpServer);
       await apollo.stop();
       await stopUsageFlush();

@@ -1,0 +1,253 @@
+/**
+ * Live generation progress: a generation accepted through router A is
+ * followed on router B over Server-Sent Events (graphql-sse, distinct
+ * connections) and over WebSocket (graphql-ws). The worker announces each
+ * change on Redis; router B reads the generation through the supergraph as
+ * the subscriber, so the finished meme's author comes from the users
+ * subgraph as in a query.
+ */
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createLogger } from '@memegraph/service-kit';
+import { createRouter, loadRouterConfig } from '@memegraph/router';
+import { routerClient } from './support/client';
+import { startStack, type Stack } from './support/stack';
+
+let stack: Stack;
+let routerA: string;
+let routerB: string;
+
+beforeAll(async () => {
+  // No worker yet: accepted generations wait in the queue until a test starts one.
+  stack = await startStack({
+    users: 5,
+    memes: 20,
+    ai: { queue: 'bullmq', worker: 'none' },
+    routerEnv: { TIERS_JSON: JSON.stringify({ premium: { maxSubscriptions: 2 } }) },
+  });
+  routerA = stack.routerUrl;
+  routerB = await stack.addRouter();
+}, 60_000);
+afterAll(() => stack?.close());
+
+async function account(handle: string, plan?: 'PREMIUM') {
+  const response = await routerClient(routerA)<{ signUp: { token: string; user: { id: string } } }>(
+    `mutation($h: String!) { signUp(handle: $h, password: "such password very safe") { token user { id } } }`,
+    { h: handle },
+  );
+  const token = response.body.data!.signUp.token;
+  const client = routerClient(routerA, { authorization: `Bearer ${token}` });
+  if (plan) await client(`mutation { subscribe(plan: ${plan}) { status } }`);
+  return { token, client };
+}
+
+const FOLLOW = `subscription Follow($id: ID!) {
+  generationUpdated(id: $id) {
+    id status queuePosition
+    meme { title imageUrl author { handle } template { name } }
+  }
+}`;
+
+interface Update {
+  id: string;
+  status: string;
+  queuePosition: number | null;
+  meme: { title: string; imageUrl: string; author: { handle: string }; template: { name: string } } | null;
+}
+type Event = {
+  data?: { generationUpdated?: Update } | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+};
+
+const sse = (token: string, router = routerB) =>
+  createSseClient({ url: `${router}/graphql/stream`, headers: { authorization: `Bearer ${token}` }, retryAttempts: 0 });
+
+const ws = (token: string, router = routerB) =>
+  createWsClient({
+    url: `${router.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    lazy: true,
+  });
+
+/** Reads a stream's events in the background, for looking at later. */
+function collect(events: AsyncIterableIterator<unknown>) {
+  const seen: Event[] = [];
+  const done = (async () => {
+    for await (const event of events) seen.push(event as Event);
+  })();
+  return { seen, done };
+}
+
+const RANK: Record<string, number> = { QUEUED: 1, RUNNING: 2, SUCCEEDED: 3, FAILED: 3 };
+
+describe('subscriptions through the router', () => {
+  it('follows a generation accepted on router A on router B, over SSE and WebSocket, in order, to the finished meme', async () => {
+    const owner = await account('live_owner', 'PREMIUM');
+    const intruder = await account('live_intruder', 'PREMIUM');
+    const started = await owner.client<{ generateMeme: { id: string; status: string } }>(
+      `mutation { generateMeme(input: { prompt: "watching the progress bar like a hawk" }) { id status } }`,
+    );
+    expect(started.body.errors).toBeUndefined();
+    const id = started.body.data!.generateMeme.id;
+    expect(started.body.data!.generateMeme.status).toBe('QUEUED');
+
+    const overSse = sse(owner.token).iterate({ query: FOLLOW, variables: { id } });
+    const wsClient = ws(owner.token);
+    const overWs = wsClient.iterate({ query: FOLLOW, variables: { id } });
+    // Another viewer asking for the owner's generation, by id and for all of theirs: nothing, ever.
+    const intruderStream = sse(intruder.token).iterate({ query: FOLLOW, variables: { id } });
+    const intruderById = collect(intruderStream);
+    const intruderWsClient = ws(intruder.token);
+    const intruderAll = collect(intruderWsClient.iterate({ query: 'subscription { myGenerations { id status } }' }));
+
+    // The first event is the generation as it is now: waiting, first in line.
+    const firstSse = (await overSse.next()).value as Event;
+    const firstWs = (await overWs.next()).value as Event;
+    for (const first of [firstSse, firstWs]) {
+      expect(first.errors).toBeUndefined();
+      expect(first.data!.generationUpdated).toMatchObject({ id, status: 'QUEUED', queuePosition: 1, meme: null });
+    }
+
+    const sseRest = collect(overSse);
+    const wsRest = collect(overWs);
+    stack.startAiWorker();
+    // generationUpdated ends once the generation is finished.
+    await Promise.all([sseRest.done, wsRest.done]);
+
+    for (const rest of [sseRest.seen, wsRest.seen]) {
+      const updates = [firstSse, ...rest].map((e) => {
+        expect(e.errors).toBeUndefined();
+        return e.data!.generationUpdated!;
+      });
+      const ranks = updates.map((u) => RANK[u.status]!);
+      expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+      expect(new Set(updates.map((u) => JSON.stringify(u))).size).toBe(updates.length);
+      const last = updates.at(-1)!;
+      expect(last.status).toBe('SUCCEEDED');
+      expect(last.queuePosition).toBeNull();
+      // The meme with its author from the users subgraph and its template from the memes subgraph.
+      expect(last.meme).toMatchObject({ author: { handle: 'live_owner' } });
+      expect(last.meme!.template.name.length).toBeGreaterThan(0);
+      expect(last.meme!.imageUrl).toMatch(/^http/);
+    }
+
+    expect(intruderById.seen).toEqual([]);
+    expect(intruderAll.seen).toEqual([]);
+    // Router B delivered the owner's events only: SSE and WebSocket, nothing to the intruder.
+    const metrics = await (await fetch(`${routerB}/metrics`)).text();
+    const delivered = (transport: string) =>
+      Number(
+        new RegExp(`^subscription_events_total\\{[^}]*transport="${transport}"[^}]*\\} (\\d+)`, 'm').exec(
+          metrics,
+        )?.[1] ?? 0,
+      );
+    expect(delivered('sse')).toBe(1 + sseRest.seen.length);
+    expect(delivered('ws')).toBe(1 + wsRest.seen.length);
+    await intruderStream.return?.();
+    await wsClient.dispose();
+    await intruderWsClient.dispose();
+  });
+
+  it("refuses a free viewer's subscription with UNAUTHORIZED_FIELD_OR_TYPE on both transports", async () => {
+    const free = await account('live_free');
+    const overSse = await sse(free.token)
+      .iterate({ query: FOLLOW, variables: { id: '1' } })
+      .next();
+    expect((overSse.value as Event).errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
+
+    const client = ws(free.token);
+    const refused = await new Promise<{ extensions?: { code?: string } }[]>((resolve, reject) =>
+      client.subscribe(
+        { query: FOLLOW, variables: { id: '1' } },
+        {
+          next: () => reject(new Error('an event for a free viewer')),
+          error: (e) => resolve(e as never),
+          complete: () => reject(new Error('completed')),
+        },
+      ),
+    );
+    expect(refused[0]?.extensions?.code).toBe('UNAUTHORIZED_FIELD_OR_TYPE');
+    await client.dispose();
+  });
+
+  it('a subscription sent as a request to /graphql gets a coded 400 naming the streams', async () => {
+    const premium = await account('live_post', 'PREMIUM');
+    const response = await premium.client('subscription { myGenerations { id } }');
+    expect(response.status).toBe(400);
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(response.body.errors?.[0]?.message).toContain('/graphql/stream');
+  });
+
+  it("holds a viewer to the tier's maxSubscriptions on every router together", async () => {
+    const premium = await account('live_many', 'PREMIUM');
+    const query = 'subscription { myGenerations { id status } }';
+    const onA = sse(premium.token, routerA).iterate({ query });
+    const onB = ws(premium.token, routerB);
+    const first = collect(onA);
+    const second = collect(onB.iterate({ query }));
+    const streams = async (router: string) => {
+      const text = await (await fetch(`${router}/metrics`)).text();
+      return [...text.matchAll(/^subscription_streams\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    await vi.waitFor(async () => expect((await streams(routerA)) + (await streams(routerB))).toBe(2));
+    const third = await sse(premium.token, routerB).iterate({ query }).next();
+    expect((third.value as Event).errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
+    expect((third.value as Event).errors?.[0]?.message).toContain('At most 2 subscriptions');
+    expect(first.seen).toEqual([]);
+    expect(second.seen).toEqual([]);
+    // One closes: its place is free again.
+    await onA.return?.();
+    await vi.waitFor(async () => expect(await streams(routerA)).toBe(0));
+    const again = sse(premium.token, routerA).iterate({ query });
+    const opened = collect(again);
+    await vi.waitFor(async () => expect(await streams(routerA)).toBe(1));
+    expect(opened.seen).toEqual([]);
+    await again.return?.();
+    await onB.dispose();
+  });
+
+  it('a draining router ends its streams telling clients to reconnect: SSE retry:, WebSocket 1012', async () => {
+    const premium = await account('live_drain', 'PREMIUM');
+    const router = await createRouter(loadRouterConfig(stack.routerEnv), createLogger('test', 'silent'));
+    const url = await router.listen(0);
+    const response = await fetch(`${url}/graphql/stream`, {
+      method: 'POST',
+      headers: {
+        accept: 'text/event-stream',
+        'content-type': 'application/json',
+        authorization: `Bearer ${premium.token}`,
+      },
+      body: JSON.stringify({ query: 'subscription { myGenerations { id } }' }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const closed = new Promise<number>((resolve) => {
+      const client = createWsClient({
+        url: `${url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${premium.token}` },
+        retryAttempts: 0,
+        on: { closed: (event) => resolve((event as { code: number }).code) },
+      });
+      client.subscribe(
+        { query: 'subscription { myGenerations { id } }' },
+        { next: () => {}, error: () => {}, complete: () => {} },
+      );
+    });
+    const streams = async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return [...text.matchAll(/^subscription_streams\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    await vi.waitFor(async () => expect(await streams()).toBe(2));
+
+    await router.close();
+    const text = await response.text();
+    expect(text.startsWith('retry: 2000\n\n')).toBe(true);
+    expect(text).not.toContain('event: complete');
+    expect(await closed).toBe(1012);
+  });
+});
