@@ -1,9 +1,11 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache } from '@apollo/client';
+import { print } from '@apollo/client/utilities';
 import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { relayStylePagination } from '@apollo/client/utilities';
 import { generatePersistedQueryIdsFromManifest } from '@apollo/persisted-query-lists';
 import { OperationTypeNode } from 'graphql';
-import { tap } from 'rxjs';
+import { createClient as createSseClient, type Client as SseClient } from 'graphql-sse';
+import { Observable, tap } from 'rxjs';
 import type { PersistedQueryManifest } from './manifest';
 
 export type PersistedQueryMode = 'apq' | 'trusted-documents';
@@ -111,7 +113,35 @@ export function viewerDataChanged(client: ApolloClient): void {
   revalidations.get(client)?.changed();
 }
 
-/** An Apollo Client for the Memegraph router that sends persisted queries. */
+/**
+ * Subscriptions over Server-Sent Events (graphql-sse, distinct connections:
+ * one request per subscription, which HTTP/1 proxies and CDNs pass through),
+ * at the router's `/graphql/stream`. A dropped stream is opened again; its
+ * first event is the current state, so nothing is missed meanwhile.
+ */
+export class ServerSentEventsLink extends ApolloLink {
+  constructor(private readonly sse: SseClient) {
+    super();
+  }
+
+  override request(operation: ApolloLink.Operation): Observable<ApolloLink.Result> {
+    return new Observable<ApolloLink.Result>((observer) =>
+      this.sse.subscribe<ApolloLink.Result['data']>(
+        { query: print(operation.query), variables: operation.variables, operationName: operation.operationName },
+        {
+          next: (result) => observer.next(result as ApolloLink.Result),
+          complete: () => observer.complete(),
+          error: (error) => observer.error(error instanceof Error ? error : new Error(String(error))),
+        },
+      ),
+    );
+  }
+}
+
+/** The router's stream endpoint next to its GraphQL endpoint: `/graphql` → `/graphql/stream`. */
+export const streamUri = (uri: string) => `${uri.replace(/\/+$/, '')}/stream`;
+
+/** An Apollo Client for the Memegraph router that sends persisted queries, and subscriptions over SSE. */
 export function createGalleryClient(options: GalleryClientOptions): ApolloClient {
   const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
@@ -119,9 +149,20 @@ export function createGalleryClient(options: GalleryClientOptions): ApolloClient
 
   const http = new HttpLink({ uri: options.uri, headers, fetch: options.fetch ?? globalThis.fetch });
   const revalidation = new HttpCacheRevalidation();
+  const sse = createSseClient({
+    url: streamUri(options.uri),
+    headers,
+    fetchFn: options.fetch ?? globalThis.fetch,
+    // A stream dropped by a draining router is opened again (on another router), after the router's retry.
+    retryAttempts: 5,
+  });
   const client = new ApolloClient({
     cache: createGalleryCache(),
-    link: ApolloLink.from([revalidation.link(), persistedQueryLink(options), http]),
+    link: ApolloLink.split(
+      ({ operationType }) => operationType === OperationTypeNode.SUBSCRIPTION,
+      new ServerSentEventsLink(sse),
+      ApolloLink.from([revalidation.link(), persistedQueryLink(options), http]),
+    ),
     ...(options.clientName ? { clientAwareness: { name: options.clientName, version: options.clientVersion } } : {}),
   });
   revalidations.set(client, revalidation);

@@ -290,6 +290,33 @@ export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { 
     ${MEME_CARD_FIELDS}
   `;
 
+/**
+ * A generation's changes, live: its state now, then each change (its place
+ * in the queue, running, the finished meme) as it happens. Served by the
+ * router over Server-Sent Events; it ends when the generation finishes.
+ */
+export const GENERATION_UPDATED: TypedDocumentNode<{ generationUpdated: Generation }, { id: string }> = gql`
+  subscription GenerationUpdated($id: ID!) {
+    generationUpdated(id: $id) {
+      id
+      status
+      prompt
+      provider
+      queuePosition
+      error {
+        code
+        message
+      }
+      meme {
+        ...MemeCardFields
+      }
+      createdAt
+      finishedAt
+    }
+  }
+  ${MEME_CARD_FIELDS}
+`;
+
 /** Every operation above, for tooling and tests. */
 export const OPERATIONS = {
   TrendingMemes: TRENDING_MEMES,
@@ -305,4 +332,5 @@ export const OPERATIONS = {
   Subscribe: SUBSCRIBE,
   GenerateMeme: GENERATE_MEME,
   Generation: GENERATION,
+  GenerationUpdated: GENERATION_UPDATED,
 } as const;

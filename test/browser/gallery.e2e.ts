@@ -71,17 +71,27 @@ let browser: Browser;
 let session: BrowserPage;
 let manifest: PersistedQueryManifest;
 const operations: Promise<SentOperation>[] = [];
+/** Subscription streams the page opened (graphql-sse, at /graphql/stream): their operation names. */
+const streams: (string | undefined)[] = [];
 
 beforeAll(async () => {
   gallery = await buildGallery();
   manifest = JSON.parse(await readFile(GALLERY_MANIFEST_PATH, 'utf8')) as PersistedQueryManifest;
   // The router serves the built gallery at `/` and holds the gallery's
   // traffic, and only the gallery's, to its manifest.
-  stack = await startStack({ users: 10, memes: 60, routerEnv: galleryRouterEnv(gallery.dir) });
+  // Generations wait in the queue until the generation test starts a worker, so their progress can be seen.
+  stack = await startStack({
+    users: 10,
+    memes: 60,
+    routerEnv: galleryRouterEnv(gallery.dir),
+    ai: { queue: 'bullmq', worker: 'none' },
+  });
   browser = await launchBrowser();
   session = await openPage(browser, 'gallery');
   session.page.on('request', (request) => {
     if (new URL(request.url()).pathname === '/graphql') operations.push(readOperation(request));
+    if (new URL(request.url()).pathname === '/graphql/stream')
+      streams.push((request.postDataJSON() as { operationName?: string } | null)?.operationName);
   });
 });
 
@@ -220,7 +230,7 @@ describe('the gallery in Chromium, served by the router', () => {
     await session.screenshot('09-feed-with-ai-memes');
   });
 
-  it('generates a meme, follows its progress and shows its image, then finds it first in the feed', async () => {
+  it('generates a meme, follows its progress live and shows its image without polling, then finds it first in the feed', async () => {
     const { page } = session;
     const prompt = `when the browser test passes ${randomBytes(3).toString('hex')}`;
     await nav('Generate').click();
@@ -229,6 +239,9 @@ describe('the gallery in Chromium, served by the router', () => {
     await poll(() => new URL(page.url()).hash).toMatch(/^#\/generate\/\d+$/);
 
     const progress = page.getByRole('region', { name: 'Your generation' });
+    // Waiting for a worker: first in line, as the subscription's first event says.
+    await poll(() => progress.getByRole('status').textContent()).toBe('Queued: number 1 in line.');
+    stack.startAiWorker();
     await poll(() => progress.getByRole('status').textContent(), 30_000).toBe('Done: your meme is ready.');
     const image = progress.getByRole('img');
     expect((await image.getAttribute('alt'))?.startsWith(`Meme: ${prompt}`)).toBe(true);
@@ -236,9 +249,10 @@ describe('the gallery in Chromium, served by the router', () => {
     await expect(progress.getByText('AI meme', { exact: true }).count()).resolves.toBe(1);
     await session.screenshot('10-generated');
 
-    const polls = (await Promise.all(operations)).filter((operation) => operation.operationName === 'Generation');
-    expect(polls.length).toBeGreaterThan(0);
-    expect(polls[0]?.variables.waitSeconds).toBe(0);
+    // One read of where the generation stood, then the subscription's stream: no polling.
+    const reads = (await Promise.all(operations)).filter((operation) => operation.operationName === 'Generation');
+    expect(reads.map((operation) => operation.variables.waitSeconds)).toEqual([0]);
+    expect(streams).toEqual(['GenerationUpdated']);
 
     await nav('Feed').click();
     await poll(async () =>

@@ -1,66 +1,43 @@
-import { useApolloClient, useMutation, useQuery } from '@apollo/client/react';
-import { useEffect, useState, type FormEvent } from 'react';
+import { useApolloClient, useMutation, useQuery, useSubscription } from '@apollo/client/react';
+import { useEffect, type FormEvent } from 'react';
 import { viewerDataChanged } from '../client';
-import { GENERATE_MEME, GENERATION, ME, type Generation } from '../operations';
+import { GENERATE_MEME, GENERATION, GENERATION_UPDATED, ME, type Generation } from '../operations';
 import { hasMemesAi } from './account';
 import { ErrorNotice, problem } from './errors';
 import { MemeCard } from './MemeCard';
 import { href, navigate } from './route';
 import { useSession } from './session';
 
-/** How long each progress request may wait at the router for the generation to finish. */
-const WAIT_SECONDS = 3;
-
 const finished = (generation: Generation | null): boolean =>
   generation === null || generation.status === 'SUCCEEDED' || generation.status === 'FAILED';
 
 /**
- * Follows a generation until it finishes. Each request long-polls: the
- * router answers as soon as the generation is done, or after WAIT_SECONDS
- * with its current status (its place in the queue, or running), and the
- * next request goes out at once. The first one does not wait, to show where
- * the generation stands right away.
+ * Follows a generation until it finishes: one read of where it stands (null
+ * when it is not the viewer's), then its changes as they happen, over the
+ * router's subscription (its place in the queue, running, the finished
+ * meme), with no polling.
  */
 function useGenerationProgress(id: string): { generation: Generation | null | undefined; error: unknown } {
   const client = useApolloClient();
-  const [generation, setGeneration] = useState<Generation | null | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
+  const now = useQuery(GENERATION, { variables: { id, waitSeconds: 0 }, fetchPolicy: 'network-only' });
+  const known = now.data ? now.data.generation : undefined;
+  const live = useSubscription(GENERATION_UPDATED, {
+    variables: { id },
+    skip: known === undefined || finished(known),
+  });
+  const generation = live.data?.generationUpdated ?? known;
+  const succeeded = generation?.status === 'SUCCEEDED';
 
   useEffect(() => {
-    let following = true;
-    setGeneration(undefined);
-    setError(null);
-    const follow = async () => {
-      for (let waitSeconds = 0; following; waitSeconds = WAIT_SECONDS) {
-        const { data } = await client.query({
-          query: GENERATION,
-          variables: { id, waitSeconds },
-          fetchPolicy: 'network-only',
-        });
-        if (!following) return;
-        const current = data?.generation ?? null;
-        setGeneration(current);
-        if (finished(current)) {
-          // The new meme is the newest of all: lists read from now on fetch it, past the browser's cache too.
-          if (current?.status === 'SUCCEEDED') {
-            viewerDataChanged(client);
-            client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'feed' });
-            client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'memes' });
-            client.cache.gc();
-          }
-          return;
-        }
-      }
-    };
-    follow().catch((failure: unknown) => {
-      if (following) setError(failure);
-    });
-    return () => {
-      following = false;
-    };
-  }, [client, id]);
+    if (!succeeded) return;
+    // The new meme is the newest of all: lists read from now on fetch it, past the browser's cache too.
+    viewerDataChanged(client);
+    client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'feed' });
+    client.cache.evict({ id: 'ROOT_QUERY', fieldName: 'memes' });
+    client.cache.gc();
+  }, [client, succeeded]);
 
-  return { generation, error };
+  return { generation, error: now.error ?? live.error ?? null };
 }
 
 function GenerationProgress({ id }: { id: string }) {
