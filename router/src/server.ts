@@ -17,6 +17,7 @@ import {
   createInternalClient,
   createMetricsGuard,
   createViewerSigner,
+  graphqlDocumentsTraced,
   executeGraphQL,
   forMediaType,
   listen,
@@ -158,6 +159,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   let stopWatching = () => {};
   const gateway = new PipelineGateway(
     new ApolloGateway({
+      // Its spans hold the operation's document only when TRACE_GRAPHQL_DOCUMENT says so (docs/tracing.md).
+      telemetry: { includeDocument: graphqlDocumentsTraced() },
       // The supergraph file is watched: a new version is swapped in without dropping a request.
       supergraphSdl: async ({ update }) => {
         stopWatching = watchSupergraph(
