@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { GENERATION_UPDATED, createGalleryClient } from '@memegraph/gallery';
 import { createLogger } from '@memegraph/service-kit';
 import { createRouter, loadRouterConfig } from '@memegraph/router';
 import { routerClient } from './support/client';
@@ -150,6 +151,34 @@ describe('subscriptions through the router', () => {
     await intruderStream.return?.();
     await wsClient.dispose();
     await intruderWsClient.dispose();
+  });
+
+  it("Apollo Client (the gallery's client, its SSE link) follows a generation to its meme", async () => {
+    const owner = await account('live_apollo', 'PREMIUM');
+    const started = await owner.client<{ generateMeme: { id: string } }>(
+      `mutation { generateMeme(input: { prompt: "apollo client on the stream" }) { id } }`,
+    );
+    const id = started.body.data!.generateMeme.id;
+    const client = createGalleryClient({ uri: `${routerB}/graphql`, mode: 'apq', token: owner.token });
+    const statuses: string[] = [];
+    const last = await new Promise<{ status: string; meme: { author: { handle: string } } | null }>(
+      (resolve, reject) => {
+        let latest: { status: string; meme: { author: { handle: string } } | null } | undefined;
+        client.subscribe({ query: GENERATION_UPDATED, variables: { id } }).subscribe({
+          next: (result) => {
+            if (result.error) return reject(result.error);
+            latest = result.data!.generationUpdated;
+            statuses.push(latest.status);
+          },
+          error: reject,
+          complete: () => (latest ? resolve(latest) : reject(new Error('no event'))),
+        });
+      },
+    );
+    expect(statuses.map((status) => RANK[status])).toEqual([...statuses.map((status) => RANK[status])].sort());
+    expect(last.status).toBe('SUCCEEDED');
+    expect(last.meme?.author.handle).toBe('live_apollo');
+    client.stop();
   });
 
   it("refuses a free viewer's subscription with UNAUTHORIZED_FIELD_OR_TYPE on both transports", async () => {
