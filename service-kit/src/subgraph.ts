@@ -54,7 +54,7 @@ export interface SubgraphServerOptions<C extends BaseContext> {
   bodyLimitBytes?: number;
   /** Runs after the HTTP server has closed (close pools here). */
   onClose?: () => Promise<void>;
-  /** Throws when a dependency does not answer; `/ready` reports it. */
+  /** Throws when a dependency does not answer; `/ready` reports it. Default: the database (`db`) answers a query. */
   readiness?: () => Promise<void>;
   /** The service's Prometheus registry, for metrics of its own; one is made otherwise. */
   metrics?: Metrics;
@@ -132,6 +132,14 @@ export async function createSubgraphServer<C extends BaseContext>(
     LATENCY_BUCKETS,
   );
   options.db?.instrument(metrics);
+  const { db } = options;
+  const readiness =
+    options.readiness ??
+    (db
+      ? async () => {
+          await db.query('SELECT 1');
+        }
+      : undefined);
   const metricsGuard = createMetricsGuard({ token: options.metricsToken });
   let draining = false;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -140,7 +148,7 @@ export async function createSubgraphServer<C extends BaseContext>(
     if (url.pathname === '/ready') {
       if (draining) return sendJson(res, 503, { status: 'draining', service: options.name });
       try {
-        await options.readiness?.();
+        await readiness?.();
         return sendJson(res, 200, { status: 'ready', service: options.name });
       } catch (error) {
         return sendJson(res, 503, { status: 'unavailable', service: options.name, reason: (error as Error).message });

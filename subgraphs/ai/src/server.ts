@@ -142,10 +142,6 @@ export async function createAiServer(options: AiServerOptions): Promise<Subgraph
     metrics,
     db: options.db,
     metricsToken: options.metricsToken,
-    // Ready when the database answers.
-    readiness: async () => {
-      await options.db.query('SELECT 1');
-    },
     name: 'ai',
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     signingSecret: options.signingSecret,

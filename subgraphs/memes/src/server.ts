@@ -41,10 +41,6 @@ export async function createMemesServer(options: MemesServerOptions): Promise<Su
   const server = await createSubgraphServer<MemesContext>({
     name: 'memes',
     db,
-    // Ready when the database answers.
-    readiness: async () => {
-      await db.query('SELECT 1');
-    },
     schema,
     signingSecret,
     log,

@@ -22,10 +22,6 @@ export function createUsersServer(options: UsersServerOptions): Promise<Subgraph
   const { db, signingSecret, log, ...config } = options;
   const loginThrottle = new LoginThrottle(db.primary, { ...DEFAULT_LOGIN_THROTTLE, ...config.loginThrottle });
   return createSubgraphServer({
-    // Ready when the database answers.
-    readiness: async () => {
-      await db.query('SELECT 1');
-    },
     name: 'users',
     db,
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
