@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createRedis } from '@memegraph/service-kit';
+import { openSharedState, type SharedState } from '../state/shared';
+import { SharedFlights } from './sharedFlight';
+import type { CachedResponse } from './store';
+
+/** Two routers' flights on the real Redis (a key prefix of this run's own, removed at the end), and one without Redis. */
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `memegraph-unit:${randomBytes(4).toString('hex')}:`;
+
+const opened: SharedState[] = [];
+async function router(stored: Map<string, CachedResponse>, onRedis = true): Promise<SharedFlights> {
+  const state = onRedis ? openSharedState({ url: REDIS_URL }, PREFIX) : openSharedState(undefined, PREFIX);
+  opened.push(state);
+  if (onRedis) expect(await state.connected(5_000)).toBe(true);
+  return new SharedFlights(state, { lockMs: 60_000, read: async (key) => stored.get(key) });
+}
+
+afterAll(async () => {
+  await Promise.all(opened.map((state) => state.close()));
+  const redis = createRedis(REDIS_URL, 'sharedFlight.test');
+  await new Promise((resolve) => redis.once('ready', resolve));
+  const keys = await redis.keys(`${PREFIX}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+const entry = (data: string): CachedResponse => ({ data, storedAt: Date.now(), maxAge: 60, tags: [] });
+
+describe('single flight across routers', () => {
+  it('lets one router execute a key; another waits for it and gets what it stored', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const [a, b] = [await router(stored), await router(stored)];
+    const claim = await a.claim('k1');
+    expect(claim).toBeDefined();
+    expect(await b.claim('k1')).toBeUndefined();
+    let answered = false;
+    const waited = b.wait('k1').then((found) => {
+      answered = true;
+      return found;
+    });
+    // Not answered while the execution runs (its lock held, nothing stored).
+    await b.claim('k1');
+    expect(answered).toBe(false);
+    stored.set('k1', entry('{"a":1}'));
+    await claim!.release();
+    expect((await waited)?.data).toBe('{"a":1}');
+    // Released: the next miss of the key may execute.
+    const next = await b.claim('k1');
+    expect(next).toBeDefined();
+    await next!.release();
+  });
+
+  it('tells a router that waits after the execution ended: what it stored, or nothing once the lock is gone', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const [a, b] = [await router(stored), await router(stored)];
+    const first = await a.claim('k2');
+    stored.set('k2', entry('"x"'));
+    await first!.release();
+    expect((await b.wait('k2'))?.data).toBe('"x"');
+    const second = await a.claim('k3');
+    await second!.release();
+    expect(await b.wait('k3')).toBeUndefined();
+  });
+
+  it('hands nothing to those waiting when the execution stored nothing: they execute on their own', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const [a, b] = [await router(stored), await router(stored)];
+    const claim = await a.claim('k4');
+    const waited = b.wait('k4');
+    await claim!.release();
+    expect(await waited).toBeUndefined();
+  });
+
+  it('without Redis, every router executes its own misses', async () => {
+    const alone = await router(new Map(), false);
+    expect(await alone.claim('k5')).toBeDefined();
+    expect(await alone.claim('k5')).toBeDefined();
+    expect(await alone.wait('k5')).toBeUndefined();
+  });
+});
