@@ -124,10 +124,15 @@ describe('accounts, API keys and memes across subgraphs', () => {
   it('subscribes to premium and cancels, and the tier follows', async () => {
     const account = await signUp('premium_pal');
     const client = routerClient(stack.routerUrl, { authorization: `Bearer ${account.token}` });
-    const sub = await client<{ subscribe: { plan: string; status: string } }>(
-      `mutation { subscribe(plan: PREMIUM) { plan status } }`,
+    const sub = await client<{ subscribe: { plan: string; status: string; subscription: { status: string } } }>(
+      `mutation { subscribe(plan: PREMIUM) { plan status subscription { status } } }`,
     );
-    expect(sub.body.data!.subscribe).toEqual({ plan: 'PREMIUM', status: 'ACTIVE' });
+    // The built-in provider is paid at once: the checkout comes back completed, its plan active.
+    expect(sub.body.data!.subscribe).toEqual({
+      plan: 'PREMIUM',
+      status: 'COMPLETED',
+      subscription: { status: 'ACTIVE' },
+    });
     expect((await client<{ me: { tier: string } }>(`{ me { tier } }`)).body.data!.me.tier).toBe('PREMIUM');
     const cancel = await client<{ cancelSubscription: { status: string } }>(
       `mutation { cancelSubscription { status } }`,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TIERS, VIEWER_HEADER, secretKey, signViewer, type Viewer } from '@memegraph/service-kit';
-import { eventually, signUp } from './support/accounts';
+import { eventually, signUp, subscribeTo } from './support/accounts';
 import { gql, routerClient } from './support/client';
 import { startStack, type Stack } from './support/stack';
 
@@ -132,7 +132,7 @@ describe('entitlement changes reach every router within one second', () => {
     const first = await onB<{ me: { tier: string }; meme: null }>(PROBE, { id: aiMemeId });
     expect(first.body.data).toEqual({ me: { tier: 'FREE' }, meme: null });
 
-    await onA(`mutation { subscribe(plan: PREMIUM) { status } }`);
+    await subscribeTo(onA, 'PREMIUM');
     const upgradeMs = await eventually(async () => {
       const r = await onB<{ meme: { id: string } | null }>(PROBE, { id: aiMemeId });
       return r.body.data?.meme?.id === aiMemeId;

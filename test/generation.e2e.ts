@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routerClient } from './support/client';
+import { subscribeTo } from './support/accounts';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -62,7 +63,7 @@ interface Generated {
 describe('generateMeme with the local provider', () => {
   it('a premium viewer gets a finished AI meme in the catalog whose image is an SVG with the caption', async () => {
     const premium = await account('ai_enjoyer');
-    await premium.client(`mutation { subscribe(plan: PREMIUM) { status } }`);
+    await subscribeTo(premium.client, 'PREMIUM');
     const generation = await generate(premium.client, { prompt: 'When the build is green on the first try' });
     expect(generation).toMatchObject({ status: 'SUCCEEDED', provider: 'local' });
     const meme = generation.meme!;
@@ -107,7 +108,7 @@ describe('generateMeme with the local provider', () => {
 
   it('is deterministic: the same prompt gives the same setup line on any template', async () => {
     const premium = await account('determinist');
-    await premium.client(`mutation { subscribe(plan: ENTERPRISE) { status } }`);
+    await subscribeTo(premium.client, 'ENTERPRISE');
     const input = { prompt: 'cats judging my code review', templateId: '1' };
     const first = (await generate(premium.client, input)).meme!;
     const second = (await generate(premium.client, { ...input, templateId: '2' })).meme!;
@@ -128,7 +129,7 @@ describe('generateMeme with the local provider', () => {
 
   it('bad input gets BAD_USER_INPUT', async () => {
     const premium = await account('bad_inputs');
-    await premium.client(`mutation { subscribe(plan: PREMIUM) { status } }`);
+    await subscribeTo(premium.client, 'PREMIUM');
     const empty = await premium.client(GENERATE, { input: { prompt: '   ' } });
     expect(empty.body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const unknownTemplate = await premium.client(GENERATE, { input: { prompt: 'hello', templateId: '987654' } });

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, signUp, type TestAccount } from './support/accounts';
+import { eventually, signUp, subscribeTo, type TestAccount } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
 import { startStack, type Stack } from './support/stack';
 
@@ -267,7 +267,7 @@ describe('every check sees through every shape of an operation', () => {
       const onB = routerClient(b, auth);
       const aiOnB = async () => (await onB(AI_FIELD.plain, { s: false })).body.errors === undefined;
       for (const transport of MUTATION_TRANSPORTS) {
-        expect((await viewer.client(`mutation { subscribe(plan: PREMIUM) { status } }`)).body.errors).toBeUndefined();
+        await subscribeTo(viewer.client, 'PREMIUM');
         await eventually(aiOnB, 1000);
         const cancelled = await send(a, transport, CANCEL[variant], {}, auth);
         expect(cancelled.body.errors, `${variant} by ${transport}`).toBeUndefined();

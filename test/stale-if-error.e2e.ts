@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, signUp, type TestAccount } from './support/accounts';
+import { eventually, signUp, subscribeTo, type TestAccount } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
 import { startProxy, type TestProxy } from './support/proxy';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
@@ -189,8 +189,7 @@ describe('stale if error', () => {
     expect(answered(await client(QUERY, { id: author.id }))).toBe(true);
     expect((await client(QUERY, { id: author.id })).headers.get('x-cache')).toBe('HIT');
 
-    const subscribed = await author.client(`mutation { subscribe(plan: PREMIUM) { status } }`);
-    expect(subscribed.body.errors).toBeUndefined();
+    await subscribeTo(author.client, 'PREMIUM');
     proxy.behaviour.down = true;
     try {
       const after = await client(QUERY, { id: author.id });

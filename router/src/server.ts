@@ -29,6 +29,7 @@ import {
   type Viewer,
 } from '@memegraph/service-kit';
 import { refusalAnswer } from './batch';
+import { BILLING_WEBHOOK_PATH, createBillingWebhook } from './billing/webhook';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { createRouterContext, type RequestReport, type RouterContext } from './context';
@@ -477,6 +478,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     log,
   });
 
+  const billingWebhook = createBillingWebhook({
+    signingSecret: config.signingSecret,
+    url: new URL('/internal/billing/webhook', urlOf(config.viewerSubgraph)),
+    viewerCache,
+    responseCache,
+    log,
+  });
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
@@ -507,6 +516,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       }
       case '/metrics':
         return serveMetrics(req, res, metrics.registry, metricsGuard);
+      case BILLING_WEBHOOK_PATH:
+        return billingWebhook(req, res);
       case '/schema.graphql':
         if (!config.introspection || !schemaHolder.sdl) break;
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schemaHolder.sdl);

@@ -8,6 +8,21 @@ export interface TestAccount {
   client: ReturnType<typeof routerClient>;
 }
 
+type RouterClient = ReturnType<typeof routerClient>;
+
+/**
+ * Puts a signed-in viewer on a paid plan: `subscribe` starts the checkout,
+ * which the stacks' payment provider (the built-in local one, as with `npm
+ * start`) completes at once. Fails the test unless the plan is active.
+ */
+export async function subscribeTo(client: RouterClient, plan: 'PREMIUM' | 'ENTERPRISE'): Promise<void> {
+  const response = await client<{
+    subscribe: { status: string; subscription: { plan: string; status: string } | null };
+  }>(`mutation($p: Tier!) { subscribe(plan: $p) { status subscription { plan status } } }`, { p: plan });
+  expect(response.body.errors).toBeUndefined();
+  expect(response.body.data!.subscribe).toEqual({ status: 'COMPLETED', subscription: { plan, status: 'ACTIVE' } });
+}
+
 /** Signs up a new account through the router and optionally puts it on a paid plan. */
 export async function signUp(routerUrl: string, handle: string, plan?: 'PREMIUM' | 'ENTERPRISE'): Promise<TestAccount> {
   const response = await routerClient(routerUrl)<{ signUp: { token: string; user: { id: string } } }>(
@@ -17,10 +32,7 @@ export async function signUp(routerUrl: string, handle: string, plan?: 'PREMIUM'
   expect(response.body.errors).toBeUndefined();
   const { token, user } = response.body.data!.signUp;
   const client = routerClient(routerUrl, { authorization: `Bearer ${token}` });
-  if (plan) {
-    const subscribed = await client(`mutation($p: Tier!) { subscribe(plan: $p) { status } }`, { p: plan });
-    expect(subscribed.body.errors).toBeUndefined();
-  }
+  if (plan) await subscribeTo(client, plan);
   return { id: user.id, token, client };
 }
 

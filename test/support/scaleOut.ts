@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { MIGRATIONS_DIR, createMemesServer } from '@memegraph/memes';
 import { createLogger, openDb, migrate, type Db, type SubgraphServer } from '@memegraph/service-kit';
-import { eventually, signUp } from './accounts';
+import { eventually, signUp, subscribeTo } from './accounts';
 import { routerClient } from './client';
 import { startProxy, type TestProxy } from './proxy';
 import { fallbackLog } from './redis';
@@ -104,7 +104,7 @@ export async function expectSharedState({ stack, routerA, routerB, served, fallb
   // Entitlement: the viewer router B has cached is dropped when the plan changes through A.
   const TIER = `{ me { tier } }`;
   expect((await onB<{ me: { tier: string } }>(TIER)).body.data).toEqual({ me: { tier: 'FREE' } });
-  await onA(`mutation { subscribe(plan: PREMIUM) { status } }`);
+  await subscribeTo(onA, 'PREMIUM');
   await eventually(async () => (await onB<{ me: { tier: string } }>(TIER)).body.data?.me.tier === 'PREMIUM');
   requests += 3;
 

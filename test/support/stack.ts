@@ -26,7 +26,7 @@ import {
   type RedisTarget,
   type SubgraphServer,
 } from '@memegraph/service-kit';
-import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
+import { USERS_MIGRATIONS, createUsersServer, localProvider, seedUsers, type BillingProvider } from '@memegraph/users';
 import { createTestDatabase, type TestDatabase } from './database';
 import { dropKeys } from './redis';
 import type { LocalRedisCluster } from './redisCluster';
@@ -63,6 +63,8 @@ export interface StackOptions {
   loginThrottle?: { failuresPerHandle?: number; failuresPerAddress?: number };
   /** A PostgreSQL primary with read replicas of the test's own, instead of a fresh database on the shared server. */
   replicated?: { primaryUrl: string; replicaUrls: string[]; maxLagMs: number; now?: () => number };
+  /** Who takes payments for paid plans; the built-in local provider (paid at once) by default; null: none. */
+  billing?: BillingProvider | null;
   /** Run without Redis: every limit and cache in-process. */
   noRedis?: boolean;
   /** Routers on this Redis Cluster (`REDIS_CLUSTER_NODES`) instead of the shared test Redis. */
@@ -161,6 +163,8 @@ async function startOn(database: TestDatabase, options: StackOptions): Promise<S
       jwtSecret: new TextEncoder().encode(secrets.jwt),
       sessionTtlSeconds: 3600,
       tiers: DEFAULT_TIERS,
+      // Paid at once, as with `npm start`: `subscribe` alone puts a viewer on a paid plan.
+      billing: options.billing === undefined ? localProvider() : options.billing,
       ...(options.loginThrottle ? { loginThrottle: options.loginThrottle } : {}),
     }),
   );

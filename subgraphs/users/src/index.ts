@@ -5,6 +5,7 @@ import { createUsersServer, type UsersServerOptions } from './server';
 
 export { createUsersServer, type UsersServerOptions } from './server';
 export { seedUsers, SEED_PASSWORD } from './seed';
+export * from './billing';
 export const USERS_MIGRATIONS = fileURLToPath(new URL('../migrations', import.meta.url));
 
 /** The users subgraph: accounts, sessions, API keys and plans. */

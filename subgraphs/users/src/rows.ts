@@ -14,6 +14,7 @@ export interface SubscriptionRow {
   status: 'active' | 'canceled';
   started_at: Date;
   canceled_at: Date | null;
+  paid_until: Date | null;
 }
 
 export interface ApiKeyRow {
@@ -27,5 +28,5 @@ export interface ApiKeyRow {
 }
 
 export const USER_COLUMNS = 'id, handle, display_name, is_admin, created_at';
-export const SUBSCRIPTION_COLUMNS = 'id, user_id, plan, status, started_at, canceled_at';
+export const SUBSCRIPTION_COLUMNS = 'id, user_id, plan, status, started_at, canceled_at, paid_until';
 export const API_KEY_COLUMNS = 'id, user_id, name, prefix, created_at, last_used_at, revoked_at';

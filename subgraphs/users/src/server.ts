@@ -3,6 +3,8 @@ import { parse } from 'graphql';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { createSubgraphServer, type Db, type Logger, type SubgraphServer } from '@memegraph/service-kit';
 import { DEFAULT_LOGIN_THROTTLE, LoginThrottle } from './auth/loginThrottle';
+import { Billing } from './billing/billing';
+import { billingWebhookRoute } from './billing/routes';
 import { createContext, type UsersConfig } from './context';
 import { viewerRoute } from './internal';
 import { usageRoute } from './usage';
@@ -21,14 +23,15 @@ export interface UsersServerOptions extends UsersConfig {
 export function createUsersServer(options: UsersServerOptions): Promise<SubgraphServer> {
   const { db, signingSecret, log, ...config } = options;
   const loginThrottle = new LoginThrottle(db.primary, { ...DEFAULT_LOGIN_THROTTLE, ...config.loginThrottle });
+  const billing = new Billing(db, config.billing ?? null, log);
   return createSubgraphServer({
     name: 'users',
     db,
     schema: buildSubgraphSchema([{ typeDefs, resolvers }]),
     signingSecret,
     log,
-    context: (viewer) => createContext(viewer, db, config, loginThrottle),
-    routes: [viewerRoute(db.primary), usageRoute(db)],
+    context: (viewer) => createContext(viewer, db, config, loginThrottle, billing),
+    routes: [viewerRoute(db.primary), usageRoute(db), billingWebhookRoute(billing)],
     metricsToken: options.metricsToken,
   });
 }

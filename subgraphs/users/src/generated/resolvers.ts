@@ -6,6 +6,7 @@ import type {
   SubscriptionRow as SubscriptionRowModel,
   ApiKeyRow as ApiKeyRowModel,
 } from '../rows';
+import type { CheckoutRow as CheckoutRowModel } from '../billing/billing';
 import type { UsersContext } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -59,7 +60,7 @@ export type Mutation = {
   logOut: Scalars['Boolean']['output'];
   logOutEverywhere: Scalars['Int']['output'];
   changePassword: PasswordChange;
-  subscribe: PlanSubscription;
+  subscribe: Checkout;
   cancelSubscription?: Maybe<PlanSubscription>;
   createApiKey: CreatedApiKey;
   revokeApiKey: ApiKey;
@@ -136,6 +137,19 @@ export type PlanSubscription = {
   status: SubscriptionStatus;
   startedAt: Scalars['DateTime']['output'];
   canceledAt?: Maybe<Scalars['DateTime']['output']>;
+  paidUntil?: Maybe<Scalars['DateTime']['output']>;
+};
+
+export type CheckoutStatus = 'OPEN' | 'COMPLETED';
+
+export type Checkout = {
+  __typename?: 'Checkout';
+  id: Scalars['ID']['output'];
+  plan: Tier;
+  status: CheckoutStatus;
+  url?: Maybe<Scalars['String']['output']>;
+  startedAt: Scalars['DateTime']['output'];
+  subscription?: Maybe<PlanSubscription>;
 };
 
 export type AuthPayload = {
@@ -286,6 +300,8 @@ export type ResolversTypes = {
   Plan: ResolverTypeWrapper<Plan>;
   SubscriptionStatus: SubscriptionStatus;
   PlanSubscription: ResolverTypeWrapper<SubscriptionRowModel>;
+  CheckoutStatus: CheckoutStatus;
+  Checkout: ResolverTypeWrapper<CheckoutRowModel>;
   AuthPayload: ResolverTypeWrapper<Omit<AuthPayload, 'user'> & { user: ResolversTypes['User'] }>;
   PasswordChange: ResolverTypeWrapper<Omit<PasswordChange, 'user'> & { user: ResolversTypes['User'] }>;
   ApiKey: ResolverTypeWrapper<ApiKeyRowModel>;
@@ -306,6 +322,7 @@ export type ResolversParentTypes = {
   UsageDay: UsageDay;
   Plan: Plan;
   PlanSubscription: SubscriptionRowModel;
+  Checkout: CheckoutRowModel;
   AuthPayload: Omit<AuthPayload, 'user'> & { user: ResolversParentTypes['User'] };
   PasswordChange: Omit<PasswordChange, 'user'> & { user: ResolversParentTypes['User'] };
   ApiKey: ApiKeyRowModel;
@@ -396,7 +413,7 @@ export type MutationResolvers<
     RequireFields<MutationChangePasswordArgs, 'current' | 'next'>
   >;
   subscribe?: Resolver<
-    ResolversTypes['PlanSubscription'],
+    ResolversTypes['Checkout'],
     ParentType,
     ContextType,
     RequireFields<MutationSubscribeArgs, 'plan'>
@@ -467,6 +484,19 @@ export type PlanSubscriptionResolvers<
   status?: Resolver<ResolversTypes['SubscriptionStatus'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   canceledAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  paidUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
+export type CheckoutResolvers<
+  ContextType = UsersContext,
+  ParentType extends ResolversParentTypes['Checkout'] = ResolversParentTypes['Checkout'],
+> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  plan?: Resolver<ResolversTypes['Tier'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['CheckoutStatus'], ParentType, ContextType>;
+  url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  subscription?: Resolver<Maybe<ResolversTypes['PlanSubscription']>, ParentType, ContextType>;
 };
 
 export type AuthPayloadResolvers<
@@ -515,6 +545,7 @@ export type Resolvers<ContextType = UsersContext> = {
   UsageDay?: UsageDayResolvers<ContextType>;
   Plan?: PlanResolvers<ContextType>;
   PlanSubscription?: PlanSubscriptionResolvers<ContextType>;
+  Checkout?: CheckoutResolvers<ContextType>;
   AuthPayload?: AuthPayloadResolvers<ContextType>;
   PasswordChange?: PasswordChangeResolvers<ContextType>;
   ApiKey?: ApiKeyResolvers<ContextType>;

@@ -6,21 +6,13 @@ import {
   unauthenticated,
   viewerUserId,
   withDbViewer,
-  type Queryable,
   type Viewer,
 } from '@memegraph/service-kit';
 import { generateApiKey } from '../auth/apiKeys';
 import { passwordProblem } from '../auth/passwordPolicy';
 import { DUMMY_HASH, hashPassword, verifyPassword } from '../auth/passwords';
 import type { UsersContext } from '../context';
-import {
-  API_KEY_COLUMNS,
-  SUBSCRIPTION_COLUMNS,
-  USER_COLUMNS,
-  type ApiKeyRow,
-  type SubscriptionRow,
-  type UserRow,
-} from '../rows';
+import { API_KEY_COLUMNS, USER_COLUMNS, type ApiKeyRow, type UserRow } from '../rows';
 
 const HANDLE = /^[A-Za-z0-9_]{3,30}$/;
 
@@ -65,15 +57,6 @@ const sessionOf = (context: UsersContext): string | undefined =>
   context.viewer.kind === 'user' ? context.viewer.sessionId : undefined;
 
 const isUniqueViolation = (error: unknown) => (error as { code?: string }).code === '23505';
-
-async function cancelActive(tx: Queryable, userId: string): Promise<SubscriptionRow | null> {
-  const [row] = await tx.query<SubscriptionRow>(
-    `UPDATE subscriptions SET status = 'canceled', canceled_at = now()
-     WHERE user_id = $1 AND status = 'active' RETURNING ${SUBSCRIPTION_COLUMNS}`,
-    [userId],
-  );
-  return row ?? null;
-}
 
 export const Mutation = {
   async signUp(
@@ -176,25 +159,14 @@ export const Mutation = {
         argumentName: 'plan',
       });
     }
-    return context.db.transaction(async (tx) => {
-      // Lock the user so concurrent plan changes for one user take turns.
-      await tx.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [userId]);
-      const [current] = await tx.query<SubscriptionRow>(
-        `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE user_id = $1 AND status = 'active'`,
-        [userId],
-      );
-      if (current?.plan === plan) return current;
-      await cancelActive(tx, userId);
-      const [created] = await tx.query<SubscriptionRow>(
-        `INSERT INTO subscriptions (user_id, plan, status) VALUES ($1, $2, 'active') RETURNING ${SUBSCRIPTION_COLUMNS}`,
-        [userId, plan],
-      );
-      return created!;
-    });
+    const current = await context.loaders.activeSubscriptionByUserId.load(userId);
+    if (current?.plan === plan) throw badUserInput(`The viewer is on ${args.plan} already`, { argumentName: 'plan' });
+    // The plan changes when the payment provider confirms the payment (Billing.receive).
+    return context.billing.startCheckout(userId, plan);
   },
 
   async cancelSubscription(_root: unknown, _args: unknown, context: UsersContext) {
-    return cancelActive(context.db, requireUser(context));
+    return context.billing.cancel(requireUser(context));
   },
 
   async createApiKey(_root: unknown, args: { name: string }, context: UsersContext) {

@@ -5,4 +5,5 @@ export const PlanSubscription = {
   status: (row: SubscriptionRow) => row.status.toUpperCase() as Uppercase<SubscriptionRow['status']>,
   startedAt: (row: SubscriptionRow) => row.started_at,
   canceledAt: (row: SubscriptionRow) => row.canceled_at,
+  paidUntil: (row: SubscriptionRow) => row.paid_until,
 };

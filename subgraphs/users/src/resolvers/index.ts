@@ -1,4 +1,5 @@
 import { ApiKey } from './ApiKey';
+import { Checkout } from './Checkout';
 import { DateTime } from '@memegraph/service-kit';
 import type { Resolvers } from '../generated/resolvers';
 import { Mutation } from './Mutation';
@@ -6,4 +7,4 @@ import { PlanSubscription } from './PlanSubscription';
 import { Query } from './Query';
 import { User } from './User';
 
-export const resolvers: Resolvers = { DateTime, Query, Mutation, User, PlanSubscription, ApiKey };
+export const resolvers: Resolvers = { DateTime, Query, Mutation, User, PlanSubscription, ApiKey, Checkout };
