@@ -35,7 +35,7 @@ export function batchEntry(entry: unknown): OperationRequest {
  */
 export async function admitBatch(
   batch: readonly unknown[],
-  admit: (operation: OperationRequest) => Promise<unknown>,
+  admit: (operation: OperationRequest, index: number) => Promise<unknown>,
 ): Promise<Map<number, HttpError>> {
   // An array with no operation in it at all is not a batch: the request itself is malformed.
   if (!batch.some(isRecord))
@@ -43,7 +43,7 @@ export async function admitBatch(
   const refusals = new Map<number, HttpError>();
   for (const [index, entry] of batch.entries()) {
     try {
-      await admit(batchEntry(entry));
+      await admit(batchEntry(entry), index);
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
       refusals.set(index, error);

@@ -11,56 +11,56 @@ import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecach
 import { printSchema } from 'graphql';
 import {
   ErrorCode,
-  HttpError,
   closeServer,
   createHttpServer,
   createInternalClient,
   createMetricsGuard,
   createViewerSigner,
   graphqlDocumentsTraced,
-  executeGraphQL,
-  forMediaType,
   listen,
   secretKey,
   sendError,
   sendJson,
   serveMetrics,
   type Logger,
-  type Viewer,
 } from '@memegraph/service-kit';
-import { refusalAnswer } from './batch';
-import { BILLING_WEBHOOK_PATH, createBillingWebhook } from './billing/webhook';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
-import { createRouterContext, type RequestReport, type RouterContext } from './context';
-import { REFUSAL_HEADERS, httpCacheOnErrors } from './cache/httpHeaders';
+import type { RequestReport, RouterContext } from './context';
+import { EntityCache } from './cache/entityCache';
+import { REFUSAL_HEADERS } from './cache/httpHeaders';
+import { SharedFlights } from './cache/sharedFlight';
 import { createCdnPurger } from './cache/cdnPurge';
 import { ResponseCache, isFresh } from './cache/store';
 import { createCostBucket } from './cost/bucket';
-import { formatRouterError, statusFromErrors } from './errors';
+import { formatRouterError } from './errors';
 import { KnownOperationTypesRule } from './knownOperationTypes';
 import { SignedViewerDataSource } from './gateway/datasource';
-import { EntityCache } from './cache/entityCache';
-import { SharedFlights } from './cache/sharedFlight';
-import { PipelineGateway, denial, viewerKey } from './gateway/pipeline';
-import { loadSupergraph, watchSupergraph } from './gateway/supergraph';
+import { PipelineGateway } from './gateway/pipeline';
+import { loadSupergraph, watchSupergraph, type LoadedSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
 import { OperationLimits } from './limits/operationLimits';
-import { createRouterMetrics } from './metrics';
+import { createRouterMetrics, type RouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
-import { createRequestLimits, limitOutcome } from './limits/requestLimits';
+import { createRequestLimits } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
-import { RequestFingerprints, createCachedAnswer } from './stages/cachedAnswer';
 import { createAdmission } from './stages/admission';
+import { createApollo } from './stages/apollo';
+import { RequestFingerprints, createCachedAnswer } from './stages/cachedAnswer';
+import { createIdentify } from './stages/identify';
+import { createOperationLimits } from './stages/operationLimits';
 import { createPersistedDocuments } from './stages/persistedDocuments';
+import { createRequestLimits as createRequestLimitsStage } from './stages/requestLimits';
+import { answerHeadPlugin } from './stages/respond';
+import { runStages } from './stages/runner';
+import { RequestState } from './stages/state';
 import { TrustedDocuments } from './persisted/trustedDocuments';
 import { RedisKeyValueCache } from './state/keyValueCache';
-import { openSharedState } from './state/shared';
-import { createUsageMeter, startUsageFlush } from './usage/meter';
+import { openSharedState, type SharedState } from './state/shared';
+import { createUsageMeter, startUsageFlush, type UsageMeter } from './usage/meter';
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
 import { createCredentialThrottle } from './viewer/throttle';
-import { createSubscriptions } from './subscriptions';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
@@ -79,7 +79,6 @@ const CORS_HEADERS = {
   'access-control-max-age': '600',
 };
 
-const RATE_WINDOW_MS = 60_000;
 /** How long a starting router waits for Redis before it serves without it. */
 const REDIS_STARTUP_WAIT_MS = 3_000;
 /** The subgraph whose `aiStatus` the status page shows. */
@@ -92,15 +91,37 @@ const BREAKER_GAUGE: Record<CircuitState, number> = {
   [CircuitState.Isolated]: 3,
 };
 
-/** The router: Apollo Server over @apollo/gateway, behind Memegraph's request pipeline. */
-export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
-  let supergraph = await loadSupergraph(config.supergraphPath, config.subgraphUrls);
+/** What the router shares between its request path, its routes and its shutdown. */
+interface Platform {
+  config: RouterConfig;
+  log: Logger;
+  /** The running supergraph: swapped when its file changes. */
+  supergraph: { current: LoadedSupergraph };
+  urlOf: (subgraph: string) => string;
+  state: SharedState;
+  metrics: RouterMetrics;
+  trusted: TrustedDocuments;
+  viewerCache: ViewerCache;
+  usage: UsageMeter;
+  stopUsageFlush: () => Promise<void>;
+  responseCache: ResponseCache;
+  /** Entities of _entities fetches, by subgraph and selection (ENTITY_CACHE). */
+  entityCache?: EntityCache;
+  apqCache: KeyValueCache<string>;
+  fingerprints: RequestFingerprints;
+  cdnPurger: ReturnType<typeof createCdnPurger> | null;
+  clientAddress: ReturnType<typeof createClientAddress>;
+  identify: ReturnType<typeof createViewerIdentifier>;
+}
+
+/** Shared state, the stores over it and what identifies viewers: everything but Apollo and the routes. */
+async function openPlatform(config: RouterConfig, log: Logger): Promise<Platform> {
+  const supergraph = { current: await loadSupergraph(config.supergraphPath, config.subgraphUrls) };
   const urlOf = (name: string) => {
-    const url = supergraph.subgraphUrls.get(name);
+    const url = supergraph.current.subgraphUrls.get(name);
     if (!url) throw new Error(`The supergraph has no subgraph named ${name}`);
     return url;
   };
-
   const state = openSharedState(config.redis, config.redisPrefix, log);
   // Serve on shared state from the first request: a cluster connection takes a moment to learn the slots.
   if (config.redis && !(await state.connected(REDIS_STARTUP_WAIT_MS))) {
@@ -127,17 +148,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     refusedTtlMs: config.refusedCredentialTtlMs,
   });
   const usage = createUsageMeter(state, call, new URL('/internal/usage', urlOf(config.viewerSubgraph)));
-  const stopUsageFlush = startUsageFlush(usage, config.usageFlushMs, log);
-  const requestRate = createWindowCounter(state);
-  const bucket = createCostBucket(state);
-  const operationLimits = new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens)));
-  const apqCache: KeyValueCache<string> = state.redis
-    ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
-    : new InMemoryLRUCache<string>();
   const cdnPurger = config.cdnPurge ? createCdnPurger({ ...config.cdnPurge, counter: metrics.cdnPurges, log }) : null;
-  const fingerprints = new RequestFingerprints();
+  const clientAddress = createClientAddress(config.trustProxy);
   const entityCache = config.entityCache
-    ? new EntityCache(state, SchemaPolicy.fromSupergraph(supergraph.sdl), {
+    ? new EntityCache(state, SchemaPolicy.fromSupergraph(supergraph.current.sdl), {
         localTtlMs: config.cacheLocalTtlMs,
         onServed: (subgraph, hits, misses) => {
           metrics.entityCacheEntities.inc({ subgraph, result: 'hit' }, hits);
@@ -145,20 +159,55 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         },
       })
     : undefined;
-  const responseCache = new ResponseCache(state, {
-    entities: entityCache,
-    localTtlMs: config.cacheLocalTtlMs,
-    staleIfErrorSeconds: config.staleIfErrorSeconds,
-    staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
-    onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
-    onPurge: cdnPurger ? (tags) => cdnPurger.send(tags) : undefined,
-  });
+  return {
+    config,
+    log,
+    supergraph,
+    urlOf,
+    state,
+    metrics,
+    trusted,
+    viewerCache,
+    usage,
+    stopUsageFlush: startUsageFlush(usage, config.usageFlushMs, log),
+    entityCache,
+    responseCache: new ResponseCache(state, {
+      entities: entityCache,
+      localTtlMs: config.cacheLocalTtlMs,
+      staleIfErrorSeconds: config.staleIfErrorSeconds,
+      staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
+      onLookup: (layer, result) => metrics.cache.inc({ layer, result }),
+      onPurge: cdnPurger ? (tags) => cdnPurger.send(tags) : undefined,
+    }),
+    apqCache: state.redis
+      ? new RedisKeyValueCache({ ...state, redis: state.redis }, `${config.redisPrefix}apq:`, config.apqTtlSeconds)
+      : new InMemoryLRUCache<string>(),
+    fingerprints: new RequestFingerprints(),
+    cdnPurger,
+    clientAddress,
+    identify: createViewerIdentifier({
+      addressOf: clientAddress,
+      jwtSecret: config.jwtSecret,
+      tiers: config.tiers,
+      call,
+      viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
+      cache: viewerCache,
+      throttle: createCredentialThrottle(state, {
+        failuresPerAddress: config.authFailuresPerAddress,
+        windowMs: config.authFailureWindowMs,
+      }),
+    }),
+  };
+}
 
+/** @apollo/gateway over the watched supergraph file, inside the operation stages (gateway/pipeline.ts). */
+function createGateway(platform: Platform, bucket: ReturnType<typeof createCostBucket>): PipelineGateway {
+  const { config, log, metrics, supergraph } = platform;
   // @apollo/gateway reports usage to Apollo and probes cloud metadata endpoints unless
   // told not to; Memegraph sends nothing off the machine.
   process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   let stopWatching = () => {};
-  const gateway = new PipelineGateway(
+  const gateway: PipelineGateway = new PipelineGateway(
     new ApolloGateway({
       // Its spans hold the operation's document only when TRACE_GRAPHQL_DOCUMENT says so (docs/tracing.md).
       telemetry: { includeDocument: graphqlDocumentsTraced() },
@@ -167,23 +216,23 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         stopWatching = watchSupergraph(
           config.supergraphPath,
           config.subgraphUrls,
-          supergraph.sdl,
+          supergraph.current.sdl,
           (next) => {
-            supergraph = next;
+            supergraph.current = next;
             const policy = SchemaPolicy.fromSupergraph(next.sdl);
             gateway.setPolicy(policy);
-            entityCache?.setPolicy(policy);
+            platform.entityCache?.setPolicy(policy);
             update(next.gatewaySdl);
             log.info({ path: config.supergraphPath }, 'supergraph reloaded');
           },
           (error) =>
             log.error({ err: error, path: config.supergraphPath }, 'supergraph not reloaded; keeping the running one'),
         );
-        return { supergraphSdl: supergraph.gatewaySdl, cleanup: async () => stopWatching() };
+        return { supergraphSdl: supergraph.current.gatewaySdl, cleanup: async () => stopWatching() };
       },
       buildService: ({ name, url }) => {
         metrics.breakers.set({ subgraph: name }, 0);
-        return new SignedViewerDataSource(name, supergraph.subgraphUrls.get(name) ?? url!, {
+        return new SignedViewerDataSource(name, supergraph.current.subgraphUrls.get(name) ?? url!, {
           timeoutMs: config.subgraphTimeoutMs,
           breakerThreshold: config.breakerThreshold,
           breakerHalfOpenMs: config.breakerHalfOpenMs,
@@ -191,7 +240,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
           latency: metrics.subgraphLatency,
           dedup: config.subgraphDedup,
           shared: metrics.subgraphFetchesShared,
-          entityCache,
+          entityCache: platform.entityCache,
           onBreakerChange: (subgraph, state) => {
             metrics.breakers.set({ subgraph }, BREAKER_GAUGE[state]);
             log.warn({ subgraph, state: CircuitState[state] }, 'subgraph circuit breaker changed');
@@ -200,34 +249,39 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       },
     }),
     {
-      policy: SchemaPolicy.fromSupergraph(supergraph.sdl),
+      policy: SchemaPolicy.fromSupergraph(supergraph.current.sdl),
       tiers: config.tiers,
       bucket,
-      fieldLimiter: createFieldRateLimiter(state),
-      usage,
-      viewerCache,
+      fieldLimiter: createFieldRateLimiter(platform.state),
+      usage: platform.usage,
+      viewerCache: platform.viewerCache,
       defaultListSize: config.defaultListSize,
       entitlementMutations: config.entitlementMutations,
-      responseCache,
+      responseCache: platform.responseCache,
       singleFlight: config.responseCacheSingleFlight,
       sharedFlights:
-        config.responseCacheSingleFlight && state.redis
-          ? new SharedFlights(state, {
+        config.responseCacheSingleFlight && platform.state.redis
+          ? new SharedFlights(platform.state, {
               // No execution is held up longer than one subgraph fetch may take.
               lockMs: config.subgraphTimeoutMs,
               read: async (key) => {
-                const entry = await responseCache.get(key);
+                const entry = await platform.responseCache.get(key);
                 return entry && isFresh(entry) ? entry : undefined;
               },
             })
           : undefined,
       staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
-      fingerprints,
+      fingerprints: platform.fingerprints,
       metrics,
       log,
     },
   );
-  const schemaHolder: { sdl?: string } = {};
+  return gateway;
+}
+
+/** Apollo Server over the gateway; `schema.sdl` follows the API schema for /schema.graphql. */
+async function startApollo(platform: Platform, gateway: PipelineGateway, schema: { sdl?: string }) {
+  const { config, log } = platform;
   const apollo = new ApolloServer<RouterContext>({
     gateway,
     introspection: config.introspection,
@@ -235,7 +289,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     // Batches are bounded per tier before they reach Apollo.
     allowBatchedHttpRequests: true,
     // Automatic persisted queries: in Redis, so every router knows every hash.
-    persistedQueries: { cache: apqCache, ttl: config.apqTtlSeconds },
+    persistedQueries: { cache: platform.apqCache, ttl: config.apqTtlSeconds },
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
@@ -244,16 +298,15 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     plugins: [
       // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.
       ApolloServerPluginLandingPageDisabled(),
-      // Caching headers are the pipeline's (cache/httpHeaders.ts): Apollo's would call a mutation
+      // Caching headers are the router's (stages/respond.ts): Apollo's would call a mutation
       // `public` from its subgraph's hints, and know nothing of credentials.
       ApolloServerPluginCacheControl({ calculateHttpHeaders: false }),
-      httpCacheOnErrors,
-      statusFromErrors,
+      answerHeadPlugin({ staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds }),
       {
         async serverWillStart() {
           return {
             schemaDidLoadOrUpdate({ apiSchema }) {
-              schemaHolder.sdl = printSchema(apiSchema);
+              schema.sdl = printSchema(apiSchema);
             },
           };
         },
@@ -261,43 +314,45 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     ],
   });
   await apollo.start();
+  return apollo;
+}
 
-  const signViewers = createViewerSigner(secretKey(config.signingSecret));
-  const clientAddress = createClientAddress(config.trustProxy);
-  // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.
-  const metricsGuard = createMetricsGuard({ token: config.metricsToken, addressOf: clientAddress });
-  const identify = createViewerIdentifier({
-    addressOf: clientAddress,
-    jwtSecret: config.jwtSecret,
-    tiers: config.tiers,
-    call,
-    viewerUrl: new URL('/internal/viewer', urlOf(config.viewerSubgraph)),
-    cache: viewerCache,
-    throttle: createCredentialThrottle(state, {
-      failuresPerAddress: config.authFailuresPerAddress,
-      windowMs: config.authFailureWindowMs,
+/**
+ * The path of one GraphQL request (router/README.md): the request stages in
+ * order, then one log line and one latency observation when it is answered.
+ */
+function createRequestPath(
+  platform: Platform,
+  apollo: ApolloServer<RouterContext>,
+  bucket: ReturnType<typeof createCostBucket>,
+) {
+  const { config, log, metrics, state: shared, usage, responseCache, fingerprints } = platform;
+  const stages = [
+    createIdentify({ identify: platform.identify, tiers: config.tiers, metrics }),
+    createAdmission({ bodyLimitBytes: config.bodyLimitBytes, metrics }),
+    createPersistedDocuments({ trusted: platform.trusted, apqCache: platform.apqCache }),
+    createOperationLimits({
+      operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
     }),
-  });
-  const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
-  const cachedAnswer = createCachedAnswer({
-    responseCache,
-    usage,
-    metrics,
-    staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
-  });
-  const persistedDocuments = createPersistedDocuments({ trusted, apqCache, operationLimits });
-  const admission = createAdmission({ identify, tiers: config.tiers, bodyLimitBytes: config.bodyLimitBytes });
-  const requestLimits = createRequestLimits({ ...state, window: requestRate, usage, bucket });
-  const subscriptions = createSubscriptions({
-    ...{ supergraph: () => supergraph, apollo, signViewers, identify, denial, viewerKey, state, operationLimits },
-    ...{ metrics, log },
-    ...{ tiers: config.tiers, defaultListSize: config.defaultListSize, headers: CORS_HEADERS },
-    settings: { ...config.subscriptions, bodyLimitBytes: config.bodyLimitBytes },
-  });
+    createRequestLimitsStage({
+      limits: createRequestLimits({ ...shared, window: createWindowCounter(shared), usage, bucket }),
+      fingerprints,
+      headers: CORS_HEADERS,
+      metrics,
+    }),
+    createCachedAnswer({
+      responseCache,
+      usage,
+      metrics,
+      staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
+    }),
+    createApollo({ apollo, signViewers: createViewerSigner(secretKey(config.signingSecret)), metrics }),
+  ];
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
-  const observe = (res: ServerResponse, report: RequestReport, viewer: () => { id: string; tier: string }) => {
+  const observe = (request: RequestState) => {
     const started = process.hrtime.bigint();
+    const { res, report } = request;
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const operation = report.operationName ?? 'anonymous';
@@ -305,13 +360,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         { operation: metrics.operationLabel(operation), status: String(res.statusCode) },
         seconds,
       );
-      const who = viewer();
       log.info(
         {
           requestId: report.requestId,
           operation,
-          viewer: who.id,
-          tier: who.tier,
+          viewer: request.who.id,
+          tier: request.who.tier,
           status: res.statusCode,
           durationMs: Math.round(seconds * 10_000) / 10,
           cache: report.cache,
@@ -323,86 +377,36 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     });
   };
 
-  const handleGraphQL = async (req: IncomingMessage, res: ServerResponse, report: RequestReport) => {
-    let known: { id: string; tier: string } = { id: 'unidentified', tier: 'unknown' };
-    observe(res, report, () => known);
-    const rejected = (error: HttpError, tier: string) => {
-      report.rejection = error.code;
-      metrics.rejections.inc({ reason: error.code, tier });
-      // The status its answer's media type calls for: application/json answers a refused operation 200.
-      return forMediaType(error, req.headers.accept);
-    };
-    const identified = (viewer: Viewer) => {
-      known = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
-    };
-    const {
-      viewer,
-      limits,
-      viewerKey: key,
-      body,
-      operations: operationCount,
-    } = await admission(req, rejected, identified);
-
-    // Trusted documents, APQ and operation limits; refusals are answered after the limits, which count them.
-    const { search, sent, refusals, refused } = await persistedDocuments(req, body, viewer.tier, limits);
-    // A request of one operation the router has answered from the response cache before is known by
-    // its fingerprint: its estimate is checked against the cost bucket with the other limits.
-    const fingerprint = sent && RequestFingerprints.of(sent, viewer);
-    const cachedOperation = fingerprint ? fingerprints.get(fingerprint) : undefined;
-
-    // Request rate and daily quota, per viewer and tier, shared by every router: one round trip.
-    const checked = await requestLimits({
-      viewerKey: key,
-      operations: operationCount,
-      window: { ms: RATE_WINDOW_MS, limit: limits.requestsPerMinute },
-      dailyQuota: limits.dailyRequestQuota,
-      bucket: cachedOperation && {
-        capacity: limits.costBucketCapacity,
-        restorePerSecond: limits.costRestorePerSecond,
-        points: cachedOperation.cost,
-      },
-    });
-    const { rateHeaders, refusal } = limitOutcome(checked, limits, operationCount);
-    if (refusal) throw rejected(refusal, viewer.tier);
-    if (refused) {
-      throw rejected(
-        new HttpError(
-          refused.status,
-          refused.code,
-          refused.message,
-          { ...refused.headers, ...rateHeaders },
-          refused.extensions,
-        ),
-        viewer.tier,
-      );
-    }
-    const answered = new Map<number, unknown>();
-    for (const [index, refusal] of refusals) answered.set(index, refusalAnswer(rejected(refusal, viewer.tier)));
-
-    const headers = { ...CORS_HEADERS, ...rateHeaders, 'x-request-id': report.requestId };
-    // One operation whose answer the response cache holds is answered from its bytes, before Apollo;
-    // batches and anything unknown go through Apollo, where a cacheable answer is learnt for next time.
-    if (sent && cachedOperation && checked.bucket) {
-      const request = {
-        operation: cachedOperation,
-        held: checked.bucket,
-        viewer,
-        viewerKey: key,
-        limits,
-        variables: sent.variables,
-        report,
-        headers,
-      };
-      if (await cachedAnswer(req, res, request)) return;
-    }
-    await executeGraphQL(apollo, req, res, {
-      body,
-      search,
-      answered,
-      context: async () => createRouterContext(viewer, signViewers, report, fingerprint),
-      headers,
-    });
+  return {
+    async handle(req: IncomingMessage, res: ServerResponse, report: RequestReport): Promise<void> {
+      const request = new RequestState(req, res, report);
+      observe(request);
+      try {
+        await runStages(stages, request);
+      } catch (error) {
+        // A refusal (or a failure) is kept by no one, and names the request it refuses.
+        if (!res.headersSent) {
+          for (const name in REFUSAL_HEADERS) res.setHeader(name, REFUSAL_HEADERS[name]!);
+          res.setHeader('x-request-id', report.requestId);
+        }
+        throw error;
+      }
+    },
   };
+}
+
+/** The router: Apollo Server over @apollo/gateway, behind Memegraph's request path. */
+export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
+  const platform = await openPlatform(config, log);
+  const { state, metrics, supergraph, urlOf, clientAddress } = platform;
+  const schema: { sdl?: string } = {};
+  // The request path and the operation stages share one cost bucket.
+  const bucket = createCostBucket(state);
+  const apollo = await startApollo(platform, createGateway(platform, bucket), schema);
+  const graphql = createRequestPath(platform, apollo, bucket);
+  // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.
+  const metricsGuard = createMetricsGuard({ token: config.metricsToken, addressOf: clientAddress });
+  const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
 
   const proxyImage = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const upstream = await fetch(new URL(url.pathname + url.search, imagesOrigin), {
@@ -443,7 +447,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         () => 'unavailable',
       );
     await Promise.all(
-      [...supergraph.subgraphUrls].map(async ([name, url]) => {
+      [...supergraph.current.subgraphUrls].map(async ([name, url]) => {
         const ok = await fetch(new URL('/ready', url), { signal: AbortSignal.timeout(2_000) }).then(
           (r) => r.ok,
           () => false,
@@ -474,15 +478,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       return answer.data.aiStatus;
     },
     clientAddress,
-    identify,
-    log,
-  });
-
-  const billingWebhook = createBillingWebhook({
-    signingSecret: config.signingSecret,
-    url: new URL('/internal/billing/webhook', urlOf(config.viewerSubgraph)),
-    viewerCache,
-    responseCache,
+    identify: platform.identify,
     log,
   });
 
@@ -493,18 +489,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       return;
     }
     switch (url.pathname) {
-      case '/graphql/stream':
-        return subscriptions.handleStream(req, res);
       case '/graphql': {
-        if (subscriptions.wantsStream(req)) return subscriptions.handleStream(req, res);
         if (await web.explorer(req, res, url)) return;
         // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
         const given = req.headers['x-request-id'];
         const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', requestId);
-        // Kept by no one unless the pipeline says otherwise: refusals and protocol errors included.
-        for (const [name, value] of Object.entries(REFUSAL_HEADERS)) res.setHeader(name, value);
-        return handleGraphQL(req, res, { requestId });
+        return graphql.handle(req, res, { requestId });
       }
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
@@ -516,11 +506,9 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       }
       case '/metrics':
         return serveMetrics(req, res, metrics.registry, metricsGuard);
-      case BILLING_WEBHOOK_PATH:
-        return billingWebhook(req, res);
       case '/schema.graphql':
-        if (!config.introspection || !schemaHolder.sdl) break;
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schemaHolder.sdl);
+        if (!config.introspection || !schema.sdl) break;
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schema.sdl);
         return;
     }
     if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
@@ -529,7 +517,6 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS });
-  httpServer.on('upgrade', subscriptions.handleUpgrade);
 
   return {
     httpServer,
@@ -537,11 +524,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     async close() {
       draining = true;
       web.stop();
-      await subscriptions.close();
       await closeServer(httpServer);
       await apollo.stop();
-      await stopUsageFlush();
-      cdnPurger?.close();
+      await platform.stopUsageFlush();
+      platform.cdnPurger?.close();
       await state.close();
     },
   };

@@ -1,4 +1,3 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { OperationTypeNode } from 'graphql';
 import type { CachePolicy } from './policy';
 
@@ -167,29 +166,3 @@ export function changesViewer(mutationFields: readonly string[], entitlementMuta
 
 /** The headers for an answer the router refused before any GraphQL work (401, 429, 400, …). */
 export const REFUSAL_HEADERS: Readonly<Record<string, string>> = headersFor('no-store', [], false);
-
-/**
- * Answers that carry errors or no data are kept by no one, whichever
- * operation of a batch they come from and whether or not they reached the
- * pipeline (parse and validation errors do not).
- */
-export const httpCacheOnErrors: ApolloServerPlugin = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ response }) {
-        if (response.body.kind !== 'single') return;
-        const { data, errors } = response.body.singleResult;
-        if (!errors?.length && data !== undefined && data !== null) return;
-        applyHttpCacheHeaders(response.http.headers, {
-          credentialed: false,
-          operation: OperationTypeNode.QUERY,
-          policy: { maxAge: 0, scope: 'PUBLIC' },
-          maxAgeLeft: 0,
-          tags: [],
-          failed: true,
-          changesViewer: false,
-        });
-      },
-    };
-  },
-};

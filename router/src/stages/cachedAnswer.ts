@@ -1,40 +1,15 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { OperationTypeNode } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { graphqlMediaType, type TierLimits, type Viewer } from '@memegraph/service-kit';
-import type { RequestReport } from '../context';
+import { graphqlMediaType, type Viewer } from '@memegraph/service-kit';
 import { hasCredentials, httpCacheHeaders } from '../cache/httpHeaders';
 import { responseCacheKey, stableJson } from '../cache/key';
-import type { CachePolicy } from '../cache/policy';
 import { ageOf, isFresh, type CachedResponse, type ResponseCache } from '../cache/store';
-import type { BucketState } from '../cost/bucket';
 import type { RouterMetrics } from '../metrics';
 import type { UsageMeter } from '../usage/meter';
-
-/**
- * What answering a request from the response cache needs to know about its
- * operation, learnt when the pipeline (through Apollo) stored or found its
- * answer: everything the pipeline would work out again from the parsed
- * document, for this text, operation name, variables and viewer partition.
- */
-export interface CachedOperation {
-  /** The document's canonical digest and the operation's name, as the response cache key takes them. */
-  documentKey: string;
-  operationName: string | null;
-  policy: CachePolicy;
-  /** The estimated cost a hit is checked against (and reported as requested). */
-  cost: number;
-  /** The response cache key, when it is the same for every viewer of the partition (not PRIVATE). */
-  sharedKey?: string;
-}
-
-/** The operation of a request as sent, before anything parses it. */
-export interface SentOperation {
-  /** The document text: as sent, from a trusted document id, or from the APQ store for a hash sent alone. */
-  text: string;
-  operationName: string | undefined;
-  variables: Record<string, unknown> | undefined;
-}
+import { answerHead } from './respond';
+import type { Stage } from './runner';
+import type { CachedOperation, RequestState, SentOperation } from './state';
 
 /** Request fingerprints are kept up to this many UTF-16 units in all (texts and variables included). */
 const MAX_FINGERPRINT_BYTES = 8 * 1024 * 1024;
@@ -95,110 +70,102 @@ function apolloWouldRunGet(req: IncomingMessage): boolean {
   });
 }
 
-export interface CachedAnswerOptions {
+/**
+ * The response cache's fast path, a hit answered from stored bytes before
+ * Apollo: a request of one operation whose operation is known by its
+ * fingerprint, whose estimate the cost bucket covers (the request limits
+ * checked it) and whose answer is fresh in the cache is answered from the
+ * stored bytes, written around with what changes per request (rate
+ * headers, Age, the cost extension), with the head answerHead decides
+ * (respond.ts), exactly as the operation stages answer a hit through
+ * Apollo. Anything else goes on to Apollo, having written nothing: a hit
+ * the cost bucket cannot cover (Apollo's path answers THROTTLED), a GET
+ * Apollo would refuse, an Accept it cannot answer.
+ */
+export function createCachedAnswer(deps: {
   responseCache: ResponseCache;
   usage: UsageMeter;
   metrics: RouterMetrics;
   /** Said in Cache-Control of public answers (STALE_WHILE_REVALIDATE_SECONDS). */
   staleWhileRevalidateSeconds?: number;
-}
+}): Stage<RequestState> {
+  /** The head changes only with the age, the credentials and the media type: worked out once for each, per stored entry. */
+  const heads = new WeakMap<CachedResponse, { facts: string; head: string[] }>();
+  return {
+    name: 'cachedAnswer',
+    async run(state) {
+      const { req, res, cachedOperation: operation, held, sent } = state;
+      if (!sent || !operation || !held?.allowed) return;
+      if (req.method === 'GET' && !apolloWouldRunGet(req)) return;
+      const accept = req.headers.accept;
+      // Apollo also offers the subscription-callback flavour of application/json to a client that names it: Apollo's to answer.
+      if (accept && /callbackspec/i.test(accept)) return;
+      const contentType = graphqlMediaType(accept);
+      if (!contentType) return;
+      const { viewer, limits } = state;
+      const cacheKey =
+        operation.sharedKey ??
+        responseCacheKey({
+          documentKey: operation.documentKey,
+          operationName: operation.operationName,
+          variables: sent.variables ?? {},
+          viewer,
+          viewerKey: state.viewerKey,
+          policy: operation.policy,
+        });
+      const entry = await deps.responseCache.get(cacheKey);
+      if (!entry || !isFresh(entry)) return;
 
-export interface CachedAnswerRequest {
-  /** The request's operation, known by its fingerprint. */
-  operation: CachedOperation;
-  /** The cost bucket checked for the operation's estimate, with the request's other limits (limits/requestLimits.ts). */
-  held: BucketState;
-  viewer: Viewer;
-  viewerKey: string;
-  limits: TierLimits;
-  variables: Record<string, unknown> | undefined;
-  report: RequestReport;
-  /** Headers every answer carries (CORS, rate headers, request id). */
-  headers: Record<string, string>;
-}
+      const { report } = state;
+      report.operationName = operation.operationName ?? undefined;
+      report.cache = 'HIT';
+      report.cost = operation.cost;
+      deps.metrics.cost.observe({ tier: viewer.tier }, operation.cost);
+      // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.
+      if (viewer.kind === 'user') await deps.usage.record(viewer.userId, 0);
 
-/**
- * The response cache's fast path: a request whose operation is known, whose
- * estimate the cost bucket covers and whose answer is fresh in the cache is
- * answered from the stored bytes,
- * written around with what changes per request (rate headers, Age, the cost
- * extension), exactly as the pipeline answers a hit through Apollo. Returns
- * false, having written nothing, for anything else, including a hit the cost
- * bucket cannot cover (Apollo's path answers THROTTLED), a GET Apollo would
- * refuse, and an Accept it cannot answer.
- */
-export function createCachedAnswer(options: CachedAnswerOptions) {
-  const cachingHeaders = new WeakMap<CachedResponse, { facts: string; headers: Record<string, string> }>();
-  return async (req: IncomingMessage, res: ServerResponse, request: CachedAnswerRequest): Promise<boolean> => {
-    const { operation, held } = request;
-    if (!held.allowed) return false;
-    if (req.method === 'GET' && !apolloWouldRunGet(req)) return false;
-    const accept = req.headers.accept;
-    // Apollo also offers the subscription-callback flavour of application/json to a client that names it: Apollo's to answer.
-    if (accept && /callbackspec/i.test(accept)) return false;
-    const contentType = graphqlMediaType(accept);
-    if (!contentType) return false;
-    const { viewer, limits } = request;
-    const cacheKey =
-      operation.sharedKey ??
-      responseCacheKey({
-        documentKey: operation.documentKey,
-        operationName: operation.operationName,
-        variables: request.variables ?? {},
-        viewer,
-        viewerKey: request.viewerKey,
-        policy: operation.policy,
-      });
-    const entry = await options.responseCache.get(cacheKey);
-    if (!entry || !isFresh(entry)) return false;
-
-    const { report } = request;
-    report.operationName = operation.operationName ?? undefined;
-    report.cache = 'HIT';
-    report.cost = operation.cost;
-    options.metrics.cost.observe({ tier: viewer.tier }, operation.cost);
-    // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.
-    if (viewer.kind === 'user') await options.usage.record(viewer.userId, 0);
-
-    const age = ageOf(entry);
-    const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
-    // The caching headers change only with the age and the credentials: worked out once for each, per stored entry.
-    const facts = `${credentialed ? 1 : 0}:${age}:${operation.policy.scope}:${operation.policy.maxAge}`;
-    let known = cachingHeaders.get(entry);
-    if (known?.facts !== facts) {
-      known = {
-        facts,
-        headers: httpCacheHeaders({
+      const age = ageOf(entry);
+      const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
+      const facts = `${credentialed ? 1 : 0}:${age}:${contentType}`;
+      let known = heads.get(entry);
+      if (known?.facts !== facts) {
+        const head = answerHead({
+          hasData: true,
+          mediaType: contentType,
           credentialed,
           operation: OperationTypeNode.QUERY,
-          policy: operation.policy,
-          maxAgeLeft: operation.policy.maxAge - age,
-          tags: entry.tags,
-          failed: false,
-          changesViewer: false,
-          staleWhileRevalidate: options.staleWhileRevalidateSeconds,
-        }),
+          decision: {
+            cache: { mark: 'HIT', age },
+            keep: {
+              maxAgeLeft: operation.policy.maxAge - age,
+              tags: entry.tags,
+              policy: operation.policy,
+              changesViewer: false,
+            },
+          },
+          staleWhileRevalidate: deps.staleWhileRevalidateSeconds,
+        });
+        const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
+        known = { facts, head: Object.entries(all).flat() };
+        heads.set(entry, known);
+      }
+      const head = [...known.head];
+      for (const name in state.headers) head.push(name, state.headers[name]!);
+      // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included.
+      const cost = {
+        requestedQueryCost: operation.cost,
+        actualQueryCost: 0,
+        throttleStatus: {
+          maximumAvailable: limits.costBucketCapacity,
+          currentlyAvailable: Math.floor(held.available),
+          restoreRate: limits.costRestorePerSecond,
+        },
       };
-      cachingHeaders.set(entry, known);
-    }
-    const cacheHeaders = known.headers;
-    res.setHeader('content-type', contentType);
-    res.setHeader('x-cache', 'HIT');
-    res.setHeader('age', String(age));
-    for (const name in cacheHeaders) res.setHeader(name, cacheHeaders[name]!);
-    for (const name in request.headers) res.setHeader(name, request.headers[name]!);
-    res.statusCode = 200;
-    // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included.
-    const cost = {
-      requestedQueryCost: operation.cost,
-      actualQueryCost: 0,
-      throttleStatus: {
-        maximumAvailable: limits.costBucketCapacity,
-        currentlyAvailable: Math.floor(held.available),
-        restoreRate: limits.costRestorePerSecond,
-      },
-    };
-    res.end(`{"data":${entry.data},"extensions":{"cost":${JSON.stringify(cost)}}}\n`);
-    return true;
+      const body = `{"data":${entry.data},"extensions":{"cost":${JSON.stringify(cost)}}}\n`;
+      head.push('content-length', String(Buffer.byteLength(body)));
+      res.writeHead(200, head);
+      res.end(body);
+      state.answered = true;
+    },
   };
 }

@@ -1,10 +1,9 @@
-import type { IncomingMessage } from 'node:http';
 import type { KeyValueCache } from '@apollo/utils.keyvaluecache';
-import { ErrorCode, HttpError, assertJsonDepth, type Tier, type TierLimits } from '@memegraph/service-kit';
+import { ErrorCode, HttpError, assertJsonDepth } from '@memegraph/service-kit';
 import { admitBatch } from '../batch';
-import type { OperationLimits } from '../limits/operationLimits';
 import type { OperationRequest, TrustedDocuments } from '../persisted/trustedDocuments';
-import type { SentOperation } from './cachedAnswer';
+import type { Stage } from './runner';
+import type { RequestState, SentOperation } from './state';
 
 /** The operations of a POST body (several for a batch). */
 function operationsOf(body: unknown): OperationRequest[] {
@@ -70,72 +69,65 @@ function getOperation(params: URLSearchParams): OperationRequest {
   return { query: params.get('query') ?? undefined, extensions };
 }
 
-export interface AdmittedDocuments {
-  /** The query string Apollo reads for a GET: trusted documents may have rewritten it. */
-  search?: string;
-  /** A single operation as Apollo will read it, when its text is known before Apollo; for its fingerprint. */
-  sent?: SentOperation;
-  /** A batch's operations refused on their own, by index: each answered in its place. */
-  refusals: Map<number, HttpError>;
-  /** A refusal of the whole request. */
-  refused?: HttpError;
-}
-
 /**
- * Persisted documents and operation limits, before Apollo: each operation's
- * text (sent, listed under a trusted document id, or an APQ hash's, from the
- * store Apollo keeps as "apq:<hash>"), refused when the trusted documents or
- * the operation limits refuse it. Refusals are returned, not thrown: the
- * request limits count a refused request before it is answered.
+ * Persisted documents, before Apollo: each operation's text (sent, listed
+ * under a trusted document id, or an APQ hash's, from the store Apollo
+ * keeps as "apq:<hash>"), refused when the trusted documents refuse it; each
+ * operation of a batch on its own. Refusals are kept, not thrown: the
+ * request limits count a refused request before it is answered. The texts
+ * go on to the operation limits, and a single operation's, with its name
+ * and variables as Apollo will read them, to its fingerprint.
  */
 export function createPersistedDocuments(deps: {
   trusted: TrustedDocuments;
   apqCache: KeyValueCache<string>;
-  operationLimits: OperationLimits;
-}) {
-  const { trusted, apqCache, operationLimits } = deps;
-  return async (req: IncomingMessage, body: unknown, tier: Tier, limits: TierLimits): Promise<AdmittedDocuments> => {
-    const named = req.headers['apollographql-client-name'];
-    const clientName = typeof named === 'string' ? named : undefined;
-    /**
-     * One operation: returns the text it runs when that is known before Apollo. A hash sent with a
-     * text of its own is Apollo's to check, so its text is not taken as known.
-     */
-    const admit = async (operation: OperationRequest): Promise<string | undefined> => {
-      trusted.apply(operation, tier, clientName);
-      const hash = operation.extensions?.persistedQuery?.sha256Hash;
-      const given = typeof operation.query === 'string' ? operation.query : undefined;
-      const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
-      if (text) operationLimits.check(text, limits);
-      return given !== undefined && hash !== undefined ? undefined : text;
-    };
-    const admitted: AdmittedDocuments = { refusals: new Map() };
-    let single: { text: string; params?: URLSearchParams } | undefined;
-    try {
-      if (req.method === 'GET') {
-        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-        const operation = getOperation(params);
-        const text = await admit(operation);
-        if (typeof operation.query === 'string') params.set('query', operation.query);
-        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
-        admitted.search = `?${params.toString()}`;
-        if (text !== undefined) single = { text, params };
-      } else if (Array.isArray(body)) {
-        // Each operation of a batch is admitted on its own; one refused is answered in its place.
-        admitted.refusals = await admitBatch(body, admit);
-      } else {
-        for (const operation of operationsOf(body)) {
-          const text = await admit(operation);
-          if (text !== undefined) single = { text };
+}): Stage<RequestState> {
+  const { trusted, apqCache } = deps;
+  return {
+    name: 'persistedDocuments',
+    async run(state) {
+      const { req, body } = state;
+      const tier = state.viewer.tier;
+      const named = req.headers['apollographql-client-name'];
+      const clientName = typeof named === 'string' ? named : undefined;
+      /**
+       * One operation: returns the text it runs when that is known before Apollo. A hash sent with a
+       * text of its own is Apollo's to check, so its text is not taken as known (but is limited).
+       */
+      const admit = async (operation: OperationRequest, index: number): Promise<string | undefined> => {
+        trusted.apply(operation, tier, clientName);
+        const hash = operation.extensions?.persistedQuery?.sha256Hash;
+        const given = typeof operation.query === 'string' ? operation.query : undefined;
+        const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
+        if (text) state.texts.set(index, text);
+        return given !== undefined && hash !== undefined ? undefined : text;
+      };
+      let single: { text: string; params?: URLSearchParams } | undefined;
+      try {
+        if (req.method === 'GET') {
+          const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+          const operation = getOperation(params);
+          const text = await admit(operation, 0);
+          if (typeof operation.query === 'string') params.set('query', operation.query);
+          if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
+          state.search = `?${params.toString()}`;
+          if (text !== undefined) single = { text, params };
+        } else if (Array.isArray(body)) {
+          // Each operation of a batch is admitted on its own; one refused is answered in its place.
+          state.refusals = await admitBatch(body, admit);
+        } else {
+          for (const operation of operationsOf(body)) {
+            const text = await admit(operation, 0);
+            if (text !== undefined) single = { text };
+          }
         }
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        state.refused = error;
+        return;
       }
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      admitted.refused = error;
-      return admitted;
-    }
-    const parts = single && sentParts(req.method, body, single.params);
-    if (single && parts) admitted.sent = { text: single.text, ...parts };
-    return admitted;
+      const parts = single && sentParts(req.method, body, single.params);
+      if (single && parts) state.sent = { text: single.text, ...parts };
+    },
   };
 }
