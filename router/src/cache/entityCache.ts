@@ -146,11 +146,27 @@ export class EntityCache {
     if (!shape || !Array.isArray(representations)) return send(variables);
 
     const { representations: _, ...others } = variables;
-    const asked = stableJson(others);
-    const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
-    const keys = (representations as unknown[]).map((representation) =>
-      this.keyOf(input.subgraph, shape, asked, partition, input.viewerKey, representation),
-    );
+    // What every entity of this fetch is kept under, but its representation: one digest per fetch and scope.
+    const prefixes = new Map<string, string>();
+    const prefixOf = (scope: CachePolicy['scope']) => {
+      let prefix = prefixes.get(scope);
+      if (prefix === undefined) {
+        prefix = createHash('sha256')
+          .update(input.subgraph)
+          .update('\0')
+          .update(shape.documentKey)
+          .update('\0')
+          .update(stableJson(others))
+          .update('\0')
+          .update(`${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`)
+          .update('\0')
+          .update(scope === 'PRIVATE' ? input.viewerKey : '*')
+          .digest('base64url');
+        prefixes.set(scope, prefix);
+      }
+      return prefix;
+    };
+    const keys = (representations as unknown[]).map((representation) => this.keyOf(shape, prefixOf, representation));
     const now = this.now();
     const found = await Promise.all(
       keys.map(async (key) => {
@@ -229,11 +245,8 @@ export class EntityCache {
 
   /** An entity's cache key, or undefined when it may not be kept. */
   private keyOf(
-    subgraph: string,
     shape: FetchShape,
-    asked: string,
-    partition: string,
-    viewerKey: string,
+    prefixOf: (scope: CachePolicy['scope']) => string,
     representation: unknown,
   ): { key: string; type: TypeSelection; typename: string; id: string } | undefined {
     if (!representation || typeof representation !== 'object') return undefined;
@@ -241,20 +254,7 @@ export class EntityCache {
     if (typeof typename !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
     const type = shape.types.get(typename);
     if (!type || type.policy.maxAge <= 0) return undefined;
-    const who = type.policy.scope === 'PRIVATE' ? viewerKey : '*';
-    const key = createHash('sha256')
-      .update(subgraph)
-      .update('\0')
-      .update(shape.documentKey)
-      .update('\0')
-      .update(asked)
-      .update('\0')
-      .update(stableJson(representation))
-      .update('\0')
-      .update(partition)
-      .update('\0')
-      .update(who)
-      .digest('base64url');
+    const key = `${prefixOf(type.policy.scope)}:${stableJson(representation)}`;
     return { key, type, typename, id: String(id) };
   }
 
