@@ -1,3 +1,12 @@
+import type { Viewer } from '@memegraph/service-kit';
+
+/** The key limits, buckets and quotas are kept under: the user, the service, or the client address for anonymous viewers. */
+export function viewerKey(viewer: Viewer): string {
+  if (viewer.kind === 'user') return `u:${viewer.userId}`;
+  if (viewer.kind === 'service') return `s:${viewer.service}`;
+  return `ip:${viewer.clientIp ?? 'unknown'}`;
+}
+
 /**
  * The Redis keys (under the state prefix) of a viewer's request limits: the
  * request window, the day's quota and the cost bucket. Each carries the
