@@ -121,7 +121,14 @@ const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: n
     name: 'users',
     entry: entry('subgraphs/users', 'main'),
     port: ports.users,
-    env: { ...common, PORT: String(ports.users), DATA_DIR: path.join(dataDir, 'users'), SEED_USERS: seedUsers },
+    env: {
+      ...common,
+      PORT: String(ports.users),
+      DATA_DIR: path.join(dataDir, 'users'),
+      SEED_USERS: seedUsers,
+      // On a laptop, paid plans are paid at once by the built-in provider (docs/billing.md).
+      BILLING_PROVIDER: env.BILLING_PROVIDER || 'local',
+    },
   },
   {
     name: 'memes',

@@ -23,7 +23,7 @@ import {
   type Db,
   type SubgraphServer,
 } from '@memegraph/service-kit';
-import { USERS_MIGRATIONS, createUsersServer, seedUsers } from '@memegraph/users';
+import { USERS_MIGRATIONS, createUsersServer, localProvider, seedUsers } from '@memegraph/users';
 import { runBenchChild } from '../lib/child';
 
 const config = readConfig({
@@ -72,6 +72,8 @@ await runBenchChild(async () => {
     jwtSecret: secretKey(config.JWT_SECRET),
     sessionTtlSeconds: 3600,
     tiers,
+    // Viewers are put on paid plans with `subscribe`: the built-in provider pays at once.
+    billing: localProvider(),
   });
   const memesServer = await createMemesServer({ db: memes, signingSecret: config.SUBGRAPH_SIGNING_SECRET, log });
   const info: Record<string, string> = { users: await listen(usersServer), memes: await listen(memesServer) };

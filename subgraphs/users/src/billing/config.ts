@@ -8,10 +8,22 @@ import { stripeProvider } from './stripe';
 export const billingEnv = {
   /** stripe: Stripe Checkout and its webhooks; local: paid at once (development); unset: paid plans are not sold. */
   BILLING_PROVIDER: z.enum(['local', 'stripe']).optional(),
-  STRIPE_SECRET_KEY: env.optional(),
-  STRIPE_WEBHOOK_SECRET: env.optional(),
-  STRIPE_PRICE_PREMIUM: env.optional(),
-  STRIPE_PRICE_ENTERPRISE: env.optional(),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(live|test)_\w+$/, 'must be a Stripe API key (sk_live_..., sk_test_... or a restricted rk_...)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\w+$/, 'must be a webhook signing secret (whsec_...)')
+    .optional(),
+  STRIPE_PRICE_PREMIUM: z
+    .string()
+    .regex(/^price_\w+$/, 'must be a Stripe Price id (price_...)')
+    .optional(),
+  STRIPE_PRICE_ENTERPRISE: z
+    .string()
+    .regex(/^price_\w+$/, 'must be a Stripe Price id (price_...)')
+    .optional(),
   /** Where Stripe sends the viewer after paying, and after giving up. */
   BILLING_SUCCESS_URL: env.url().optional(),
   BILLING_CANCEL_URL: env.url().optional(),
