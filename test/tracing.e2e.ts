@@ -140,6 +140,8 @@ function descends(span: ReceivedSpan, ancestor: ReceivedSpan, spans: ReceivedSpa
   return false;
 }
 
+const QUERY = `query TracedPage { memes(first: 3) { edges { node { id author { handle } } } } }`;
+
 describe('one request, one trace', () => {
   it('holds the router, both subgraph requests and their SQL, each under its caller', async () => {
     const clientTrace = randomBytes(16).toString('hex');
@@ -147,7 +149,7 @@ describe('one request, one trace', () => {
       'x-request-id': 'traced-request-1',
       // A client's trace context is not continued unless TRACE_TRUST_CLIENT_TRACEPARENT=true.
       traceparent: `00-${clientTrace}-${randomBytes(8).toString('hex')}-01`,
-    })(`query TracedPage { memes(first: 3) { edges { node { id author { handle } } } } }`);
+    })(QUERY);
     expect(response.body.errors).toBeUndefined();
     expect(response.body.data!.memes.edges).toHaveLength(3);
 
@@ -171,6 +173,8 @@ describe('one request, one trace', () => {
     expect(root, 'the router request span').toBeDefined();
     expect(root.parentSpanId).toBeUndefined();
     expect(descends(request!, root, spans)).toBe(true);
+    // The request span says what the response cache did, and the request's id.
+    expect(root.attributes).toMatchObject({ 'memegraph.cache': 'MISS', 'memegraph.request_id': 'traced-request-1' });
     // The router's stages are spans under its request span.
     const stages = spans.filter((s) => s.service === 'router' && s.name.startsWith('router.'));
     for (const stage of stages) expect(descends(stage, root, spans)).toBe(true);
@@ -194,6 +198,21 @@ describe('one request, one trace', () => {
       expect(sql.length).toBeGreaterThan(0);
       for (const statement of sql) expect(descends(statement, served, spans)).toBe(true);
     }
+
+    // Asked again, the answer is a cache hit, and its trace says so.
+    const again = await routerClient(routerUrl, { 'x-request-id': 'traced-request-2' })(QUERY);
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    await eventually(
+      async () =>
+        receiver.spans.some(
+          (s) =>
+            s.service === 'router' &&
+            s.kind === SERVER &&
+            s.attributes['memegraph.request_id'] === 'traced-request-2' &&
+            s.attributes['memegraph.cache'] === 'HIT',
+        ),
+      5_000,
+    );
 
     // The request id is on the log lines the request wrote, with the trace and span ids.
     const logged = lines.filter((l) => l.requestId === 'traced-request-1');

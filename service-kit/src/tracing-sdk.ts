@@ -15,7 +15,7 @@
  * trace of its own for every client request unless
  * TRACE_TRUST_CLIENT_TRACEPARENT=true.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -27,7 +27,7 @@ import { detectResources, envDetector, resourceFromAttributes } from '@opentelem
 import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import { onTracingShutdown } from './tracing';
+import { REQUEST_ID_HEADER, onTracingShutdown } from './tracing';
 import type { TracingSettings } from './tracing-settings';
 
 /**
@@ -46,6 +46,18 @@ class OutgoingTraceContext implements TextMapPropagator {
   fields(): string[] {
     return this.w3c.fields();
   }
+}
+
+/**
+ * A header of a response already sent: as set with setHeader, or else as
+ * written (headers given to writeHead alone are not kept apart from the
+ * header block Node wrote).
+ */
+function sentHeader(response: ServerResponse, name: string): string | undefined {
+  const value = response.getHeader(name);
+  if (typeof value === 'string') return value;
+  const written = (response as ServerResponse & { _header?: string | null })._header;
+  return written?.match(new RegExp(`\\r\\n${name}: *([^\\r]*)`, 'i'))?.[1];
 }
 
 /** Probes and scrapes are not traced. */
@@ -73,6 +85,15 @@ export function startTracing(settings: TracingSettings): NodeTracerProvider {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED.test(req.url ?? '/'),
+        // A request's span says what the response cache did (the router's X-Cache) and the request's id.
+        applyCustomAttributesOnSpan: (span, request, response) => {
+          if (!span.isRecording() || !('getHeader' in response) || !('headers' in request)) return;
+          const cache = sentHeader(response, 'x-cache');
+          if (cache !== undefined) span.setAttribute('memegraph.cache', cache);
+          // The incoming request's id, as service-kit's HTTP server read or made it.
+          const requestId = request.headers[REQUEST_ID_HEADER];
+          if (typeof requestId === 'string') span.setAttribute('memegraph.request_id', requestId);
+        },
         // Outgoing node:http calls (the OTLP exporter's own among them) are traced only within a trace.
         requireParentforOutgoingSpans: true,
       }),
