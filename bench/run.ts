@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench, type BenchSettings, type ScenarioResult } from './lib/bench';
 import { startPlatform, type Platform } from './lib/platform';
-import { killAll, runServersFromBuild } from './lib/process';
+import { killAll, runServersFromBuild, serverFile, startProcess } from './lib/process';
 import { formatScenario } from './lib/report';
 import { SCENARIOS } from './scenarios/index';
 
@@ -28,6 +28,8 @@ const USAGE = `Usage: npm run bench -- [options]
                       as it warms the subgraphs and PostgreSQL for all)
   --scenario <names>  run these scenarios (comma-separated, in the usual order): ${SCENARIOS.map((s) => s.name).join(', ')}
   --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
+  --tracing           also measure the router through the tracing preload, with tracing off, at 1% and at 100%
+                      sampling (pipeline-overhead, hot-cached-query), spans sent to an OTLP/HTTP sink of the bench's own
   --build             run the servers from the build (npm run build first), with node alone, as in production;
                       without it, from the TypeScript sources through tsx
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
@@ -43,6 +45,7 @@ function readOptions() {
       scenario: { type: 'string' },
       profile: { type: 'boolean', default: false },
       build: { type: 'boolean', default: false },
+      tracing: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -73,6 +76,7 @@ function readOptions() {
     settings,
     scenarios,
     build: values.build,
+    tracing: values.tracing,
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }
@@ -97,7 +101,7 @@ function buildServers(): void {
     (p) => !existsSync(`${root}/${p}/dist/.built`),
   );
   if (missing.length) throw new Error(`--build: no build of ${missing.join(', ')}; run npm run build first`);
-  const servers = ['router', 'gateway', 'subgraphs', 'aiWorker', 'ceiling'].map((s) => `servers/${s}.ts`);
+  const servers = ['router', 'gateway', 'subgraphs', 'aiWorker', 'ceiling', 'otlpSink'].map((s) => `servers/${s}.ts`);
   const built = spawnSync(
     process.execPath,
     [
@@ -141,6 +145,9 @@ async function main() {
   );
   say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
   platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl });
+  // Traced routers export their spans here; kept apart from the load generator and the routers.
+  const otlpSink = options.tracing ? await startProcess('otlp-sink', serverFile('otlpSink'), {}) : undefined;
+  if (otlpSink) options.settings.tracingEndpoint = otlpSink.info.url;
   const results: Array<
     { name: string; description: string; platformPeakRssBytes: Record<string, number> } & ScenarioResult
   > = [];
@@ -161,6 +168,7 @@ async function main() {
   let cleanup: { redisKeysDeleted: number } | undefined;
   try {
     await bench.stopAll();
+    await otlpSink?.stop();
     cleanup = await platform.close();
     platform = undefined;
   } catch (error) {

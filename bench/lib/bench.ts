@@ -35,6 +35,12 @@ export interface BenchSettings {
   validationRequests: number;
   /** Where servers under test write V8 CPU profiles (`--cpu-prof`); unset: not profiled. */
   profileDir?: string;
+  /**
+   * With --tracing: the OTLP/HTTP endpoint traced targets export their spans
+   * to (bench/servers/otlpSink.ts); scenarios that measure tracing add their
+   * traced targets only when it is set.
+   */
+  tracingEndpoint?: string;
 }
 
 /** A server under test: a file under `bench/servers/`. */
@@ -61,6 +67,27 @@ export interface TargetSpec {
   checkUnderLoad?: boolean;
   /** Refusals the scenario expects under load (e.g. QUEUE_OVERLOADED), counted by code apart from errors; with `checkUnderLoad`. */
   expectedRejection?: RejectionCheck;
+  /**
+   * Loads the tracing preload, as the services run: `off` without OTEL_*
+   * settings, a number to trace at that sampling ratio (parent-based),
+   * exporting to `BenchSettings.tracingEndpoint`. Unset: no preload.
+   */
+  tracing?: 'off' | number;
+}
+
+/** The tracing preload of the services (scripts/start.ts, the image), and the settings that turn it on. */
+const TRACING_PRELOAD = '@memegraph/service-kit/tracing-preload';
+
+function tracingEnv(tracing: TargetSpec['tracing'], endpoint: string | undefined): Record<string, string> {
+  if (tracing === undefined || tracing === 'off') return {};
+  if (!endpoint) throw new Error('a traced target needs BenchSettings.tracingEndpoint (--tracing)');
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: String(tracing),
+    OTEL_SERVICE_NAME: 'router',
+  };
 }
 
 /** A started target whose answers were checked. */
@@ -274,7 +301,13 @@ export class Bench {
     const nodeArgs = this.settings.profileDir
       ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)]
       : [];
-    const process = await startProcess(spec.name, serverFile(spec.server), spec.env, nodeArgs);
+    const process = await startProcess(
+      spec.name,
+      serverFile(spec.server),
+      { ...spec.env, ...tracingEnv(spec.tracing, this.settings.tracingEndpoint) },
+      nodeArgs,
+      spec.tracing === undefined ? [] : [TRACING_PRELOAD],
+    );
     const target: Target = {
       spec,
       process,

@@ -94,17 +94,24 @@ function serverEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 /**
  * Starts `file` in a process of its own (`node --import tsx file`, or `node
  * --enable-source-maps file` from the build), its configuration in `env`, and
- * waits until it reports that it listens.
+ * waits until it reports that it listens. `preload`: modules imported before
+ * the file (after tsx), e.g. the tracing preload.
  */
 export async function startProcess(
   name: string,
   file: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  preload: string[] = [],
 ): Promise<BenchProcess> {
   const child = spawn(
     process.execPath,
-    [...nodeArgs, ...(fromBuild ? ['--enable-source-maps'] : ['--import', 'tsx']), file],
+    [
+      ...nodeArgs,
+      ...(fromBuild ? ['--enable-source-maps'] : ['--import', 'tsx']),
+      ...preload.flatMap((module) => ['--import', module]),
+      file,
+    ],
     {
       env: serverEnv(env),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 import type { Scenario, TargetResult } from '../lib/bench';
 import { graphqlRequest, type ResponseCheck } from '../lib/load';
+import { startTraced, tracingCost } from './tracing';
 import { TRENDING, UNLIMITED_ANONYMOUS, ceilingOf, tenTrendingMemes } from './workload';
 
 /** Every measured answer must come from the cache, or the number says nothing about hits. */
@@ -37,23 +38,29 @@ export const hotCachedQuery: Scenario = {
       subgraphCallsPerRequest: 0,
     });
     const ceiling = await bench.start(ceilingOf(router, request, tenTrendingMemes));
-    const [base, cached, top] = (await bench.measure([gateway, router, ceiling])) as [
+    // With --tracing: the router again through the tracing preload, off, at 1% and at 100%.
+    const traced = await startTraced(bench, router.spec);
+    const [base, cached, top, ...tracedResults] = (await bench.measure([gateway, router, ceiling, ...traced])) as [
       TargetResult,
       TargetResult,
       TargetResult,
+      ...TargetResult[],
     ];
+    const tracing = tracingCost(cached, tracedResults);
     const metrics = {
       hitSpeedupOverGateway: cached.load.requestsPerSecond / base.load.requestsPerSecond,
       hitShareOfCeilingPercent: (cached.load.requestsPerSecond / top.load.requestsPerSecond) * 100,
       hitRouterCpuMicrosPerRequest: cached.cpuMicrosPerRequest.server,
+      ...tracing.metrics,
     };
     return {
       baseline: 'gateway',
-      targets: [top, base, cached],
+      targets: [top, base, cached, ...tracedResults],
       metrics,
       summary: [
         `a cache hit: ${metrics.hitSpeedupOverGateway.toFixed(1)}× the gateway executing the query, ` +
           `${metrics.hitShareOfCeilingPercent.toFixed(1)}% of the ceiling, ${metrics.hitRouterCpuMicrosPerRequest.toFixed(0)} µs of router CPU per request`,
+        ...tracing.summary,
       ],
     };
   },

@@ -9,6 +9,7 @@ import {
   extraCpuMicrosPerRequest,
   tenTrendingMemes,
 } from './workload';
+import { startTraced, tracingCost } from './tracing';
 
 /**
  * The same query, but not cacheable: it also asks for `rateLimit { cost }`,
@@ -74,12 +75,16 @@ export const pipelineOverhead: Scenario = {
     });
     // The ceiling ignores the body; making each one distinct would only slow the load generator down.
     const ceiling = await bench.start(ceilingOf(router, graphqlRequest(TRENDING), tenTrendingMemes));
-    const [base, full, withoutCache, top] = (await bench.measure([gateway, router, uncacheable, ceiling])) as [
-      TargetResult,
-      TargetResult,
-      TargetResult,
-      TargetResult,
-    ];
+    // With --tracing: the router again through the tracing preload, off, at 1% and at 100%.
+    const traced = await startTraced(bench, router.spec);
+    const [base, full, withoutCache, top, ...tracedResults] = (await bench.measure([
+      gateway,
+      router,
+      uncacheable,
+      ceiling,
+      ...traced,
+    ])) as [TargetResult, TargetResult, TargetResult, TargetResult, ...TargetResult[]];
+    const tracing = tracingCost(full, tracedResults);
 
     const overhead = (target: TargetResult) => (1 - target.load.requestsPerSecond / base.load.requestsPerSecond) * 100;
     const metrics = {
@@ -87,16 +92,18 @@ export const pipelineOverhead: Scenario = {
       pipelineCpuMicrosPerRequest: extraCpuMicrosPerRequest(full, base),
       uncacheableOverheadPercent: overhead(withoutCache),
       uncacheableCpuMicrosPerRequest: extraCpuMicrosPerRequest(withoutCache, base),
+      ...tracing.metrics,
     };
     return {
       baseline: 'gateway',
-      targets: [top, base, full, withoutCache],
+      targets: [top, base, full, withoutCache, ...tracedResults],
       metrics,
       summary: [
         `pipeline overhead (1 - router/gateway req/s): ${metrics.pipelineOverheadPercent.toFixed(1)}%, ` +
           `${metrics.pipelineCpuMicrosPerRequest.toFixed(0)} µs more CPU per request (router + Redis)`,
         `without the response cache (router-uncacheable): ${metrics.uncacheableOverheadPercent.toFixed(1)}%, ` +
           `${metrics.uncacheableCpuMicrosPerRequest.toFixed(0)} µs more CPU per request`,
+        ...tracing.summary,
       ],
     };
   },
