@@ -63,14 +63,15 @@
    * right; an interval with no value leaves a gap, a lone value shows as a dot), and, when no
    * interval had anything to measure, the chart's idle text ("no traffic") over it.
    */
-  function draw(name, series, { history, sampleMs, max, unit, now, idle, idleText }) {
+  function draw(name, series, { history, sampleMs, max, unit, now, idle, idleText, whole }) {
     const figure = document.querySelector(`[data-chart="${name}"]`);
     const svg = figure.querySelector('svg');
     const { width, plotWidth, plotHeight, x } = geometry(svg, history);
     svg.setAttribute('viewBox', `0 0 ${width} ${HEIGHT}`);
     svg.setAttribute('height', String(HEIGHT));
     const values = series.flatMap((s) => s.values).filter((v) => v !== null);
-    const top = max ?? niceMax(Math.max(0, ...values));
+    // A count (jobs) keeps whole ticks: its scale starts at 2, so half of it is 1.
+    const top = max ?? (whole ? Math.max(2, niceMax(Math.max(0, ...values))) : niceMax(Math.max(0, ...values)));
     const y = (value) => PLOT.top + plotHeight - (Math.min(value, top) / top) * plotHeight;
     svg.replaceChildren();
 
@@ -265,6 +266,7 @@
       ],
       options(' jobs', queueNow ? `${queueNow.waiting} / ${queueNow.active}` : 'unavailable', {
         idleText: report.ai.state === 'ok' ? 'no samples yet' : 'the ai subgraph did not answer',
+        whole: true,
       }),
     );
 
