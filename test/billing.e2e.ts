@@ -155,11 +155,22 @@ describe('paid plans with Stripe', () => {
   });
 
   it('the signed checkout.session.completed makes the plan active on every router within a second; its replay changes nothing', async () => {
+    // A payment that has not settled (a bank debit) does not make the plan active yet.
+    const unpaid = stripeEvent('evt_unpaid', 'checkout.session.completed', {
+      id: checkoutId,
+      object: 'checkout.session',
+      subscription: 'sub_premium',
+      payment_status: 'unpaid',
+    });
+    expect(await webhook(unpaid)).toEqual({ status: 200, body: { received: true, applied: false } });
+    expect((await tierOn(payer.client)).tier).toBe('FREE');
+
     const completed = stripeEvent('evt_completed', 'checkout.session.completed', {
       id: checkoutId,
       object: 'checkout.session',
       subscription: 'sub_premium',
       client_reference_id: payer.id,
+      payment_status: 'paid',
     });
     expect(await webhook(completed)).toEqual({ status: 200, body: { received: true, applied: true } });
     const ms = await eventually(async () => (await tierOn(onB)).tier === 'PREMIUM');
@@ -219,7 +230,7 @@ describe('paid plans with Stripe', () => {
     expect((await webhook(deleted)).body).toEqual({ received: true, applied: false });
     expect(await tierOn(payer.client)).toEqual({ tier: 'FREE', subscription: null });
     expect(await tierOn(onB)).toEqual({ tier: 'FREE', subscription: null });
-    expect(await storedEvents()).toBe(3);
+    expect(await storedEvents()).toBe(4);
   });
 });
 

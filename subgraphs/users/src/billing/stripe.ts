@@ -67,7 +67,10 @@ export function stripeProvider(settings: StripeSettings): BillingProvider {
         throw new WebhookSignatureError((error as Error).message);
       }
       switch (event.type) {
-        case 'checkout.session.completed': {
+        case 'checkout.session.completed':
+        case 'checkout.session.async_payment_succeeded': {
+          // A payment that settles later (a bank debit) completes with its own event.
+          if (event.data.object.payment_status === 'unpaid') break;
           const subscriptionId = idOf(event.data.object.subscription);
           if (subscriptionId)
             return { id: event.id, type: 'checkout.completed', checkoutId: event.data.object.id, subscriptionId };
