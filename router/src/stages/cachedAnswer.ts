@@ -70,6 +70,21 @@ function apolloWouldRunGet(req: IncomingMessage): boolean {
   });
 }
 
+/** Accept headers seen, and the type a hit is answered in for each (null: Apollo's to answer); clients send few. */
+const answerTypes = new LRUCache<string, { type: string | null }>({ max: 256 });
+
+/** The media type a hit goes out as for this Accept, or null when the request is Apollo's to answer. */
+function answerTypeOf(accept: string | undefined): string | null {
+  const key = accept ?? '';
+  let known = answerTypes.get(key);
+  if (!known) {
+    // Apollo also offers the subscription-callback flavour of application/json to a client that names it: Apollo's to answer.
+    known = { type: accept && /callbackspec/i.test(accept) ? null : graphqlMediaType(accept) };
+    answerTypes.set(key, known);
+  }
+  return known.type;
+}
+
 /**
  * The response cache's fast path, a hit answered from stored bytes before
  * Apollo: a request of one operation whose operation is known by its
@@ -97,10 +112,7 @@ export function createCachedAnswer(deps: {
       const { req, res, cachedOperation: operation, held, sent } = state;
       if (!sent || !operation || !held?.allowed) return;
       if (req.method === 'GET' && !apolloWouldRunGet(req)) return;
-      const accept = req.headers.accept;
-      // Apollo also offers the subscription-callback flavour of application/json to a client that names it: Apollo's to answer.
-      if (accept && /callbackspec/i.test(accept)) return;
-      const contentType = graphqlMediaType(accept);
+      const contentType = answerTypeOf(req.headers.accept);
       if (!contentType) return;
       const { viewer, limits } = state;
       const cacheKey =

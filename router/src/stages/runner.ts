@@ -1,4 +1,4 @@
-import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { SpanStatusCode, context, trace, type Span } from '@opentelemetry/api';
 
 /**
  * One stage of the request path: a named step that reads and writes the
@@ -21,13 +21,23 @@ const tracer = trace.getTracer('memegraph-router');
 
 /**
  * Runs `stages` in order over `state`, each in an OpenTelemetry span
- * (`router.<stage>`; with no SDK registered the spans are no-ops). A stage
- * that throws ends the run: its span records the error.
+ * (`router.<stage>`). A span that records is made the active one while its
+ * stage runs, so what the stage does (subgraph fetches, Redis) nests under
+ * it; one that does not (no SDK registered, or not sampled) costs a no-op
+ * object and nothing more. A stage that throws ends the run: its span
+ * records the error.
  */
 export async function runStages<S extends StageState>(stages: readonly Stage<S>[], state: S): Promise<void> {
   for (const stage of stages) {
     if (state.answered && !stage.always) continue;
-    await tracer.startActiveSpan(`router.${stage.name}`, (span) => inSpan(span, stage, state));
+    const span = tracer.startSpan(`router.${stage.name}`);
+    if (!span.isRecording()) {
+      span.end();
+      const running = stage.run(state);
+      if (running) await running;
+      continue;
+    }
+    await context.with(trace.setSpan(context.active(), span), () => inSpan(span, stage, state));
   }
 }
 
