@@ -86,6 +86,7 @@ describe('the gallery at 1280 and 390 px', () => {
       ['meme', `/#/meme/${memeId}`],
       ['account', '/#/account'],
       ['generate', '/#/generate'],
+      ['not-found', '/#/no-such-page'],
     ] as const;
     for (const signedIn of [false, true]) {
       const session = await openPage(browser, 'layout-gallery');
@@ -112,6 +113,23 @@ describe('the gallery at 1280 and 390 px', () => {
       expect(session.pageErrors).toEqual([]);
       await session.close();
     }
+  });
+});
+
+describe("the explorer's docs", () => {
+  it('come from introspection, whose descriptions say which fields need sign-in or Memes AI, and their limits', async () => {
+    const answer = await gql<{ __type: { fields: { name: string; description: string }[] } }>(
+      `${stack.routerUrl}/graphql`,
+      '{ __type(name: "Mutation") { fields { name description } } }',
+    );
+    const described = Object.fromEntries(
+      answer.body.data!.__type.fields.map((f) => [f.name, f.description.replace(/\s+/g, ' ')]),
+    );
+    expect(described.generateMeme).toContain(
+      'Needs sign-in and Memes AI (the `memes:ai` scope: premium and enterprise)',
+    );
+    expect(described.generateMeme).toContain('Costs 100 points');
+    expect(described.vote).toContain('at most 60 calls per minute per viewer');
   });
 });
 
