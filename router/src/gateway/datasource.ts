@@ -12,7 +12,7 @@ import {
 import type { Counter, Histogram } from 'prom-client';
 import type { RouterContext } from '../context';
 import type { EntityCache, SubgraphAnswer } from '../cache/entityCache';
-import { viewerKey } from './pipeline';
+import { viewerKey } from '../limits/keys';
 
 /** A fetch's deadline, until its body has been read. */
 const deadlines = new WeakMap<object, NodeJS.Timeout>();
