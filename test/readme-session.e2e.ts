@@ -98,8 +98,9 @@ beforeAll(async () => {
     platform!.stderr!.on('data', (chunk: Buffer) => (startLog += chunk.toString()));
     platform!.once('exit', (code) => reject(new Error(`npm start exited (${code}):\n${startLog.slice(-4000)}`)));
   });
-  // `npm start` builds what is stale before it starts (the first start builds everything), then seeds the embedded databases.
-}, 240_000);
+  // `npm start` builds what is stale before it starts (in CI, where nothing is built yet, every service: about a
+  // minute alone on two cores, longer beside the other test files), then seeds the embedded databases.
+}, 420_000);
 
 afterAll(async () => {
   if (platform?.pid && platform.exitCode === null) {
