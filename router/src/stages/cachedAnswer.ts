@@ -103,7 +103,9 @@ export function createCachedAnswer(deps: {
   metrics: RouterMetrics;
   /** Said in Cache-Control of public answers (STALE_WHILE_REVALIDATE_SECONDS). */
   staleWhileRevalidateSeconds?: number;
+  now?: () => number;
 }): Stage<RequestState> {
+  const now = deps.now ?? Date.now;
   /** The head changes only with the age, the credentials and the media type: worked out once for each, per stored entry. */
   const heads = new WeakMap<CachedResponse, { facts: string; head: string[] }>();
   return {
@@ -126,7 +128,8 @@ export function createCachedAnswer(deps: {
           policy: operation.policy,
         });
       const entry = await deps.responseCache.get(cacheKey);
-      if (!entry || !isFresh(entry)) return;
+      const at = now();
+      if (!entry || !isFresh(entry, at)) return;
 
       const { report } = state;
       report.operationName = operation.operationName ?? undefined;
@@ -136,7 +139,7 @@ export function createCachedAnswer(deps: {
       // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.
       if (viewer.kind === 'user') await deps.usage.record(viewer.userId, 0);
 
-      const age = ageOf(entry);
+      const age = ageOf(entry, at);
       const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
       const facts = `${credentialed ? 1 : 0}:${age}:${contentType}`;
       let known = heads.get(entry);

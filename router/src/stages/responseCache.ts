@@ -11,8 +11,14 @@ import type { Stage } from './runner';
 import type { OperationState } from './state';
 
 /** Answers the operation from a cache entry: nothing runs, so nothing is charged (settle refunds what was taken). */
-export function serveCached(state: OperationState, entry: CachedResponse, mark: 'HIT' | 'STALE', maxAgeLeft?: number) {
-  const age = ageOf(entry);
+export function serveCached(
+  state: OperationState,
+  entry: CachedResponse,
+  mark: 'HIT' | 'STALE',
+  at: number,
+  maxAgeLeft?: number,
+) {
+  const age = ageOf(entry, at);
   state.context.report.cache = mark;
   state.decision.cache = { mark, age };
   // What browsers and CDNs may keep: the same on a hit as on the miss that stored it, for the time the answer has left.
@@ -59,8 +65,10 @@ export function createResponseCache(deps: {
   executor: () => GatewayExecutor;
   plans: Plans;
   log: Logger;
+  now?: () => number;
 }): Stage<OperationState> {
   const { responseCache, flights } = deps;
+  const now = deps.now ?? Date.now;
 
   /**
    * Executes a cacheable query again and stores its answer, for stale while
@@ -76,7 +84,7 @@ export function createResponseCache(deps: {
       if (result.errors?.length || !result.data) return;
       const entry: CachedResponse = {
         data: JSON.stringify(result.data),
-        storedAt: Date.now(),
+        storedAt: now(),
         maxAge: state.cachePolicy.maxAge,
         tags: [...takeEntityTags(result.data)],
       };
@@ -108,15 +116,16 @@ export function createResponseCache(deps: {
       });
       state.cacheKey = cacheKey;
       const cached = await responseCache.get(cacheKey);
-      if (cached && isFresh(cached)) {
+      const at = now();
+      if (cached && isFresh(cached, at)) {
         learn(state, deps.fingerprints);
-        return serveCached(state, cached, 'HIT');
+        return serveCached(state, cached, 'HIT', at);
       }
-      if (cached && isRevalidatable(cached, deps.staleWhileRevalidateSeconds)) {
+      if (cached && isRevalidatable(cached, deps.staleWhileRevalidateSeconds, at)) {
         // Stale while revalidate: served at once, as a hit is charged, while one refresh per key runs in the background.
         const refresh = await flights.lead(cacheKey);
         if (refresh) void revalidate(state, cacheKey, refresh);
-        return serveCached(state, cached, 'STALE');
+        return serveCached(state, cached, 'STALE', at);
       }
       // Kept for stale-if-error (see the store stage).
       state.cached = cached;
@@ -132,7 +141,7 @@ export function createResponseCache(deps: {
       // An answer with errors or partial data was not stored: never shared, this request executes on its own.
       if (!shared) return;
       learn(state, deps.fingerprints);
-      serveCached(state, shared, 'HIT');
+      serveCached(state, shared, 'HIT', now());
     },
   };
 }

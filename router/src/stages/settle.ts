@@ -29,7 +29,9 @@ export function createSettle(deps: {
   entitlementMutations: ReadonlySet<string>;
   cost: CostOptions;
   metrics: RouterMetrics;
+  now?: () => number;
 }): Stage<OperationState> {
+  const now = deps.now ?? Date.now;
   return {
     name: 'settle',
     always: true,
@@ -78,7 +80,7 @@ export function createSettle(deps: {
           remaining: Math.floor(remaining),
           used: Math.ceil(limits.costBucketCapacity - remaining),
           resetAt: new Date(
-            Date.now() + ((limits.costBucketCapacity - remaining) / limits.costRestorePerSecond) * 1000,
+            now() + ((limits.costBucketCapacity - remaining) / limits.costRestorePerSecond) * 1000,
           ).toISOString(),
           nodeCount: estimate.nodeCount,
         };

@@ -25,7 +25,9 @@ export function createStore(deps: {
   responseCache: ResponseCache;
   fingerprints: RequestFingerprints;
   entitlementMutations: ReadonlySet<string>;
+  now?: () => number;
 }): Stage<OperationState> {
+  const now = deps.now ?? Date.now;
   return {
     name: 'store',
     async run(state) {
@@ -33,7 +35,7 @@ export function createStore(deps: {
       const { cacheKey, cached } = state;
       if (cacheKey && cached && result.errors?.length && hasDownstreamFailure(result.errors)) {
         // Stale if error: a recent good answer beats a failure, marked as such and kept by no one.
-        return serveCached(state, cached, 'STALE', 0);
+        return serveCached(state, cached, 'STALE', now(), 0);
       }
       if (cacheKey) {
         state.context.report.cache = 'MISS';
@@ -43,7 +45,7 @@ export function createStore(deps: {
         if (!result.errors?.length && result.data) {
           const entry: CachedResponse = {
             data: JSON.stringify(result.data),
-            storedAt: Date.now(),
+            storedAt: now(),
             maxAge: state.cachePolicy.maxAge,
             tags: [...state.tags],
           };
