@@ -30,6 +30,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
   --tracing           also measure the router through the tracing preload, with tracing off, at 1% and at 100%
                       sampling (pipeline-overhead, hot-cached-query), spans sent to an OTLP/HTTP sink of the bench's own
+  --replica           run on a PostgreSQL primary and one streaming replica of the bench's own (free ports; the
+                      PostgreSQL binaries of the machine) instead of the shared server; mixed-read-write then also
+                      measures the router with its subgraphs reading from the replica, and the primary's CPU per request
   --build             run the servers from the build (npm run build first), with node alone, as in production;
                       without it, from the TypeScript sources through tsx
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
@@ -46,6 +49,7 @@ function readOptions() {
       profile: { type: 'boolean', default: false },
       build: { type: 'boolean', default: false },
       tracing: { type: 'boolean', default: false },
+      replica: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -77,6 +81,7 @@ function readOptions() {
     scenarios,
     build: values.build,
     tracing: values.tracing,
+    replica: values.replica,
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }
@@ -144,7 +149,7 @@ async function main() {
       `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`,
   );
   say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
-  platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl });
+  platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl, replica: options.replica });
   // Traced routers export their spans here; kept apart from the load generator and the routers.
   const otlpSink = options.tracing ? await startProcess('otlp-sink', serverFile('otlpSink'), {}) : undefined;
   if (otlpSink) options.settings.tracingEndpoint = otlpSink.info.url;

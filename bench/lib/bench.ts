@@ -49,6 +49,8 @@ export type ServerKind = 'router' | 'gateway' | 'ceiling';
 /** One server under test, in a process of its own, and the request it is measured with. */
 export interface TargetSpec {
   name: string;
+  /** The subgraphs it calls, when not the platform's (their CPU and calls are counted for it). */
+  subgraphs?: BenchProcess;
   description: string;
   server: ServerKind;
   env: Record<string, string>;
@@ -378,7 +380,9 @@ export class Bench {
   private async window(target: Target, run: () => Promise<LoadSlice>): Promise<Window> {
     const { platform } = this;
     const server = await idleStats(target.process);
-    const subgraphs = await idleStats(platform.subgraphs);
+    // A target may run on subgraphs of its own (the replica's, with --replica).
+    const ownSubgraphs = target.spec.subgraphs ?? platform.subgraphs;
+    const subgraphs = await idleStats(ownSubgraphs);
     const worker = await platform.aiWorker.stats();
     const [redis, postgres, machine, own] = [
       await platform.redisCpuSeconds(),
@@ -390,7 +394,7 @@ export class Bench {
     const slice = await run();
     const seconds = (performance.now() - started) / 1000;
     const serverAfter = await idleStats(target.process);
-    const subgraphsAfter = await idleStats(platform.subgraphs);
+    const subgraphsAfter = await idleStats(ownSubgraphs);
     const workerAfter = await platform.aiWorker.stats();
     const [redisAfter, postgresAfter, machineAfter, ownAfter] = [
       await platform.redisCpuSeconds(),

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createRedis, openDb, type Db, type Queryable, type Redis } from '@memegraph/service-kit';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
+import { startReplicatedPostgres } from '../../test/support/pgReplica';
 import { processesCpu, type ProcessesCpu } from './machine';
 import { serverFile, startProcess, type BenchProcess } from './process';
 
@@ -20,8 +22,17 @@ export interface Platform {
   redisPrefix: string;
   /** CPU seconds Redis has used since it started (`INFO cpu`): limits, quotas and caches cost Redis time too. */
   redisCpuSeconds(): Promise<number>;
-  /** CPU of the PostgreSQL backends serving the benchmark's database (not other databases' users); null without /proc. */
+  /**
+   * CPU of the PostgreSQL backends serving the benchmark's database (not other databases' users); with
+   * `replica`, of the primary's only. Null without /proc.
+   */
   postgresCpu(): ProcessesCpu | null;
+  /** With `replica`: a streaming replica of the benchmark's database, and subgraphs that read from it. */
+  replica?: {
+    url: string;
+    /** Starts the three subgraphs once more, on the same database, reading from the replica (read-your-writes on). */
+    startSubgraphs(): Promise<{ process: BenchProcess; urls: { users: string; memes: string; ai: string } }>;
+  };
   /** Stops the worker and the subgraphs, drops the database, deletes the Redis prefix. */
   close(): Promise<{ redisKeysDeleted: number }>;
 }
@@ -32,15 +43,38 @@ export interface PlatformOptions {
   memes: number;
   /** Where the routers under test keep limits, quotas and buckets. */
   redisUrl: string;
+  /**
+   * A PostgreSQL primary and one streaming replica of the bench's own (started on free ports) instead
+   * of a database on the shared server, so reads sent to the replica can be told from the primary's load.
+   */
+  replica?: boolean;
+}
+
+/** The bench's own primary and replica: a database on each, the same one. */
+async function replicatedDatabase(): Promise<TestDatabase & { replicaUrl: string }> {
+  const cluster = await startReplicatedPostgres();
+  try {
+    const admin = new pg.Client({ connectionString: cluster.primaryUrl });
+    await admin.connect();
+    await admin.query('CREATE DATABASE memegraph_bench');
+    await admin.end();
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  }
+  const on = (url: string) => Object.assign(new URL(url), { pathname: '/memegraph_bench' }).toString();
+  return { url: on(cluster.primaryUrl), replicaUrl: on(cluster.replicaUrl), drop: () => cluster.close() };
 }
 
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   // Redis first: without it nothing else is worth starting.
   const redis = await connectRedis(options.redisUrl, 'memegraph-bench');
-  const database = await createTestDatabase().catch(async (error: unknown) => {
-    await redis.quit();
-    throw error;
-  });
+  const database = await (options.replica ? replicatedDatabase() : createTestDatabase()).catch(
+    async (error: unknown) => {
+      await redis.quit();
+      throw error;
+    },
+  );
   const secrets = { signing: randomBytes(32).toString('hex'), jwt: randomBytes(32).toString('hex') };
   const redisPrefix = `memegraph-bench:${randomBytes(6).toString('hex')}:`;
   const started: BenchProcess[] = [];
@@ -52,17 +86,18 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     if (!value) throw new Error(`the subgraphs process reported no ${name} URL`);
     return value;
   };
+  const subgraphsEnv = {
+    DATABASE_URL: database.url,
+    SUBGRAPH_SIGNING_SECRET: secrets.signing,
+    JWT_SECRET: secrets.jwt,
+    SEED_USERS: String(options.users),
+    SEED_MEMES: String(options.memes),
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: redisPrefix,
+    LOG_LEVEL: 'warn',
+  };
   try {
-    subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), {
-      DATABASE_URL: database.url,
-      SUBGRAPH_SIGNING_SECRET: secrets.signing,
-      JWT_SECRET: secrets.jwt,
-      SEED_USERS: String(options.users),
-      SEED_MEMES: String(options.memes),
-      REDIS_URL: options.redisUrl,
-      REDIS_PREFIX: redisPrefix,
-      LOG_LEVEL: 'warn',
-    });
+    subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), subgraphsEnv);
     started.push(subgraphs);
     aiWorker = await startProcess('ai-worker', serverFile('aiWorker'), {
       DATABASE_URL: database.url,
@@ -82,6 +117,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     throw error;
   }
   const db = sql;
+  const extra: BenchProcess[] = [];
   // A backend's command line names its database: "postgres: 15/main: user <database> host(port) state".
   const databaseName = new URL(database.url).pathname.slice(1);
   return {
@@ -98,10 +134,31 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       return seconds('used_cpu_sys') + seconds('used_cpu_user');
     },
     postgresCpu: () =>
-      processesCpu((name, commandLine) => name === 'postgres' && commandLine.includes(` ${databaseName} `)),
+      processesCpu(
+        (name, commandLine) =>
+          name === 'postgres' &&
+          commandLine.includes(` ${databaseName} `) &&
+          (!options.replica || commandLine.includes('memegraph-primary:')),
+      ),
+    ...('replicaUrl' in database && {
+      replica: {
+        url: database.replicaUrl as string,
+        async startSubgraphs() {
+          const process = await startProcess('subgraphs-replica', serverFile('subgraphs'), {
+            ...subgraphsEnv,
+            DATABASE_REPLICA_URLS: database.replicaUrl as string,
+            // The first subgraphs process migrated and seeded the database.
+            MIGRATE_AND_SEED: 'false',
+          });
+          extra.push(process);
+          const at = (name: string) => process.info[name]!;
+          return { process, urls: { users: at('users'), memes: at('memes'), ai: at('ai') } };
+        },
+      },
+    }),
     async close() {
       await redis.quit();
-      return closePlatform([aiWorker, subgraphs], db, database, options.redisUrl, redisPrefix);
+      return closePlatform([aiWorker, ...extra, subgraphs], db, database, options.redisUrl, redisPrefix);
     },
   };
 }

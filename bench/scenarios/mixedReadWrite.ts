@@ -50,6 +50,20 @@ async function cacheLookups(target: Target): Promise<Record<string, number>> {
   return lookups;
 }
 
+/** `db_statements_routed_total` of the users and memes subgraphs (their /metrics), by `target/reason`. */
+async function routedStatements(urls: { users: string; memes: string }): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const url of [urls.users, urls.memes]) {
+    const text = await (await fetch(new URL('/metrics', url), { signal: AbortSignal.timeout(5_000) })).text();
+    for (const [, labels, count] of text.matchAll(/^db_statements_routed_total\{([^}]*)\} (\d+)$/gm)) {
+      const label = (name: string) => new RegExp(`${name}="([\\w-]+)"`).exec(labels!)?.[1] ?? '?';
+      const key = `${label('target')}/${label('reason')}`;
+      counts[key] = (counts[key] ?? 0) + Number(count);
+    }
+  }
+  return counts;
+}
+
 const percent = (part: number, whole: number) => (whole > 0 ? (part / whole) * 100 : 0);
 
 export const mixedReadWrite: Scenario = {
@@ -107,9 +121,35 @@ export const mixedReadWrite: Scenario = {
       env: bench.routerEnv({ TIERS_JSON: UNLIMITED_SIGNED_IN }),
       ...everyAnswerChecked,
     });
-    const [base, cached] = (await bench.measure([gateway, router], {
-      probe: (target) => (target === router ? cacheLookups(target) : Promise.resolve({})),
-    })) as [TargetResult, TargetResult];
+    // With `--replica`: the same router again, its subgraphs reading from one streaming replica.
+    const onReplica = await bench.platform.replica?.startSubgraphs();
+    const routerOnReplica =
+      onReplica &&
+      (await bench.start({
+        name: 'router-replica',
+        description: 'the router as above (its own cache), its subgraphs reading from one streaming replica',
+        server: 'router',
+        subgraphs: onReplica.process,
+        env: bench.routerEnv({
+          TIERS_JSON: UNLIMITED_SIGNED_IN,
+          SUBGRAPH_URL_USERS: onReplica.urls.users,
+          SUBGRAPH_URL_MEMES: onReplica.urls.memes,
+          SUBGRAPH_URL_AI: onReplica.urls.ai,
+          REDIS_PREFIX: `${bench.platform.redisPrefix}replica:`,
+        }),
+        ...everyAnswerChecked,
+      }));
+    const [base, cached, replicated] = (await bench.measure(
+      routerOnReplica ? [gateway, router, routerOnReplica] : [gateway, router],
+      {
+        probe: (target) =>
+          target === routerOnReplica
+            ? routedStatements(onReplica!.urls)
+            : target === router
+              ? cacheLookups(target)
+              : Promise.resolve({}),
+      },
+    )) as [TargetResult, TargetResult, TargetResult | undefined];
 
     const lookups = cached.probes;
     const all = sumOf(lookups);
@@ -127,10 +167,23 @@ export const mixedReadWrite: Scenario = {
       routerSubgraphCallsPerRequest: cached.subgraphCallsPerRequest,
       gatewaySubgraphCallsPerRequest: base.subgraphCallsPerRequest,
     };
+    const replicaMetrics = replicated && {
+      replicaRouterRequestsPerSecond: replicated.load.requestsPerSecond,
+      routerRequestsPerSecond: cached.load.requestsPerSecond,
+      primaryPostgresCpuMicrosPerRequestAlone: cached.cpuMicrosPerRequest.postgres,
+      primaryPostgresCpuMicrosPerRequestWithReplica: replicated.cpuMicrosPerRequest.postgres,
+      replicaReads: replicated.probes['replica/replica'] ?? 0,
+      primaryReads: sumOf(
+        Object.fromEntries(
+          Object.entries(replicated.probes).filter(([key]) => key.startsWith('primary/') && key !== 'primary/write'),
+        ),
+      ),
+      primaryWrites: replicated.probes['primary/write'] ?? 0,
+    };
     return {
       baseline: 'gateway',
-      targets: [base, cached],
-      metrics,
+      targets: replicated ? [base, cached, replicated] : [base, cached],
+      metrics: { ...metrics, ...replicaMetrics },
       summary: [
         `${viewers.length} signed-in viewers (${['free', 'premium', 'enterprise'].map((tier) => `${viewers.filter((v) => v.tier === tier).length} ${tier}`).join(', ')}), ` +
           `${HOT_MEMES} hot memes; every answer checked`,
@@ -138,6 +191,13 @@ export const mixedReadWrite: Scenario = {
         `router response cache (its /metrics, response_cache_lookups_total, while measuring): ${metrics.cacheHitPercent.toFixed(1)}% hits of ${all} lookups ` +
           `(in-process ${metrics.localHitPercent.toFixed(1)}%, Redis ${metrics.redisHitPercent.toFixed(1)}%); ` +
           `subgraph calls per request: router ${metrics.routerSubgraphCallsPerRequest.toFixed(2)}, gateway ${metrics.gatewaySubgraphCallsPerRequest.toFixed(2)}`,
+        ...(replicaMetrics
+          ? [
+              `one replica (--replica): ${replicaMetrics.replicaRouterRequestsPerSecond.toFixed(0)} req/s against ${replicaMetrics.routerRequestsPerSecond.toFixed(0)} on the primary alone; ` +
+                `primary PostgreSQL CPU per request ${replicaMetrics.primaryPostgresCpuMicrosPerRequestWithReplica.toFixed(0)} µs against ${replicaMetrics.primaryPostgresCpuMicrosPerRequestAlone.toFixed(0)} µs; ` +
+                `statements while measuring: ${replicaMetrics.replicaReads} reads on the replica, ${replicaMetrics.primaryReads} reads and ${replicaMetrics.primaryWrites} writes on the primary`,
+            ]
+          : []),
       ],
     };
   },

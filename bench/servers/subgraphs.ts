@@ -19,6 +19,8 @@ import {
   migrate,
   openDb,
   readConfig,
+  replicaEnv,
+  replicasOf,
   secretKey,
   type Db,
   type SubgraphServer,
@@ -38,6 +40,10 @@ const config = readConfig({
   /** The generation queue's Redis and key prefix (the routers' too: finished generations purge their caches). */
   REDIS_URL: env.optional(),
   REDIS_PREFIX: env.optional(),
+  /** Reads on streaming replicas, as in production (`--replica`). */
+  ...replicaEnv,
+  /** false for a second subgraphs process on a database the first migrated and seeded. */
+  MIGRATE_AND_SEED: env.bool(true),
 });
 
 await runBenchChild(async () => {
@@ -49,19 +55,25 @@ await runBenchChild(async () => {
   const log = createLogger('subgraphs', config.LOG_LEVEL ?? 'warn');
   const dbs: Db[] = [];
   const open = async (schema: string, migrations: string) => {
-    const db = await openDb({ schema, databaseUrl });
+    const db = await openDb({
+      schema,
+      databaseUrl,
+      replicas: replicasOf({ ...config, REDIS_PREFIX: config.REDIS_PREFIX! }, `bench-${schema}`),
+    });
     dbs.push(db);
-    await migrate(db, migrations);
+    if (config.MIGRATE_AND_SEED) await migrate(db, migrations);
     return db;
   };
   const users = await open('users', USERS_MIGRATIONS);
   const memes = await open('memes', MEMES_MIGRATIONS);
   const ai = await open('ai', AI_MIGRATIONS);
-  await seedUsers(users, { users: config.SEED_USERS });
-  await seedMemes(memes, { users: config.SEED_USERS, memes: config.SEED_MEMES });
-  // Fresh statistics now, so the planner has them from the first request and
-  // autovacuum has no reason to wake up in the middle of a measurement.
-  await memes.exec('VACUUM ANALYZE');
+  if (config.MIGRATE_AND_SEED) {
+    await seedUsers(users, { users: config.SEED_USERS });
+    await seedMemes(memes, { users: config.SEED_USERS, memes: config.SEED_MEMES });
+    // Fresh statistics now, so the planner has them from the first request and
+    // autovacuum has no reason to wake up in the middle of a measurement.
+    await memes.exec('VACUUM ANALYZE');
+  }
 
   const tiers = loadTiers(config.TIERS_JSON);
   const listen = async (server: SubgraphServer) => `${await server.listen(0)}/graphql`;

@@ -4,7 +4,6 @@ import { appendFile, chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { eventually } from './accounts';
 import { freePorts } from './redis';
 
 /** A PostgreSQL primary and one streaming replica of it, of this test's own, on 127.0.0.1. */
@@ -89,11 +88,19 @@ export async function startReplicatedPostgres(): Promise<LocalReplicatedPostgres
       'fsync = off',
       'full_page_writes = off',
       'shared_buffers = 16MB',
-      'max_connections = 60',
+      'max_connections = 200',
     ];
     await appendFile(
       join(primaryDir, 'postgresql.conf'),
-      [...common, `port = ${primaryPort}`, 'wal_level = replica', 'max_wal_senders = 4', ''].join('\n'),
+      [
+        ...common,
+        `port = ${primaryPort}`,
+        'wal_level = replica',
+        'max_wal_senders = 4',
+        // Named, so each server's backends can be told apart in `ps` (the bench counts the primary's CPU).
+        `cluster_name = 'memegraph-primary'`,
+        '',
+      ].join('\n'),
     );
     await appendFile(join(primaryDir, 'pg_hba.conf'), 'host replication all 127.0.0.1/32 trust\n');
     await ctl(primaryDir, 'start');
@@ -102,7 +109,10 @@ export async function startReplicatedPostgres(): Promise<LocalReplicatedPostgres
       ...['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres'],
       ...['-D', replicaDir, '-R', '-X', 'stream', '--no-sync'],
     ]);
-    await appendFile(join(replicaDir, 'postgresql.conf'), `port = ${replicaPort}\nhot_standby = on\n`);
+    await appendFile(
+      join(replicaDir, 'postgresql.conf'),
+      `port = ${replicaPort}\nhot_standby = on\ncluster_name = 'memegraph-replica'\n`,
+    );
     const startReplica = async () => {
       await ctl(replicaDir, 'start');
       if (!started.includes(replicaDir)) started.push(replicaDir);
@@ -129,6 +139,15 @@ export async function startReplicatedPostgres(): Promise<LocalReplicatedPostgres
   } catch (error) {
     await close();
     throw error;
+  }
+}
+
+/** Polls `check` until it passes (the bench uses this file too, outside vitest: no test helpers here). */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
