@@ -35,7 +35,7 @@ import type { TracingSettings } from './tracing-settings';
  * every request a client sends starts a trace of its own (its sampling
  * decision included) at the router.
  */
-class OutgoingTraceContext implements TextMapPropagator {
+export class OutgoingTraceContext implements TextMapPropagator {
   private readonly w3c = new W3CTraceContextPropagator();
   inject(context: Context, carrier: unknown, setter: TextMapSetter): void {
     this.w3c.inject(context, carrier, setter);
