@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@memegraph/service-kit';
 import { openSharedState, type SharedState } from '../state/shared';
 import { SharedFlights } from './sharedFlight';
+import { SingleFlight } from './singleFlight';
 import type { CachedResponse } from './store';
 
 /** Two routers' flights on the real Redis (a key prefix of this run's own, removed at the end), and one without Redis. */
@@ -71,6 +72,25 @@ describe('single flight across routers', () => {
     const waited = b.wait('k4');
     await claim!.release();
     expect(await waited).toBeUndefined();
+  });
+
+  it('is asked only for keys that were cached before: a key never stored takes no lock', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const [a, b] = [await router(stored), await router(stored)];
+    const onA = new SingleFlight({ across: a });
+    const onB = new SingleFlight({ across: b });
+    // Never stored: each router leads its own miss, nothing is asked of Redis.
+    expect((await onA.join('cold')).role).toBe('lead');
+    expect((await onB.join('cold')).role).toBe('lead');
+    // Found expired: the second router's miss follows the first router's execution.
+    const lead = await onA.join('hot', { acrossRouters: true });
+    expect(lead.role).toBe('lead');
+    const follow = onB.join('hot', { acrossRouters: true });
+    stored.set('hot', entry('"fresh"'));
+    if (lead.role === 'lead') lead.settle(stored.get('hot'));
+    const flight = await follow;
+    expect(flight.role).toBe('follow');
+    expect(flight.role === 'follow' && (await flight.answer)?.data).toBe('"fresh"');
   });
 
   it('without Redis, every router executes its own misses', async () => {

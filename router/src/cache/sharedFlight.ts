@@ -3,10 +3,14 @@ import { redisScript } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 import type { CachedResponse } from './store';
 
-/** Deletes the lock only while it is still this router's (it may have expired and been taken by another). */
+/**
+ * Deletes the lock only while it is still this router's (it may have expired
+ * and been taken by another), and announces the execution's end: one round trip.
+ */
 const RELEASE = redisScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
 `);
 
 export interface SharedFlightsOptions {
@@ -72,8 +76,7 @@ export class SharedFlights {
     return {
       release: async () => {
         try {
-          await RELEASE(redis, [lock], [token]);
-          await redis.publish(this.channel, key);
+          await RELEASE(redis, [lock], [token, this.channel, key]);
         } catch (error) {
           // Those waiting execute on their own once the lock's time is up.
           this.state.fellBack('response cache single flight', error);

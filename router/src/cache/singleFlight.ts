@@ -49,10 +49,16 @@ export class SingleFlight {
 
   constructor(private readonly options: SingleFlightOptions = {}) {}
 
-  /** Called right after a miss of `key`: lead its flight, or follow the one in flight. */
-  async join(key: string): Promise<Flight> {
+  /**
+   * Called right after a miss of `key`: lead its flight, or follow the one in
+   * flight. With `acrossRouters` (a key that was cached before: an expired
+   * answer or a purge's stale copy was found, so it is wanted), a miss that
+   * would lead first checks that no other router is executing it; a key never
+   * stored is not worth the Redis round trips.
+   */
+  async join(key: string, options: { acrossRouters?: boolean } = {}): Promise<Flight> {
     const running = this.flights.get(key);
-    if (!running) return this.startAcross(key);
+    if (!running) return options.acrossRouters ? this.startAcross(key) : this.start(key);
     this.options.onWait?.();
     const { onUnshared } = this.options;
     return {

@@ -132,7 +132,8 @@ export function createResponseCache(deps: {
       if (!deps.singleFlight) return;
       // Single flight: a miss of a key another request is executing waits for that answer and is served
       // it as a hit; the first miss leads (join registers it before anything is awaited, so one does).
-      const flight = await flights.join(cacheKey);
+      // A key found expired or purged is a wanted one: other routers' misses of it wait for one execution too.
+      const flight = await flights.join(cacheKey, { acrossRouters: cached !== undefined });
       if (flight.role === 'lead') {
         state.lead = flight;
         return;
