@@ -239,7 +239,7 @@ export const VOTE: TypedDocumentNode<
 `;
 
 export const SUBSCRIBE: TypedDocumentNode<
-  { subscribe: { id: string; plan: Tier; status: 'ACTIVE' | 'CANCELED'; startedAt: string } },
+  { subscribe: { id: string; plan: Tier; status: 'OPEN' | 'COMPLETED'; url: string | null; startedAt: string } },
   { plan: Exclude<Tier, 'ANONYMOUS'> }
 > = gql`
   mutation Subscribe($plan: Tier!) {
@@ -247,6 +247,7 @@ export const SUBSCRIBE: TypedDocumentNode<
       id
       plan
       status
+      url
       startedAt
     }
   }

@@ -85,9 +85,11 @@ function LogInForm() {
 }
 
 /**
- * The plan and the upgrade to Memes AI. A new plan changes what the router
- * lets the viewer see, so every cached answer is dropped and the queries on
- * screen run again: the feed comes back with AI memes in it.
+ * The plan and the upgrade to Memes AI. The upgrade is a checkout: while it
+ * is open, the viewer goes to the payment provider to pay, and comes back
+ * with the plan active. A new plan changes what the router lets the viewer
+ * see, so every cached answer is dropped and the queries on screen run
+ * again: the feed comes back with AI memes in it.
  */
 function Membership() {
   const client = useApolloClient();
@@ -97,6 +99,11 @@ function Membership() {
   const upgrade = async () => {
     const result = await subscribe({ variables: { plan: 'PREMIUM' } });
     if (!result.data) return;
+    const { status, url } = result.data.subscribe;
+    if (status === 'OPEN' && url) {
+      window.location.assign(url);
+      return;
+    }
     await client.resetStore();
     setUpgraded(true);
   };
