@@ -24,6 +24,7 @@ import {
   serveMetrics,
   type Logger,
 } from '@memegraph/service-kit';
+import { BILLING_WEBHOOK_PATH, createBillingWebhook } from './billing/webhook';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import type { RequestReport, RouterContext } from './context';
@@ -482,6 +483,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     log,
   });
 
+  const billingWebhook = createBillingWebhook({
+    signingSecret: config.signingSecret,
+    url: new URL('/internal/billing/webhook', urlOf(config.viewerSubgraph)),
+    viewerCache: platform.viewerCache,
+    responseCache: platform.responseCache,
+    log,
+  });
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
@@ -506,6 +515,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       }
       case '/metrics':
         return serveMetrics(req, res, metrics.registry, metricsGuard);
+      case BILLING_WEBHOOK_PATH:
+        return billingWebhook(req, res);
       case '/schema.graphql':
         if (!config.introspection || !schema.sdl) break;
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schema.sdl);
