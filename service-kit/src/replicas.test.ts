@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isReadOnly, parseLsn, readYourWritesTtlMs } from './replicas';
+import { isReadOnly, parseLsn, readYourWritesTtlMs, replicasOf } from './replicas';
 
 describe('which statements a replica may answer', () => {
   it('reads that lock and change nothing', () => {
@@ -36,5 +36,22 @@ describe('WAL positions', () => {
   it('are kept under a viewer longer than any replica fit to read may lag', () => {
     expect(readYourWritesTtlMs(1_000)).toBe(10_000);
     expect(readYourWritesTtlMs(5_000)).toBe(20_000);
+  });
+});
+
+describe('replica settings', () => {
+  const base = { REPLICA_MAX_LAG_MS: 1_000, REDIS_PREFIX: 'memegraph:' };
+  it('are nothing without DATABASE_REPLICA_URLS', () => {
+    expect(replicasOf({ ...base, DATABASE_URL: 'postgres://db/x' }, 'memes')).toBeUndefined();
+  });
+
+  it('need the primary and Redis, and say so by name', () => {
+    const urls = ['postgres://replica/x'];
+    expect(() => replicasOf({ ...base, DATABASE_REPLICA_URLS: urls, REDIS_URL: 'redis://r' }, 'memes')).toThrow(
+      /DATABASE_REPLICA_URLS: needs DATABASE_URL/,
+    );
+    expect(() =>
+      replicasOf({ ...base, DATABASE_REPLICA_URLS: urls, DATABASE_URL: 'postgres://db/x' }, 'memes'),
+    ).toThrow(/DATABASE_REPLICA_URLS: needs REDIS_URL or REDIS_CLUSTER_NODES/);
   });
 });
