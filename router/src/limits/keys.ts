@@ -17,5 +17,15 @@ export const windowKey = (viewerKey: string) => `rl:{${viewerKey}}`;
 export const quotaKey = (day: string, viewerKey: string) => `quota:${day}:{${viewerKey}}`;
 export const bucketKey = (viewerKey: string) => `cost:{${viewerKey}}`;
 
+const DAY_MS = 86_400_000;
+/** The last day asked for, kept until its end: every request names today, and formatting a date is not free. */
+let today = { start: 0, end: 0, name: '' };
+
 /** Today, in UTC, as quota keys name it. */
-export const utcDay = (now = Date.now()) => new Date(now).toISOString().slice(0, 10);
+export function utcDay(now = Date.now()): string {
+  if (now < today.start || now >= today.end) {
+    const start = now - (now % DAY_MS);
+    today = { start, end: start + DAY_MS, name: new Date(start).toISOString().slice(0, 10) };
+  }
+  return today.name;
+}
