@@ -36,6 +36,14 @@ async function startFakeStripe(): Promise<{ server: Server; port: number; calls:
       const call = { method: req.method!, path: req.url!, form: new URLSearchParams(body) };
       calls.push(call);
       res.setHeader('content-type', 'application/json');
+      if (call.form.get('line_items[0][price]') === 'price_enterprise') {
+        // As Stripe answers for a Price that is not in the account.
+        res.statusCode = 400;
+        res.end(
+          JSON.stringify({ error: { type: 'invalid_request_error', message: 'No such price: price_enterprise' } }),
+        );
+        return;
+      }
       if (call.method === 'POST' && call.path === '/v1/checkout/sessions') {
         const id = `cs_test_${++sessions}`;
         res.end(JSON.stringify({ id, object: 'checkout.session', url: `https://checkout.stripe.com/c/pay/${id}` }));
@@ -133,6 +141,14 @@ describe('paid plans with Stripe', () => {
     // Router B caches the viewer as it is: still free.
     expect(await tierOn(payer.client)).toEqual({ tier: 'FREE', subscription: null });
     expect(await tierOn(onB)).toEqual({ tier: 'FREE', subscription: null });
+  });
+
+  it('a checkout Stripe refuses is a coded error, and nothing is stored', async () => {
+    const refused = await payer.client(SUBSCRIBE, { p: 'ENTERPRISE' });
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('DOWNSTREAM_SERVICE_ERROR');
+    expect(refused.body.errors?.[0]?.message).toBe('The payment provider could not start a checkout; try again');
+    const stored = await stack.dbs.users.query('SELECT id FROM checkouts WHERE user_id = $1', [payer.id]);
+    expect(stored).toHaveLength(1);
   });
 
   it('a forged or tampered webhook is refused and changes nothing', async () => {

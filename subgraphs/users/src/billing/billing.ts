@@ -61,7 +61,13 @@ export class Billing {
   /** Starts a checkout of `plan` for a user; with a provider that completes at once, the plan is active on return. */
   async startCheckout(userId: string, plan: PaidPlan): Promise<CheckoutRow> {
     const provider = this.configured;
-    const started = await provider.startCheckout({ userId, plan });
+    const started = await provider.startCheckout({ userId, plan }).catch((error: unknown) => {
+      this.log.error({ err: error, provider: provider.name }, 'the payment provider did not start a checkout');
+      throw codedError(
+        ErrorCode.DOWNSTREAM_SERVICE_ERROR,
+        'The payment provider could not start a checkout; try again',
+      );
+    });
     await this.db.query(`INSERT INTO checkouts (id, provider, user_id, plan, url) VALUES ($1, $2, $3, $4, $5)`, [
       started.id,
       provider.name,
@@ -93,7 +99,10 @@ export class Billing {
     const provider = this.configured;
     if (active.provider !== provider.name)
       throw codedError(ErrorCode.BAD_USER_INPUT, `This plan is billed by ${active.provider}: cancel it there`);
-    const ended = await provider.cancel(active.provider_subscription_id);
+    const ended = await provider.cancel(active.provider_subscription_id).catch((error: unknown) => {
+      this.log.error({ err: error, provider: provider.name }, 'the payment provider did not end a subscription');
+      throw codedError(ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The payment provider could not end the plan; try again');
+    });
     if (ended) await this.receive(ended);
     const [row] = await this.db.query<SubscriptionRow>(
       `SELECT ${SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1`,
