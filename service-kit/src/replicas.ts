@@ -149,6 +149,9 @@ const isReplicaFailure = (error: unknown) => {
   return typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code) || /^(08|57P|53)/.test(code);
 };
 
+/** Longest a statement may take on a replica before it is given up and run on the primary. */
+const REPLICA_QUERY_TIMEOUT_MS = 5_000;
+
 export type ReadRoute = 'replica' | 'read-your-writes' | 'no-replica' | 'replica-failed';
 
 export interface ReplicaStatus {
@@ -198,8 +201,10 @@ export class Replicas {
         connectionString: url,
         max: options.poolSize,
         options: `-c search_path=${options.schema}`,
-        // A replica that does not answer is skipped, not waited for.
+        // A replica that does not answer is skipped, not waited for: neither to connect nor mid-statement
+        // (a hung poll would otherwise hold every later one).
         connectionTimeoutMillis: 2_000,
+        query_timeout: REPLICA_QUERY_TIMEOUT_MS,
       });
       pool.on('error', () => undefined);
       const { host, port } = new URL(url);
