@@ -189,6 +189,14 @@ describe('one request, one trace', () => {
       expect(fetch, `the ${subgraph} fetch`).toBeDefined();
       expect(descends(fetch, request!, spans)).toBe(true);
       expect(['sent', 'joined', 'unshared']).toContain(fetch.attributes['memegraph.fetch.dedup']);
+      if (subgraph === 'users') {
+        // The authors' fetch (_entities): the entity cache, cold, had to fetch them (an author asked twice is fetched once).
+        expect(fetch.attributes['memegraph.entity_cache.misses']).toBeGreaterThan(0);
+        expect(
+          Number(fetch.attributes['memegraph.entity_cache.hits']) +
+            Number(fetch.attributes['memegraph.entity_cache.misses']),
+        ).toBe(3);
+      }
       const served = spans.find((s) => s.service === subgraph && s.kind === SERVER)!;
       expect(served, `the ${subgraph} request span`).toBeDefined();
       expect(served.parentSpanId).toBe(fetch.spanId);
