@@ -76,8 +76,12 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await stack?.close();
-  await postgres?.close();
+  try {
+    await stack?.close();
+  } finally {
+    // The servers are this test's own: stopped whatever happened before.
+    await postgres?.close();
+  }
 });
 
 describe('read replicas', () => {
@@ -147,6 +151,31 @@ describe('read replicas', () => {
     await anonymousPage();
     expect(delta(before, await routed(), 'replica/replica')).toBeGreaterThan(0);
   });
+
+  it('skip a replica that stops answering, without a failed request', async () => {
+    await poll();
+    expect(stack.dbs.memes.replicas!.status()[0]!.up).toBe(true);
+    await postgres.freezeReplica(true);
+    try {
+      // The read waits for the replica at most 5 s, then runs on the primary; the replica is skipped after.
+      const before = await routed();
+      await anonymousPage();
+      expect(stack.dbs.memes.replicas!.status()[0]!.up).toBe(false);
+      const after = await routed();
+      expect(delta(before, after, 'primary/replica-failed')).toBeGreaterThan(0);
+      await anonymousPage();
+      expect(delta(after, await routed(), 'primary/no-replica')).toBeGreaterThan(0);
+      // A poll of a replica that does not answer ends too, and keeps it out.
+      await poll();
+      expect(stack.dbs.memes.replicas!.status()[0]!.up).toBe(false);
+    } finally {
+      await postgres.freezeReplica(false);
+    }
+    await eventually(async () => {
+      await poll();
+      return stack.dbs.memes.replicas!.status()[0]!.up;
+    }, 10_000);
+  }, 30_000);
 
   it('lose no request while the replica stops and starts again', async () => {
     const reader = routerClient(stack.routerUrl, { authorization: `Bearer ${voter.token}` });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { appendFile, chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,6 +16,8 @@ export interface LocalReplicatedPostgres {
   stopReplica(): Promise<void>;
   /** Starts the replica again; resolves once it is streaming from the primary. */
   startReplica(): Promise<void>;
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) every process of the replica: a server that hangs, as on a lost network. */
+  freezeReplica(frozen: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -134,6 +136,12 @@ export async function startReplicatedPostgres(): Promise<LocalReplicatedPostgres
         started = started.filter((d) => d !== replicaDir);
       },
       startReplica,
+      async freezeReplica(frozen) {
+        // The postmaster and every process it started (backends, startup, WAL receiver).
+        const postmaster = Number((await readFile(join(replicaDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+        const children = (await run('ps', ['-o', 'pid=', '--ppid', String(postmaster)])).split(/\s+/).filter(Boolean);
+        for (const pid of [postmaster, ...children.map(Number)]) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      },
       close,
     };
   } catch (error) {
