@@ -40,12 +40,14 @@ import { SignedViewerDataSource } from './gateway/datasource';
 import { PipelineGateway } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph, type LoadedSupergraph } from './gateway/supergraph';
 import { createFieldRateLimiter } from './limits/fieldRateLimit';
+import { viewerKey } from './limits/keys';
 import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics, type RouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
 import { createRequestLimits } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
 import { createAdmission } from './stages/admission';
+import { denial } from './stages/analysis';
 import { createApollo } from './stages/apollo';
 import { RequestFingerprints, createCachedAnswer } from './stages/cachedAnswer';
 import { createIdentify } from './stages/identify';
@@ -62,6 +64,7 @@ import { createUsageMeter, startUsageFlush, type UsageMeter } from './usage/mete
 import { ViewerCache } from './viewer/cache';
 import { createViewerIdentifier } from './viewer/identify';
 import { createCredentialThrottle } from './viewer/throttle';
+import { createSubscriptions } from './subscriptions';
 import { AI_STATUS_QUERY, createWebRoutes, type AiStatusReport } from './web';
 
 export interface Router {
@@ -405,6 +408,13 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   const bucket = createCostBucket(state);
   const apollo = await startApollo(platform, createGateway(platform, bucket), schema);
   const graphql = createRequestPath(platform, apollo, bucket);
+  const subscriptions = createSubscriptions({
+    ...{ supergraph: () => supergraph.current, apollo, identify: platform.identify, denial, viewerKey, state, metrics },
+    ...{ signViewers: createViewerSigner(secretKey(config.signingSecret)), tiers: config.tiers, headers: CORS_HEADERS },
+    operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
+    ...{ defaultListSize: config.defaultListSize, log },
+    settings: { ...config.subscriptions, bodyLimitBytes: config.bodyLimitBytes },
+  });
   // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.
   const metricsGuard = createMetricsGuard({ token: config.metricsToken, addressOf: clientAddress });
   const imagesOrigin = new URL(urlOf(config.imagesSubgraph)).origin;
@@ -498,7 +508,10 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       return;
     }
     switch (url.pathname) {
+      case '/graphql/stream':
+        return subscriptions.handleStream(req, res);
       case '/graphql': {
+        if (subscriptions.wantsStream(req)) return subscriptions.handleStream(req, res);
         if (await web.explorer(req, res, url)) return;
         // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
         const given = req.headers['x-request-id'];
@@ -528,6 +541,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   };
 
   const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS });
+  httpServer.on('upgrade', subscriptions.handleUpgrade);
 
   return {
     httpServer,
@@ -535,6 +549,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     async close() {
       draining = true;
       web.stop();
+      await subscriptions.close();
       await closeServer(httpServer);
       await apollo.stop();
       await platform.stopUsageFlush();

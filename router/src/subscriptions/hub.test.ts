@@ -95,6 +95,51 @@ describe('a live subscription', () => {
     expect(await live.feed.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('a generation finishing while its running state is read still sends the finished state before it ends', async () => {
+    const w = world();
+    const live = new LiveSubscription(
+      's',
+      'u1',
+      prepared(),
+      w.run,
+      () => undefined,
+      () => undefined,
+    );
+    w.state.set('7', { id: '7', status: 'RUNNING', queuePosition: null });
+    live.changed('7', 2);
+    // It finishes while that read is in flight; the read still answers RUNNING.
+    live.changed('7', 3);
+    await w.answer();
+    w.state.set('7', { id: '7', status: 'SUCCEEDED', queuePosition: null });
+    await w.answer();
+    const events = await drain(live.feed, 2);
+    expect(events.map((e) => (e.data as { generationUpdated: { status: string } }).generationUpdated.status)).toEqual([
+      'RUNNING',
+      'SUCCEEDED',
+    ]);
+    expect(await live.feed.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('without status in its selection, ends after a read begun once the finishing change was heard', async () => {
+    const w = world();
+    const live = new LiveSubscription(
+      's',
+      'u1',
+      prepared({ status: false }),
+      w.run,
+      () => undefined,
+      () => undefined,
+    );
+    w.state.set('7', { id: '7', status: 'RUNNING', queuePosition: null });
+    live.changed('7', 2);
+    live.changed('7', 3);
+    await w.answer();
+    w.state.set('7', { id: '7', status: 'SUCCEEDED', queuePosition: null });
+    await w.answer();
+    expect((await drain(live.feed, 2)).length).toBe(2);
+    expect(await live.feed.next()).toEqual({ value: undefined, done: true });
+  });
+
   it('drops a change heard after a later one, and a change of another generation', async () => {
     const w = world();
     const live = new LiveSubscription(

@@ -81,15 +81,17 @@ export class LiveSubscription {
       while (this.pending.size > 0 && this.feed.open) {
         const generationId = this.pending.values().next().value!;
         this.pending.delete(generationId);
+        // What had been heard when the read began: a read begun after the finishing change reads it finished.
+        const heard = this.versions.get(generationId) ?? 0;
         const result = await this.run(this, generationId);
-        this.deliver(generationId, result);
+        this.deliver(generationId, result, heard);
       }
     } finally {
       this.reading = false;
     }
   }
 
-  private deliver(generationId: string, result: ExecutionResult): void {
+  private deliver(generationId: string, result: ExecutionResult, heard: number): void {
     const value = result.data?.[this.prepared.responseKey] as Record<string, unknown> | null | undefined;
     // Not the viewer's, or no such generation: nothing to say, not even that.
     if (!result.errors?.length && !value) return;
@@ -101,9 +103,10 @@ export class LiveSubscription {
     this.delivered.set(generationId, text);
     this.feed.push(event);
     this.onEvent();
-    const status = this.prepared.status ? value?.status : undefined;
-    const finished =
-      (this.versions.get(generationId) ?? 0) >= FINISHED || status === 'SUCCEEDED' || status === 'FAILED';
+    // Finished by what the read says when it selects status, else by what had been heard before it.
+    const finished = this.prepared.status
+      ? value?.status === 'SUCCEEDED' || value?.status === 'FAILED'
+      : heard >= FINISHED;
     if (!finished) return;
     // A finished generation changes no more: generationUpdated is over, myGenerations forgets it.
     if (this.prepared.field === 'generationUpdated') this.feed.end();
