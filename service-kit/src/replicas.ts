@@ -160,7 +160,6 @@ export interface ReplicaStatus {
   /** WAL replayed, as of the last poll. */
   replayLsn: bigint;
   lagMs: number;
-  reads: number;
 }
 
 interface Replica extends ReplicaStatus {
@@ -181,14 +180,6 @@ export class Replicas {
     up: { set(labels: { replica: string }, value: number): void };
     routed: { inc(labels: { target: string; reason: string }): void };
   };
-  /** Statements sent, by where they went and why. */
-  readonly counts: Record<'primary-write' | ReadRoute, number> = {
-    'primary-write': 0,
-    replica: 0,
-    'read-your-writes': 0,
-    'no-replica': 0,
-    'replica-failed': 0,
-  };
 
   constructor(
     private readonly options: ReplicaOptions & { schema: string; poolSize: number },
@@ -208,7 +199,7 @@ export class Replicas {
       });
       pool.on('error', () => undefined);
       const { host, port } = new URL(url);
-      return { name: `${host}${port ? '' : ':5432'}`, pool, up: false, replayLsn: 0n, lagMs: Infinity, reads: 0 };
+      return { name: `${host}${port ? '' : ':5432'}`, pool, up: false, replayLsn: 0n, lagMs: Infinity };
     });
   }
 
@@ -303,7 +294,6 @@ export class Replicas {
   }
 
   private count(route: 'primary-write' | ReadRoute): void {
-    this.counts[route]++;
     this.metrics?.routed.inc(
       route === 'primary-write'
         ? { target: 'primary', reason: 'write' }
@@ -351,7 +341,6 @@ export class Replicas {
     const replica = candidates[this.next++ % candidates.length]!;
     try {
       const result = await run(replica.pool);
-      replica.reads++;
       this.count('replica');
       return result;
     } catch (error) {
