@@ -26,8 +26,15 @@ interface StripeCall {
 }
 
 /** Stripe's API as the adapter uses it: Checkout Sessions made, subscriptions cancelled. */
-async function startFakeStripe(): Promise<{ server: Server; port: number; calls: StripeCall[] }> {
+async function startFakeStripe(): Promise<{
+  server: Server;
+  port: number;
+  calls: StripeCall[];
+  /** Answer checkouts as Stripe does for a Price that is not in the account. */
+  refuseCheckouts: boolean;
+}> {
   const calls: StripeCall[] = [];
+  const settings = { refuseCheckouts: false };
   let sessions = 0;
   const server = createServer((req, res) => {
     let body = '';
@@ -36,7 +43,7 @@ async function startFakeStripe(): Promise<{ server: Server; port: number; calls:
       const call = { method: req.method!, path: req.url!, form: new URLSearchParams(body) };
       calls.push(call);
       res.setHeader('content-type', 'application/json');
-      if (call.form.get('line_items[0][price]') === 'price_enterprise') {
+      if (settings.refuseCheckouts) {
         // As Stripe answers for a Price that is not in the account.
         res.statusCode = 400;
         res.end(
@@ -59,7 +66,18 @@ async function startFakeStripe(): Promise<{ server: Server; port: number; calls:
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { server, port: (server.address() as { port: number }).port, calls };
+  const port = (server.address() as { port: number }).port;
+  return {
+    server,
+    port,
+    calls,
+    get refuseCheckouts() {
+      return settings.refuseCheckouts;
+    },
+    set refuseCheckouts(value: boolean) {
+      settings.refuseCheckouts = value;
+    },
+  };
 }
 
 let stripe: Awaited<ReturnType<typeof startFakeStripe>>;
@@ -144,7 +162,8 @@ describe('paid plans with Stripe', () => {
   });
 
   it('a checkout Stripe refuses is a coded error, and nothing is stored', async () => {
-    const refused = await payer.client(SUBSCRIBE, { p: 'ENTERPRISE' });
+    stripe.refuseCheckouts = true;
+    const refused = await payer.client(SUBSCRIBE, { p: 'ENTERPRISE' }).finally(() => (stripe.refuseCheckouts = false));
     expect(refused.body.errors?.[0]?.extensions?.code).toBe('DOWNSTREAM_SERVICE_ERROR');
     expect(refused.body.errors?.[0]?.message).toBe('The payment provider could not start a checkout; try again');
     const stored = await stack.dbs.users.query('SELECT id FROM checkouts WHERE user_id = $1', [payer.id]);
@@ -247,6 +266,51 @@ describe('paid plans with Stripe', () => {
     expect(await tierOn(payer.client)).toEqual({ tier: 'FREE', subscription: null });
     expect(await tierOn(onB)).toEqual({ tier: 'FREE', subscription: null });
     expect(await storedEvents()).toBe(4);
+  });
+});
+
+describe('changing plans with Stripe', () => {
+  it('a paid new plan replaces the old one, whose Stripe subscription is ended', async () => {
+    const changer = await signUp(stack.routerUrl, 'plan_changer');
+    /** Subscribes, and has Stripe say the checkout was paid, with this subscription. */
+    const pay = async (plan: string, subscription: string) => {
+      const started = await changer.client<{ subscribe: { id: string; status: string } }>(SUBSCRIBE, { p: plan });
+      expect(started.body.data!.subscribe.status).toBe('OPEN');
+      const completed = stripeEvent(`evt_${subscription}`, 'checkout.session.completed', {
+        id: started.body.data!.subscribe.id,
+        object: 'checkout.session',
+        subscription,
+        payment_status: 'paid',
+      });
+      expect((await webhook(completed)).body).toEqual({ received: true, applied: true });
+    };
+    await pay('PREMIUM', 'sub_first');
+    expect((await tierOn(changer.client)).tier).toBe('PREMIUM');
+
+    await pay('ENTERPRISE', 'sub_second');
+    expect(await tierOn(changer.client)).toMatchObject({
+      tier: 'ENTERPRISE',
+      subscription: { plan: 'ENTERPRISE', status: 'ACTIVE' },
+    });
+    // The first plan is paid no more: its subscription was ended with Stripe.
+    expect(stripe.calls.filter((c) => c.method === 'DELETE').map((c) => c.path)).toContain(
+      '/v1/subscriptions/sub_first',
+    );
+    // Stripe's confirmation of that end changes nothing: the new plan stays.
+    const deleted = stripeEvent('evt_first_deleted', 'customer.subscription.deleted', {
+      id: 'sub_first',
+      object: 'subscription',
+    });
+    expect((await webhook(deleted)).body).toEqual({ received: true, applied: false });
+    expect((await tierOn(changer.client)).tier).toBe('ENTERPRISE');
+    const plans = await stack.dbs.users.query<{ plan: string; status: string }>(
+      'SELECT plan, status FROM subscriptions WHERE user_id = $1 ORDER BY id',
+      [changer.id],
+    );
+    expect(plans).toEqual([
+      { plan: 'premium', status: 'canceled' },
+      { plan: 'enterprise', status: 'active' },
+    ]);
   });
 });
 
