@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench, type BenchSettings, type ScenarioResult } from './lib/bench';
@@ -28,6 +29,8 @@ const USAGE = `Usage: npm run bench -- [options]
                       as it warms the subgraphs and PostgreSQL for all)
   --scenario <names>  run these scenarios (comma-separated, in the usual order): ${SCENARIOS.map((s) => s.name).join(', ')}
   --profile           write V8 CPU profiles of each server under test to bench/results/<timestamp>-profiles/<target>/
+  --profile-subgraphs write V8 CPU profiles of the subgraphs processes (their whole life: seeding, checks, warm-up and
+                      every target's load) to bench/results/<timestamp>-profiles/subgraphs/
   --tracing           also measure the router through the tracing preload, with tracing off, at 1% and at 100%
                       sampling (pipeline-overhead, hot-cached-query), spans sent to an OTLP/HTTP sink of the bench's own
   --replica           run on a PostgreSQL primary and one streaming replica of the bench's own (free ports; the
@@ -47,6 +50,7 @@ function readOptions() {
       warmup: { type: 'string', default: '3' },
       scenario: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      'profile-subgraphs': { type: 'boolean', default: false },
       build: { type: 'boolean', default: false },
       tracing: { type: 'boolean', default: false },
       replica: { type: 'boolean', default: false },
@@ -82,6 +86,9 @@ function readOptions() {
     build: values.build,
     tracing: values.tracing,
     replica: values.replica,
+    ...(values['profile-subgraphs'] && {
+      subgraphsProfileDir: fileURLToPath(new URL(`results/${RUN_ID}-profiles/`, import.meta.url)),
+    }),
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
   };
 }
@@ -149,7 +156,12 @@ async function main() {
       `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`,
   );
   say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
-  platform = await startPlatform({ ...SEED, redisUrl: options.redisUrl, replica: options.replica });
+  platform = await startPlatform({
+    ...SEED,
+    redisUrl: options.redisUrl,
+    replica: options.replica,
+    ...(options.subgraphsProfileDir && { subgraphsProfileDir: options.subgraphsProfileDir }),
+  });
   // Traced routers export their spans here; kept apart from the load generator and the routers.
   const otlpSink = options.tracing ? await startProcess('otlp-sink', serverFile('otlpSink'), {}) : undefined;
   if (otlpSink) options.settings.tracingEndpoint = otlpSink.info.url;
@@ -191,6 +203,7 @@ async function main() {
   );
   say(`\nresults: ${fileURLToPath(file)}; database dropped, ${cleanup.redisKeysDeleted} Redis keys deleted`);
   if (options.settings.profileDir) say(`CPU profiles: ${options.settings.profileDir}`);
+  if (options.subgraphsProfileDir) say(`subgraphs' CPU profiles: ${join(options.subgraphsProfileDir, 'subgraphs')}`);
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { createRedis, openDb, type Db, type Queryable, type Redis } from '@memegraph/service-kit';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
@@ -48,6 +49,8 @@ export interface PlatformOptions {
    * of a database on the shared server, so reads sent to the replica can be told from the primary's load.
    */
   replica?: boolean;
+  /** Where the subgraphs processes write V8 CPU profiles (`--cpu-prof`); unset: not profiled. */
+  subgraphsProfileDir?: string;
 }
 
 /** The bench's own primary and replica: a database on each, the same one. */
@@ -96,8 +99,11 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     REDIS_PREFIX: redisPrefix,
     LOG_LEVEL: 'warn',
   };
+  // A directory per process: tsx's loader thread writes a profile of its own next to the main thread's.
+  const profiled = (name: string) =>
+    options.subgraphsProfileDir ? ['--cpu-prof', '--cpu-prof-dir', join(options.subgraphsProfileDir, name)] : [];
   try {
-    subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), subgraphsEnv);
+    subgraphs = await startProcess('subgraphs', serverFile('subgraphs'), subgraphsEnv, profiled('subgraphs'));
     started.push(subgraphs);
     aiWorker = await startProcess('ai-worker', serverFile('aiWorker'), {
       DATABASE_URL: database.url,
@@ -144,12 +150,17 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       replica: {
         url: database.replicaUrl as string,
         async startSubgraphs() {
-          const process = await startProcess('subgraphs-replica', serverFile('subgraphs'), {
-            ...subgraphsEnv,
-            DATABASE_REPLICA_URLS: database.replicaUrl as string,
-            // The first subgraphs process migrated and seeded the database.
-            MIGRATE_AND_SEED: 'false',
-          });
+          const process = await startProcess(
+            'subgraphs-replica',
+            serverFile('subgraphs'),
+            {
+              ...subgraphsEnv,
+              DATABASE_REPLICA_URLS: database.replicaUrl as string,
+              // The first subgraphs process migrated and seeded the database.
+              MIGRATE_AND_SEED: 'false',
+            },
+            profiled('subgraphs-replica'),
+          );
           extra.push(process);
           const at = (name: string) => process.info[name]!;
           return { process, urls: { users: at('users'), memes: at('memes'), ai: at('ai') } };
