@@ -166,7 +166,7 @@ export async function createSubgraphServer<C extends BaseContext>(
     const body = req.method === 'POST' ? await readJsonBody(req, bodyLimit) : undefined;
     // With read replicas, the viewer's reads see their own earlier writes.
     await withDbViewer(viewerUserId(viewer), () =>
-      executeGraphQL(apollo, req, res, { body, context: async () => options.context(viewer) }),
+      executeGraphQL(apollo, req, res, { body, search: url.search, context: async () => options.context(viewer) }),
     );
     timer({ status: String(res.statusCode) });
   };

@@ -25,37 +25,19 @@ function byId<T extends { id: string }>(keys: readonly string[], rows: readonly 
   return keys.map((key) => found.get(key) ?? null);
 }
 
-/** Rows read with their template's name hand it to the template loader, which then has nothing to fetch. */
-export function primeTemplates(loaders: MemesLoaders, rows: readonly MemeRow[]): void {
-  for (const row of rows) {
-    if (row.template_name !== undefined)
-      loaders.template.prime(row.template_id, { id: row.template_id, name: row.template_name });
-  }
-}
-
 export function createLoaders(db: Queryable, viewer: Viewer): MemesLoaders {
   const seeAi = canSeeAi(viewer);
   const userId = viewerUserId(viewer);
-  const loaders: MemesLoaders = {
-    meme: new DataLoader(async (ids) => {
-      const rows = await memesByIds(db, ids, seeAi);
-      primeTemplates(loaders, rows);
-      return byId(ids, rows);
-    }),
+  return {
+    meme: new DataLoader(async (ids) => byId(ids, await memesByIds(db, ids, seeAi))),
     template: new DataLoader(async (ids) => byId(ids, await templateInfoByIds(db, ids))),
     viewerVote: new DataLoader(async (memeIds) => {
       if (userId === null) return memeIds.map(() => null);
       const votes = await votesOf(db, userId, memeIds);
       return memeIds.map((id) => votes.get(id) ?? null);
     }),
-    authorMemes: new DataLoader(
-      async (pages) => {
-        const result = await memesByAuthors(db, pages, seeAi);
-        for (const rows of result) primeTemplates(loaders, rows);
-        return result;
-      },
-      { cacheKeyFn: (page) => `${page.authorId}:${page.limit}:${page.afterId ?? ''}` },
-    ),
+    authorMemes: new DataLoader(async (pages) => memesByAuthors(db, pages, seeAi), {
+      cacheKeyFn: (page) => `${page.authorId}:${page.limit}:${page.afterId ?? ''}`,
+    }),
   };
-  return loaders;
 }

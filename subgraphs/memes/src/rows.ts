@@ -73,7 +73,8 @@ export function toMemeRow(row: Row): MemeRow {
     origin: row.origin === 'AI' ? 'AI' : 'HUMAN',
     created_at: row.created_at instanceof Date ? row.created_at : new Date(String(row.created_at)),
     prompt: typeof row.prompt === 'string' ? row.prompt : null,
-    ...(typeof row.template_name === 'string' ? { template_name: row.template_name } : {}),
+    // Always set (undefined when not read), so every row has one shape.
+    template_name: typeof row.template_name === 'string' ? row.template_name : undefined,
   };
 }
 

@@ -12,12 +12,12 @@ export const Meme = {
   topText: (meme: MemeRow) => meme.top_text,
   bottomText: (meme: MemeRow) => meme.bottom_text,
   createdAt: (meme: MemeRow) => meme.created_at,
-  template: async (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<TemplateInfo> => {
-    const template = await ctx.loaders.template.load(meme.template_id);
-    // The foreign key makes this unreachable; a null here would break a non-null field less clearly.
-    if (!template) throw new Error(`Template ${meme.template_id} of meme ${meme.id} is missing`);
-    return template;
-  },
+  /**
+   * Lists read the template's name with each meme: answered on the spot, so a page of memes completes
+   * without a promise per meme (GraphQL then builds each meme's object synchronously).
+   */
+  template: (meme: MemeRow, _args: unknown, ctx: MemesContext): TemplateInfo | Promise<TemplateInfo> =>
+    meme.template_name === undefined ? loadTemplate(meme, ctx) : { id: meme.template_id, name: meme.template_name },
   /** Users live in the users subgraph; the router fetches the rest of them from there. */
   author: (meme: MemeRow) => ({ __typename: 'User' as const, id: meme.author_id }),
   viewerVote: (meme: MemeRow, _args: unknown, ctx: MemesContext): Promise<number | null> =>
@@ -30,3 +30,10 @@ export const Meme = {
     return meme.prompt;
   },
 };
+
+async function loadTemplate(meme: MemeRow, ctx: MemesContext): Promise<TemplateInfo> {
+  const template = await ctx.loaders.template.load(meme.template_id);
+  // The foreign key makes this unreachable; a null here would break a non-null field less clearly.
+  if (!template) throw new Error(`Template ${meme.template_id} of meme ${meme.id} is missing`);
+  return template;
+}

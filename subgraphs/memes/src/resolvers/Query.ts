@@ -1,7 +1,6 @@
 import { pageSize } from '@memegraph/service-kit';
 import { memeConnection, pageRequest, type MemeConnection } from '../connection';
 import type { MemesContext } from '../context';
-import { primeTemplates } from '../loaders';
 import type { MemeRow, TemplateInfo } from '../rows';
 import { allTemplates, newestMemes, randomMeme, searchMemes, trendingMemes } from '../store';
 import { dbId, normaliseTag, searchText } from '../validation';
@@ -15,7 +14,6 @@ interface PageArgs {
 /** Rows read by a list are the same rows a later by-id lookup would return; hand them to the loader. */
 function primed(ctx: MemesContext, rows: MemeRow[]): MemeRow[] {
   for (const row of rows) ctx.loaders.meme.prime(row.id, row);
-  primeTemplates(ctx.loaders, rows);
   return rows;
 }
 
