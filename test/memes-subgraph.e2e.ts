@@ -216,6 +216,27 @@ describe('_entities', () => {
     // Memes with their templates' names (one statement), the viewer's votes, the authors' pages.
     expect(ten).toBe(3);
   });
+
+  it("answers a meme's template whether its statement read the template's name or not", async () => {
+    // randomMeme reads the meme alone (the template loader fetches its template); trending reads the name along.
+    const data = await ok<{
+      randomMeme: { id: string; template: { id: string; name: string } };
+      trending: { id: string; template: { id: string; name: string } }[];
+    }>(anonymous, '{ randomMeme { id template { id name } } trending(first: 5) { id template { id name } } }');
+    const [random] = await db.query<{ id: string; name: string }>(
+      'SELECT t.id, t.name FROM memes m JOIN templates t ON t.id = m.template_id WHERE m.id = $1',
+      [data.randomMeme.id],
+    );
+    expect(data.randomMeme.template).toEqual({ id: random!.id, name: random!.name });
+    const trending = await db.query<{ id: string; template_id: string; name: string }>(
+      `SELECT m.id, t.id AS template_id, t.name FROM memes m JOIN templates t ON t.id = m.template_id
+        WHERE m.id = ANY($1::bigint[])`,
+      [data.trending.map((m) => m.id)],
+    );
+    const expected = new Map(trending.map((row) => [row.id, { id: row.template_id, name: row.name }]));
+    expect(data.trending).toHaveLength(5);
+    for (const meme of data.trending) expect(meme.template).toEqual(expected.get(meme.id));
+  });
 });
 
 describe('AI memes', () => {
