@@ -10,10 +10,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { GENERATION_UPDATED, createGalleryClient } from '@memegraph/gallery';
+import { readFileSync } from 'node:fs';
+import { GENERATION_UPDATED, createGalleryClient, type PersistedQueryManifest } from '@memegraph/gallery';
 import { createLogger } from '@memegraph/service-kit';
 import { createRouter, loadRouterConfig } from '@memegraph/router';
 import { routerClient } from './support/client';
+import { GALLERY_MANIFEST_PATH } from './support/gallery';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -237,6 +239,48 @@ describe('subscriptions through the router', () => {
     expect(opened.seen).toEqual([]);
     await again.return?.();
     await onB.dispose();
+  });
+
+  it('holds a subscriber to trusted documents and to the request window, as a request is', async () => {
+    const premium = await account('live_trusted', 'PREMIUM');
+    const manifest = JSON.parse(readFileSync(GALLERY_MANIFEST_PATH, 'utf8')) as PersistedQueryManifest;
+    const listed = manifest.operations.find((operation) => operation.name === 'GenerationUpdated')!;
+    const router = await stack.addRouter({
+      TRUSTED_DOCUMENTS_MANIFEST: GALLERY_MANIFEST_PATH,
+      TRUSTED_DOCUMENTS_MODE_BY_TIER: JSON.stringify({ premium: 'enforce' }),
+      // signUp is anonymous; the plan bought on router A counts one in this viewer's window.
+      TIERS_JSON: JSON.stringify({ premium: { requestsPerMinute: 3, maxSubscriptions: 10 } }),
+    });
+    const post = (body: unknown) =>
+      fetch(`${router}/graphql/stream`, {
+        method: 'POST',
+        headers: {
+          accept: 'text/event-stream',
+          'content-type': 'application/json',
+          authorization: `Bearer ${premium.token}`,
+        },
+        body: JSON.stringify(body),
+      });
+    const firstEvent = async (response: Response) => {
+      const reader = response.body!.getReader();
+      let text = '';
+      while (!/\nevent: next\ndata: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return JSON.parse(/\nevent: next\ndata: (.*)\n\n/.exec(text)![1]!) as Event;
+    };
+    // Text is refused where the viewer is held to the manifest…
+    const text = await firstEvent(await post({ query: FOLLOW, variables: { id: '1' } }));
+    expect(text.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    // …a manifest id is served (the generation is not theirs: nothing yet, the stream is open).
+    const byId = await post({
+      variables: { id: '1' },
+      extensions: { persistedQuery: { version: 1, sha256Hash: listed.id } },
+    });
+    expect(byId.status).toBe(200);
+    await byId.body!.cancel();
+    // The fourth request of the minute is over the window of 3.
+    const over = await firstEvent(await post({ query: FOLLOW, variables: { id: '1' } }));
+    expect(over.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
   });
 
   it('a draining router ends its streams telling clients to reconnect: SSE retry:, WebSocket 1012', async () => {

@@ -364,6 +364,8 @@ function createRequestPath(
         { operation: metrics.operationLabel(operation), status: String(res.statusCode) },
         seconds,
       );
+      // Built only when written: at LOG_LEVEL=warn a request costs no log object.
+      if (!log.isLevelEnabled('info')) return;
       log.info(
         {
           requestId: report.requestId,
@@ -412,7 +414,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     ...{ supergraph: () => supergraph.current, apollo, identify: platform.identify, denial, viewerKey, state, metrics },
     ...{ signViewers: createViewerSigner(secretKey(config.signingSecret)), tiers: config.tiers, headers: CORS_HEADERS },
     operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
-    ...{ defaultListSize: config.defaultListSize, log },
+    ...{ defaultListSize: config.defaultListSize, log, trusted: platform.trusted, window: createWindowCounter(state) },
     settings: { ...config.subscriptions, bodyLimitBytes: config.bodyLimitBytes },
   });
   // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.

@@ -6,6 +6,7 @@ import type { ApolloServer } from '@apollo/server';
 import {
   ErrorCode,
   GENERATION_CHANGES_CHANNEL,
+  HttpError,
   readGenerationChange,
   type Logger,
   type TierTable,
@@ -13,7 +14,10 @@ import {
   type ViewerSigner,
 } from '@memegraph/service-kit';
 import { createRouterContext, type RouterContext } from '../context';
+import { windowKey } from '../limits/keys';
 import type { OperationLimits } from '../limits/operationLimits';
+import type { WindowCounter } from '../limits/requestRate';
+import type { OperationRequest, TrustedDocuments } from '../persisted/trustedDocuments';
 import type { RouterMetrics } from '../metrics';
 import type { Policy } from '../policy/schemaPolicy';
 import type { SharedState } from '../state/shared';
@@ -30,6 +34,9 @@ import { createSseTransport } from './sse';
 import { createWsTransport } from './ws';
 
 export type Transport = 'sse' | 'ws';
+
+/** The request window's length (requestsPerMinute). */
+const REQUEST_WINDOW_MS = 60_000;
 
 /** How often unfinished generations are read again with Redis, whose messages may be lost while a router reconnects. */
 const RESYNC_MS = 30_000;
@@ -57,6 +64,10 @@ export interface SubscriptionDeps {
   denial: (policy: Policy, viewer: Viewer) => string | null;
   viewerKey: (viewer: Viewer) => string;
   tiers: TierTable;
+  /** Trusted documents: a viewer held to the manifest subscribes by manifest id only. */
+  trusted: TrustedDocuments;
+  /** The request window: opening a subscription counts as one request of the viewer's per minute. */
+  window: WindowCounter;
   state: SharedState;
   operationLimits: OperationLimits;
   defaultListSize: number;
@@ -146,7 +157,12 @@ export function createSubscriptions(deps: SubscriptionDeps): Subscriptions {
   };
 
   /** Opens a subscription for `viewer` on `transport`, or says why not. */
-  const open = async (viewer: Viewer, request: SubscriptionRequest, transport: Transport): Promise<Opened> => {
+  const open = async (
+    viewer: Viewer,
+    request: SubscriptionRequest,
+    transport: Transport,
+    clientName?: string,
+  ): Promise<Opened> => {
     if (draining) return refusal(ErrorCode.BAD_REQUEST, 'This router is shutting down: reconnect', viewer.tier);
     if (hub.size >= settings.maxStreams)
       return refusal(
@@ -155,6 +171,26 @@ export function createSubscriptions(deps: SubscriptionDeps): Subscriptions {
         viewer.tier,
       );
     const limits = deps.tiers[viewer.tier];
+    // Opening one is a request of the viewer's, in the window every router shares.
+    const counted = await deps.window.hit(
+      windowKey(deps.viewerKey(viewer)),
+      REQUEST_WINDOW_MS,
+      1,
+      limits.requestsPerMinute,
+    );
+    if (!counted.allowed)
+      return refusal(
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        `At most ${limits.requestsPerMinute} requests a minute on this plan`,
+        viewer.tier,
+      );
+    try {
+      // Resolves a manifest id to its text; refuses text where the viewer is held to the manifest.
+      deps.trusted.apply(request as OperationRequest, viewer.tier, clientName);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      return refusal(error.code, error.message, viewer.tier);
+    }
     const supergraph = deps.supergraph();
     const { schema, policy } = view(supergraph.sdl, supergraph.gatewaySdl);
     let prepared;

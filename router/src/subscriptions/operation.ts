@@ -31,6 +31,8 @@ export interface SubscriptionRequest {
   query?: unknown;
   variables?: unknown;
   operationName?: unknown;
+  /** `persistedQuery.sha256Hash`: a trusted document's manifest id. */
+  extensions?: unknown;
 }
 
 /** A subscription the viewer may open: the query each of its events runs, as that viewer. */

@@ -8,6 +8,22 @@ import type { SubscriptionRequest } from './operation';
 const STREAM_TOKEN = 'x-graphql-event-stream-token';
 
 /**
+ * A body naming a trusted document by id only (`extensions.persistedQuery`)
+ * is given an empty `query`, which graphql-sse requires: `open` reads the
+ * document from the manifest.
+ */
+function byIdOnly(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as { query?: unknown; extensions?: { persistedQuery?: unknown } } | null;
+    if (parsed && typeof parsed === 'object' && parsed.query == null && parsed.extensions?.persistedQuery)
+      return JSON.stringify({ ...parsed, query: '' });
+  } catch {
+    // Not JSON: graphql-sse answers it.
+  }
+  return body;
+}
+
+/**
  * GraphQL over Server-Sent Events, graphql-sse's distinct connections mode:
  * each subscription is one GET or POST whose response is the event stream,
  * which works through HTTP/1 proxies and CDNs. The viewer is identified
@@ -17,7 +33,7 @@ const STREAM_TOKEN = 'x-graphql-event-stream-token';
  */
 export function createSseTransport(deps: {
   identify: (req: IncomingMessage) => Promise<Viewer>;
-  open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport) => Promise<Opened>;
+  open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport, clientName?: string) => Promise<Opened>;
   retryMs: number;
   bodyLimitBytes: number;
   headers: Record<string, string>;
@@ -27,7 +43,8 @@ export function createSseTransport(deps: {
   const streams = new Set<ServerResponse>();
   const handler = createHandler<IncomingMessage, { viewer: Viewer }>({
     async onSubscribe(req, params) {
-      const opened = await deps.open(req.context.viewer, params, 'sse');
+      const named = req.headers.get('apollographql-client-name');
+      const opened = await deps.open(req.context.viewer, { ...params }, 'sse', named ?? undefined);
       // A refusal is the stream's one result: a `next` event with the errors, then `complete`.
       return 'errors' in opened ? ({ data: null, errors: opened.errors } as ExecutionResult) : opened.events;
     },
@@ -55,7 +72,7 @@ export function createSseTransport(deps: {
         });
       }
       const viewer = await deps.identify(req);
-      const body = req.method === 'POST' ? (await readBody(req, deps.bodyLimitBytes)).toString('utf8') : null;
+      const body = req.method === 'POST' ? byIdOnly((await readBody(req, deps.bodyLimitBytes)).toString('utf8')) : null;
       const [payload, init] = await handler({
         method: req.method,
         url: req.url ?? '/',

@@ -85,7 +85,7 @@ export function createWsTransport(deps: {
       },
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         const viewer = viewers.get(ctx)!;
-        const opened = await deps.open(viewer, payload, 'ws');
+        const opened = await deps.open(viewer, { ...payload }, 'ws');
         if ('errors' in opened) {
           return opened.errors.map(
             (e) =>
