@@ -364,6 +364,8 @@ function createRequestPath(
         { operation: metrics.operationLabel(operation), status: String(res.statusCode) },
         seconds,
       );
+      // Built only when written: at LOG_LEVEL=warn a request costs no log object.
+      if (!log.isLevelEnabled('info')) return;
       log.info(
         {
           requestId: report.requestId,
