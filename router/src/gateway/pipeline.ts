@@ -30,9 +30,6 @@ import { createSettle } from '../stages/settle';
 import { OperationState } from '../stages/state';
 import { createStore } from '../stages/store';
 
-/** Kept here too for modules that import it from the pipeline. */
-export { viewerKey } from '../limits/keys';
-
 export interface PipelineOptions {
   policy: SchemaPolicy;
   tiers: TierTable;
