@@ -98,6 +98,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     REDIS_URL: options.redisUrl,
     REDIS_PREFIX: redisPrefix,
     LOG_LEVEL: 'warn',
+    // As the image runs them (Dockerfile): graphql-js and Apollo Server take their production paths.
+    NODE_ENV: 'production',
   };
   // A directory per process: tsx's loader thread writes a profile of its own next to the main thread's.
   const profiled = (name: string) =>
@@ -112,6 +114,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       REDIS_URL: options.redisUrl,
       REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
     });
     started.push(aiWorker);
     sql = await openDb({ schema: 'public', databaseUrl: database.url, poolSize: 2 });
