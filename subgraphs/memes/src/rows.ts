@@ -51,7 +51,7 @@ export const memeColumns = (alias: string) =>
 /**
  * A `MemeRow`'s columns and its template's name, read in the same
  * statement: a meme list asked with its templates then costs one round
- * trip instead of two (the template loader is primed from these).
+ * trip instead of two (`Meme.template` answers from these without the loader).
  */
 export const memeWithTemplateColumns = (alias: string) =>
   `${memeColumns(alias)}, (SELECT t.name FROM templates t WHERE t.id = ${alias}.template_id) AS template_name`;
