@@ -50,6 +50,9 @@ export class RequestFingerprints {
   }
 }
 
+/** A number as JSON.stringify writes it (null when not finite). */
+const json = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
 const PREFLIGHT_HEADERS = ['x-apollo-operation-name', 'apollo-require-preflight'];
 
 /**
@@ -106,8 +109,12 @@ export function createCachedAnswer(deps: {
   now?: () => number;
 }): Stage<RequestState> {
   const now = deps.now ?? Date.now;
-  /** The head changes only with the age, the credentials and the media type: worked out once for each, per stored entry. */
-  const heads = new WeakMap<CachedResponse, { facts: string; head: string[] }>();
+  /**
+   * The head changes only with the age, the credentials and the media type: worked out once for each, per
+   * stored entry, with the body's start (the stored bytes) and its length in bytes, so that a hit measures
+   * and copies only what changes.
+   */
+  const heads = new WeakMap<CachedResponse, { facts: string; head: string[]; start: string; startBytes: number }>();
   return {
     name: 'cachedAnswer',
     async run(state) {
@@ -161,25 +168,21 @@ export function createCachedAnswer(deps: {
           staleWhileRevalidate: deps.staleWhileRevalidateSeconds,
         });
         const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
-        known = { facts, head: Object.entries(all).flat() };
+        const start = `{"data":${entry.data},"extensions":{"cost":`;
+        known = { facts, head: Object.entries(all).flat(), start, startBytes: Buffer.byteLength(start) };
         heads.set(entry, known);
       }
-      const head = [...known.head];
+      const head = known.head.slice();
       for (const name in state.headers) head.push(name, state.headers[name]!);
-      // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included.
-      const cost = {
-        requestedQueryCost: operation.cost,
-        actualQueryCost: 0,
-        throttleStatus: {
-          maximumAvailable: limits.costBucketCapacity,
-          currentlyAvailable: Math.floor(held.available),
-          restoreRate: limits.costRestorePerSecond,
-        },
-      };
-      const body = `{"data":${entry.data},"extensions":{"cost":${JSON.stringify(cost)}}}\n`;
-      head.push('content-length', String(Buffer.byteLength(body)));
+      // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included; the cost
+      // extension is JSON numbers only (ASCII), so its length in bytes is its length.
+      const cost =
+        `{"requestedQueryCost":${json(operation.cost)},"actualQueryCost":0,"throttleStatus":{` +
+        `"maximumAvailable":${json(limits.costBucketCapacity)},"currentlyAvailable":${json(Math.floor(held.available))},` +
+        `"restoreRate":${json(limits.costRestorePerSecond)}}}}}\n`;
+      head.push('content-length', String(known.startBytes + cost.length));
       res.writeHead(200, head);
-      res.end(body);
+      res.end(known.start + cost);
       state.answered = true;
     },
   };

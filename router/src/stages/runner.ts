@@ -19,6 +19,14 @@ export interface StageState {
 
 const tracer = trace.getTracer('memegraph-router');
 
+/** Span names by stage, made once rather than per request. */
+const spanNames = new WeakMap<object, string>();
+const spanNameOf = (stage: Stage<unknown>): string => {
+  let name = spanNames.get(stage);
+  if (name === undefined) spanNames.set(stage, (name = `router.${stage.name}`));
+  return name;
+};
+
 /**
  * Runs `stages` in order over `state`, each in an OpenTelemetry span
  * (`router.<stage>`). A span that records is made the active one while its
@@ -30,7 +38,7 @@ const tracer = trace.getTracer('memegraph-router');
 export async function runStages<S extends StageState>(stages: readonly Stage<S>[], state: S): Promise<void> {
   for (const stage of stages) {
     if (state.answered && !stage.always) continue;
-    const span = tracer.startSpan(`router.${stage.name}`);
+    const span = tracer.startSpan(spanNameOf(stage as Stage<unknown>));
     if (!span.isRecording()) {
       span.end();
       const running = stage.run(state);
