@@ -23,8 +23,9 @@ export const User = {
     ctx: MemesContext,
   ): Promise<MemeConnection> => {
     const page = pageRequest(args.first, args.after);
+    // The rows are not handed to the meme loader: its lookups come from a fetch's top-level fields
+    // (entities, meme(id:)), which load before any author's page is read; priming cost a promise per row.
     const rows = await ctx.loaders.authorMemes.load({ authorId: user.id, limit: page.size + 1, afterId: page.afterId });
-    for (const row of rows) ctx.loaders.meme.prime(row.id, row);
     return memeConnection(rows, page);
   },
 };
