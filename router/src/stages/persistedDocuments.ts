@@ -83,51 +83,81 @@ export function createPersistedDocuments(deps: {
   apqCache: KeyValueCache<string>;
 }): Stage<RequestState> {
   const { trusted, apqCache } = deps;
+  const clientNameOf = (req: RequestState['req']) => {
+    const named = req.headers['apollographql-client-name'];
+    return typeof named === 'string' ? named : undefined;
+  };
+  /**
+   * The most common request, one POST operation sent with its text: admitted without waiting for anything,
+   * as the general path below would admit it.
+   */
+  const admitText = (state: RequestState, operation: OperationRequest & { query: string }): void => {
+    try {
+      trusted.apply(operation, state.viewer.tier, clientNameOf(state.req));
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      state.refused = error;
+      return;
+    }
+    const text = operation.query;
+    if (text) state.texts.set(0, text);
+    // A hash sent with a text of its own is Apollo's to check, so its text is not taken as known.
+    if (operation.extensions?.persistedQuery?.sha256Hash !== undefined) return;
+    const parts = sentParts('POST', operation, undefined);
+    if (parts) state.sent = { text, ...parts };
+  };
   return {
     name: 'persistedDocuments',
-    async run(state) {
+    run(state) {
       const { req, body } = state;
-      const tier = state.viewer.tier;
-      const named = req.headers['apollographql-client-name'];
-      const clientName = typeof named === 'string' ? named : undefined;
-      /**
-       * One operation: returns the text it runs when that is known before Apollo. A hash sent with a
-       * text of its own is Apollo's to check, so its text is not taken as known (but is limited).
-       */
-      const admit = async (operation: OperationRequest, index: number): Promise<string | undefined> => {
-        trusted.apply(operation, tier, clientName);
-        const hash = operation.extensions?.persistedQuery?.sha256Hash;
-        const given = typeof operation.query === 'string' ? operation.query : undefined;
-        const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
-        if (text) state.texts.set(index, text);
-        return given !== undefined && hash !== undefined ? undefined : text;
-      };
-      let single: { text: string; params?: URLSearchParams } | undefined;
-      try {
-        if (req.method === 'GET') {
-          const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
-          const operation = getOperation(params);
-          const text = await admit(operation, 0);
-          if (typeof operation.query === 'string') params.set('query', operation.query);
-          if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
-          state.search = `?${params.toString()}`;
-          if (text !== undefined) single = { text, params };
-        } else if (Array.isArray(body)) {
-          // Each operation of a batch is admitted on its own; one refused is answered in its place.
-          state.refusals = await admitBatch(body, admit);
-        } else {
-          for (const operation of operationsOf(body)) {
-            const text = await admit(operation, 0);
-            if (text !== undefined) single = { text };
-          }
-        }
-      } catch (error) {
-        if (!(error instanceof HttpError)) throw error;
-        state.refused = error;
-        return;
-      }
-      const parts = single && sentParts(req.method, body, single.params);
-      if (single && parts) state.sent = { text: single.text, ...parts };
+      if (req.method === 'POST' && isRecord(body) && typeof body.query === 'string')
+        return admitText(state, body as unknown as OperationRequest & { query: string });
+      return admitAny(state);
     },
   };
+
+  /** Anything else: a GET, a batch, a hash alone (APQ), a body Apollo is to refuse. */
+  async function admitAny(state: RequestState): Promise<void> {
+    const { req, body } = state;
+    const tier = state.viewer.tier;
+    const clientName = clientNameOf(req);
+    /**
+     * One operation: returns the text it runs when that is known before Apollo. A hash sent with a
+     * text of its own is Apollo's to check, so its text is not taken as known (but is limited).
+     */
+    const admit = async (operation: OperationRequest, index: number): Promise<string | undefined> => {
+      trusted.apply(operation, tier, clientName);
+      const hash = operation.extensions?.persistedQuery?.sha256Hash;
+      const given = typeof operation.query === 'string' ? operation.query : undefined;
+      const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
+      if (text) state.texts.set(index, text);
+      return given !== undefined && hash !== undefined ? undefined : text;
+    };
+    let single: { text: string; params?: URLSearchParams } | undefined;
+    try {
+      if (req.method === 'GET') {
+        const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+        const operation = getOperation(params);
+        const text = await admit(operation, 0);
+        if (typeof operation.query === 'string') params.set('query', operation.query);
+        if (operation.extensions) params.set('extensions', JSON.stringify(operation.extensions));
+        state.search = `?${params.toString()}`;
+        if (text !== undefined) single = { text, params };
+      } else if (Array.isArray(body)) {
+        // Each operation of a batch is admitted on its own; one refused is answered in its place.
+        state.refusals = await admitBatch(body, admit);
+      } else {
+        for (const operation of operationsOf(body)) {
+          const text = await admit(operation, 0);
+          if (text !== undefined) single = { text };
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      state.refused = error;
+      return;
+    }
+    const parts = single && sentParts(req.method, body, single.params);
+    if (single && parts) state.sent = { text: single.text, ...parts };
+  }
 }
