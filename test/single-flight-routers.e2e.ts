@@ -1,8 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
-import { startGate, type Gate } from './support/gate';
+import { ageCachedAnswers, sendTogether, startGate, type Gate } from './support/gate';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
 /**
@@ -18,60 +17,9 @@ let gate: Gate;
 let redis: Redis;
 let routers: string[];
 
-/** A counter summed over both routers' /metrics. */
-async function counter(name: string): Promise<number> {
-  let total = 0;
-  for (const url of routers) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    total += line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-  }
-  return total;
-}
-
-/** Makes every cached answer of this stack older than its maxAge, as time would. */
-async function expireCachedAnswers(): Promise<number> {
-  let aged = 0;
-  for (const key of await redis.keys(`${stack.redisPrefix}response:*`)) {
-    const raw = await redis.get(key);
-    if (!raw) continue;
-    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
-    entry.storedAt -= (entry.maxAge + 5) * 1000;
-    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
-    aged++;
-  }
-  return aged;
-}
-
-/**
- * Sends `requests` at once with the memes gate shut, and opens it once each
- * has reached the memes subgraph or is waiting for another's execution.
- */
-async function together(requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) {
-  const before = {
-    memes: gate.arrivals,
-    users: stack.subgraphRequests().users,
-    waits: await counter('response_cache_single_flight_waits_total'),
-  };
-  gate.hold();
-  const answers = Promise.all(requests.map((send) => send()));
-  try {
-    await eventually(
-      async () =>
-        gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >=
-        requests.length,
-      30_000,
-      50,
-    );
-  } finally {
-    gate.release(release);
-  }
-  return {
-    answers: await answers,
-    memes: gate.arrivals - before.memes,
-    users: stack.subgraphRequests().users - before.users,
-  };
-}
+/** Sends requests at once through the shut gate (sendTogether) and counts the memes and users calls they made. */
+const together = (requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) =>
+  sendTogether(gate, routers, () => stack.subgraphRequests().users, requests, release);
 
 beforeAll(async () => {
   stack = await startStack({ users: 10, memes: 40, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } });
@@ -107,7 +55,7 @@ describe('single-flight misses across routers', () => {
     const first = await a(PAGE);
     expect(first.body.errors).toBeUndefined();
     expect((await b(PAGE)).headers.get('x-cache')).toBe('HIT');
-    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+    expect(await ageCachedAnswers(redis, stack.redisPrefix)).toBeGreaterThan(0);
 
     const n = 50;
     const { answers, memes, users } = await together(
@@ -131,7 +79,7 @@ describe('single-flight misses across routers', () => {
     ];
     const QUERY = `{ trending(first: 7) { id title } }`;
     expect((await a(QUERY)).body.errors).toBeUndefined();
-    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+    expect(await ageCachedAnswers(redis, stack.redisPrefix)).toBeGreaterThan(0);
     // One request per router, the gate shut: one executes, the other waits on it. The gate cuts the execution off.
     const { answers, memes } = await together([() => a(QUERY), () => b(QUERY)], { fail: true });
     // The one cut off, then the other's own execution once the gate was open.

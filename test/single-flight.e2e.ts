@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp, type TestAccount } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
-import { startGate, type Gate } from './support/gate';
+import { ageCachedAnswers, sendTogether, startGate, type Gate } from './support/gate';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
 /**
@@ -25,59 +25,11 @@ let member: TestAccount;
 /** A router serving answers up to 120 s past their maxAge while it refreshes them. */
 let revalidatingUrl: string;
 
-/** A counter from the router's /metrics (0 while it has none). */
-async function counter(name: string): Promise<number> {
-  const text = await (await fetch(`${routerUrl}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
-
-/**
- * Sends `requests` at once with the gate shut, and lets them through once
- * every one has either reached the memes subgraph or is waiting for another's
- * execution; counts the subgraph calls they made.
- */
-async function together(requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) {
-  const before = {
-    memes: gate.arrivals,
-    users: stack.subgraphRequests().users,
-    waits: await counter('response_cache_single_flight_waits_total'),
-  };
-  gate.hold();
-  const answers = Promise.all(requests.map((send) => send()));
-  try {
-    await eventually(
-      async () =>
-        gate.arrivals - before.memes + (await counter('response_cache_single_flight_waits_total')) - before.waits >=
-        requests.length,
-      30_000,
-      50,
-    );
-  } finally {
-    gate.release(release);
-  }
-  return {
-    answers: await answers,
-    memes: gate.arrivals - before.memes,
-    users: stack.subgraphRequests().users - before.users,
-  };
-}
-
-/** Makes every cached answer of this stack older than its maxAge, as time would. */
-async function expireCachedAnswers(): Promise<number> {
-  let aged = 0;
-  for (const key of await redis.keys(`${stack.redisPrefix}response:*`)) {
-    const raw = await redis.get(key);
-    if (!raw) continue;
-    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
-    entry.storedAt -= (entry.maxAge + 5) * 1000;
-    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
-    aged++;
-  }
-  return aged;
-}
-
 const cacheHeaders = (answers: GraphQLResponse[]) => answers.map((a) => a.headers.get('x-cache')).sort();
+
+/** Sends requests at once through the shut gate (sendTogether) and counts the memes and users calls they made. */
+const together = (requests: (() => Promise<GraphQLResponse>)[], release: { fail?: boolean } = {}) =>
+  sendTogether(gate, [routerUrl], () => stack.subgraphRequests().users, requests, release);
 
 beforeAll(async () => {
   stack = await startStack({ users: 10, memes: 40, routerEnv: { TIERS_JSON: GENEROUS_ANONYMOUS } });
@@ -119,7 +71,7 @@ describe('single-flight response-cache misses', () => {
     const first = await client(PAGE);
     expect(first.body.errors).toBeUndefined();
     expect((await client(PAGE)).headers.get('x-cache')).toBe('HIT');
-    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+    expect(await ageCachedAnswers(redis, stack.redisPrefix)).toBeGreaterThan(0);
 
     const n = 50;
     const { answers, memes, users } = await together(Array.from({ length: n }, () => () => client(PAGE)));
@@ -187,7 +139,7 @@ describe('stale while revalidate', () => {
     expect(first.body.errors).toBeUndefined();
     // Shared caches are told so for a public answer.
     expect(first.headers.get('cache-control')).toMatch(/^public, max-age=\d+, stale-while-revalidate=120$/);
-    expect(await expireCachedAnswers()).toBeGreaterThan(0);
+    expect(await ageCachedAnswers(redis, stack.redisPrefix)).toBeGreaterThan(0);
 
     const before = gate.arrivals;
     gate.hold();

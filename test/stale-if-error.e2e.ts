@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, signUp, subscribeTo, type TestAccount } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
+import { ageCachedAnswers } from './support/gate';
 import { startProxy, type TestProxy } from './support/proxy';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
@@ -41,20 +42,6 @@ const restore = () => {
 const addRouter = (env: Record<string, string> = {}) =>
   stack.addRouter({ SUBGRAPH_URL_MEMES: proxy.url('/graphql'), CACHE_LOCAL_TTL_MS: '0', ...env });
 
-/** Makes every cached answer of this stack older than its maxAge (still within the stale window), as time would. */
-async function ageCachedAnswers(): Promise<number> {
-  let aged = 0;
-  for (const key of await redis.keys(`${stack.redisPrefix}response:*`)) {
-    const raw = await redis.get(key);
-    if (!raw) continue;
-    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
-    entry.storedAt -= (entry.maxAge + 5) * 1000;
-    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
-    aged++;
-  }
-  return aged;
-}
-
 const answered = (r: GraphQLResponse) => r.status === 200 && !r.body.errors && !!r.body.data;
 
 type List = { memes: { edges: { node: { id: string; score: number } }[] } };
@@ -65,7 +52,7 @@ describe('stale if error', () => {
     const QUERY = `{ trending(first: 4) { id title } }`;
     const good = await client(QUERY);
     expect(answered(good)).toBe(true);
-    await ageCachedAnswers();
+    await ageCachedAnswers(redis, stack.redisPrefix);
 
     proxy.behaviour.hang = true;
     try {
@@ -94,7 +81,7 @@ describe('stale if error', () => {
     const CACHED = `{ trending(first: 5) { id title } }`;
     const good = await client(CACHED);
     expect(answered(good)).toBe(true);
-    await ageCachedAnswers();
+    await ageCachedAnswers(redis, stack.redisPrefix);
 
     // One refused fetch opens the breaker; then the subgraph hangs.
     proxy.behaviour.down = true;
@@ -230,7 +217,7 @@ describe('stale if error', () => {
       [`{ memes(first: 5, tag: "cats") { edges { node { id } } } }`, {}],
     ];
     for (const [query, variables] of reads) expect(answered(await client(query, variables))).toBe(true);
-    expect(await ageCachedAnswers()).toBeGreaterThanOrEqual(reads.length);
+    expect(await ageCachedAnswers(redis, stack.redisPrefix)).toBeGreaterThanOrEqual(reads.length);
 
     proxy.behaviour[mode === 'hang' ? 'hang' : 'down'] = true;
     const started = Date.now();

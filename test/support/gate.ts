@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { eventually } from './accounts';
 
 /**
  * A proxy in front of the memes subgraph that holds what it receives until
@@ -60,4 +62,60 @@ export async function startGate(target: string): Promise<Gate> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   gate.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   return gate;
+}
+
+/** A metric's value summed over routers' /metrics (0 where a router has none). */
+export async function metricTotal(routerUrls: readonly string[], name: string): Promise<number> {
+  let total = 0;
+  for (const url of routerUrls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    total += line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+  }
+  return total;
+}
+
+/**
+ * Sends `requests` at once with the gate shut, and opens it once each has
+ * reached the memes subgraph or is waiting for another's execution (the
+ * routers' single-flight waits); counts the memes and users calls they made.
+ */
+export async function sendTogether<T>(
+  gate: Gate,
+  routerUrls: readonly string[],
+  usersCalls: () => number,
+  requests: (() => Promise<T>)[],
+  release: { fail?: boolean } = {},
+): Promise<{ answers: T[]; memes: number; users: number }> {
+  const waits = () => metricTotal(routerUrls, 'response_cache_single_flight_waits_total');
+  const before = { memes: gate.arrivals, users: usersCalls(), waits: await waits() };
+  gate.hold();
+  const answers = Promise.all(requests.map((send) => send()));
+  try {
+    await eventually(
+      async () => gate.arrivals - before.memes + (await waits()) - before.waits >= requests.length,
+      30_000,
+      50,
+    );
+  } finally {
+    gate.release(release);
+  }
+  return { answers: await answers, memes: gate.arrivals - before.memes, users: usersCalls() - before.users };
+}
+
+/**
+ * Makes every response-cache entry under `prefix` older than its maxAge by
+ * five seconds, as time would (stale windows, if any, still ahead).
+ */
+export async function ageCachedAnswers(redis: Redis, prefix: string): Promise<number> {
+  let aged = 0;
+  for (const key of await redis.keys(`${prefix}response:*`)) {
+    const raw = await redis.get(key);
+    if (!raw) continue;
+    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
+    entry.storedAt -= (entry.maxAge + 5) * 1000;
+    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
+    aged++;
+  }
+  return aged;
 }
