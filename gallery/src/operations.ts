@@ -267,28 +267,36 @@ export const GENERATE_MEME: TypedDocumentNode<
   }
 `;
 
+/** What the gallery shows of a generation: its state, its place in the queue, its error or its meme. */
+const GENERATION_FIELDS: TypedDocumentNode<Generation> = gql`
+  fragment GenerationFields on Generation {
+    id
+    status
+    prompt
+    provider
+    queuePosition
+    error {
+      code
+      message
+    }
+    meme {
+      ...MemeCardFields
+    }
+    createdAt
+    finishedAt
+  }
+  ${MEME_CARD_FIELDS}
+`;
+
 /** A generation's progress; with `waitSeconds` the router answers once it finishes, or after that long. */
 export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { id: string; waitSeconds?: number }> =
   gql`
     query Generation($id: ID!, $waitSeconds: Int = 0) {
       generation(id: $id, waitSeconds: $waitSeconds) {
-        id
-        status
-        prompt
-        provider
-        queuePosition
-        error {
-          code
-          message
-        }
-        meme {
-          ...MemeCardFields
-        }
-        createdAt
-        finishedAt
+        ...GenerationFields
       }
     }
-    ${MEME_CARD_FIELDS}
+    ${GENERATION_FIELDS}
   `;
 
 /**
@@ -299,23 +307,10 @@ export const GENERATION: TypedDocumentNode<{ generation: Generation | null }, { 
 export const GENERATION_UPDATED: TypedDocumentNode<{ generationUpdated: Generation }, { id: string }> = gql`
   subscription GenerationUpdated($id: ID!) {
     generationUpdated(id: $id) {
-      id
-      status
-      prompt
-      provider
-      queuePosition
-      error {
-        code
-        message
-      }
-      meme {
-        ...MemeCardFields
-      }
-      createdAt
-      finishedAt
+      ...GenerationFields
     }
   }
-  ${MEME_CARD_FIELDS}
+  ${GENERATION_FIELDS}
 `;
 
 /** Every operation above, for tooling and tests. */
