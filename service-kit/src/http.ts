@@ -29,9 +29,11 @@ export class HttpError extends Error {
 }
 
 /**
- * Reads a request body, refusing it as soon as it passes `limitBytes`. A
- * body received whole already is taken from the stream's buffer; one still
- * arriving is read from the stream's events, not its async iterator.
+ * Reads a request body, refusing it as soon as it passes `limitBytes`. Read
+ * from the stream's events, not its async iterator; a body of one chunk is
+ * returned as is, without a copy. (Even sent in one packet with its head, a
+ * body is parsed after the handler's first microtasks, so it is never
+ * complete yet when a request path reads it first.)
  */
 export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -44,14 +46,6 @@ export function readBody(req: IncomingMessage, limitBytes: number): Promise<Buff
   // Read already (its end was emitted): nothing is left to read, as the async iterator would say.
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   if (req.destroyed) return Promise.reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-  // Received whole already (a small body comes in the packets of its head): taken from the stream's buffer at once.
-  if (req.complete && !req.readableFlowing) {
-    const whole = (req.read() as Buffer | null) ?? Buffer.alloc(0);
-    if (whole.length <= limitBytes) return Promise.resolve(whole);
-    return Promise.reject(
-      new HttpError(413, ErrorCode.PAYLOAD_TOO_LARGE, `Request body is larger than ${limitBytes} bytes`),
-    );
-  }
   return new Promise((resolve, reject) => {
     let first: Buffer | undefined;
     let chunks: Buffer[] | undefined;
