@@ -1,12 +1,27 @@
+import { trace, type Span } from '@opentelemetry/api';
 import type { Viewer, ViewerSigner } from '@memegraph/service-kit';
 
-/** What the pipeline learns about a request, for its log line and metrics. */
+/** What the pipeline learns about a request, for its log line, metrics and trace. */
 export interface RequestReport {
   requestId: string;
   operationName?: string;
   cache?: 'HIT' | 'MISS' | 'STALE';
   cost?: number;
   rejection?: string;
+  /** The request's own span (the HTTP server's), when tracing records it. */
+  span?: Span;
+}
+
+/** A report for a request arriving now: its span is the one active as it arrives (none without tracing). */
+export function newReport(requestId: string): RequestReport {
+  const span = trace.getActiveSpan();
+  return span?.isRecording() ? { requestId, span } : { requestId };
+}
+
+/** Notes what the response cache did for the request, in its report and on its span. */
+export function markCache(report: RequestReport, mark: 'HIT' | 'MISS' | 'STALE'): void {
+  report.cache = mark;
+  report.span?.setAttribute('memegraph.cache', mark);
 }
 
 export interface RouterContext {

@@ -27,7 +27,7 @@ import {
 import { BILLING_WEBHOOK_PATH, createBillingWebhook } from './billing/webhook';
 import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
-import type { RequestReport, RouterContext } from './context';
+import { newReport, type RequestReport, type RouterContext } from './context';
 import { EntityCache } from './cache/entityCache';
 import { REFUSAL_HEADERS } from './cache/httpHeaders';
 import { SharedFlights } from './cache/sharedFlight';
@@ -518,7 +518,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
         const given = req.headers['x-request-id'];
         const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
-        return graphql.handle(req, res, { requestId });
+        return graphql.handle(req, res, newReport(requestId));
       }
       case '/health':
         return sendJson(res, 200, { status: 'ok' });

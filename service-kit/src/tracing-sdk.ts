@@ -15,7 +15,7 @@
  * trace of its own for every client request unless
  * TRACE_TRUST_CLIENT_TRACEPARENT=true.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Context, TextMapGetter, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -48,18 +48,6 @@ export class OutgoingTraceContext implements TextMapPropagator {
   }
 }
 
-/**
- * A header of a response already sent: as set with setHeader, or else as
- * written (headers given to writeHead alone are not kept apart from the
- * header block Node wrote).
- */
-function sentHeader(response: ServerResponse, name: string): string | undefined {
-  const value = response.getHeader(name);
-  if (typeof value === 'string') return value;
-  const written = (response as ServerResponse & { _header?: string | null })._header;
-  return written?.match(new RegExp(`\\r\\n${name}: *([^\\r]*)`, 'i'))?.[1];
-}
-
 /** Probes and scrapes are not traced. */
 const UNTRACED = /^\/(?:health|ready|metrics)(?:[/?]|$)/;
 
@@ -85,12 +73,10 @@ export function startTracing(settings: TracingSettings): NodeTracerProvider {
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req: IncomingMessage) => UNTRACED.test(req.url ?? '/'),
-        // A request's span says what the response cache did (the router's X-Cache) and the request's id.
-        applyCustomAttributesOnSpan: (span, request, response) => {
-          if (!span.isRecording() || !('getHeader' in response) || !('headers' in request)) return;
-          const cache = sentHeader(response, 'x-cache');
-          if (cache !== undefined) span.setAttribute('memegraph.cache', cache);
-          // The incoming request's id, as service-kit's HTTP server read or made it.
+        // A request's span carries the request's id, as service-kit's HTTP server read or made it. (The router
+        // notes on it what its response cache did: markCache in router/src/context.ts.)
+        applyCustomAttributesOnSpan: (span, request) => {
+          if (!span.isRecording() || !('headers' in request)) return;
           const requestId = request.headers[REQUEST_ID_HEADER];
           if (typeof requestId === 'string') span.setAttribute('memegraph.request_id', requestId);
         },

@@ -10,6 +10,7 @@ import type { UsageMeter } from '../usage/meter';
 import { answerHead } from './respond';
 import type { Stage } from './runner';
 import type { CachedOperation, RequestState, SentOperation } from './state';
+import { markCache } from '../context';
 
 /** Request fingerprints are kept up to this many UTF-16 units in all (texts and variables included). */
 const MAX_FINGERPRINT_BYTES = 8 * 1024 * 1024;
@@ -140,7 +141,7 @@ export function createCachedAnswer(deps: {
 
       const { report } = state;
       report.operationName = operation.operationName ?? undefined;
-      report.cache = 'HIT';
+      markCache(report, 'HIT');
       report.cost = operation.cost;
       deps.metrics.cost.observe({ tier: viewer.tier }, operation.cost);
       // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.

@@ -9,6 +9,7 @@ import type { RequestFingerprints } from './cachedAnswer';
 import type { Plans } from './plans';
 import type { Stage } from './runner';
 import type { OperationState } from './state';
+import { markCache } from '../context';
 
 /** Answers the operation from a cache entry: nothing runs, so nothing is charged (settle refunds what was taken). */
 export function serveCached(
@@ -19,7 +20,7 @@ export function serveCached(
   maxAgeLeft?: number,
 ) {
   const age = ageOf(entry, at);
-  state.context.report.cache = mark;
+  markCache(state.context.report, mark);
   state.decision.cache = { mark, age };
   // What browsers and CDNs may keep: the same on a hit as on the miss that stored it, for the time the answer has left.
   state.decision.keep = {

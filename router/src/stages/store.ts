@@ -6,6 +6,7 @@ import type { RequestFingerprints } from './cachedAnswer';
 import { learn, serveCached } from './responseCache';
 import type { Stage } from './runner';
 import type { OperationState } from './state';
+import { markCache } from '../context';
 
 const hasDownstreamFailure = (errors: readonly GraphQLError[] | undefined) =>
   !!errors?.some(
@@ -38,7 +39,7 @@ export function createStore(deps: {
         return serveCached(state, cached, 'STALE', now(), 0);
       }
       if (cacheKey) {
-        state.context.report.cache = 'MISS';
+        markCache(state.context.report, 'MISS');
         state.decision.cache = { mark: 'MISS' };
         // Errors and partial results are never cached. Nothing changes the data after this point
         // (no field was removed), so it is stored as it is.
