@@ -163,10 +163,11 @@ describe('subscriptions through the router', () => {
     const id = started.body.data!.generateMeme.id;
     const client = createGalleryClient({ uri: `${routerB}/graphql`, mode: 'apq', token: owner.token });
     const statuses: string[] = [];
+    let following: { unsubscribe(): void } | undefined;
     const last = await new Promise<{ status: string; meme: { author: { handle: string } } | null }>(
       (resolve, reject) => {
         let latest: { status: string; meme: { author: { handle: string } } | null } | undefined;
-        client.subscribe({ query: GENERATION_UPDATED, variables: { id } }).subscribe({
+        following = client.subscribe({ query: GENERATION_UPDATED, variables: { id } }).subscribe({
           next: (result) => {
             if (result.error) return reject(result.error);
             latest = result.data!.generationUpdated;
@@ -183,6 +184,7 @@ describe('subscriptions through the router', () => {
     expect(statuses.map((status) => RANK[status])).toEqual([...statuses.map((status) => RANK[status])].sort());
     expect(last.status).toBe('SUCCEEDED');
     expect(last.meme?.author.handle).toBe('live_apollo');
+    following?.unsubscribe();
     client.stop();
   });
 
@@ -219,15 +221,21 @@ describe('subscriptions through the router', () => {
   it("holds a viewer to the tier's maxSubscriptions on every router together", async () => {
     const premium = await account('live_many', 'PREMIUM');
     const query = 'subscription { myGenerations { id status } }';
-    const onA = sse(premium.token, routerA).iterate({ query });
-    const onB = ws(premium.token, routerB);
-    const first = collect(onA);
-    const second = collect(onB.iterate({ query }));
     const streams = async (router: string) => {
       const text = await (await fetch(`${router}/metrics`)).text();
       return [...text.matchAll(/^subscription_streams\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     };
-    await vi.waitFor(async () => expect((await streams(routerA)) + (await streams(routerB))).toBe(2));
+    // Streams other tests left open on these routers are not this viewer's: counted from where they stand now.
+    const base = { a: await streams(routerA), b: await streams(routerB) };
+    const slow = { timeout: 15_000, interval: 50 };
+    const onA = sse(premium.token, routerA).iterate({ query });
+    const onB = ws(premium.token, routerB);
+    const first = collect(onA);
+    const second = collect(onB.iterate({ query }));
+    await vi.waitFor(async () => {
+      expect(await streams(routerA)).toBe(base.a + 1);
+      expect(await streams(routerB)).toBe(base.b + 1);
+    }, slow);
     const third = await sse(premium.token, routerB).iterate({ query }).next();
     expect((third.value as Event).errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
     expect((third.value as Event).errors?.[0]?.message).toContain('At most 2 subscriptions');
@@ -235,10 +243,10 @@ describe('subscriptions through the router', () => {
     expect(second.seen).toEqual([]);
     // One closes: its place is free again.
     await onA.return?.();
-    await vi.waitFor(async () => expect(await streams(routerA)).toBe(0));
+    await vi.waitFor(async () => expect(await streams(routerA)).toBe(base.a), slow);
     const again = sse(premium.token, routerA).iterate({ query });
     const opened = collect(again);
-    await vi.waitFor(async () => expect(await streams(routerA)).toBe(1));
+    await vi.waitFor(async () => expect(await streams(routerA)).toBe(base.a + 1), slow);
     expect(opened.seen).toEqual([]);
     await again.return?.();
     await onB.dispose();
