@@ -10,7 +10,7 @@ const prepared = (overrides: Partial<PreparedSubscription> = {}): PreparedSubscr
   queryText: 'query { generationUpdated: generation(id: "7") { id status } }',
   variables: {},
   queuePosition: true,
-  status: true,
+  statusKey: 'status',
   cost: 1,
   ...overrides,
 });
@@ -125,7 +125,7 @@ describe('a live subscription', () => {
     const live = new LiveSubscription(
       's',
       'u1',
-      prepared({ status: false }),
+      prepared({ statusKey: undefined }),
       w.run,
       () => undefined,
       () => undefined,

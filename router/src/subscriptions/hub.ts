@@ -104,9 +104,9 @@ export class LiveSubscription {
     this.feed.push(event);
     this.onEvent();
     // Finished by what the read says when it selects status, else by what had been heard before it.
-    const finished = this.prepared.status
-      ? value?.status === 'SUCCEEDED' || value?.status === 'FAILED'
-      : heard >= FINISHED;
+    const { statusKey } = this.prepared;
+    const status = statusKey === undefined ? undefined : value?.[statusKey];
+    const finished = statusKey !== undefined ? status === 'SUCCEEDED' || status === 'FAILED' : heard >= FINISHED;
     if (!finished) return;
     // A finished generation changes no more: generationUpdated is over, myGenerations forgets it.
     if (this.prepared.field === 'generationUpdated') this.feed.end();

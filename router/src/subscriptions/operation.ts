@@ -2,6 +2,7 @@ import {
   GraphQLError,
   Kind,
   getOperationAST,
+  isObjectType,
   parse,
   print,
   specifiedRules,
@@ -16,7 +17,7 @@ import { ErrorCode, HttpError, type TierLimits, type Viewer } from '@memegraph/s
 import { estimateCost } from '../cost/calculate';
 import type { OperationLimits } from '../limits/operationLimits';
 import { analyzeOperation } from '../operation/analyze';
-import { coerceVariables, fragmentsOf } from '../operation/walk';
+import { coerceVariables, fragmentsOf, subfieldsOf } from '../operation/walk';
 import { SchemaPolicy, type Policy } from '../policy/schemaPolicy';
 
 /** The subscription fields the router serves, each the changes of the `generation` query's answer. */
@@ -49,8 +50,11 @@ export interface PreparedSubscription {
   operationName?: string;
   /** Whether the selection holds `queuePosition`, which changes when any generation starts running. */
   queuePosition: boolean;
-  /** Whether the selection holds `status` under its own name, for knowing the first event is the last. */
-  status: boolean;
+  /**
+   * The response key `status` is answered under (an alias, through fragments), for knowing an event is the
+   * last; none when the selection does not hold it.
+   */
+  statusKey?: string;
   /** The estimated cost of one event. */
   cost: number;
 }
@@ -222,9 +226,12 @@ export function prepareSubscription(
       { cost: { estimated: cost, max: limits.maxCostPerOperation } },
     );
   }
-  const selected = new Set(
-    (field.selectionSet?.selections ?? []).flatMap((s) => (s.kind === Kind.FIELD && !s.alias ? [s.name.value] : [])),
-  );
+  // What the selection holds, as execution collects it: fragments (named, inline), aliases and @skip/@include.
+  const generationType = schema.getType('Generation');
+  const selected = isObjectType(generationType)
+    ? [...subfieldsOf({ schema, operation, fragments, variables }, generationType, [field])]
+    : [];
+  const keyOf = (fieldName: string) => selected.find(([, nodes]) => nodes[0]?.name.value === fieldName)?.[0];
   return {
     field: name,
     responseKey,
@@ -232,8 +239,8 @@ export function prepareSubscription(
     queryText: print(query),
     variables: request.variables ? { ...(request.variables as Record<string, unknown>) } : {},
     operationName,
-    queuePosition: request.query.includes('queuePosition'),
-    status: selected.has('status'),
+    queuePosition: keyOf('queuePosition') !== undefined,
+    statusKey: keyOf('status'),
     cost,
   };
 }
