@@ -283,6 +283,42 @@ describe('actualCost on the Memegraph supergraph', () => {
     expect(actual(source, data, { skip: true })).toEqual({ cost: 2 * 2, nodeCount: 4 });
   });
 
+  it('costs every answer to one document by its own data and @skip/@include outcome', () => {
+    // One parsed document for every request, as Apollo Server hands it over: what is worked out for it is kept.
+    const doc = document(
+      memegraph.schema,
+      `query Q($skip: Boolean!) {
+        trending(first: 3) { ...M author @skip(if: $skip) { id } }
+      }
+      fragment M on Meme { t: template { id } }`,
+    );
+    const cost = (data: unknown, variables: Record<string, unknown>) =>
+      actualCost({ ...memegraph, document: doc, variables: coerced(memegraph.schema, doc, variables), data }, options);
+    const meme = (id: string) => ({ t: { id: `t${id}` }, author: { id: `u${id}` } });
+    expect(cost({ trending: [meme('1'), meme('2')] }, { skip: false })).toEqual({ cost: 6, nodeCount: 6 });
+    expect(cost({ trending: [meme('1'), meme('2')] }, { skip: true })).toEqual({ cost: 4, nodeCount: 4 });
+    expect(cost({ trending: [meme('1')] }, { skip: false })).toEqual({ cost: 3, nodeCount: 3 });
+    expect(cost({ trending: [meme('1'), { t: null, author: null }] }, { skip: false })).toEqual({
+      cost: 4,
+      nodeCount: 4,
+    });
+    expect(cost({ trending: [] }, { skip: true })).toEqual({ cost: 0, nodeCount: 0 });
+    // Another policy (a reloaded supergraph) is read afresh.
+    const heavier = SchemaPolicy.fromSupergraph(supergraphSdl.replace(/^type Meme$/m, 'type Meme @cost(weight: 5)'));
+    expect(
+      actualCost(
+        {
+          ...memegraph,
+          policy: heavier,
+          document: doc,
+          variables: coerced(memegraph.schema, doc, { skip: true }),
+          data: { trending: [meme('1')] },
+        },
+        options,
+      ),
+    ).toEqual({ cost: 6, nodeCount: 2 });
+  });
+
   it('charges introspection nothing', () => {
     expect(
       actual('{ __typename __schema { queryType { name } } }', {

@@ -22,6 +22,7 @@ import {
 } from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields.js';
 import { ErrorCode, codedError } from '@memegraph/service-kit';
+import { conditionsKey, conditionsOf } from '../operation/walk';
 import type { ListSize, Policy, SchemaPolicy } from '../policy/schemaPolicy';
 
 /**
@@ -90,9 +91,60 @@ export function estimateCost(input: CostInput, options: CostOptions): CostResult
 
 /** What the operation did cost, with list sizes counted in the response's `data`. */
 export function actualCost(input: CostInput & { data: unknown }, options: CostOptions): CostResult {
-  const costing = new Costing(input, options);
+  const costing = costingFor(input, options);
   if (!isRecord(input.data)) return ZERO;
-  return costing.actualFields(costing.rootType, [costing.operation.selectionSet], input.data);
+  const total = { cost: 0, nodeCount: 0 };
+  costing.actualRoot(input.data, total);
+  return total;
+}
+
+/** Costings kept per document: what one works out (fields collected, weights) holds for every answer to it. */
+const costings = new WeakMap<
+  DocumentNode,
+  {
+    schema: GraphQLSchema;
+    policy: SchemaPolicy;
+    defaultListSize: number;
+    conditions: FieldNode['directives'];
+    byKey: Map<string, Costing>;
+  }
+>();
+/** Costings kept per document, at most, for as many operation names and `@skip`/`@include` outcomes. */
+const MAX_COSTINGS_PER_DOCUMENT = 32;
+
+/**
+ * The costing of the operation for these variables: kept per document,
+ * schema, policy, operation and `@skip`/`@include` outcome (the only way
+ * variables change what an answer is read against), else made anew.
+ */
+function costingFor(input: CostInput, options: CostOptions): Costing {
+  let kept = costings.get(input.document);
+  if (
+    !kept ||
+    kept.schema !== input.schema ||
+    kept.policy !== input.policy ||
+    kept.defaultListSize !== options.defaultListSize
+  ) {
+    kept = {
+      schema: input.schema,
+      policy: input.policy,
+      defaultListSize: options.defaultListSize,
+      conditions: conditionsOf(input.document),
+      byKey: new Map(),
+    };
+    costings.set(input.document, kept);
+  }
+  const conditions = conditionsKey(kept.conditions, input.variables ?? {});
+  // A condition that cannot be decided: costed each time, so collecting refuses it as before.
+  if (conditions.includes('?')) return new Costing(input, options);
+  const key = `${input.operationName ?? ''}\0${conditions}`;
+  let costing = kept.byKey.get(key);
+  if (!costing) {
+    costing = new Costing(input, options);
+    if (kept.byKey.size >= MAX_COSTINGS_PER_DOCUMENT) kept.byKey.clear();
+    kept.byKey.set(key, costing);
+  }
+  return costing;
 }
 
 const ZERO: CostResult = Object.freeze({ cost: 0, nodeCount: 0 });
@@ -100,13 +152,47 @@ const MUTATION_WEIGHT = 10;
 const DEFAULT_OBJECT_WEIGHT = 1;
 const DEFAULT_LEAF_WEIGHT = 0;
 
+/** A field of an object's selection, as the actual cost reads it; its value's plan is worked out when first needed. */
+interface FieldPlan {
+  responseName: string;
+  parent: GraphQLObjectType;
+  nodes: FieldNode[];
+  value: ValuePlan | undefined;
+}
+
+/** How a value of a field is costed, its type unwrapped once. */
+type ValuePlan =
+  | { kind: 'free' }
+  | { kind: 'leaf'; cost: number }
+  | { kind: 'list'; of: ValuePlan }
+  | {
+      kind: 'object';
+      type: GraphQLObjectType;
+      selectionSets: readonly SelectionSetNode[];
+      weight: number;
+      fields: FieldPlan[] | undefined;
+    }
+  | {
+      kind: 'abstract';
+      type: GraphQLAbstractType;
+      selectionSets: readonly SelectionSetNode[];
+      fieldWeight: number | undefined;
+    };
+
+const FREE: ValuePlan = { kind: 'free' };
+
 /** The size `@listSize` gives to child fields of a connection-like type. */
 interface SizedFields {
   names: readonly string[];
   size: number;
 }
 
-/** State of one costing call: nothing here outlives the request. */
+/**
+ * State of costing one operation. An estimate's lives for one call; one
+ * for actual costs is kept per document (see costingFor), and nothing it
+ * keeps depends on one request's variables but their `@skip`/`@include`
+ * outcome.
+ */
 class Costing {
   readonly operation: OperationDefinitionNode;
   readonly rootType: GraphQLObjectType;
@@ -250,6 +336,90 @@ class Costing {
   }
 
   // --- Actual -------------------------------------------------------------
+
+  /**
+   * Adds what `data` cost to `total`: the same sums as `actualFields`, read
+   * through plans worked out once per costing (the fields an object gets,
+   * their types and weights), so an answer's objects cost a property read
+   * and an addition each.
+   */
+  actualRoot(data: Record<string, unknown>, total: CostResult): void {
+    this.rootFields ??= this.fieldPlans(this.rootType, [this.operation.selectionSet]);
+    this.addFields(this.rootFields, data, total);
+  }
+
+  private rootFields?: FieldPlan[];
+  private readonly fieldPlanCache = new Map<string, FieldPlan[]>();
+
+  private fieldPlans(type: GraphQLObjectType, selectionSets: readonly SelectionSetNode[]): FieldPlan[] {
+    const key = this.collectKey(type, selectionSets);
+    let plans = this.fieldPlanCache.get(key);
+    if (!plans) {
+      plans = [];
+      for (const [responseName, nodes] of this.collect(type, selectionSets))
+        plans.push({ responseName, parent: type, nodes, value: undefined });
+      this.fieldPlanCache.set(key, plans);
+    }
+    return plans;
+  }
+
+  /** How a field's value is costed (introspection fields cost nothing). */
+  private fieldValuePlan(field: FieldPlan): ValuePlan {
+    const node = field.nodes[0]!;
+    if (isIntrospection(node)) return FREE;
+    const definition = this.fieldDefinition(field.parent, node);
+    const weight = this.fieldWeight(field.parent, this.fieldPolicy(field.parent, node.name.value));
+    return this.valuePlan(definition.type, subSelections(field.nodes), weight);
+  }
+
+  private valuePlan(
+    type: GraphQLOutputType,
+    selectionSets: readonly SelectionSetNode[],
+    fieldWeight: number | undefined,
+  ): ValuePlan {
+    if (isNonNullType(type)) return this.valuePlan(type.ofType, selectionSets, fieldWeight);
+    if (isListType(type)) return { kind: 'list', of: this.valuePlan(type.ofType, selectionSets, fieldWeight) };
+    if (isLeafType(type)) return { kind: 'leaf', cost: fieldWeight ?? this.typeWeight(type) ?? DEFAULT_LEAF_WEIGHT };
+    if (isObjectType(type)) {
+      const weight = fieldWeight ?? this.typeWeight(type) ?? DEFAULT_OBJECT_WEIGHT;
+      return { kind: 'object', type, selectionSets, weight, fields: undefined };
+    }
+    return { kind: 'abstract', type, selectionSets, fieldWeight };
+  }
+
+  private addFields(fields: FieldPlan[], data: Record<string, unknown>, total: CostResult): void {
+    for (const field of fields) {
+      const value = data[field.responseName];
+      if (value === undefined || value === null) continue;
+      this.addValue((field.value ??= this.fieldValuePlan(field)), value, total);
+    }
+  }
+
+  private addValue(plan: ValuePlan, value: unknown, total: CostResult): void {
+    if (value === undefined || value === null) return;
+    switch (plan.kind) {
+      case 'free':
+        return;
+      case 'leaf':
+        total.cost += plan.cost;
+        return;
+      case 'list':
+        if (!Array.isArray(value)) return;
+        for (const item of value) this.addValue(plan.of, item, total);
+        return;
+      case 'object':
+        if (!isRecord(value)) return;
+        total.cost += plan.weight;
+        total.nodeCount += 1;
+        this.addFields((plan.fields ??= this.fieldPlans(plan.type, plan.selectionSets)), value, total);
+        return;
+      case 'abstract': {
+        const actual = this.actualValue(plan.type, value, plan.selectionSets, plan.fieldWeight);
+        total.cost += actual.cost;
+        total.nodeCount += actual.nodeCount;
+      }
+    }
+  }
 
   actualFields(
     type: GraphQLObjectType,
