@@ -1,6 +1,6 @@
 import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { GraphQLSchema } from 'graphql';
-import { takeEntityTags } from '../cache/entities';
+import { withoutEntityIds } from '../cache/entities';
 import type { Plans } from './plans';
 import type { Stage } from './runner';
 import type { OperationState } from './state';
@@ -9,7 +9,7 @@ import type { OperationState } from './state';
  * Execution by @apollo/gateway of what is left after the removals (subgraph
  * fetches in gateway/datasource.ts), with entity ids added when the answer
  * will be cached or purges others (cache/entities.ts), taken out again as
- * the answer's tags. Nothing is planned or fetched when every root field was
+ * the answer's tags (the answer copied without them). Nothing is planned or fetched when every root field was
  * removed. With a stale answer in hand, subgraph calls wait only briefly
  * before stale-if-error serves it instead.
  */
@@ -37,7 +37,12 @@ export function createExecute(deps: {
             document: executed.document,
             queryHash: executed.queryHash,
           });
-      if (tagged && state.result.data) state.tags = takeEntityTags(state.result.data);
+      if (tagged && state.result.data) {
+        // The answer as plain objects without the added keys (see withoutEntityIds), and its tags.
+        const { data, tags } = withoutEntityIds(state.result.data);
+        state.result = { ...state.result, data };
+        state.tags = tags;
+      }
     },
   };
 }

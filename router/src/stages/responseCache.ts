@@ -1,7 +1,7 @@
 import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '@memegraph/service-kit';
-import { takeEntityTags } from '../cache/entities';
+import { withoutEntityIds } from '../cache/entities';
 import { responseCacheKey } from '../cache/key';
 import type { Lead, SingleFlight } from '../cache/singleFlight';
 import { ageOf, isFresh, isRevalidatable, type CachedResponse, type ResponseCache } from '../cache/store';
@@ -83,11 +83,12 @@ export function createResponseCache(deps: {
       const executed = deps.plans.withIds(deps.schema(), rc);
       const result = await deps.executor()({ ...rc, document: executed.document, queryHash: executed.queryHash });
       if (result.errors?.length || !result.data) return;
+      const { data, tags } = withoutEntityIds(result.data);
       const entry: CachedResponse = {
-        data: JSON.stringify(result.data),
+        data: JSON.stringify(data),
         storedAt: now(),
         maxAge: state.cachePolicy.maxAge,
-        tags: [...takeEntityTags(result.data)],
+        tags: [...tags],
       };
       await responseCache.set(cacheKey, entry);
       lead.settle(entry);
