@@ -19,7 +19,7 @@ import { annotateActiveSpan, type Viewer } from '@memegraph/service-kit';
 import { fieldPolicy } from '../operation/analyze';
 import type { SchemaPolicy } from '../policy/schemaPolicy';
 import type { SharedState } from '../state/shared';
-import { TaggedCache } from '../state/taggedCache';
+import { TaggedCache, type Found } from '../state/taggedCache';
 import { ENTITY_ID, ENTITY_TYPE } from './entities';
 import type { CachePolicy } from './policy';
 import { stableJson } from './key';
@@ -168,13 +168,24 @@ export class EntityCache {
     };
     const keys = (representations as unknown[]).map((representation) => this.keyOf(shape, prefixOf, representation));
     const now = this.now();
-    const found = await Promise.all(
-      keys.map(async (key) => {
-        if (!key) return undefined;
-        const hit = await this.cache.get(key.key);
-        return hit && !hit.staleOnly && now - hit.value.storedAt < hit.value.maxAge * 1000 ? hit.value : undefined;
-      }),
-    );
+    const fresh = (hit: Found<CachedEntity> | undefined) =>
+      hit && !hit.staleOnly && now - hit.value.storedAt < hit.value.maxAge * 1000 ? hit.value : undefined;
+    // What this process holds is read at once; only the rest is asked of Redis, together.
+    const found = new Array<CachedEntity | undefined>(keys.length);
+    let asked: Promise<void>[] | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      if (!key) continue;
+      const local = this.cache.getLocal(key.key);
+      if (local) found[i] = fresh(local);
+      else
+        (asked ??= []).push(
+          this.cache.get(key.key).then((hit) => {
+            found[i] = fresh(hit);
+          }),
+        );
+    }
+    if (asked) await Promise.all(asked);
 
     // Each missing representation is asked once, whatever the number of times the fetch holds it.
     const missing: unknown[] = [];
@@ -259,7 +270,7 @@ export class EntityCache {
     if (typeof typename !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return undefined;
     const type = shape.types.get(typename);
     if (!type || type.policy.maxAge <= 0) return undefined;
-    const key = `${prefixOf(type.policy.scope)}:${stableJson(representation)}`;
+    const key = `${prefixOf(type.policy.scope)}:${representationKey(representation as Record<string, unknown>, typename, id)}`;
     return { key, type, typename, id: String(id) };
   }
 
@@ -325,6 +336,20 @@ export class EntityCache {
     };
     return walk(root, key.type.selections, entity, false) ? tags : undefined;
   }
+}
+
+/**
+ * A representation, canonically: `Type:id` for the usual `{ __typename, id }`
+ * with a string id (no GraphQL type name starts with `{`, so it is never
+ * another representation's), else its JSON with keys sorted.
+ */
+function representationKey(representation: Record<string, unknown>, typename: string, id: string | number): string {
+  if (typeof id === 'string') {
+    let fields = 0;
+    for (const _ in representation) fields++;
+    if (fields === 2) return `${typename}:${id}`;
+  }
+  return stableJson(representation);
 }
 
 /** The response key `id` is selected under on `type`, if it is. */

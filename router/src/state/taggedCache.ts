@@ -149,6 +149,19 @@ export class TaggedCache<T> {
     return this.purges;
   }
 
+  /**
+   * The value this process holds, at once, without a promise; undefined
+   * when it holds none (then `get` looks further). Told as `get` tells a
+   * value found here.
+   */
+  getLocal(key: string): Found<T> | undefined {
+    const hit = this.local.get(key);
+    if (!hit) return undefined;
+    const found = { value: hit.value, staleOnly: hit.staleOnly };
+    this.options.onLookup?.('local', found);
+    return found;
+  }
+
   /** The value here, else in Redis (kept here for `localTtlMs`), else its stale copy; undefined when there is none. */
   async get(key: string): Promise<Found<T> | undefined> {
     const report = this.options.onLookup;
