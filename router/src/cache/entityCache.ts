@@ -75,6 +75,8 @@ interface FetchShape {
   documentKey: string;
   fragments: Record<string, FragmentDefinitionNode>;
   types: Map<string, TypeSelection>;
+  /** Digests of what its entities are kept under but their representation, by subgraph, variables and partition. */
+  prefixes: LRUCache<string, string>;
 }
 
 /**
@@ -146,23 +148,27 @@ export class EntityCache {
     if (!shape || !Array.isArray(representations)) return send(variables);
 
     const { representations: _, ...others } = variables;
-    // What every entity of this fetch is kept under, but its representation: one digest per fetch and scope.
-    const prefixes = new Map<string, string>();
+    // What every entity of this fetch is kept under, but its representation: one digest per fetch and scope,
+    // kept with the fetch's shape for the next fetch of it with the same variables and viewer partition.
+    const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
+    const othersKey = stableJson(others);
     const prefixOf = (scope: CachePolicy['scope']) => {
-      let prefix = prefixes.get(scope);
+      const who = scope === 'PRIVATE' ? input.viewerKey : '*';
+      const known = `${input.subgraph}\0${othersKey}\0${partition}\0${who}`;
+      let prefix = shape.prefixes.get(known);
       if (prefix === undefined) {
         prefix = createHash('sha256')
           .update(input.subgraph)
           .update('\0')
           .update(shape.documentKey)
           .update('\0')
-          .update(stableJson(others))
+          .update(othersKey)
           .update('\0')
-          .update(`${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`)
+          .update(partition)
           .update('\0')
-          .update(scope === 'PRIVATE' ? input.viewerKey : '*')
+          .update(who)
           .digest('base64url');
-        prefixes.set(scope, prefix);
+        shape.prefixes.set(known, prefix);
       }
       return prefix;
     };
@@ -486,5 +492,5 @@ function readShape(schema: GraphQLSchema, policy: SchemaPolicy, query: string): 
       ].join('\n'),
     )
     .digest('base64url');
-  return { documentKey, fragments, types };
+  return { documentKey, fragments, types, prefixes: new LRUCache({ max: 256 }) };
 }
