@@ -1,5 +1,6 @@
+import { buildSchema, parse, print } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { takeEntityTags, withoutEntityIds } from './entities';
+import { takeEntityTags, withEntityIds, withoutEntityIds } from './entities';
 
 describe('takeEntityTags', () => {
   it('reads the entity tags an answer holds, and leaves the added keys out of its serialized form', () => {
@@ -89,5 +90,62 @@ describe('withoutEntityIds', () => {
     const copied = withoutEntityIds(data);
     expect(Object.getPrototypeOf(copied.data)).toBe(Object.prototype);
     expect(JSON.stringify(copied.data)).toBe('{"__proto__":{"title":"a"}}');
+  });
+});
+
+describe('withEntityIds', () => {
+  const schema = buildSchema(`
+    interface Node { id: ID! }
+    type Meme implements Node { id: ID! title: String author: User }
+    type User implements Node { id: ID! handle: String }
+    type Plan { tier: String }
+    union Found = Meme | User
+    type Query { trending: [Meme] node: Node found: [Found] plans: [Plan] }
+  `);
+
+  it('adds the id under a key naming the type on object types, and the id and __typename on interfaces', () => {
+    const document = withEntityIds(
+      schema,
+      parse('{ trending { title author { handle } } node { id } found { ... on User { handle } } plans { tier } }'),
+    );
+    expect(print(document)).toBe(
+      print(
+        parse(`{
+          trending { title author { handle memegraphId_User: id } memegraphId_Meme: id }
+          node { id memegraphId: id memegraphType: __typename }
+          found { ... on User { handle memegraphId_User: id } }
+          plans { tier }
+        }`),
+      ),
+    );
+  });
+
+  it('takes every added key out of the answer again, with the tags they give', () => {
+    const data = {
+      trending: [{ title: 'a', author: { handle: 'h', memegraphId_User: '7' }, memegraphId_Meme: '1' }],
+      node: { id: '3', memegraphId: '3', memegraphType: 'User' },
+      found: [{ handle: 'x', memegraphId_User: '9' }],
+      plans: [{ tier: 'FREE' }],
+      // A key of the client's own that merely starts like one is kept.
+      memegraphIdea: 'kept',
+    };
+    const copied = withoutEntityIds(data);
+    expect([...copied.tags].sort()).toEqual(['Meme:1', 'Meme:list', 'User:3', 'User:7', 'User:9', 'User:list']);
+    expect(copied.data).toEqual({
+      trending: [{ title: 'a', author: { handle: 'h' } }],
+      node: { id: '3' },
+      found: [{ handle: 'x' }],
+      plans: [{ tier: 'FREE' }],
+      memegraphIdea: 'kept',
+    });
+    expect([...takeEntityTags(data)].sort()).toEqual([
+      'Meme:1',
+      'Meme:list',
+      'User:3',
+      'User:7',
+      'User:9',
+      'User:list',
+    ]);
+    expect(JSON.parse(JSON.stringify(data))).toEqual(copied.data);
   });
 });

@@ -20,7 +20,7 @@ import { fieldPolicy } from '../operation/analyze';
 import type { SchemaPolicy } from '../policy/schemaPolicy';
 import type { SharedState } from '../state/shared';
 import { TaggedCache, type Found } from '../state/taggedCache';
-import { ENTITY_ID, ENTITY_TYPE } from './entities';
+import { ENTITY_ID, ENTITY_ID_OF, ENTITY_TYPE, entityTypeOfKey } from './entities';
 import type { CachePolicy } from './policy';
 import { stableJson } from './key';
 
@@ -325,11 +325,15 @@ export class EntityCache {
           if (Array.isArray(child)) return child.every((item) => visitValue(item, true));
           if (!child || typeof child !== 'object') return true;
           const record = child as Record<string, unknown>;
-          const typename = record.__typename ?? record[ENTITY_TYPE] ?? (isObjectType(named) ? named.name : undefined);
+          const typename =
+            record.__typename ?? record[ENTITY_TYPE] ?? (isObjectType(named) ? named.name : addedType(record));
           const concrete = typeof typename === 'string' ? schema.getType(typename) : undefined;
           if (!isObjectType(concrete)) return false;
           if (concrete.getFields().id) {
-            const id = record[ENTITY_ID] ?? record[idKey(schema, concrete, sub, shape.fragments) ?? ''];
+            const id =
+              record[`${ENTITY_ID_OF}${concrete.name}`] ??
+              record[ENTITY_ID] ??
+              record[idKey(schema, concrete, sub, shape.fragments) ?? ''];
             if (id == null) return false;
             tags.add(`${concrete.name}:${String(id)}`);
             if (listed) tags.add(`${concrete.name}:list`);
@@ -356,6 +360,15 @@ function representationKey(representation: Record<string, unknown>, typename: st
     if (fields === 2) return `${typename}:${id}`;
   }
   return stableJson(representation);
+}
+
+/** The type an object's added id key names (`memegraphId_Meme`), for an object of an abstract type without `__typename`. */
+function addedType(record: Record<string, unknown>): string | undefined {
+  for (const key of Object.keys(record)) {
+    const type = entityTypeOfKey(key);
+    if (type !== undefined) return type;
+  }
+  return undefined;
 }
 
 /** The response key `id` is selected under on `type`, if it is. */
