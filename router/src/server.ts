@@ -1,5 +1,4 @@
 import type http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { ApolloGateway } from '@apollo/gateway';
@@ -11,6 +10,7 @@ import { InMemoryLRUCache, type KeyValueCache } from '@apollo/utils.keyvaluecach
 import { printSchema } from 'graphql';
 import {
   ErrorCode,
+  REQUEST_ID_HEADER,
   closeServer,
   createHttpServer,
   createInternalClient,
@@ -401,6 +401,13 @@ function createRequestPath(
   };
 }
 
+/**
+ * A request's id: the HTTP server keeps a caller's `x-request-id` that looks
+ * like one, or makes one, and writes it to the request's headers (service-kit
+ * `requestIdOf`); it is echoed on the answer.
+ */
+const requestIdIn = (req: IncomingMessage): string => req.headers[REQUEST_ID_HEADER] as string;
+
 /** The router: Apollo Server over @apollo/gateway, behind Memegraph's request path. */
 export async function createRouter(config: RouterConfig, log: Logger): Promise<Router> {
   const platform = await openPlatform(config, log);
@@ -504,21 +511,22 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method === 'OPTIONS') {
       res.writeHead(204, CORS_HEADERS).end();
       return;
     }
+    // The GraphQL POST, most of what a router serves, is routed without parsing its URL.
+    if (req.url === '/graphql' && req.method === 'POST' && !subscriptions.wantsStream(req)) {
+      return graphql.handle(req, res, newReport(requestIdIn(req)));
+    }
+    const url = new URL(req.url ?? '/', 'http://localhost');
     switch (url.pathname) {
       case '/graphql/stream':
         return subscriptions.handleStream(req, res);
       case '/graphql': {
         if (subscriptions.wantsStream(req)) return subscriptions.handleStream(req, res);
         if (await web.explorer(req, res, url)) return;
-        // A caller's request id is kept (and echoed) when it looks like one; otherwise one is made.
-        const given = req.headers['x-request-id'];
-        const requestId = typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
-        return graphql.handle(req, res, newReport(requestId));
+        return graphql.handle(req, res, newReport(requestIdIn(req)));
       }
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
@@ -542,7 +550,8 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
     sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
   };
 
-  const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS });
+  // The router passes each request's id along itself (its report, subgraph fetches, internal calls, log lines).
+  const httpServer = createHttpServer(handle, { log, headers: CORS_HEADERS, requestScope: false });
   httpServer.on('upgrade', subscriptions.handleUpgrade);
 
   return {

@@ -4,7 +4,7 @@ import { HeaderMap, type ApolloServer, type BaseContext, type ContextThunk } fro
 import Negotiator from 'negotiator';
 import { ErrorCode, errorStatusFor } from './errors';
 import type { Logger } from './log';
-import { requestIdOf, withRequestId } from './tracing';
+import { REQUEST_ID_HEADER, requestIdOf, withRequestId } from './tracing';
 
 export class HttpError extends Error {
   constructor(
@@ -307,11 +307,30 @@ export function closeServer(server: Server): Promise<void> {
  */
 export function createHttpServer(
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
-  options: { log: Logger; headers?: Record<string, string> },
+  options: {
+    log: Logger;
+    headers?: Record<string, string>;
+    /**
+     * Whether what is done for a request runs in its request scope
+     * (AsyncLocalStorage), so that every line it logs and every internal call
+     * it makes carries its request id without being told (the default). A
+     * server that passes the id along itself says false: on Node 20 an
+     * AsyncLocalStorage in use makes every promise of the process pay an
+     * async hook. Either way the request's id is in its `x-request-id` header.
+     */
+    requestScope?: boolean;
+  },
 ): Server {
   const headers = options.headers ?? {};
-  // Everything done for a request, and every line it logs, carries its request id.
-  const server = http.createServer((req, res) => withRequestId(requestIdOf(req), () => serve(req, res)));
+  const server = http.createServer(
+    options.requestScope === false
+      ? (req, res) => {
+          requestIdOf(req);
+          serve(req, res);
+        }
+      : // Everything done for a request, and every line it logs, carries its request id.
+        (req, res) => withRequestId(requestIdOf(req), () => serve(req, res)),
+  );
   const serve = (req: IncomingMessage, res: ServerResponse) => {
     // While the server closes, a keep-alive connection that was busy is closed as soon as its
     // response is done; left idle, it would hold close() (and a drain) open until its idle timeout.
@@ -330,10 +349,10 @@ export function createHttpServer(
         (error as { code?: string }).code === 'ECONNRESET' ||
         (error as Error).message === 'aborted'
       ) {
-        options.log.debug({ url: req.url }, 'client went away');
+        options.log.debug({ requestId: req.headers[REQUEST_ID_HEADER], url: req.url }, 'client went away');
         return res.destroy();
       }
-      options.log.error({ err: error, url: req.url }, 'request failed');
+      options.log.error({ err: error, requestId: req.headers[REQUEST_ID_HEADER], url: req.url }, 'request failed');
       if (!res.headersSent)
         sendRequestError(
           req,

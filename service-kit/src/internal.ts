@@ -5,8 +5,8 @@ import type { Route } from './subgraph';
 import { REQUEST_ID_HEADER, currentRequestId, injectTraceContext } from './tracing';
 import { VIEWER_HEADER, createViewerSigner, secretKey, serviceViewer } from './viewer';
 
-const requestIdHeader = (): Record<string, string> => {
-  const id = currentRequestId();
+const requestIdHeader = (given: string | undefined): Record<string, string> => {
+  const id = given ?? currentRequestId();
   return id === undefined ? {} : { [REQUEST_ID_HEADER]: id };
 };
 
@@ -18,7 +18,8 @@ export function createInternalClient(options: { caller: string; signingSecret: s
   // The caller's identity never changes: its token is reused, as the router reuses a viewer's.
   const sign = createViewerSigner(secretKey(options.signingSecret), { max: 1 });
   const caller = serviceViewer(options.caller);
-  return async function call<T>(url: string | URL, body?: unknown): Promise<T> {
+  /** `requestId`: the request the call is made for, when the caller passes it along itself (else its request scope's). */
+  return async function call<T>(url: string | URL, body?: unknown, requestId?: string): Promise<T> {
     const token = await sign(caller);
     let response: Response;
     try {
@@ -28,7 +29,7 @@ export function createInternalClient(options: { caller: string; signingSecret: s
         headers: injectTraceContext({
           'content-type': 'application/json',
           [VIEWER_HEADER]: token,
-          ...requestIdHeader(),
+          ...requestIdHeader(requestId),
         }),
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(options.timeoutMs ?? 10_000),

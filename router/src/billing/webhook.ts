@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   ErrorCode,
+  REQUEST_ID_HEADER,
   createInternalClient,
   httpStatusFor,
   readBody,
@@ -48,14 +49,15 @@ export function createBillingWebhook(options: BillingWebhookOptions) {
       );
     const body = await readBody(req, WEBHOOK_BODY_LIMIT);
     const header = SIGNATURE_HEADERS.map((name) => req.headers[name]).find((value) => typeof value === 'string');
+    const requestId = req.headers[REQUEST_ID_HEADER] as string | undefined;
     let received: { applied: boolean; userId?: string };
     try {
-      received = await call(options.url, { payload: body.toString('utf8'), signature: header });
+      received = await call(options.url, { payload: body.toString('utf8'), signature: header }, requestId);
     } catch (error) {
       const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
       if (code === ErrorCode.BAD_USER_INPUT || code === ErrorCode.NOT_FOUND)
         return sendError(res, httpStatusFor[code]!, code, (error as Error).message);
-      options.log.error({ err: error }, 'a billing webhook could not be applied');
+      options.log.error({ err: error, requestId }, 'a billing webhook could not be applied');
       return sendError(
         res,
         502,

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   ErrorCode,
   HttpError,
+  REQUEST_ID_HEADER,
   Scope,
   SessionTokenExpired,
   anonymousViewer,
@@ -67,6 +68,7 @@ export function createViewerIdentifier(options: {
     credential: string,
     body: { apiKey: string } | { userId: string; sessionId: string },
     address: string,
+    requestId: string | undefined,
   ): Promise<Viewer> => {
     // A session token's signature was checked here already: it was issued by us, not guessed, so it
     // does not count against the address (a burst of a real user's requests must not be refused).
@@ -80,7 +82,7 @@ export function createViewerIdentifier(options: {
       refusal = await options.cache.refusal(credential);
       if (refusal) throw unauthenticated(REASONS[refusal]);
       const epoch = options.cache.epoch();
-      const result = await options.call<ViewerLookup>(options.viewerUrl, body);
+      const result = await options.call<ViewerLookup>(options.viewerUrl, body, requestId);
       if (!result.viewer) {
         refusal = result.reason;
         await options.cache.rememberRefusal(credential, refusal);
@@ -112,6 +114,7 @@ export function createViewerIdentifier(options: {
     credential: string,
     body: { apiKey: string } | { userId: string; sessionId: string },
     address: string,
+    requestId: string | undefined,
   ): Promise<Viewer> => {
     const cached = await options.cache.get(credential);
     if (cached) return cached;
@@ -119,10 +122,16 @@ export function createViewerIdentifier(options: {
     const key = `${address}\0${credential}`;
     let pending = inFlight.get(key);
     if (!pending) {
-      pending = resolve(credential, body, address).finally(() => inFlight.delete(key));
+      pending = resolve(credential, body, address, requestId).finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
     return pending;
+  };
+
+  /** The request's id (the HTTP server put it in the request's headers), sent along with the lookup it makes. */
+  const requestIdIn = (req: IncomingMessage) => {
+    const id = req.headers[REQUEST_ID_HEADER];
+    return typeof id === 'string' ? id : undefined;
   };
 
   return async function identify(req: IncomingMessage): Promise<Viewer> {
@@ -138,6 +147,7 @@ export function createViewerIdentifier(options: {
         `key:${createHash('sha256').update(apiKey).digest('base64url')}`,
         { apiKey },
         options.addressOf(req),
+        requestIdIn(req),
       );
     }
     if (typeof authorization === 'string') {
@@ -156,6 +166,7 @@ export function createViewerIdentifier(options: {
         `session:${session.sessionId}`,
         { userId: session.userId, sessionId: session.sessionId },
         options.addressOf(req),
+        requestIdIn(req),
       );
     }
     return anonymousViewer(options.addressOf(req));
