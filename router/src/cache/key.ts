@@ -47,8 +47,9 @@ export function responseCacheKey(input: {
   const who = input.policy.scope === 'PRIVATE' ? input.viewerKey : '*';
   return (
     createHash('sha256')
-      // The entry's format: since v2 its data is kept serialized, so keys of entries kept otherwise are never read.
-      .update('v2\0')
+      // The entry's format: since v2 its data is kept serialized, since v3 written as the JSON it is rather than
+      // as a string of it (cache/store.ts), so keys of entries kept otherwise are never read.
+      .update('v3\0')
       .update(input.documentKey)
       .update('\0')
       .update(input.operationName ?? '')
