@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_TIERS, createInternalClient, createRedis, type TierLimits } from '@memegraph/service-kit';
 import { createCostBucket } from '../cost/bucket';
 import { openSharedState, type SharedState } from '../state/shared';
@@ -32,7 +32,11 @@ async function limitsOn(onRedis: boolean) {
     new URL('http://127.0.0.1:9/unused'),
   );
   const bucket = createCostBucket(state);
-  return { check: createRequestLimits({ ...state, window: createWindowCounter(state), usage, bucket }), bucket };
+  return {
+    check: createRequestLimits({ ...state, window: createWindowCounter(state), usage, bucket }),
+    bucket,
+    state,
+  };
 }
 
 afterAll(async () => {
@@ -121,5 +125,37 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
       // The window counted both: the day refused the second, not the window.
       expect(rateHeaders['x-ratelimit-remaining']).toBe('92');
     }
+  });
+
+  it('send the checks made together as one call, each answered as it would be alone, in the order made', async () => {
+    const [memory, redis] = await Promise.all([limitsOn(false), limitsOn(true)]);
+    const asks: Array<[viewerKey: string, operations: number, points?: number]> = [
+      ['u:1', 2],
+      ['u:1', 2, 40],
+      ['u:1', 2], // 6 > 5: refused
+      ['u:2', 1, 120], // more than the bucket holds: checked, does not fit
+      ['u:1', 1], // 5: the window's last
+    ];
+    const ask = (check: typeof memory.check, [viewerKey, operations, points]: (typeof asks)[number]) =>
+      check({
+        viewerKey,
+        operations,
+        window: { ms: 60_000, limit: LIMITS.requestsPerMinute },
+        dailyQuota: 100,
+        bucket: points === undefined ? undefined : { ...BUCKET, points },
+      }).then(seen);
+    const alone = [];
+    for (const each of asks) alone.push(await ask(memory.check, each));
+    const calls = vi.spyOn(redis.state.redis!, 'evalsha');
+    const together = await Promise.all(asks.map((each) => ask(redis.check, each)));
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(together).toEqual(alone);
+    expect(together.map((a) => [a.window.count, a.window.allowed, a.bucket?.allowed])).toEqual([
+      [2, true, undefined],
+      [4, true, true],
+      [4, false, undefined],
+      [1, true, false],
+      [5, true, undefined],
+    ]);
   });
 });

@@ -26,29 +26,61 @@ export interface RequestLimitResult {
 /**
  * The request window, then the day's quota when the window admitted the
  * operations, then the cost bucket's check when both did and a bucket is
- * given: the same Lua steps as the three stores' scripts (lua.ts), in one
- * round trip.
- * The keys share the viewer's hash tag (keys.ts), so this runs on a Redis
- * Cluster too. Returns window count, window ttl, window allowed, then
- * quota count and allowed, then bucket allowed, points and retry, each
- * group only when reached.
+ * given: the same Lua steps as the three stores' scripts (lua.ts), for each
+ * of the checks of one batch in one call (see `createRequestLimits`).
+ * ARGV: the number of checks, then per check its number of keys (2, or 3
+ * with the bucket), window ms, operations, window limit, quota ms, quota,
+ * and with the bucket its capacity, restore per second and points; KEYS: per
+ * check its window, quota and bucket keys. A check's keys share the viewer's
+ * hash tag (keys.ts), and a batch on a Redis Cluster holds one viewer's
+ * checks only, so every call is within one slot. Returns per check: window
+ * count, window ttl, window allowed, then quota count and allowed, then
+ * bucket allowed, points and retry, each group only when reached.
  */
 const LIMITS = redisScript(`${ADMIT}${BUCKET}
-local n = tonumber(ARGV[2])
-local count, ttl, allowed = admit(KEYS[1], n, tonumber(ARGV[3]), tonumber(ARGV[1]))
-if allowed == 0 then return {count, ttl, 0} end
-local used, _, admitted = admit(KEYS[2], n, tonumber(ARGV[5]), tonumber(ARGV[4]))
-if admitted == 0 or #KEYS < 3 then return {count, ttl, 1, used, admitted} end
-local fits, points, retry = bucket(KEYS[3], 'check', tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
-return {count, ttl, 1, used, 1, fits, points, retry}
+local replies = {}
+local a, k = 2, 1
+for c = 1, tonumber(ARGV[1]) do
+  local keys = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 2])
+  local count, ttl, allowed = admit(KEYS[k], n, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 1]))
+  if allowed == 0 then
+    replies[c] = {count, ttl, 0}
+  else
+    local used, _, admitted = admit(KEYS[k + 1], n, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 4]))
+    if admitted == 0 or keys < 3 then
+      replies[c] = {count, ttl, 1, used, admitted}
+    else
+      local fits, points, retry = bucket(KEYS[k + 2], 'check', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]))
+      replies[c] = {count, ttl, 1, used, 1, fits, points, retry}
+    end
+  end
+  a = a + (keys < 3 and 6 or 9)
+  k = k + keys
+end
+return replies
 `);
 
 const DAY_MS = 86_400_000;
+
+interface Pending {
+  check: RequestLimitCheck;
+  resolve: (result: RequestLimitResult | Promise<RequestLimitResult>) => void;
+}
 
 /**
  * A request's limit checks: one script on Redis; without Redis, or when it
  * fails, the window counter, usage meter and cost bucket each in turn (each
  * with its own fallback to this process), as before.
+ *
+ * The checks of the requests that arrive together (read from their sockets
+ * in one turn of the event loop) go to Redis as one call of the script,
+ * made once that turn's input is read (setImmediate): one command to
+ * encode, one write, one script run and one reply for all of them, where a
+ * command each cost a write each (ioredis flushes its pipeline on the next
+ * tick, and each request's tick is its own). Each check's result is what it
+ * would be alone: the script runs them in arrival order. On a Redis
+ * Cluster a call holds the checks of one viewer (one slot).
  */
 export function createRequestLimits(stores: {
   redis: RedisClient | null;
@@ -77,35 +109,66 @@ export function createRequestLimits(stores: {
   const redis = stores.redis;
   if (!redis) return oneByOne;
   const { prefix } = stores;
-  return async (check: RequestLimitCheck): Promise<RequestLimitResult> => {
-    const keys = [`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(utcDay(), check.viewerKey)}`];
-    const args: (string | number)[] = [
-      check.window.ms,
-      check.operations,
-      check.window.limit,
-      2 * DAY_MS,
-      check.dailyQuota,
-    ];
-    if (check.bucket) {
-      keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
-      args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
+
+  const send = async (batch: Pending[]): Promise<void> => {
+    const day = utcDay();
+    const keys: string[] = [];
+    const args: (string | number)[] = [batch.length];
+    for (const { check } of batch) {
+      keys.push(`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(day, check.viewerKey)}`);
+      args.push(
+        check.bucket ? 3 : 2,
+        check.window.ms,
+        check.operations,
+        check.window.limit,
+        2 * DAY_MS,
+        check.dailyQuota,
+      );
+      if (check.bucket) {
+        keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
+        args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
+      }
     }
-    let reply: (number | string)[];
+    let replies: (number | string)[][];
     try {
-      reply = (await LIMITS(redis, keys, args)) as (number | string)[];
+      replies = (await LIMITS(redis, keys, args)) as (number | string)[][];
     } catch (error) {
       stores.fellBack('request limits', error);
-      return oneByOne(check);
+      for (const { check, resolve } of batch) resolve(oneByOne(check));
+      return;
     }
-    const window = { count: Number(reply[0]), resetAt: Date.now() + Number(reply[1]), allowed: reply[2] === 1 };
-    if (reply.length <= 3) return { window };
-    const today = { count: Number(reply[3]), allowed: reply[4] === 1 };
-    if (reply.length <= 5) return { window, today };
-    return {
-      window,
-      today,
-      bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) },
-    };
+    const now = Date.now();
+    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(resultOf(replies[i]!, now));
+  };
+
+  // Checks waiting for this turn's call: all of them on one Redis, one viewer's each on a Cluster.
+  const waiting = new Map<string, Pending[]>();
+  const flush = () => {
+    const batches = [...waiting.values()];
+    waiting.clear();
+    for (const batch of batches) void send(batch);
+  };
+  const batchOf = redis.isCluster ? (check: RequestLimitCheck) => check.viewerKey : () => '';
+
+  return (check: RequestLimitCheck): Promise<RequestLimitResult> =>
+    new Promise((resolve) => {
+      if (waiting.size === 0) setImmediate(flush);
+      const key = batchOf(check);
+      const batch = waiting.get(key);
+      if (batch) batch.push({ check, resolve });
+      else waiting.set(key, [{ check, resolve }]);
+    });
+}
+
+function resultOf(reply: (number | string)[], now: number): RequestLimitResult {
+  const window = { count: Number(reply[0]), resetAt: now + Number(reply[1]), allowed: reply[2] === 1 };
+  if (reply.length <= 3) return { window };
+  const today = { count: Number(reply[3]), allowed: reply[4] === 1 };
+  if (reply.length <= 5) return { window, today };
+  return {
+    window,
+    today,
+    bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) },
   };
 }
 
