@@ -73,46 +73,74 @@ export function withEntityIds(schema: GraphQLSchema, document: DocumentNode): Do
  */
 export function withoutEntityIds(data: Record<string, unknown>): { data: Record<string, unknown>; tags: Set<string> } {
   const tags = new Set<string>();
-  const copy = (value: unknown, inList: boolean): unknown => {
-    if (Array.isArray(value)) {
-      const items = new Array<unknown>(value.length);
-      for (let i = 0; i < value.length; i++) items[i] = copy(value[i], true);
-      return items;
-    }
-    if (value === null || typeof value !== 'object') return value;
-    const object = value as Record<string, unknown>;
+  /** `Type:list`, made once per type and answer. */
+  const listTags = new Map<string, string>();
+  const copyObject = (object: Record<string, unknown>, inList: boolean): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     let id: unknown;
     let type: unknown;
     for (const key in object) {
+      const value = object[key];
       if (key.charCodeAt(0) === M && key.startsWith(PREFIX)) {
         // memegraphId, memegraphType, memegraphId_Type: taken out.
-        if (key === ENTITY_ID) id = object[key];
-        else if (key === ENTITY_TYPE) type = object[key];
-        else {
-          const named = entityTypeOfKey(key);
-          if (named === undefined) out[key] = copy(object[key], inList);
-          else {
-            id = object[key];
-            type ??= named;
-          }
+        if (key === ENTITY_ID) {
+          id = value;
+          continue;
         }
-      } else if (key === '__proto__')
+        if (key === ENTITY_TYPE) {
+          type = value;
+          continue;
+        }
+        const named = addedKeyType(key);
+        if (named !== undefined) {
+          id = value;
+          type ??= named;
+          continue;
+        }
+      } else if (key === '__proto__') {
         Object.defineProperty(out, key, {
-          value: copy(object[key], inList),
+          value: typeof value === 'object' && value !== null ? copyValue(value, inList) : value,
           enumerable: true,
           writable: true,
           configurable: true,
         });
-      else out[key] = copy(object[key], inList);
+        continue;
+      }
+      out[key] = typeof value === 'object' && value !== null ? copyValue(value, inList) : value;
     }
     if (typeof type === 'string') {
       if (id !== undefined && id !== null) tags.add(`${type}:${String(id)}`);
-      if (inList) tags.add(`${type}:list`);
+      if (inList && !listTags.has(type)) {
+        const tag = `${type}:list`;
+        listTags.set(type, tag);
+        tags.add(tag);
+      }
     }
     return out;
   };
-  return { data: copy(data, false) as Record<string, unknown>, tags };
+  const copyValue = (value: object, inList: boolean): unknown => {
+    if (!Array.isArray(value)) return copyObject(value as Record<string, unknown>, inList);
+    const items = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      items[i] = typeof item === 'object' && item !== null ? copyValue(item, true) : item;
+    }
+    return items;
+  };
+  return { data: copyObject(data, false), tags };
+}
+
+/** The types added id keys name, by key (null: a key that is not one), so each is sliced once. */
+const addedKeyTypes = new Map<string, string | null>();
+
+function addedKeyType(key: string): string | undefined {
+  let type = addedKeyTypes.get(key);
+  if (type === undefined) {
+    type = entityTypeOfKey(key) ?? null;
+    // Keys are few (one per type with an id); any past a bound are sliced each time.
+    if (addedKeyTypes.size < 1_000) addedKeyTypes.set(key, type);
+  }
+  return type ?? undefined;
 }
 
 /**
