@@ -36,8 +36,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --replica           run on a PostgreSQL primary and one streaming replica of the bench's own (free ports; the
                       PostgreSQL binaries of the machine) instead of the shared server; mixed-read-write then also
                       measures the router with its subgraphs reading from the replica, and the primary's CPU per request
-  --build             run the servers from the build (npm run build first), with node alone, as in production;
-                      without it, from the TypeScript sources through tsx
+  --sources           run the servers from the TypeScript sources through tsx, as npm run dev does; without it
+                      (the default) from the build (npm run bench builds first), with node alone, as in production
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
              BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
 
@@ -51,7 +51,7 @@ function readOptions() {
       scenario: { type: 'string' },
       profile: { type: 'boolean', default: false },
       'profile-subgraphs': { type: 'boolean', default: false },
-      build: { type: 'boolean', default: false },
+      sources: { type: 'boolean', default: false },
       tracing: { type: 'boolean', default: false },
       replica: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -83,7 +83,7 @@ function readOptions() {
   return {
     settings,
     scenarios,
-    build: values.build,
+    build: !values.sources,
     tracing: values.tracing,
     replica: values.replica,
     ...(values['profile-subgraphs'] && {
@@ -112,7 +112,7 @@ function buildServers(): void {
   const missing = ['service-kit', 'subgraphs/users', 'subgraphs/memes', 'subgraphs/ai', 'router'].filter(
     (p) => !existsSync(`${root}/${p}/dist/.built`),
   );
-  if (missing.length) throw new Error(`--build: no build of ${missing.join(', ')}; run npm run build first`);
+  if (missing.length) throw new Error(`no build of ${missing.join(', ')}: run npm run build first, or use --sources`);
   const servers = ['router', 'gateway', 'subgraphs', 'aiWorker', 'ceiling', 'otlpSink'].map((s) => `servers/${s}.ts`);
   const built = spawnSync(
     process.execPath,
@@ -133,7 +133,7 @@ function buildServers(): void {
       stdio: 'inherit',
     },
   );
-  if (built.status !== 0) throw new Error('--build: building bench/dist failed');
+  if (built.status !== 0) throw new Error('building bench/dist failed');
   runServersFromBuild();
 }
 

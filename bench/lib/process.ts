@@ -69,9 +69,9 @@ class RepeatedLines {
 }
 
 /**
- * Whether the servers run from their build (`--build`: bench/dist and each
+ * Whether the servers run from their build (the default: bench/dist and each
  * package's dist/, node alone, as in production) instead of their
- * TypeScript sources through tsx. Set once, before any server starts.
+ * TypeScript sources through tsx (`--sources`). Set once, before any server starts.
  */
 let fromBuild = false;
 export function runServersFromBuild(): void {
