@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_TIERS, createInternalClient, createRedis, type TierLimits } from '@memegraph/service-kit';
 import { createCostBucket } from '../cost/bucket';
@@ -157,5 +158,56 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
       [1, true, false],
       [5, true, undefined],
     ]);
+  });
+
+  it('hold the checks made while a call is out, and send them together once its reply is in', async () => {
+    // Redis's replies pass through this proxy, which holds them back while told to.
+    let holding = false;
+    const held: Array<() => void> = [];
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(
+        new URL(REDIS_URL).port ? Number(new URL(REDIS_URL).port) : 6379,
+        new URL(REDIS_URL).hostname,
+      );
+      client.pipe(upstream);
+      upstream.on('data', (data) => (holding ? held.push(() => client.write(data)) : client.write(data)));
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const state = openSharedState({ url: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}` }, `${RUN}held:`);
+    opened.push(state);
+    expect(await state.connected(5_000)).toBe(true);
+    const check = createRequestLimits({
+      ...state,
+      window: createWindowCounter(state),
+      usage: createUsageMeter(
+        state,
+        createInternalClient({ caller: 'test', signingSecret: 'x'.repeat(32) }),
+        new URL('http://127.0.0.1:9/unused'),
+      ),
+      bucket: createCostBucket(state),
+    });
+    const ask = (viewerKey: string) =>
+      check({ viewerKey, operations: 1, window: { ms: 60_000, limit: 10 }, dailyQuota: 100 }).then(seen);
+    const calls = vi.spyOn(state.redis!, 'evalsha');
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+    holding = true;
+    const first = ask('u:1');
+    await turn();
+    expect(calls).toHaveBeenCalledTimes(1);
+    const rest = [ask('u:1'), ask('u:2'), ask('u:1')];
+    for (let i = 0; i < 5; i++) await turn();
+    // Its reply is held: the three wait for it rather than going out on their own.
+    expect(calls).toHaveBeenCalledTimes(1);
+    holding = false;
+    for (const release of held.splice(0)) release();
+    const answers = await Promise.all([first, ...rest]);
+    expect(calls).toHaveBeenCalledTimes(2);
+    expect(answers.map((a) => a.window.count)).toEqual([1, 2, 1, 3]);
+    opened.splice(opened.indexOf(state), 1);
+    await state.close();
+    await new Promise((resolve) => proxy.close(resolve));
   });
 });

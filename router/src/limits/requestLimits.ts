@@ -73,14 +73,17 @@ interface Pending {
  * fails, the window counter, usage meter and cost bucket each in turn (each
  * with its own fallback to this process), as before.
  *
- * The checks of the requests that arrive together (read from their sockets
- * in one turn of the event loop) go to Redis as one call of the script,
- * made once that turn's input is read (setImmediate): one command to
- * encode, one write, one script run and one reply for all of them, where a
- * command each cost a write each (ioredis flushes its pipeline on the next
- * tick, and each request's tick is its own). Each check's result is what it
- * would be alone: the script runs them in arrival order. On a Redis
- * Cluster a call holds the checks of one viewer (one slot).
+ * Checks are sent in batches, one call of the script each, with one call
+ * in flight at a time: the checks of the requests read in one turn of the
+ * event loop go once that turn's input is read (setImmediate), and those
+ * made while a call is out go together as soon as its reply is in. One
+ * command to encode, one write, one script run and one reply for all of
+ * them, where a command each cost a socket write each (ioredis flushes its
+ * pipeline on the next tick, and each request's tick is its own); an idle
+ * router sends a lone check at once. Each check's result is what it would
+ * be alone: the script runs them in the order made. On a Redis Cluster a
+ * batch holds the checks of one viewer (one slot), one call in flight per
+ * viewer.
  */
 export function createRequestLimits(stores: {
   redis: RedisClient | null;
@@ -141,22 +144,38 @@ export function createRequestLimits(stores: {
     for (let i = 0; i < batch.length; i++) batch[i]!.resolve(resultOf(replies[i]!, now));
   };
 
-  // Checks waiting for this turn's call: all of them on one Redis, one viewer's each on a Cluster.
-  const waiting = new Map<string, Pending[]>();
-  const flush = () => {
-    const batches = [...waiting.values()];
-    waiting.clear();
-    for (const batch of batches) void send(batch);
+  // Checks waiting for a call: all of them on one Redis, one viewer's each on a Cluster; one call in flight each.
+  const queues = new Map<string, { waiting: Pending[]; sending: boolean }>();
+  let scheduled = false;
+  const start = (key: string, queue: { waiting: Pending[]; sending: boolean }) => {
+    if (queue.waiting.length === 0) {
+      queues.delete(key);
+      return;
+    }
+    const batch = queue.waiting;
+    queue.waiting = [];
+    queue.sending = true;
+    void send(batch).finally(() => {
+      queue.sending = false;
+      start(key, queue);
+    });
   };
-  const batchOf = redis.isCluster ? (check: RequestLimitCheck) => check.viewerKey : () => '';
+  const flush = () => {
+    scheduled = false;
+    for (const [key, queue] of queues) if (!queue.sending) start(key, queue);
+  };
+  const queueOf = redis.isCluster ? (check: RequestLimitCheck) => check.viewerKey : () => '';
 
   return (check: RequestLimitCheck): Promise<RequestLimitResult> =>
     new Promise((resolve) => {
-      if (waiting.size === 0) setImmediate(flush);
-      const key = batchOf(check);
-      const batch = waiting.get(key);
-      if (batch) batch.push({ check, resolve });
-      else waiting.set(key, [{ check, resolve }]);
+      const key = queueOf(check);
+      let queue = queues.get(key);
+      if (!queue) queues.set(key, (queue = { waiting: [], sending: false }));
+      queue.waiting.push({ check, resolve });
+      if (!queue.sending && !scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
     });
 }
 
