@@ -34,7 +34,7 @@ const agent = new http.Agent({ keepAlive: true, timeout: 4_000 });
 const SUPPRESS_TRACING = createContextKey('OpenTelemetry SDK Context Key SUPPRESS_TRACING');
 
 /** A subgraph's whole answer, read once, for every fetch that shares it. */
-interface SharedAnswer {
+export interface SharedAnswer {
   status: number;
   statusText: string;
   /** Lower-case names, as node:http gives them. */
@@ -50,7 +50,7 @@ interface SharedAnswer {
  * its Request, Headers, AbortSignal and web streams are made and read for
  * every call.
  */
-function requestWhole(input: string, init: SubgraphRequest, timeoutMs: number): Promise<SharedAnswer> {
+export function requestWhole(input: string, init: SubgraphRequest, timeoutMs: number): Promise<SharedAnswer> {
   return new Promise<SharedAnswer>((resolve, reject) => {
     const body = init.body ?? '';
     let done = false;
@@ -173,7 +173,7 @@ class SubgraphResponse implements FetcherResponse {
 }
 
 /** What the data source's fetcher sends. */
-type SubgraphRequest = { method?: string; headers: Record<string, string>; body?: string };
+export type SubgraphRequest = { method?: string; headers: Record<string, string>; body?: string };
 
 /**
  * Marks a fetch that may be shared, from willSendRequest (which knows the
