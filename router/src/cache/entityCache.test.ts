@@ -126,6 +126,19 @@ describe.each([
       _entities: [{ handle: 'h2.v1' }, { handle: 'h4.v1' }],
     });
     expect(sub.asked).toHaveLength(2);
+    // Kept entities asked at several places: each place answered, each with an object of its own.
+    const repeated = await ask(['2', '1', '2', '4', '2']);
+    expect(repeated.data).toEqual({
+      _entities: [
+        { handle: 'h2.v1' },
+        { handle: 'h1.v1' },
+        { handle: 'h2.v1' },
+        { handle: 'h4.v1' },
+        { handle: 'h2.v1' },
+      ],
+    });
+    expect(repeated.data!._entities).toSatisfy((list: unknown[]) => list[0] !== list[2] && list[2] !== list[4]);
+    expect(sub.asked).toHaveLength(2);
     // Past the type's maxAge (60 s), fetched again.
     now += 61_000;
     expect((await ask(['2'])).data).toEqual({ _entities: [{ handle: 'h2.v2' }] });

@@ -152,7 +152,9 @@ export class EntityCache {
     // kept with the fetch's shape for the next fetch of it with the same variables and viewer partition.
     const partition = `${input.viewer.tier}|${[...input.viewer.scopes].sort().join(' ')}`;
     const othersKey = stableJson(others);
-    const prefixOf = (scope: CachePolicy['scope']) => {
+    const prefixes: Partial<Record<CachePolicy['scope'], string>> = {};
+    const prefixOf = (scope: CachePolicy['scope']) => (prefixes[scope] ??= keptPrefix(scope));
+    const keptPrefix = (scope: CachePolicy['scope']) => {
       const who = scope === 'PRIVATE' ? input.viewerKey : '*';
       const known = `${input.subgraph}\0${othersKey}\0${partition}\0${who}`;
       let prefix = shape.prefixes.get(known);
@@ -176,12 +178,20 @@ export class EntityCache {
     const now = this.now();
     const fresh = (hit: Found<CachedEntity> | undefined) =>
       hit && !hit.staleOnly && now - hit.value.storedAt < hit.value.maxAge * 1000 ? hit.value : undefined;
-    // What this process holds is read at once; only the rest is asked of Redis, together.
+    // What this process holds is read at once; only the rest is asked of Redis, together. An entity the
+    // fetch holds several times (an author of several memes) is looked up once.
     const found = new Array<CachedEntity | undefined>(keys.length);
+    const firstAt = new Map<string, number>();
+    let repeats: number[] | undefined;
     let asked: Promise<void>[] | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       if (!key) continue;
+      if (firstAt.has(key.key)) {
+        (repeats ??= []).push(i);
+        continue;
+      }
+      firstAt.set(key.key, i);
       const local = this.cache.getLocal(key.key);
       if (local) found[i] = fresh(local);
       else
@@ -192,6 +202,7 @@ export class EntityCache {
         );
     }
     if (asked) await Promise.all(asked);
+    for (const i of repeats ?? []) found[i] = found[firstAt.get(keys[i]!.key)!];
 
     // Each missing representation is asked once, whatever the number of times the fetch holds it.
     const missing: unknown[] = [];
