@@ -27,9 +27,16 @@ async function setUp(viewer: Viewer = { kind: 'anonymous', tier: 'anonymous', sc
 
   const request = (headers: Record<string, string> = {}, method = 'POST') => {
     const written: { status?: number; head?: string[]; body?: string } = {};
+    const chunks: Buffer[] = [];
     const res = {
       writeHead: (status: number, head: string[]) => Object.assign(written, { status, head }),
-      end: (body: string) => void (written.body = body),
+      cork: () => undefined,
+      uncork: () => undefined,
+      write: (chunk: Buffer | string) => void chunks.push(Buffer.from(chunk)),
+      end: (chunk: Buffer | string) => {
+        chunks.push(Buffer.from(chunk));
+        written.body = Buffer.concat(chunks).toString('utf8');
+      },
     } as unknown as ServerResponse;
     const req = { method, headers, url: '/graphql' } as unknown as IncomingMessage;
     const state = new RequestState(req, res, { requestId: 'req-1' });

@@ -112,10 +112,10 @@ export function createCachedAnswer(deps: {
   const now = deps.now ?? Date.now;
   /**
    * The head changes only with the age, the credentials and the media type: worked out once for each, per
-   * stored entry, with the body's start (the stored bytes) and its length in bytes, so that a hit measures
+   * stored entry, with the body's start (the stored bytes, encoded once), so that a hit measures, encodes
    * and copies only what changes.
    */
-  const heads = new WeakMap<CachedResponse, { facts: string; head: string[]; start: string; startBytes: number }>();
+  const heads = new WeakMap<CachedResponse, { facts: string; head: string[]; start: Buffer }>();
   return {
     name: 'cachedAnswer',
     async run(state) {
@@ -170,7 +170,7 @@ export function createCachedAnswer(deps: {
         });
         const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
         const start = `{"data":${entry.data},"extensions":{"cost":`;
-        known = { facts, head: Object.entries(all).flat(), start, startBytes: Buffer.byteLength(start) };
+        known = { facts, head: Object.entries(all).flat(), start: Buffer.from(start) };
         heads.set(entry, known);
       }
       const head = known.head.slice();
@@ -181,9 +181,14 @@ export function createCachedAnswer(deps: {
         `{"requestedQueryCost":${json(operation.cost)},"actualQueryCost":0,"throttleStatus":{` +
         `"maximumAvailable":${json(limits.costBucketCapacity)},"currentlyAvailable":${json(Math.floor(held.available))},` +
         `"restoreRate":${json(limits.costRestorePerSecond)}}}}}\n`;
-      head.push('content-length', String(known.startBytes + cost.length));
+      head.push('content-length', String(known.start.length + cost.length));
       res.writeHead(200, head);
-      res.end(known.start + cost);
+      // Head, stored bytes and cost go out in one write: the stored bytes as they are, not copied into a new
+      // string and encoded again for every hit (70 KB for a page of 100 memes).
+      res.cork();
+      res.write(known.start);
+      res.end(cost);
+      res.uncork();
       state.answered = true;
     },
   };
