@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Bench, type BenchSettings, type ScenarioResult } from './lib/bench';
 import { startPlatform, type Platform } from './lib/platform';
 import { killAll, runServersFromBuild, serverFile, startProcess } from './lib/process';
+import { startPrivateRedis } from './lib/redisServer';
 import { formatScenario } from './lib/report';
 import { SCENARIOS } from './scenarios/index';
 
@@ -39,7 +40,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --sources           run the servers from the TypeScript sources through tsx, as npm run dev does; without it
                       (the default) from the build (npm run bench builds first), with node alone, as in production
 Environment: TEST_DATABASE_URL (an admin connection; default postgres://postgres@127.0.0.1:5432/postgres),
-             BENCH_REDIS_URL (default redis://127.0.0.1:6379)`;
+             BENCH_REDIS_URL (default: a redis-server of the run's own on a free port, so that the Redis CPU reported
+             is the platform's alone; redis://127.0.0.1:6379 when the machine has no redis-server)`;
 
 function readOptions() {
   const { values } = parseArgs({
@@ -89,7 +91,7 @@ function readOptions() {
     ...(values['profile-subgraphs'] && {
       subgraphsProfileDir: fileURLToPath(new URL(`results/${RUN_ID}-profiles/`, import.meta.url)),
     }),
-    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisUrl: process.env.BENCH_REDIS_URL,
   };
 }
 
@@ -155,10 +157,15 @@ async function main() {
     `Memegraph bench: ${options.scenarios.map((s) => s.name).join(', ')}; ${options.settings.connections} connections, ` +
       `${options.settings.warmupSeconds}s warm-up + ${options.settings.seconds}s per target in ${options.settings.rounds} rounds; ${cpus} CPUs`,
   );
-  say(`starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker)…`);
+  const privateRedis = options.redisUrl ? null : await startPrivateRedis();
+  const redisUrl = options.redisUrl ?? privateRedis?.url ?? 'redis://127.0.0.1:6379';
+  say(
+    `starting the platform (database, ${SEED.users} users, ${SEED.memes} memes, subgraphs, AI worker; ` +
+      `Redis at ${redisUrl}${privateRedis ? ', the run’s own' : ''})…`,
+  );
   platform = await startPlatform({
     ...SEED,
-    redisUrl: options.redisUrl,
+    redisUrl,
     replica: options.replica,
     ...(options.subgraphsProfileDir && { subgraphsProfileDir: options.subgraphsProfileDir }),
   });
@@ -188,6 +195,7 @@ async function main() {
     await otlpSink?.stop();
     cleanup = await platform.close();
     platform = undefined;
+    privateRedis?.stop();
   } catch (error) {
     // The first failure is the one to see; a cleanup failing after it is reported beside it.
     if (failure) console.error(`cleanup failed too: ${error instanceof Error ? error.message : String(error)}`);
