@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { routerNodeOptions } from '@memegraph/router/heap';
 
 // This file runs from scripts/ (tsx) and, built, from scripts/dist/.
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -104,8 +105,8 @@ const common = {
 const TRACING = ['--import', '@memegraph/service-kit/tracing-preload'];
 
 /** How node runs a service: its build, or (dev) its sources through tsx, restarted on change. */
-function entry(pkg: string, main: string): string[] {
-  if (!dev) return ['--enable-source-maps', ...TRACING, path.join(root, pkg, 'dist', `${main}.js`)];
+function entry(pkg: string, main: string, nodeOptions: string[] = []): string[] {
+  if (!dev) return ['--enable-source-maps', ...nodeOptions, ...TRACING, path.join(root, pkg, 'dist', `${main}.js`)];
   return [
     '--watch',
     '--import',
@@ -162,7 +163,7 @@ const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: n
     : []),
   {
     name: 'router',
-    entry: entry('router', 'main'),
+    entry: entry('router', 'main', process.env.NODE_OPTIONS?.includes('max-old-space-size') ? [] : routerNodeOptions()),
     port: ports.router,
     env: {
       ...common,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { routerNodeOptions } from '@memegraph/router/heap';
 import {
   addCounts,
   combine,
@@ -300,9 +301,11 @@ export class Bench {
   /** Starts a target in its own process and checks its answers. It stays idle until measured. */
   async start(spec: TargetSpec): Promise<Target> {
     // A directory per target: tsx's loader thread writes a profile of its own next to the main thread's.
-    const nodeArgs = this.settings.profileDir
-      ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)]
-      : [];
+    const nodeArgs = [
+      ...(this.settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(this.settings.profileDir, spec.name)] : []),
+      // The router runs with the heap limit it is deployed with (router/src/heap.ts).
+      ...(spec.server === 'router' ? routerNodeOptions() : []),
+    ];
     const process = await startProcess(
       spec.name,
       serverFile(spec.server),

@@ -8,8 +8,11 @@ service=${1:-}
 [ $# -gt 0 ] && shift
 # Loaded before the service: starts tracing when OTEL_* settings ask for it (docs/tracing.md).
 tracing="--import @memegraph/service-kit/tracing-preload"
+# The router's heap limit (router/src/heap.ts says why), unless NODE_OPTIONS names one.
+router_heap="--max-old-space-size=512"
+case "${NODE_OPTIONS:-}" in *max-old-space-size*) router_heap="" ;; esac
 case "$service" in
-  router) exec node --enable-source-maps $tracing router/dist/main.js "$@" ;;
+  router) exec node --enable-source-maps $router_heap $tracing router/dist/main.js "$@" ;;
   users) exec node --enable-source-maps $tracing subgraphs/users/dist/main.js "$@" ;;
   memes) exec node --enable-source-maps $tracing subgraphs/memes/dist/main.js "$@" ;;
   ai) exec node --enable-source-maps $tracing subgraphs/ai/dist/main.js "$@" ;;
