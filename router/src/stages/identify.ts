@@ -13,13 +13,14 @@ import { refuse, type RequestState } from './state';
  * anything else can refuse the request.
  */
 export function createIdentify(deps: {
-  identify: (req: IncomingMessage) => Promise<Viewer>;
+  identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
   tiers: TierTable;
   metrics: RouterMetrics;
 }): Stage<RequestState> {
   return {
     name: 'identify',
-    async run(state) {
+    // Without a promise for an anonymous request, whose viewer is known at once.
+    run(state) {
       const { req } = state;
       if (req.method !== 'GET' && req.method !== 'POST') {
         throw refuse(
@@ -28,17 +29,24 @@ export function createIdentify(deps: {
           new HttpError(405, ErrorCode.BAD_REQUEST, 'Use GET or POST', { allow: 'GET, POST, OPTIONS' }),
         );
       }
-      let viewer: Viewer;
-      try {
-        viewer = await deps.identify(req);
-      } catch (error) {
+      const refused = (error: unknown): never => {
         if (error instanceof HttpError) throw refuse(state, deps.metrics, error);
         throw error;
+      };
+      const identified = (viewer: Viewer) => {
+        state.viewer = viewer;
+        state.who = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
+        state.limits = deps.tiers[viewer.tier];
+        state.viewerKey = viewerKey(viewer);
+      };
+      let viewer: Viewer | Promise<Viewer>;
+      try {
+        viewer = deps.identify(req);
+      } catch (error) {
+        return refused(error);
       }
-      state.viewer = viewer;
-      state.who = { id: viewer.kind === 'user' ? viewer.userId : 'anonymous', tier: viewer.tier };
-      state.limits = deps.tiers[viewer.tier];
-      state.viewerKey = viewerKey(viewer);
+      if (viewer instanceof Promise) return viewer.then(identified, refused);
+      identified(viewer);
     },
   };
 }

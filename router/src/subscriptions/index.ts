@@ -59,7 +59,7 @@ export interface SubscriptionDeps {
   /** The router's own Apollo Server over the pipeline gateway: each event's query runs through it. */
   apollo: ApolloServer<RouterContext>;
   signViewers: ViewerSigner;
-  identify: (req: IncomingMessage) => Promise<Viewer>;
+  identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
   /** The request path's authorization of a field's policy, and the key a viewer's limits are kept under. */
   denial: (policy: Policy, viewer: Viewer) => string | null;
   viewerKey: (viewer: Viewer) => string;

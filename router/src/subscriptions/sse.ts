@@ -32,7 +32,7 @@ function byIdOnly(body: string): string {
  * comment every 12 seconds, so idle streams stay open through proxies.
  */
 export function createSseTransport(deps: {
-  identify: (req: IncomingMessage) => Promise<Viewer>;
+  identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
   open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport, clientName?: string) => Promise<Opened>;
   retryMs: number;
   bodyLimitBytes: number;

@@ -59,7 +59,7 @@ const closeCodeOf = (error: HttpError) =>
  * restart), which graphql-ws clients retry.
  */
 export function createWsTransport(deps: {
-  identify: (req: IncomingMessage) => Promise<Viewer>;
+  identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
   open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport) => Promise<Opened>;
   heartbeatMs: number;
   maxConnections: number;

@@ -134,9 +134,19 @@ export function createViewerIdentifier(options: {
     return typeof id === 'string' ? id : undefined;
   };
 
-  return async function identify(req: IncomingMessage): Promise<Viewer> {
+  /** A request's viewer: at once for an anonymous request (no credentials to look up), else once they are checked. */
+  return function identify(req: IncomingMessage): Viewer | Promise<Viewer> {
     const authorization = req.headers.authorization;
     const apiKey = req.headers['x-api-key'];
+    if (authorization === undefined && apiKey === undefined) return anonymousViewer(options.addressOf(req));
+    return identifyCredentialed(req, authorization, apiKey);
+  };
+
+  async function identifyCredentialed(
+    req: IncomingMessage,
+    authorization: string | undefined,
+    apiKey: string | string[] | undefined,
+  ): Promise<Viewer> {
     if (authorization !== undefined && apiKey !== undefined) {
       throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Send either Authorization or x-api-key, not both');
     }
@@ -170,5 +180,5 @@ export function createViewerIdentifier(options: {
       );
     }
     return anonymousViewer(options.addressOf(req));
-  };
+  }
 }

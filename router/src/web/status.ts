@@ -75,7 +75,7 @@ export interface StatusBoardOptions {
   readiness: () => Promise<Record<string, string>>;
   aiStatus: () => Promise<AiStatusReport>;
   clientAddress: (req: IncomingMessage) => string;
-  identify: (req: IncomingMessage) => Promise<Viewer>;
+  identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
   log: Logger;
 }
 
