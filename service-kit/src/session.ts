@@ -45,7 +45,12 @@ export class SessionTokenExpired extends Error {}
  * is checked first), and a token without `exp` or `jti`: a token that never
  * expires or names no session could never be ended.
  */
-export async function verifySessionToken(token: string, secret: Uint8Array): Promise<SessionClaims> {
+export async function verifySessionToken(
+  token: string,
+  secret: Uint8Array,
+  /** The time it is checked at (now). */
+  at?: Date,
+): Promise<SessionClaims & { expiresAt: Date }> {
   let payload;
   try {
     ({ payload } = await jwtVerify(token, secret, {
@@ -53,6 +58,7 @@ export async function verifySessionToken(token: string, secret: Uint8Array): Pro
       audience: AUDIENCE,
       algorithms: ['HS256'],
       requiredClaims: ['exp', 'jti', 'sub'],
+      ...(at && { currentDate: at }),
     }));
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) throw new SessionTokenExpired('session token expired');
@@ -60,5 +66,5 @@ export async function verifySessionToken(token: string, secret: Uint8Array): Pro
   }
   if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw new Error('token has no valid subject');
   if (!isSessionId(payload.jti)) throw new Error('token names no valid session');
-  return { userId: payload.sub, sessionId: payload.jti };
+  return { userId: payload.sub, sessionId: payload.jti, expiresAt: new Date(payload.exp! * 1000) };
 }
