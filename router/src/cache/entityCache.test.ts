@@ -5,6 +5,7 @@ import { createRedis, type Viewer } from '@memegraph/service-kit';
 import { SchemaPolicy } from '../policy/schemaPolicy';
 import { openSharedState, type SharedState } from '../state/shared';
 import { EntityCache, type SubgraphAnswer } from './entityCache';
+import { dropKeys } from '../../../test/support/redis';
 
 /**
  * The entity cache's answers, in memory (one router alone) and on the real
@@ -46,12 +47,7 @@ afterAll(async () => {
   await Promise.all(opened.map((state) => state.close()));
   const redis = createRedis(REDIS_URL, 'entityCache.test');
   await new Promise((resolve) => redis.once('ready', resolve));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropKeys(redis, RUN);
   redis.disconnect();
 });
 

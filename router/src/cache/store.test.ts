@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@memegraph/service-kit';
 import { openSharedState, type SharedState } from '../state/shared';
 import { ResponseCache, type CachedResponse } from './store';
+import { dropKeys } from '../../../test/support/redis';
 
 /** The response cache's entries through the real Redis (a key prefix of this run's own, removed at the end). */
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -20,12 +21,7 @@ afterAll(async () => {
   await Promise.all(opened.map((state) => state.close()));
   const redis = createRedis(REDIS_URL, 'store.test');
   await new Promise((resolve) => redis.once('ready', resolve));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropKeys(redis, RUN);
   redis.disconnect();
 });
 

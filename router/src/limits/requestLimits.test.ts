@@ -8,6 +8,7 @@ import { createUsageMeter } from '../usage/meter';
 import { createRequestLimits, limitOutcome, type RequestLimitResult } from './requestLimits';
 import { bucketKey } from './keys';
 import { createWindowCounter } from './requestRate';
+import { dropKeys } from '../../../test/support/redis';
 
 /**
  * Parity: the request limits' one script on the real Redis (a key prefix of
@@ -44,12 +45,7 @@ afterAll(async () => {
   await Promise.all(opened.map((state) => state.close()));
   const redis = createRedis(REDIS_URL, 'requestLimits.test');
   await new Promise((resolve) => redis.once('ready', resolve));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropKeys(redis, RUN);
   redis.disconnect();
 });
 

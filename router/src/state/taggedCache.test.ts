@@ -5,6 +5,7 @@ import { ResponseCache, type CachedResponse } from '../cache/store';
 import { ViewerCache } from '../viewer/cache';
 import { openSharedState, type SharedState } from './shared';
 import { TaggedCache, type TaggedCacheOptions } from './taggedCache';
+import { dropKeys } from '../../../test/support/redis';
 
 /**
  * Parity: each store runs through the same sequences in memory (one router
@@ -30,12 +31,7 @@ afterAll(async () => {
   await Promise.all(opened.map((state) => state.close()));
   const redis = createRedis(REDIS_URL, 'taggedCache.test');
   await new Promise((resolve) => redis.once('ready', resolve));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${RUN}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropKeys(redis, RUN);
   redis.disconnect();
 });
 

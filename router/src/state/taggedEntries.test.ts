@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@memegraph/service-kit';
+import { dropKeys, keysOf } from '../../../test/support/redis';
 import { TaggedEntries } from './taggedEntries';
 
 /** On the real Redis, under a key prefix of this run's own, removed at the end. */
@@ -9,26 +10,12 @@ const PREFIX = `memegraph-unit:${randomBytes(4).toString('hex')}:`;
 const redis = createRedis(REDIS_URL, 'taggedEntries.test');
 
 afterAll(async () => {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1_000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await dropKeys(redis, PREFIX);
   redis.disconnect();
 });
 
 /** Every key of the run under `pattern` (after the prefix). */
-async function keysLike(pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}${pattern}`, 'COUNT', 1_000);
-    found.push(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  return found;
-}
+const keysLike = (pattern: string) => keysOf(redis, `${PREFIX}${pattern}`);
 
 describe('tagged entries on Redis', () => {
   it('move the copies a purge keeps out of the tag’s set, so the next purge of it does not go through them again', async () => {
