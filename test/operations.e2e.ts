@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp } from './support/accounts';
 import { routerClient } from './support/client';
+import { startProxy } from './support/proxy';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -90,5 +91,31 @@ describe('request logs', () => {
     const everything = JSON.stringify(lines);
     expect(everything).not.toContain(secret);
     expect(everything).not.toContain(account.token);
+  });
+
+  it('sends the request id along with the viewer lookup a credential needs', async () => {
+    const users = await startProxy([stack.subgraphUrls.users]);
+    try {
+      const router = await stack.addRouter({ SUBGRAPH_URL_USERS: users.url('/graphql') });
+      const account = await signUp(router, 'lookup_user');
+      const created = await account.client<{ createApiKey: { secret: string } }>(
+        `mutation { createApiKey(name: "lookup") { secret } }`,
+      );
+      // A key never used before: the router asks the users subgraph who it belongs to.
+      const response = await fetch(`${router}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': created.body.data!.createApiKey.secret,
+          'x-request-id': 'lookup-42',
+        },
+        body: JSON.stringify({ query: '{ me { handle } }' }),
+      });
+      expect(response.status).toBe(200);
+      const lookups = users.received.filter((r) => r.path === '/internal/viewer');
+      expect(lookups.map((r) => r.headers['x-request-id'])).toContain('lookup-42');
+    } finally {
+      await users.close();
+    }
   });
 });

@@ -16,6 +16,8 @@ export interface TestProxy {
   calls: number;
   /** Requests passed on to each target, in `targets` order. */
   served: number[];
+  /** The path and headers of each request the proxy received, in order. */
+  received: { path: string; headers: http.IncomingHttpHeaders }[];
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function startProxy(targets: string[]): Promise<TestProxy> {
     holding: 0,
     calls: 0,
     served: upstreams.map(() => 0),
+    received: [],
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -36,6 +39,7 @@ export async function startProxy(targets: string[]): Promise<TestProxy> {
   };
   const server = http.createServer((req, res) => {
     proxy.calls++;
+    proxy.received.push({ path: req.url ?? '', headers: req.headers });
     if (proxy.behaviour.down) return req.socket.destroy();
     if (proxy.behaviour.hang) {
       proxy.holding++;
