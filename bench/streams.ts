@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { createTestDatabase } from '../test/support/database';
+import { dropKeys } from '../test/support/redis';
 
 const root = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values } = parseArgs({ options: { streams: { type: 'string', default: '1000,5000' } } });
@@ -255,10 +256,6 @@ try {
   await Promise.all(running.reverse().map((child) => stop(child)));
   await database.drop();
   const redis = new Redis(REDIS_URL);
-  for (let cursor = '0'; ;) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    if ((cursor = next) === '0') break;
-  }
+  await dropKeys(redis, prefix);
   await redis.quit();
 }

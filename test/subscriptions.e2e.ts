@@ -305,6 +305,33 @@ describe('subscriptions through the router', () => {
     expect(over.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
   });
 
+  it('holds a named client to its manifest over WebSocket as over SSE', async () => {
+    const premium = await account('live_named', 'PREMIUM');
+    const router = await stack.addRouter({
+      TRUSTED_DOCUMENTS_MANIFEST: GALLERY_MANIFEST_PATH,
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: JSON.stringify({ 'memegraph-gallery': 'enforce' }),
+    });
+    class NamedClient extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { headers: { 'apollographql-client-name': 'memegraph-gallery' } });
+      }
+    }
+    const client = createWsClient({
+      url: `${router.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: NamedClient,
+      connectionParams: { authorization: `Bearer ${premium.token}` },
+      retryAttempts: 0,
+    });
+    const refused = await new Promise<unknown>((resolve) => {
+      client.subscribe(
+        { query: FOLLOW, variables: { id: '1' } },
+        { next: () => undefined, error: resolve, complete: () => resolve(null) },
+      );
+    });
+    await client.dispose();
+    expect((refused as { extensions?: { code?: string } }[])[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+  });
+
   it('a draining router ends its streams telling clients to reconnect: SSE retry:, WebSocket 1012', async () => {
     const premium = await account('live_drain', 'PREMIUM');
     const router = await createRouter(loadRouterConfig(stack.routerEnv), createLogger('test', 'silent'));

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { requestWhole } from './datasource';
 
 /** A subgraph stand-in whose answers each test shapes by path. */
@@ -96,5 +96,30 @@ describe('requestWhole', () => {
     await expect(
       requestWhole(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: {}, body: '{}' }, 1_000),
     ).rejects.toThrow();
+  });
+
+  it('refuses a request node:http cannot make, without a timer left to fail later', async () => {
+    vi.useFakeTimers();
+    try {
+      // A header value with a newline is refused by http.request itself, before any request exists.
+      await expect(
+        requestWhole('http://127.0.0.1:9/graphql', { method: 'POST', headers: { 'x-bad': 'a\nb' }, body: '{}' }, 20),
+      ).rejects.toThrow(/Invalid character/);
+      // Past the deadline: before, its timer destroyed a request that was never made, an uncaught error.
+      vi.advanceTimersByTime(50);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('calls an https: subgraph over TLS', async () => {
+    // No TLS server here: the call is made and fails to connect, instead of node:http refusing the protocol.
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(
+      requestWhole(`https://127.0.0.1:${port}/graphql`, { method: 'POST', headers: {}, body: '{}' }, 1_000),
+    ).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -1,6 +1,7 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { ErrorCode, VIEWER_HEADER, annotateActiveSpan, codedError, injectTraceContext } from '@memegraph/service-kit';
 import http from 'node:http';
+import https from 'node:https';
 import type { FetcherHeaders, FetcherResponse } from '@apollo/utils.fetcher';
 import { context as otelContext, createContextKey } from '@opentelemetry/api';
 import {
@@ -22,6 +23,7 @@ import { viewerKey } from '../limits/keys';
  * a subgraph would close it (65 s), so none is reused as it closes.
  */
 const agent = new http.Agent({ keepAlive: true, timeout: 4_000 });
+const tlsAgent = new https.Agent({ keepAlive: true, timeout: 4_000 });
 
 /**
  * OpenTelemetry's key for "record nothing here" (`suppressTracing` of
@@ -54,12 +56,14 @@ export function requestWhole(input: string, init: SubgraphRequest, timeoutMs: nu
   return new Promise<SharedAnswer>((resolve, reject) => {
     const body = init.body ?? '';
     let done = false;
+    // Unset while http.request runs: it may throw (a bad header value) before there is a request to destroy.
+    let request: http.ClientRequest | undefined;
     const finish = (error: unknown, answer?: SharedAnswer) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       if (error) {
-        request.destroy();
+        request?.destroy();
         reject(error instanceof Error ? error : new Error(String(error)));
       } else resolve(answer!);
     };
@@ -67,36 +71,42 @@ export function requestWhole(input: string, init: SubgraphRequest, timeoutMs: nu
       () => finish(new DOMException(`No answer within ${timeoutMs} ms`, 'TimeoutError')),
       timeoutMs,
     );
-    const request = otelContext.with(otelContext.active().setValue(SUPPRESS_TRACING, true), () =>
-      http.request(
-        input,
-        {
-          method: init.method ?? 'POST',
-          agent,
-          headers: { ...init.headers, 'content-length': String(Buffer.byteLength(body)) },
-        },
-        (response) => {
-          response.setEncoding('utf8');
-          let text = '';
-          response.on('data', (chunk: string) => (text += chunk));
-          response.on('error', (error) => finish(error));
-          response.on('close', () => {
-            if (!response.complete) finish(new Error(`The answer from ${input} ended before its body did`));
-          });
-          response.on('end', () => {
-            const headers: Record<string, string> = {};
-            for (const [name, value] of Object.entries(response.headers))
-              if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-            finish(null, {
-              status: response.statusCode ?? 0,
-              statusText: response.statusMessage ?? '',
-              headers,
-              body: text,
+    const tls = input.startsWith('https:');
+    try {
+      request = otelContext.with(otelContext.active().setValue(SUPPRESS_TRACING, true), () =>
+        (tls ? https : http).request(
+          input,
+          {
+            method: init.method ?? 'POST',
+            agent: tls ? tlsAgent : agent,
+            headers: { ...init.headers, 'content-length': String(Buffer.byteLength(body)) },
+          },
+          (response) => {
+            response.setEncoding('utf8');
+            let text = '';
+            response.on('data', (chunk: string) => (text += chunk));
+            response.on('error', (error) => finish(error));
+            response.on('close', () => {
+              if (!response.complete) finish(new Error(`The answer from ${input} ended before its body did`));
             });
-          });
-        },
-      ),
-    );
+            response.on('end', () => {
+              const headers: Record<string, string> = {};
+              for (const [name, value] of Object.entries(response.headers))
+                if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+              finish(null, {
+                status: response.statusCode ?? 0,
+                statusText: response.statusMessage ?? '',
+                headers,
+                body: text,
+              });
+            });
+          },
+        ),
+      );
+    } catch (error) {
+      finish(error);
+      return;
+    }
     request.on('error', (error) => finish(error));
     request.end(body);
   });

@@ -113,35 +113,35 @@ export function createRequestLimits(stores: {
   if (!redis) return oneByOne;
   const { prefix } = stores;
 
+  // Never rejects: a batch that fails in any way (Redis away, a reply of another shape) is answered by the stores in turn.
   const send = async (batch: Pending[]): Promise<void> => {
-    const day = utcDay();
-    const keys: string[] = [];
-    const args: (string | number)[] = [batch.length];
-    for (const { check } of batch) {
-      keys.push(`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(day, check.viewerKey)}`);
-      args.push(
-        check.bucket ? 3 : 2,
-        check.window.ms,
-        check.operations,
-        check.window.limit,
-        2 * DAY_MS,
-        check.dailyQuota,
-      );
-      if (check.bucket) {
-        keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
-        args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
-      }
-    }
-    let replies: (number | string)[][];
+    let answered = 0;
     try {
-      replies = (await LIMITS(redis, keys, args)) as (number | string)[][];
+      const day = utcDay();
+      const keys: string[] = [];
+      const args: (string | number)[] = [batch.length];
+      for (const { check } of batch) {
+        keys.push(`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(day, check.viewerKey)}`);
+        args.push(
+          check.bucket ? 3 : 2,
+          check.window.ms,
+          check.operations,
+          check.window.limit,
+          2 * DAY_MS,
+          check.dailyQuota,
+        );
+        if (check.bucket) {
+          keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
+          args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
+        }
+      }
+      const replies = (await LIMITS(redis, keys, args)) as (number | string)[][];
+      const now = Date.now();
+      for (; answered < batch.length; answered++) batch[answered]!.resolve(resultOf(replies[answered]!, now));
     } catch (error) {
       stores.fellBack('request limits', error);
-      for (const { check, resolve } of batch) resolve(oneByOne(check));
-      return;
+      for (const { check, resolve } of batch.slice(answered)) resolve(oneByOne(check));
     }
-    const now = Date.now();
-    for (let i = 0; i < batch.length; i++) batch[i]!.resolve(resultOf(replies[i]!, now));
   };
 
   // Checks waiting for a call: all of them on one Redis, one viewer's each on a Cluster; one call in flight each.

@@ -169,8 +169,9 @@ export function createCachedAnswer(deps: {
           staleWhileRevalidate: deps.staleWhileRevalidateSeconds,
         });
         const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
-        const start = `{"data":${entry.data},"extensions":{"cost":`;
-        known = { facts, head: Object.entries(all).flat(), start: Buffer.from(start) };
+        // The body's start depends on the entry alone: encoded once, whatever the age and credentials.
+        const start = known?.start ?? Buffer.from(`{"data":${entry.data},"extensions":{"cost":`);
+        known = { facts, head: Object.entries(all).flat(), start };
         heads.set(entry, known);
       }
       const head = known.head.slice();

@@ -60,7 +60,7 @@ const closeCodeOf = (error: HttpError) =>
  */
 export function createWsTransport(deps: {
   identify: (req: IncomingMessage) => Viewer | Promise<Viewer>;
-  open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport) => Promise<Opened>;
+  open: (viewer: Viewer, request: SubscriptionRequest, transport: Transport, clientName?: string) => Promise<Opened>;
   heartbeatMs: number;
   maxConnections: number;
   maxPayloadBytes: number;
@@ -85,7 +85,9 @@ export function createWsTransport(deps: {
       },
       async onSubscribe(ctx, _id, payload): Promise<ExecutionArgs | readonly GraphQLError[]> {
         const viewer = viewers.get(ctx)!;
-        const opened = await deps.open(viewer, { ...payload }, 'ws');
+        // The client's name (trusted documents may hold a named client to its manifest), from the upgrade, as SSE reads it from its request.
+        const named = ctx.extra.request.headers['apollographql-client-name'];
+        const opened = await deps.open(viewer, { ...payload }, 'ws', typeof named === 'string' ? named : undefined);
         if ('errors' in opened) {
           return opened.errors.map(
             (e) =>
