@@ -31,6 +31,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis | null> {
   process.on('exit', stop);
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+  // Refused connections are expected until the server listens; the retries wait for it.
+  client.on('error', () => undefined);
   try {
     await client.connect().catch(() => undefined);
     await client.ping();
