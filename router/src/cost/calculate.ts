@@ -172,12 +172,15 @@ type ValuePlan =
       weight: number;
       fields: FieldPlan[] | undefined;
     }
-  | {
-      kind: 'abstract';
-      type: GraphQLAbstractType;
-      selectionSets: readonly SelectionSetNode[];
-      fieldWeight: number | undefined;
-    };
+  | AbstractPlan;
+
+/** An interface or union: which type an object is, and so what its fields cost, is read from the object. */
+interface AbstractPlan {
+  kind: 'abstract';
+  type: GraphQLAbstractType;
+  selectionSets: readonly SelectionSetNode[];
+  fieldWeight: number | undefined;
+}
 
 const FREE: ValuePlan = { kind: 'free' };
 
@@ -413,79 +416,30 @@ class Costing {
         total.nodeCount += 1;
         this.addFields((plan.fields ??= this.fieldPlans(plan.type, plan.selectionSets)), value, total);
         return;
-      case 'abstract': {
-        const actual = this.actualValue(plan.type, value, plan.selectionSets, plan.fieldWeight);
-        total.cost += actual.cost;
-        total.nodeCount += actual.nodeCount;
-      }
+      case 'abstract':
+        if (isRecord(value)) this.addAbstract(plan, value, total);
     }
   }
 
-  actualFields(
-    type: GraphQLObjectType,
-    selectionSets: readonly SelectionSetNode[],
-    data: Record<string, unknown>,
-  ): CostResult {
-    let total = ZERO;
-    for (const [responseName, fieldNodes] of this.collect(type, selectionSets)) {
-      total = add(total, this.actualField(type, fieldNodes, data[responseName]));
+  /**
+   * An object of an interface or union: costed as its concrete type when
+   * the selection asked for its `__typename`, else as the most expensive
+   * possible type's reading of it (the client did not say which it is).
+   */
+  private addAbstract(plan: AbstractPlan, value: Record<string, unknown>, total: CostResult): void {
+    const runtime = this.runtimeType(plan.type, value, plan.selectionSets);
+    let most: CostResult | undefined;
+    for (const possible of runtime ? [runtime] : this.schema.getPossibleTypes(plan.type)) {
+      const weight = plan.fieldWeight ?? this.typeWeight(possible) ?? this.typeWeight(plan.type);
+      const object = { cost: weight ?? DEFAULT_OBJECT_WEIGHT, nodeCount: 1 };
+      this.addFields(this.fieldPlans(possible, plan.selectionSets), value, object);
+      most = most
+        ? { cost: Math.max(most.cost, object.cost), nodeCount: Math.max(most.nodeCount, object.nodeCount) }
+        : object;
     }
-    return total;
-  }
-
-  private actualField(parent: GraphQLObjectType, fieldNodes: readonly FieldNode[], value: unknown): CostResult {
-    const node = fieldNodes[0]!;
-    if (isIntrospection(node) || value === undefined || value === null) return ZERO;
-    const definition = this.fieldDefinition(parent, node);
-    const weight = this.fieldWeight(parent, this.fieldPolicy(parent, node.name.value));
-    return this.actualValue(definition.type, value, subSelections(fieldNodes), weight);
-  }
-
-  private actualValue(
-    type: GraphQLOutputType,
-    value: unknown,
-    selectionSets: readonly SelectionSetNode[],
-    fieldWeight: number | undefined,
-  ): CostResult {
-    if (value === undefined || value === null) return ZERO;
-    if (isNonNullType(type)) return this.actualValue(type.ofType, value, selectionSets, fieldWeight);
-    if (isListType(type)) {
-      if (!Array.isArray(value)) return ZERO;
-      let total = ZERO;
-      for (const item of value) total = add(total, this.actualValue(type.ofType, item, selectionSets, fieldWeight));
-      return total;
-    }
-    if (isLeafType(type)) return { cost: fieldWeight ?? this.typeWeight(type) ?? DEFAULT_LEAF_WEIGHT, nodeCount: 0 };
-    if (!isRecord(value)) return ZERO;
-    if (isObjectType(type)) return this.actualObject(type, value, selectionSets, fieldWeight ?? this.typeWeight(type));
-
-    const runtimeType = this.runtimeType(type, value, selectionSets);
-    if (runtimeType) {
-      return this.actualObject(
-        runtimeType,
-        value,
-        selectionSets,
-        fieldWeight ?? this.typeWeight(runtimeType) ?? this.typeWeight(type),
-      );
-    }
-    // The client did not ask for __typename: charge what the most expensive possible type makes of this object.
-    let most = ZERO;
-    for (const possible of this.schema.getPossibleTypes(type)) {
-      const weight = fieldWeight ?? this.typeWeight(possible) ?? this.typeWeight(type);
-      const actual = this.actualObject(possible, value, selectionSets, weight);
-      most = { cost: Math.max(most.cost, actual.cost), nodeCount: Math.max(most.nodeCount, actual.nodeCount) };
-    }
-    return most;
-  }
-
-  private actualObject(
-    type: GraphQLObjectType,
-    value: Record<string, unknown>,
-    selectionSets: readonly SelectionSetNode[],
-    weight: number | undefined,
-  ): CostResult {
-    const fields = this.actualFields(type, selectionSets, value);
-    return { cost: (weight ?? DEFAULT_OBJECT_WEIGHT) + fields.cost, nodeCount: 1 + fields.nodeCount };
+    if (!most) return;
+    total.cost += most.cost;
+    total.nodeCount += most.nodeCount;
   }
 
   /** The concrete type of an abstract value, when the selection asked for its `__typename` (under any alias). */
