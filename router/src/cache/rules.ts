@@ -45,7 +45,7 @@ export function mutationPurges(input: {
   fields: readonly RootField[];
   data: Record<string, unknown> | null | undefined;
   errors: readonly { path?: readonly (string | number)[] }[] | undefined;
-  /** Entities in the response (see takeEntityTags). */
+  /** Entities in the response (see withoutEntityIds). */
   entityTags: Iterable<string>;
   userId: string | null;
   entitlementMutations: ReadonlySet<string>;
