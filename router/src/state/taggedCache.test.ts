@@ -108,6 +108,23 @@ for (const onRedis of [false, true]) {
       expect(lookups).toEqual(['local:hit', onRedis ? 'redis:hit' : 'local:miss']);
     });
 
+    it('answers from this process alone with getLocal, told as get tells a value found here', async () => {
+      const clock = new Clock();
+      const { cache, lookups } = pages(await open(onRedis), clock);
+      await cache.set('a', page('a', 'Meme:1'));
+      expect(cache.getLocal('a')).toEqual({ value: page('a', 'Meme:1'), staleOnly: false });
+      clock.ms += 1_001;
+      // Gone from this process: undefined, and no lookup told (get, asked next, tells it).
+      expect(cache.getLocal('a')).toBeUndefined();
+      expect(lookups).toEqual(['local:hit']);
+      if (onRedis) {
+        // Read back from Redis by get, it is held here again.
+        expect((await cache.get('a'))?.value.id).toBe('a');
+        expect(cache.getLocal('a')?.value.id).toBe('a');
+        expect(lookups).toEqual(['local:hit', 'redis:hit', 'local:hit']);
+      }
+    });
+
     it('holds at most its byte budget in process, dropping the least recently used', async () => {
       const { cache } = pages(await open(onRedis), new Clock(), { maxLocalBytes: 500 });
       const big = (id: string): Page => ({ id, tags: [`Meme:${id}`], body: id.repeat(60) });

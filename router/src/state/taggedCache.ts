@@ -164,13 +164,9 @@ export class TaggedCache<T> {
 
   /** The value here, else in Redis (kept here for `localTtlMs`), else its stale copy; undefined when there is none. */
   async get(key: string): Promise<Found<T> | undefined> {
+    const local = this.getLocal(key);
+    if (local) return local;
     const report = this.options.onLookup;
-    const hit = this.local.get(key);
-    if (hit) {
-      const found = { value: hit.value, staleOnly: hit.staleOnly };
-      report?.('local', found);
-      return found;
-    }
     if (!this.shared) {
       report?.('local', undefined);
       return undefined;
