@@ -16,6 +16,7 @@ import { createLogger } from '@memegraph/service-kit';
 import { createRouter, loadRouterConfig } from '@memegraph/router';
 import { routerClient } from './support/client';
 import { GALLERY_MANIFEST_PATH } from './support/gallery';
+import { freePorts } from './support/redis';
 import { startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -75,6 +76,39 @@ const ws = (token: string, router = routerB) =>
     retryAttempts: 0,
     lazy: true,
   });
+
+/** A generation of the viewer's own: a subscription to it opens with the generation as it is now. */
+async function generationOf(client: Awaited<ReturnType<typeof account>>['client']) {
+  const started = await client<{ generateMeme: { id: string } }>(
+    `mutation { generateMeme(input: { prompt: "counted like any request" }) { id } }`,
+  );
+  return started.body.data!.generateMeme.id;
+}
+
+/** A subscription's first event over SSE, or its refusal (the stream's one result), and the stream closed. */
+async function firstOverSse(token: string, router: string, id: string) {
+  const stream = sse(token, router).iterate({ query: FOLLOW, variables: { id } });
+  const first = (await stream.next()).value as Event;
+  await stream.return?.();
+  return first;
+}
+
+/** A subscription's first event over WebSocket, or its refusal (an `error` message) as the errors. */
+function firstOverWs(client: ReturnType<typeof ws>, id: string) {
+  return new Promise<Event>((resolve, reject) => {
+    const stop = client.subscribe(
+      { query: FOLLOW, variables: { id } },
+      {
+        next: (event) => {
+          stop();
+          resolve(event as Event);
+        },
+        error: (errors) => resolve({ errors: errors as Event['errors'] }),
+        complete: () => reject(new Error('completed without an event')),
+      },
+    );
+  });
+}
 
 /** Reads a stream's events in the background, for looking at later. */
 function collect(events: AsyncIterableIterator<unknown>) {
@@ -303,6 +337,72 @@ describe('subscriptions through the router', () => {
     // The fourth request of the minute is over the window of 3.
     const over = await firstEvent(await post({ query: FOLLOW, variables: { id: '1' } }));
     expect(over.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
+  });
+
+  it("refuses a subscription once the viewer's daily quota is spent, over SSE and WebSocket, as a request", async () => {
+    const premium = await account('live_quota', 'PREMIUM');
+    const id = await generationOf(premium.client);
+    const router = await stack.addRouter({
+      // A prefix of its own: the requests on router A above are not counted in this quota.
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}subscription-quota:`,
+      TIERS_JSON: JSON.stringify({ premium: { dailyRequestQuota: 2, maxSubscriptions: 10 } }),
+    });
+    const client = routerClient(router, { authorization: `Bearer ${premium.token}` });
+    for (let i = 0; i < 2; i++) expect((await client('{ me { id } }')).status).toBe(200);
+    const request = await client('{ me { id } }');
+    expect(request.status).toBe(429);
+    expect(request.body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+
+    const overSse = await firstOverSse(premium.token, router, id);
+    expect(overSse.data).toBeNull();
+    expect(overSse.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+    expect(overSse.errors?.[0]?.message).toBe('The daily quota of 2 requests is spent');
+    const wsClient = ws(premium.token, router);
+    const overWs = await firstOverWs(wsClient, id);
+    await wsClient.dispose();
+    expect(overWs.data).toBeUndefined();
+    expect(overWs.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+  });
+
+  describe('with Redis down, requests and subscription starts of a viewer count in one window of the router', () => {
+    let router: string;
+    beforeAll(async () => {
+      // Nothing listens there: the router serves on its own state, as when Redis goes away.
+      const [port] = await freePorts(1);
+      router = await stack.addRouter({
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        TIERS_JSON: JSON.stringify({ premium: { requestsPerMinute: 3, maxSubscriptions: 10 } }),
+      });
+    });
+
+    it('two requests and a subscription over SSE spend a window of 3: the next request is refused', async () => {
+      const premium = await account('live_window_sse', 'PREMIUM');
+      const id = await generationOf(premium.client);
+      const client = routerClient(router, { authorization: `Bearer ${premium.token}` });
+      for (let i = 0; i < 2; i++) expect((await client('{ me { id } }')).status).toBe(200);
+      const opened = await firstOverSse(premium.token, router, id);
+      expect(opened.errors).toBeUndefined();
+      expect(opened.data?.generationUpdated?.id).toBe(id);
+      const refused = await client('{ me { id } }');
+      expect(refused.status).toBe(429);
+      expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMIT_EXCEEDED');
+      expect(refused.headers.get('x-ratelimit-remaining')).toBe('0');
+    });
+
+    it('a subscription over WebSocket and two requests spend a window of 3: the next subscription is refused', async () => {
+      const premium = await account('live_window_ws', 'PREMIUM');
+      const id = await generationOf(premium.client);
+      const client = routerClient(router, { authorization: `Bearer ${premium.token}` });
+      const wsClient = ws(premium.token, router);
+      const opened = await firstOverWs(wsClient, id);
+      expect(opened.errors).toBeUndefined();
+      expect(opened.data?.generationUpdated?.id).toBe(id);
+      for (let i = 0; i < 2; i++) expect((await client('{ me { id } }')).status).toBe(200);
+      const refused = await firstOverWs(wsClient, id);
+      await wsClient.dispose();
+      expect(refused.errors?.[0]?.extensions).toEqual({ code: 'RATE_LIMIT_EXCEEDED' });
+      expect(refused.errors?.[0]?.message).toBe('More than 3 requests a minute');
+    });
   });
 
   it('holds a named client to its manifest over WebSocket as over SSE', async () => {

@@ -23,6 +23,7 @@ import {
   sendJson,
   serveMetrics,
   type Logger,
+  type ViewerSigner,
 } from '@memegraph/service-kit';
 import { BILLING_WEBHOOK_PATH, createBillingWebhook } from './billing/webhook';
 import type { RouterConfig } from './config';
@@ -44,7 +45,7 @@ import { viewerKey } from './limits/keys';
 import { OperationLimits } from './limits/operationLimits';
 import { createRouterMetrics, type RouterMetrics } from './metrics';
 import { createWindowCounter } from './limits/requestRate';
-import { createRequestLimits } from './limits/requestLimits';
+import { createRequestLimits, type RequestLimits } from './limits/requestLimits';
 import { SchemaPolicy } from './policy/schemaPolicy';
 import { createAdmission } from './stages/admission';
 import { denial } from './stages/analysis';
@@ -116,6 +117,10 @@ interface Platform {
   cdnPurger: ReturnType<typeof createCdnPurger> | null;
   clientAddress: ReturnType<typeof createClientAddress>;
   identify: ReturnType<typeof createViewerIdentifier>;
+  /** Signs the viewer onto subgraph fetches: of requests and of subscription events. */
+  signViewers: ViewerSigner;
+  /** The checks of an operation's text before it is parsed: of requests and of subscriptions. */
+  operationLimits: OperationLimits;
 }
 
 /** Shared state, the stores over it and what identifies viewers: everything but Apollo and the routes. */
@@ -189,6 +194,8 @@ async function openPlatform(config: RouterConfig, log: Logger): Promise<Platform
     fingerprints: new RequestFingerprints(),
     cdnPurger,
     clientAddress,
+    signViewers: createViewerSigner(secretKey(config.signingSecret)),
+    operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
     identify: createViewerIdentifier({
       addressOf: clientAddress,
       jwtSecret: config.jwtSecret,
@@ -325,21 +332,15 @@ async function startApollo(platform: Platform, gateway: PipelineGateway, schema:
  * The path of one GraphQL request (router/README.md): the request stages in
  * order, then one log line and one latency observation when it is answered.
  */
-function createRequestPath(
-  platform: Platform,
-  apollo: ApolloServer<RouterContext>,
-  bucket: ReturnType<typeof createCostBucket>,
-) {
-  const { config, log, metrics, state: shared, usage, responseCache, fingerprints } = platform;
+function createRequestPath(platform: Platform, apollo: ApolloServer<RouterContext>, limits: RequestLimits) {
+  const { config, log, metrics, usage, responseCache, fingerprints } = platform;
   const stages = [
     createIdentify({ identify: platform.identify, tiers: config.tiers, metrics }),
     createAdmission({ bodyLimitBytes: config.bodyLimitBytes, metrics }),
     createPersistedDocuments({ trusted: platform.trusted, apqCache: platform.apqCache }),
-    createOperationLimits({
-      operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
-    }),
+    createOperationLimits({ operationLimits: platform.operationLimits }),
     createRequestLimitsStage({
-      limits: createRequestLimits({ ...shared, window: createWindowCounter(shared), usage, bucket }),
+      limits,
       fingerprints,
       headers: CORS_HEADERS,
       metrics,
@@ -350,7 +351,7 @@ function createRequestPath(
       metrics,
       staleWhileRevalidateSeconds: config.staleWhileRevalidateSeconds,
     }),
-    createApollo({ apollo, signViewers: createViewerSigner(secretKey(config.signingSecret)), metrics }),
+    createApollo({ apollo, signViewers: platform.signViewers, metrics }),
   ];
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
@@ -416,12 +417,14 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
   // The request path and the operation stages share one cost bucket.
   const bucket = createCostBucket(state);
   const apollo = await startApollo(platform, createGateway(platform, bucket), schema);
-  const graphql = createRequestPath(platform, apollo, bucket);
+  // A request and a subscription's start are counted by the same checks: one window and one quota per viewer.
+  const limits = createRequestLimits({ ...state, window: createWindowCounter(state), usage: platform.usage, bucket });
+  const graphql = createRequestPath(platform, apollo, limits);
   const subscriptions = createSubscriptions({
     ...{ supergraph: () => supergraph.current, apollo, identify: platform.identify, denial, viewerKey, state, metrics },
-    ...{ signViewers: createViewerSigner(secretKey(config.signingSecret)), tiers: config.tiers, headers: CORS_HEADERS },
-    operationLimits: new OperationLimits(Math.max(...Object.values(config.tiers).map((t) => t.maxTokens))),
-    ...{ defaultListSize: config.defaultListSize, log, trusted: platform.trusted, window: createWindowCounter(state) },
+    ...{ signViewers: platform.signViewers, tiers: config.tiers, headers: CORS_HEADERS, limits },
+    operationLimits: platform.operationLimits,
+    ...{ defaultListSize: config.defaultListSize, log, trusted: platform.trusted },
     settings: { ...config.subscriptions, bodyLimitBytes: config.bodyLimitBytes },
   });
   // With TRUST_PROXY, the address a trusted proxy forwards decides what loopback is.

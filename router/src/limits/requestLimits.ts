@@ -62,6 +62,28 @@ return replies
 `);
 
 const DAY_MS = 86_400_000;
+/** The request window's length: a tier's `requestsPerMinute`. */
+const REQUEST_WINDOW_MS = 60_000;
+
+/**
+ * The check of `operations` operations of a viewer against its tier's window
+ * and day's quota (and, when given, the cost bucket): what a request and a
+ * subscription's start are both counted by.
+ */
+export function requestCheck(
+  viewerKey: string,
+  limits: TierLimits,
+  operations: number,
+  bucket?: RequestLimitCheck['bucket'],
+): RequestLimitCheck {
+  return {
+    viewerKey,
+    operations,
+    window: { ms: REQUEST_WINDOW_MS, limit: limits.requestsPerMinute },
+    dailyQuota: limits.dailyRequestQuota,
+    bucket,
+  };
+}
 
 interface Pending {
   check: RequestLimitCheck;

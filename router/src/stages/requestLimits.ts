@@ -1,11 +1,9 @@
 import { HttpError } from '@memegraph/service-kit';
-import { limitOutcome, type RequestLimits } from '../limits/requestLimits';
+import { limitOutcome, requestCheck, type RequestLimits } from '../limits/requestLimits';
 import type { RouterMetrics } from '../metrics';
 import { RequestFingerprints } from './cachedAnswer';
 import type { Stage } from './runner';
 import { refuse, type RequestState } from './state';
-
-const RATE_WINDOW_MS = 60_000;
 
 /**
  * Request limits, per viewer and tier, shared by every router, in one Redis
@@ -31,17 +29,18 @@ export function createRequestLimits(deps: {
       const known = fingerprint ? deps.fingerprints.get(fingerprint) : undefined;
       state.fingerprint = fingerprint;
       state.cachedOperation = known;
-      const checked = await deps.limits({
-        viewerKey: state.viewerKey,
-        operations,
-        window: { ms: RATE_WINDOW_MS, limit: limits.requestsPerMinute },
-        dailyQuota: limits.dailyRequestQuota,
-        bucket: known && {
-          capacity: limits.costBucketCapacity,
-          restorePerSecond: limits.costRestorePerSecond,
-          points: known.cost,
-        },
-      });
+      const checked = await deps.limits(
+        requestCheck(
+          state.viewerKey,
+          limits,
+          operations,
+          known && {
+            capacity: limits.costBucketCapacity,
+            restorePerSecond: limits.costRestorePerSecond,
+            points: known.cost,
+          },
+        ),
+      );
       const { rateHeaders, refusal } = limitOutcome(checked, limits, operations);
       if (refusal) throw refuse(state, deps.metrics, refusal);
       const { refused } = state;

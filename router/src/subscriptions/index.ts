@@ -14,9 +14,8 @@ import {
   type ViewerSigner,
 } from '@memegraph/service-kit';
 import { createRouterContext, type RouterContext } from '../context';
-import { windowKey } from '../limits/keys';
 import type { OperationLimits } from '../limits/operationLimits';
-import type { WindowCounter } from '../limits/requestRate';
+import { limitOutcome, requestCheck, type RequestLimits } from '../limits/requestLimits';
 import type { OperationRequest, TrustedDocuments } from '../persisted/trustedDocuments';
 import type { RouterMetrics } from '../metrics';
 import type { Policy } from '../policy/schemaPolicy';
@@ -34,9 +33,6 @@ import { createSseTransport } from './sse';
 import { createWsTransport } from './ws';
 
 export type Transport = 'sse' | 'ws';
-
-/** The request window's length (requestsPerMinute). */
-const REQUEST_WINDOW_MS = 60_000;
 
 /** How often unfinished generations are read again with Redis, whose messages may be lost while a router reconnects. */
 const RESYNC_MS = 30_000;
@@ -66,8 +62,8 @@ export interface SubscriptionDeps {
   tiers: TierTable;
   /** Trusted documents: a viewer held to the manifest subscribes by manifest id only. */
   trusted: TrustedDocuments;
-  /** The request window: opening a subscription counts as one request of the viewer's per minute. */
-  window: WindowCounter;
+  /** The request path's window and daily quota: opening a subscription counts as one request of the viewer's. */
+  limits: RequestLimits;
   state: SharedState;
   operationLimits: OperationLimits;
   defaultListSize: number;
@@ -151,9 +147,9 @@ export function createSubscriptions(deps: SubscriptionDeps): Subscriptions {
     }
   };
 
-  const refusal = (code: string, message: string, tier: string) => {
+  const refusal = (code: string, message: string, tier: string, extensions: Record<string, unknown> = {}) => {
     metrics.rejections.inc({ reason: code, tier });
-    return { errors: [{ message, extensions: { code } }] };
+    return { errors: [{ message, extensions: { ...extensions, code } }] };
   };
 
   /** Opens a subscription for `viewer` on `transport`, or says why not. */
@@ -171,19 +167,10 @@ export function createSubscriptions(deps: SubscriptionDeps): Subscriptions {
         viewer.tier,
       );
     const limits = deps.tiers[viewer.tier];
-    // Opening one is a request of the viewer's, in the window every router shares.
-    const counted = await deps.window.hit(
-      windowKey(deps.viewerKey(viewer)),
-      REQUEST_WINDOW_MS,
-      1,
-      limits.requestsPerMinute,
-    );
-    if (!counted.allowed)
-      return refusal(
-        ErrorCode.RATE_LIMIT_EXCEEDED,
-        `At most ${limits.requestsPerMinute} requests a minute on this plan`,
-        viewer.tier,
-      );
+    const key = deps.viewerKey(viewer);
+    // Opening one is a request of the viewer's: the request path's window and day's quota, shared by every router.
+    const { refusal: overLimit } = limitOutcome(await deps.limits(requestCheck(key, limits, 1)), limits, 1);
+    if (overLimit) return refusal(overLimit.code, overLimit.message, viewer.tier, overLimit.extensions);
     try {
       // Resolves a manifest id to its text; refuses text where the viewer is held to the manifest.
       deps.trusted.apply(request as OperationRequest, viewer.tier, clientName);
@@ -213,7 +200,6 @@ export function createSubscriptions(deps: SubscriptionDeps): Subscriptions {
     // Every subscription field asks for a signed-in viewer, so authorization above let only users through.
     if (viewer.kind !== 'user') return refusal(ErrorCode.UNAUTHENTICATED, 'Sign in to subscribe', viewer.tier);
     const id = randomUUID();
-    const key = deps.viewerKey(viewer);
     if (!(await leases.acquire(key, id, limits.maxSubscriptions))) {
       return refusal(
         ErrorCode.RATE_LIMIT_EXCEEDED,
