@@ -273,3 +273,41 @@ describe.each([
     expect(asked).toBe(2);
   });
 });
+
+describe('the entity cache on Redis', () => {
+  it('another router reads an entity as it was stored, kept in Redis with its data as the JSON it is', async () => {
+    const prefix = `${RUN}${stores++}:`;
+    const router = async () => {
+      const state = openSharedState({ url: REDIS_URL }, prefix);
+      opened.push(state);
+      expect(await state.connected(5_000)).toBe(true);
+      return new EntityCache(state, policy, { localTtlMs: 5_000 });
+    };
+    // A handle with what JSON escapes inside a string: quotes, a backslash, a newline, non-ASCII.
+    const handle = 'a "quoted"\\ line\nand ☃';
+    let asked = 0;
+    const ask = (cache: EntityCache) =>
+      cache.fetch({
+        subgraph: 'users',
+        schema,
+        query: 'query($representations:[_Any!]!){_entities(representations:$representations){...on User{handle}}}',
+        variables: { representations: [user('1')] },
+        viewer: viewer('9'),
+        viewerKey: 'u:9',
+        send: async () => {
+          asked++;
+          return { data: { _entities: [{ handle }] } };
+        },
+      });
+    expect(await ask(await router())).toEqual({ data: { _entities: [{ handle }] } });
+    expect(await ask(await router())).toEqual({ data: { _entities: [{ handle }] } });
+    expect(asked).toBe(1);
+    const redis = createRedis(REDIS_URL, 'entityCache.test');
+    await new Promise((resolve) => redis.once('ready', resolve));
+    const keys = await redis.keys(`${prefix}entity:*`);
+    expect(keys).toHaveLength(1);
+    const raw = JSON.parse((await redis.get(keys[0]!))!) as Record<string, unknown>;
+    redis.disconnect();
+    expect(raw).toEqual({ storedAt: expect.any(Number), maxAge: 60, tags: ['User:1'], json: { handle } });
+  });
+});

@@ -21,6 +21,7 @@ import type { SchemaPolicy } from '../policy/schemaPolicy';
 import type { SharedState } from '../state/shared';
 import { TaggedCache, type Found } from '../state/taggedCache';
 import { ENTITY_ID, ENTITY_ID_OF, ENTITY_TYPE, entityTypeOfKey } from './entities';
+import { entryCodec } from './entryCodec';
 import type { CachePolicy } from './policy';
 import { stableJson } from './key';
 
@@ -114,6 +115,7 @@ export class EntityCache {
         return withRedis ? Math.min(options.localTtlMs, left) : left;
       },
       maxLocalBytes: options.maxLocalBytes ?? DEFAULT_ENTITY_LOCAL_MAX_BYTES,
+      codec: entryCodec<CachedEntity>(),
       now,
     });
   }
@@ -160,6 +162,9 @@ export class EntityCache {
       let prefix = shape.prefixes.get(known);
       if (prefix === undefined) {
         prefix = createHash('sha256')
+          // The entry's format: since v2 its data is written as the JSON it is rather than as a string of it
+          // (cache/entryCodec.ts), so keys of entries kept otherwise are never read.
+          .update('v2\0')
           .update(input.subgraph)
           .update('\0')
           .update(shape.documentKey)

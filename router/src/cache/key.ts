@@ -48,7 +48,7 @@ export function responseCacheKey(input: {
   return (
     createHash('sha256')
       // The entry's format: since v2 its data is kept serialized, since v3 written as the JSON it is rather than
-      // as a string of it (cache/store.ts), so keys of entries kept otherwise are never read.
+      // as a string of it (cache/entryCodec.ts), so keys of entries kept otherwise are never read.
       .update('v3\0')
       .update(input.documentKey)
       .update('\0')

@@ -1,6 +1,7 @@
 import { PURGE_REQUEST_CHANNEL, readPurgeRequest } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
-import { TaggedCache, type Codec } from '../state/taggedCache';
+import { TaggedCache } from '../state/taggedCache';
+import { entryCodec } from './entryCodec';
 
 export interface CachedResponse {
   /** The answer's `data`, serialized: a hit is written around these bytes, never serialized again. */
@@ -42,36 +43,6 @@ export interface PurgeOptions {
    * because what a viewer may see changed: then nothing of it may be served.
    */
   keepStale: boolean;
-}
-
-/** The key an entry's data is written under, as it is (see entryCodec). */
-const RAW_DATA = '"json":';
-
-/**
- * How an entry is written in Redis: JSON, its other fields first, then its
- * data under `json` as the JSON it already is, where inside a string (as
- * `data`) every quote of it was escaped on each write and unescaped on each
- * read. The first `"json":` of the text is that key: in the fields before
- * it, only a string could hold those characters, and there the quote is
- * escaped. An entry of the earlier form has none and is read as it was
- * written (entries of that form are under other keys, see responseCacheKey).
- */
-function entryCodec<Entry extends CachedResponse>(): Codec<Entry> {
-  return {
-    encode(entry) {
-      const { data, ...rest } = entry;
-      if (typeof data !== 'string') return JSON.stringify(entry);
-      const fields = JSON.stringify(rest);
-      return `${fields.length > 2 ? `${fields.slice(0, -1)},` : '{'}${RAW_DATA}${data}}`;
-    },
-    decode(raw) {
-      const at = raw.indexOf(RAW_DATA);
-      if (at < 0) return JSON.parse(raw) as Entry;
-      const fields = raw.slice(0, at);
-      const rest = JSON.parse(fields.endsWith(',') ? `${fields.slice(0, -1)}}` : `${fields}}`) as Omit<Entry, 'data'>;
-      return { ...rest, data: raw.slice(at + RAW_DATA.length, -1) } as Entry;
-    },
-  };
 }
 
 /** How long a claimed purge request stays claimed: far longer than its message takes to reach every router. */
