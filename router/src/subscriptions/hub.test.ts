@@ -42,6 +42,21 @@ function world() {
   return { state, run, answer, reads, inFlight: () => waiting.length };
 }
 
+/** A live subscription reading through `w`: viewer u1's `s`, with the prepared subscription above, unless told otherwise. */
+function subscribe(
+  w: ReturnType<typeof world>,
+  options: { id?: string; userId?: string; prepared?: Partial<PreparedSubscription>; onEvent?: () => void } = {},
+): LiveSubscription {
+  return new LiveSubscription(
+    options.id ?? 's',
+    options.userId ?? 'u1',
+    prepared(options.prepared),
+    w.run,
+    options.onEvent ?? (() => undefined),
+    () => undefined,
+  );
+}
+
 async function drain<T>(feed: AsyncIterator<T>, count: number): Promise<T[]> {
   const values: T[] = [];
   for (let i = 0; i < count; i++) values.push((await feed.next()).value as T);
@@ -52,14 +67,7 @@ describe('a live subscription', () => {
   it('reads one change at a time, coalesces changes heard meanwhile, and sends only what changed', async () => {
     const w = world();
     let delivered = 0;
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared(),
-      w.run,
-      () => delivered++,
-      () => undefined,
-    );
+    const live = subscribe(w, { onEvent: () => delivered++ });
     w.state.set('7', { id: '7', status: 'QUEUED', queuePosition: 2 });
     live.refresh('7');
     expect(w.inFlight()).toBe(1);
@@ -97,14 +105,7 @@ describe('a live subscription', () => {
 
   it('a generation finishing while its running state is read still sends the finished state before it ends', async () => {
     const w = world();
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared(),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const live = subscribe(w);
     w.state.set('7', { id: '7', status: 'RUNNING', queuePosition: null });
     live.changed('7', 2);
     // It finishes while that read is in flight; the read still answers RUNNING.
@@ -122,14 +123,7 @@ describe('a live subscription', () => {
 
   it('without status in its selection, ends after a read begun once the finishing change was heard', async () => {
     const w = world();
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared({ statusKey: undefined }),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const live = subscribe(w, { prepared: { statusKey: undefined } });
     w.state.set('7', { id: '7', status: 'RUNNING', queuePosition: null });
     live.changed('7', 2);
     live.changed('7', 3);
@@ -142,14 +136,7 @@ describe('a live subscription', () => {
 
   it('drops a change heard after a later one, and a change of another generation', async () => {
     const w = world();
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared(),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const live = subscribe(w);
     live.changed('7', 2);
     await w.answer();
     live.changed('7', 1);
@@ -160,14 +147,7 @@ describe('a live subscription', () => {
 
   it("sends nothing for a generation the read does not return (not the viewer's)", async () => {
     const w = world();
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared(),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const live = subscribe(w);
     live.refresh('7');
     await w.answer();
     live.feed.end();
@@ -176,14 +156,9 @@ describe('a live subscription', () => {
 
   it('myGenerations follows every generation of its owner, and forgets finished ones', async () => {
     const w = world();
-    const live = new LiveSubscription(
-      's',
-      'u1',
-      prepared({ field: 'myGenerations', responseKey: 'myGenerations', generationId: undefined }),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const live = subscribe(w, {
+      prepared: { field: 'myGenerations', responseKey: 'myGenerations', generationId: undefined },
+    });
     w.state.set('1', { id: '1', status: 'SUCCEEDED', queuePosition: null });
     w.state.set('2', { id: '2', status: 'QUEUED', queuePosition: 1 });
     live.changed('1', 3);
@@ -206,22 +181,8 @@ describe('the hub', () => {
   it("hands a change to its owner's subscriptions only, and a queue move to all", async () => {
     const w = world();
     const hub = new SubscriptionHub();
-    const mine = new LiveSubscription(
-      'a',
-      'u1',
-      prepared(),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
-    const theirs = new LiveSubscription(
-      'b',
-      'u2',
-      prepared({ generationId: '9' }),
-      w.run,
-      () => undefined,
-      () => undefined,
-    );
+    const mine = subscribe(w, { id: 'a' });
+    const theirs = subscribe(w, { id: 'b', userId: 'u2', prepared: { generationId: '9' } });
     hub.add(mine);
     hub.add(theirs);
     hub.dispatch({ id: '7', userId: 'u2', status: 'RUNNING', version: 2 });
