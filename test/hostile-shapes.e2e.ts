@@ -3,6 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { eventually, signUp, subscribeTo, type TestAccount } from './support/accounts';
 import { routerClient, type GraphQLResponse } from './support/client';
 import { startStack, type Stack } from './support/stack';
@@ -71,7 +74,18 @@ const KEY_LIMITED: Documents = {
   'inline fragment': `mutation($s: Boolean! = false) { ... on Mutation @skip(if: $s) { createApiKey(name: "one") { secret } } }`,
 };
 
-const ALL_DOCUMENTS = [AI_FIELD, COSTED, REVOKE, CANCEL, VOTE, KEY_LIMITED].flatMap((d) => Object.values(d));
+/**
+ * Aliases the router takes for its own keys (memegraphId, memegraphType, memegraphId_<Type>): they named the
+ * wrong entity in the answer's cache tags and vanished from the client's answer. One such alias in each.
+ */
+const RESERVED: Documents = {
+  plain: `query { trending(first: 2) { id memegraphId: title } }`,
+  aliased: `query { top: trending(first: 2) { title author { id memegraphId_User: handle } } }`,
+  'named fragment': `query { trending(first: 2) { ...M } } fragment M on Meme { title memegraphType: title }`,
+  'inline fragment': `query { trending(first: 2) { id ... on Meme { memegraphId_Meme: title } } }`,
+};
+
+const ALL_DOCUMENTS = [AI_FIELD, COSTED, REVOKE, CANCEL, VOTE, KEY_LIMITED, RESERVED].flatMap((d) => Object.values(d));
 const VARIANTS = Object.keys(AI_FIELD) as Variant[];
 
 describe('every check sees through every shape of an operation', () => {
@@ -199,6 +213,132 @@ describe('every check sees through every shape of an operation', () => {
       nullCondition: { codes: ['BAD_USER_INPUT'], served: false },
     };
     for (const [shape, outcome] of Object.entries(outcomes)) expect(outcome, shape).toEqual(expected);
+  });
+
+  it('an alias beginning with memegraph, reserved for the router, is a 400 GRAPHQL_VALIDATION_FAILED in every shape, at no subgraph call', async () => {
+    const strict = { accept: 'application/graphql-response+json' };
+    const before = stack.subgraphRequests();
+    const outcomes: Record<string, unknown> = {};
+    for (const variant of VARIANTS) {
+      const alias = /(memegraph\w*):/.exec(RESERVED[variant])![1]!;
+      // Twice: a refusal is never kept and served again.
+      for (const round of [1, 2]) {
+        for (const transport of QUERY_TRANSPORTS) {
+          const outcome = await send(a, transport, RESERVED[variant], {}, strict);
+          const error = outcome.body.errors?.[0];
+          outcomes[`${variant} by ${transport}, ${round}`] = {
+            status: outcome.status,
+            code: error?.extensions?.code,
+            named: !!error?.message.includes(`"${alias}"`) && error.message.includes('reserves'),
+            served: outcome.body.data !== undefined,
+          };
+        }
+      }
+      // On a router without the manifest, the hash is APQ's alone: its registration is refused, so it is never known.
+      const registered = await fetch(`${stack.routerUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...strict },
+        body: JSON.stringify({
+          query: RESERVED[variant],
+          extensions: { persistedQuery: { version: 1, sha256Hash: sha256(RESERVED[variant]) } },
+        }),
+      });
+      const registration = (await registered.json()) as Outcome['body'];
+      outcomes[`${variant}, APQ registration`] = {
+        status: registered.status,
+        code: registration.errors?.[0]?.extensions?.code,
+        named:
+          !!registration.errors?.[0]?.message.includes(`"${alias}"`) &&
+          registration.errors[0].message.includes('reserves'),
+        served: registration.data !== undefined,
+      };
+      const lookup = await send(stack.routerUrl, 'APQ hash', RESERVED[variant], {}, strict);
+      expect(lookup.body.errors?.[0]?.extensions?.code, `${variant}, APQ lookup`).toBe('PERSISTED_QUERY_NOT_FOUND');
+    }
+    const refused = { status: 400, code: 'GRAPHQL_VALIDATION_FAILED', named: true, served: false };
+    for (const [shape, outcome] of Object.entries(outcomes)) {
+      // In a batch it is refused alone: the batch is answered, its other operation served (below).
+      expect(outcome, shape).toEqual(shape.includes('by batch') ? { ...refused, status: 200 } : refused);
+    }
+    expect(stack.subgraphRequests()).toEqual(before);
+
+    // Beside them, well-formed operations run: the other operation of a batch, whose alias only looks alike.
+    const batch = await fetch(`${a}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...strict },
+      body: JSON.stringify([{ query: RESERVED.plain }, { query: '{ trending(first: 2) { id Memegraph: title } }' }]),
+    });
+    expect(batch.status).toBe(200);
+    const [bad, good] = (await batch.json()) as Outcome['body'][];
+    expect(bad!.errors?.[0]?.extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(good!.errors).toBeUndefined();
+    const memes = (good!.data as { trending: { id: string; Memegraph: string }[] }).trending;
+    expect(memes).toHaveLength(2);
+    for (const meme of memes) expect(meme.Memegraph).toEqual(expect.any(String));
+  });
+
+  it('a subscription with an alias beginning with memegraph is refused over SSE and WebSocket; a well-formed one is followed', async () => {
+    const owner = await signUp(stack.routerUrl, 'shape_follower', 'PREMIUM');
+    const started = await owner.client<{ generateMeme: { id: string } }>(
+      `mutation { generateMeme(input: { prompt: "a name the router keeps for itself" }) { id } }`,
+    );
+    expect(started.body.errors).toBeUndefined();
+    const id = started.body.data!.generateMeme.id;
+    const sse = createSseClient({
+      url: `${a}/graphql/stream`,
+      headers: { authorization: `Bearer ${owner.token}` },
+      retryAttempts: 0,
+    });
+    const ws = createWsClient({
+      url: `${a.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${owner.token}` },
+      retryAttempts: 0,
+      lazy: true,
+    });
+    type Event = { data?: { generationUpdated?: { id: string } } | null; errors?: GraphQLResponse['body']['errors'] };
+    /** The first event of a subscription, or the errors it was refused with. */
+    const first = async (transport: 'SSE' | 'WebSocket', query: string): Promise<Event> => {
+      if (transport === 'SSE') {
+        const events = sse.iterate({ query, variables: { id } });
+        const event = (await events.next()).value as Event;
+        await events.return?.();
+        return event;
+      }
+      return new Promise<Event>((resolve) => {
+        const stop = ws.subscribe(
+          { query, variables: { id } },
+          {
+            next: (event) => {
+              stop();
+              resolve(event as Event);
+            },
+            error: (errors) => resolve({ errors: errors as Event['errors'] }),
+            complete: () => undefined,
+          },
+        );
+      });
+    };
+    const refused = {
+      plain: `subscription($id: ID!) { generationUpdated(id: $id) { id memegraphId: status } }`,
+      'named fragment': `subscription($id: ID!) { generationUpdated(id: $id) { ...P } } fragment P on Generation { memegraphId_Generation: status }`,
+      'inline fragment': `subscription($id: ID!) { generationUpdated(id: $id) { ... on Generation { memegraphType: id } } }`,
+    };
+    for (const transport of ['SSE', 'WebSocket'] as const) {
+      for (const [variant, query] of Object.entries(refused)) {
+        const event = await first(transport, query);
+        expect(event.data ?? null, `${variant} over ${transport}`).toBeNull();
+        expect(event.errors?.[0]?.extensions?.code, `${variant} over ${transport}`).toBe('GRAPHQL_VALIDATION_FAILED');
+        expect(event.errors?.[0]?.message).toContain('reserves');
+      }
+      const followed = await first(
+        transport,
+        `subscription($id: ID!) { generationUpdated(id: $id) { id Memegraph: status } }`,
+      );
+      expect(followed.errors, transport).toBeUndefined();
+      expect(followed.data?.generationUpdated, transport).toMatchObject({ id, Memegraph: expect.any(String) });
+    }
+    await ws.dispose();
   });
 
   it('a condition in another operation of the document does not decide this one', async () => {

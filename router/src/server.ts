@@ -37,6 +37,7 @@ import { ResponseCache, isFresh } from './cache/store';
 import { createCostBucket } from './cost/bucket';
 import { formatRouterError } from './errors';
 import { KnownOperationTypesRule } from './knownOperationTypes';
+import { ReservedNamesRule } from './operation/reservedNames';
 import { SignedViewerDataSource } from './gateway/datasource';
 import { PipelineGateway } from './gateway/pipeline';
 import { loadSupergraph, watchSupergraph, type LoadedSupergraph } from './gateway/supergraph';
@@ -304,7 +305,7 @@ async function startApollo(platform: Platform, gateway: PipelineGateway, schema:
     // main.ts drains the process itself (drainOnSignal).
     stopOnTerminationSignals: false,
     includeStacktraceInErrorResponses: false,
-    validationRules: [KnownOperationTypesRule],
+    validationRules: [KnownOperationTypesRule, ReservedNamesRule],
     formatError: formatRouterError(log),
     plugins: [
       // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.

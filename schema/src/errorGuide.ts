@@ -50,8 +50,8 @@ export const ERROR_GUIDE: Record<ErrorCode, ErrorGuide> = {
     todo: 'Fix the syntax at `locations`; do not retry unchanged.',
   },
   GRAPHQL_VALIDATION_FAILED: {
-    when: 'the document does not validate against the schema',
-    todo: 'Fix the document against this reference (a field or argument name, a type); do not retry unchanged.',
+    when: 'the document does not validate against the schema, or names an alias or variable with the reserved prefix `memegraph`',
+    todo: 'Fix the document against this reference (a field or argument name, a type), or rename what the message names; do not retry unchanged.',
   },
   OPERATION_RESOLUTION_FAILURE: {
     when: '`operationName` names no operation of the document, or the document has several and none is named',

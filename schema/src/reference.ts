@@ -283,7 +283,18 @@ documents, an operation limit) gets its coded error in its place and the
 others run. JSON nested deeper than 64 levels (a body, or a GET's
 \`variables\` or \`extensions\`) is a 400 \`BAD_REQUEST\` before any other work;
 text with a NUL byte is a 400 \`BAD_USER_INPUT\`. Generations that fail record
-their code on the generation (\`Generation.error\`).`,
+their code on the generation (\`Generation.error\`).
+
+Names beginning with \`memegraph\` (case-sensitive) are reserved: the router
+adds keys of its own to the selections it sends the subgraphs
+(\`memegraphId\`, \`memegraphType\`, \`memegraphId_<Type>\`, \`memegraphRemoved\`)
+and takes them out of answers, and a variable (\`memegraphGenerationId\`) to
+the query each subscription event runs. An operation with an alias or
+variable so named, anywhere in its document (fragments included), is refused
+as a whole with \`GRAPHQL_VALIDATION_FAILED\` naming it, whether sent as text,
+by APQ hash, as a trusted document, in a batch (that operation alone) or as a
+subscription; \`MemegraphId\` or \`id_memegraph\` are a client's like any other
+alias.`,
     '',
     '| code | HTTP | when | what to do |',
     '| --- | --- | --- | --- |',

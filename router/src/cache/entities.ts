@@ -10,10 +10,15 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { RESERVED_PREFIX } from '../operation/reservedNames';
 
-/** Response keys the router adds to learn which entities a response holds; taken out before clients see it. */
-export const ENTITY_ID = 'memegraphId';
-export const ENTITY_TYPE = 'memegraphType';
+/**
+ * Response keys the router adds to learn which entities a response holds;
+ * taken out before clients see it. A client's alias may not begin with
+ * their prefix (operation/reservedNames.ts).
+ */
+export const ENTITY_ID = `${RESERVED_PREFIX}Id`;
+export const ENTITY_TYPE = `${RESERVED_PREFIX}Type`;
 /**
  * On an object type, the id alone is added, under a key that names the
  * type (`memegraphId_Meme`): the type is known from the document, so the
@@ -21,9 +26,8 @@ export const ENTITY_TYPE = 'memegraphType';
  * per object.
  */
 export const ENTITY_ID_OF = `${ENTITY_ID}_`;
-/** What every added key starts with. */
-const PREFIX = 'memegraph';
-const M = PREFIX.charCodeAt(0);
+/** The first character of every added key, compared before the whole prefix. */
+const M = RESERVED_PREFIX.charCodeAt(0);
 
 /** The type an added id key names (`memegraphId_Meme` → `Meme`), or undefined for any other key. */
 export function entityTypeOfKey(key: string): string | undefined {
@@ -81,7 +85,7 @@ export function withoutEntityIds(data: Record<string, unknown>): { data: Record<
     let type: unknown;
     for (const key in object) {
       const value = object[key];
-      if (key.charCodeAt(0) === M && key.startsWith(PREFIX)) {
+      if (key.charCodeAt(0) === M && key.startsWith(RESERVED_PREFIX)) {
         // memegraphId, memegraphType, memegraphId_Type: taken out.
         if (key === ENTITY_ID) {
           id = value;

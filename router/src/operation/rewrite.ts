@@ -1,7 +1,8 @@
 import { Kind, visit, type DocumentNode, type FieldNode, type SelectionSetNode } from 'graphql';
+import { RESERVED_PREFIX } from './reservedNames';
 
 /** The response key of the `__typename` that stands in for a removed selection; patchResult takes it out again. */
-export const PLACEHOLDER = 'memegraphRemoved';
+export const PLACEHOLDER = `${RESERVED_PREFIX}Removed`;
 
 const TYPENAME: FieldNode = {
   kind: Kind.FIELD,

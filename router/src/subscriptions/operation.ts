@@ -17,6 +17,7 @@ import { ErrorCode, HttpError, type TierLimits, type Viewer } from '@memegraph/s
 import { estimateCost } from '../cost/calculate';
 import type { OperationLimits } from '../limits/operationLimits';
 import { analyzeOperation } from '../operation/analyze';
+import { RESERVED_PREFIX, ReservedNamesRule } from '../operation/reservedNames';
 import { coerceVariables, fragmentsOf, subfieldsOf } from '../operation/walk';
 import { SchemaPolicy, type Policy } from '../policy/schemaPolicy';
 
@@ -25,7 +26,7 @@ export const SUBSCRIPTION_FIELDS = ['generationUpdated', 'myGenerations'] as con
 export type SubscriptionField = (typeof SUBSCRIPTION_FIELDS)[number];
 
 /** The variable that names the generation in the query a `myGenerations` event runs. */
-const EVENT_ID_VARIABLE = 'memegraphGenerationId';
+const EVENT_ID_VARIABLE = `${RESERVED_PREFIX}GenerationId`;
 
 /** What a client sends to subscribe: the GraphQL over HTTP request parameters. */
 export interface SubscriptionRequest {
@@ -127,7 +128,7 @@ export function prepareSubscription(
       new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.GRAPHQL_PARSE_FAILED } }),
     ]);
   }
-  const invalid = validate(schema, document, specifiedRules);
+  const invalid = validate(schema, document, [...specifiedRules, ReservedNamesRule]);
   if (invalid.length > 0) {
     throw new SubscriptionRefused(
       invalid.map((e) => new GraphQLError(e.message, { extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } })),
