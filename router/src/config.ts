@@ -46,6 +46,7 @@ const SETTINGS = {
   IMAGES_SUBGRAPH: z.string().default('memes'),
   LOG_LEVEL: z.string().default('info'),
   ...redisEnv,
+  REDIS_COMMAND_TIMEOUT_MS: env.int(500, 10),
   DEFAULT_LIST_SIZE: env.int(20, 1),
   USAGE_FLUSH_MS: env.int(5_000, 100),
   VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),
@@ -129,6 +130,8 @@ const routerConfigSchema = z.looseObject(SETTINGS).transform((config, ctx) => {
     /** Shared state for every router (`REDIS_URL` or `REDIS_CLUSTER_NODES`); unset: this process alone. */
     redis,
     redisPrefix: config.REDIS_PREFIX,
+    /** How long Redis may send no reply before the router treats it as away (a frozen Redis), until it answers again. */
+    redisCommandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
     defaultListSize: config.DEFAULT_LIST_SIZE,
     usageFlushMs: config.USAGE_FLUSH_MS,
     /** How long this process trusts a cached viewer (short without Redis: nothing invalidates it). */

@@ -132,7 +132,9 @@ async function openPlatform(config: RouterConfig, log: Logger): Promise<Platform
     if (!url) throw new Error(`The supergraph has no subgraph named ${name}`);
     return url;
   };
-  const state = openSharedState(config.redis, config.redisPrefix, log);
+  const state = openSharedState(config.redis, config.redisPrefix, log, {
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   // Serve on shared state from the first request: a cluster connection takes a moment to learn the slots.
   if (config.redis && !(await state.connected(REDIS_STARTUP_WAIT_MS))) {
     log.warn(

@@ -79,6 +79,14 @@ export interface RedisConnectionOptions {
    * Default false; not for a connection that runs blocking commands, which would hold the others up.
    */
   autoPipelining?: boolean;
+  /**
+   * How long Redis may send nothing while a reply is awaited before the
+   * connection counts as frozen (a stopped server, a network black hole: the
+   * TCP connection stays open but no reply comes). Unset: commands wait as
+   * long as the connection stays open. Not for a connection that runs
+   * blocking commands (BullMQ's), whose replies are meant to take long.
+   */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -98,6 +106,18 @@ export function createRedis(
     connectionName: name,
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 1 : options.maxRetriesPerRequest,
     connectTimeout: 2_000,
+    // A frozen Redis, when `commandTimeoutMs` is set: once Redis has sent nothing for that long while a reply
+    // is awaited, ioredis drops the connection (socketTimeout) and reconnects as after any loss. The commands
+    // it was waiting for fail then (no retries: a retry would wait for the same frozen Redis), and, without
+    // the offline queue, every command fails at once until a new connection is ready, i.e. until Redis answers
+    // the handshake again (a reconnect to a Redis still frozen is dropped the same way). So callers fall back
+    // to their own state after one timeout, not one per command, and return to Redis by themselves. ioredis's
+    // commandTimeout would fail each command alone and leave the connection up, every later command (a
+    // caller's fallback first of all) waiting the whole timeout again.
+    ...(options.commandTimeoutMs !== undefined && {
+      socketTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+    }),
   };
   const common = {
     enableOfflineQueue: options.offlineQueue ?? false,

@@ -39,7 +39,16 @@ function whenReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   });
 }
 
-export function openSharedState(target: RedisTarget | undefined, prefix: string, log?: Logger): SharedState {
+/**
+ * `commandTimeoutMs`: how long Redis may send no reply before this router
+ * treats it as away (a frozen Redis); see `createRedis`.
+ */
+export function openSharedState(
+  target: RedisTarget | undefined,
+  prefix: string,
+  log?: Logger,
+  { commandTimeoutMs }: { commandTimeoutMs?: number } = {},
+): SharedState {
   if (!target)
     return {
       redis: null,
@@ -53,10 +62,16 @@ export function openSharedState(target: RedisTarget | undefined, prefix: string,
   // flight together share one write instead of a system call each. Not on a cluster: ioredis's
   // auto-pipelines fail with MOVED, instead of following it, while slots change hands in a
   // failover (redis/ioredis#2075; test/redis-cluster-failover.e2e.ts).
-  const redis = createRedis(target, 'memegraph-router', { autoPipelining: !('clusterNodes' in target) });
+  // A frozen Redis drops the connection after one timeout, and commands fail at once until it answers again
+  // (createRedis): every store's fallback, and readiness's PING, then answer without waiting on it.
+  const redis = createRedis(target, 'memegraph-router', {
+    autoPipelining: !('clusterNodes' in target),
+    commandTimeoutMs,
+  });
   // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
-  // a PUBLISH reaches the subscribers of every node, so any one node will do.
-  const subscriber = createRedis(target, 'memegraph-router-sub');
+  // a PUBLISH reaches the subscribers of every node, so any one node will do. A SUBSCRIBE
+  // a frozen Redis does not answer is made again on the next connection.
+  const subscriber = createRedis(target, 'memegraph-router-sub', { commandTimeoutMs });
   const handlers = new Map<string, (message: string) => void | Promise<void>>();
   subscriber.on('message', (channel: string, message: string) => {
     const handler = handlers.get(channel);
