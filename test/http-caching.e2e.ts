@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUp, type TestAccount } from './support/accounts';
 import { startCachingProxy, type CachingProxy } from './support/cachingProxy';
@@ -9,8 +10,12 @@ import { GENEROUS_ANONYMOUS, startStack, type Stack } from './support/stack';
  * the router's headers say what each answer is.
  */
 
+const MANIFEST = path.resolve(import.meta.dirname, '../gallery/persisted-query-manifest.json');
+
 let stack: Stack;
 let proxy: CachingProxy;
+/** More shared caches, each in front of a router of its own, closed at the end. */
+const proxies: CachingProxy[] = [];
 let premium: TestAccount;
 let premiumKey: string;
 let free: TestAccount;
@@ -26,6 +31,7 @@ beforeAll(async () => {
   premiumKey = created.body.data!.createApiKey.secret;
 });
 afterAll(async () => {
+  for (const other of proxies) await other.close();
   await proxy?.close();
   await stack?.close();
 });
@@ -205,5 +211,28 @@ describe('HTTP caching through a shared cache in front of the router', () => {
     const anonymousHit = await get(stack.routerUrl, QUERY);
     expect(anonymousHit.headers.get('cache-control')).toMatch(PUBLIC);
     expect(anonymousHit.headers.get('surrogate-key')).toMatch(/\bMeme:list\b/);
+  });
+
+  it('an answer that depends on the client name varies by it: a client held to its trusted documents is refused, not served another client’s answer', async () => {
+    const router = await stack.addRouter({
+      TRUSTED_DOCUMENTS_MANIFEST: MANIFEST,
+      TRUSTED_DOCUMENTS_MODE_BY_CLIENT: '{"memegraph-gallery":"enforce"}',
+    });
+    const cache = await startCachingProxy(router);
+    proxies.push(cache);
+    const QUERY = `{ memes(first: 3) { edges { node { id } } } }`;
+    // Anyone but the gallery may send text: a public answer the shared cache keeps.
+    const visitor = await get(cache.url(), QUERY);
+    expect(visitor.status).toBe(200);
+    expect(visitor.headers.get('cache-control')).toMatch(PUBLIC);
+    expect(await get(cache.url(), QUERY).then((again) => again.headers.get('x-proxy-cache'))).toBe('HIT');
+
+    // The gallery, held to its manifest, sending the same URL is refused by the router.
+    const gallery = await get(cache.url(), QUERY, {}, { 'apollographql-client-name': 'memegraph-gallery' });
+    expect(gallery.headers.get('x-proxy-cache')).toBe('MISS');
+    expect(gallery.status).toBe(400);
+    expect(gallery.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_IN_LIST');
+    expect(gallery.headers.get('cache-control')).toBe('no-store');
+    expect(varied(visitor.headers)).toContain('apollographql-client-name');
   });
 });

@@ -21,7 +21,7 @@ const query = (over: Partial<HttpCacheFacts> = {}): HttpCacheFacts => ({
   ...over,
 });
 
-const VARY = 'Accept, Authorization, X-API-Key';
+const VARY = 'Accept, Authorization, X-API-Key, apollographql-client-name';
 
 describe('httpCacheHeaders', () => {
   it('a query without credentials on PUBLIC data is public, with its tags as surrogate keys', () => {
@@ -152,7 +152,9 @@ describe('applyHttpCacheHeaders: the operations of a batch share one head', () =
 
 describe('helpers', () => {
   it('mergeVary keeps each name once, case-insensitively', () => {
-    expect(mergeVary('Accept, authorization', VARY)).toBe('Accept, authorization, X-API-Key');
+    expect(mergeVary('Accept, authorization', VARY)).toBe(
+      'Accept, authorization, X-API-Key, apollographql-client-name',
+    );
     expect(mergeVary(undefined, VARY)).toBe(VARY);
   });
 

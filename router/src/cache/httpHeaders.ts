@@ -5,8 +5,9 @@ import type { CachePolicy } from './policy';
  * What browsers and CDNs may do with a GraphQL answer, decided in this one
  * place for misses, response-cache hits, mutations and refusals alike:
  *
- * - every answer varies by the credentials a request can carry (and by
- *   Accept, which picks its content type);
+ * - every answer varies by the credentials a request can carry, by Accept,
+ *   which picks its content type, and by the client's name, which can hold a
+ *   client to its trusted documents;
  * - `public` only for a query sent without credentials, whose every field is
  *   PUBLIC, with no error: the answer is the same for every client that can
  *   send that request; it carries its entity tags as surrogate keys, so a
@@ -24,8 +25,14 @@ import type { CachePolicy } from './policy';
 /** Request headers that carry credentials: the same URL answers differently for each value. */
 export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
 
-/** Vary, in the spelling sent: Accept picks between application/json and application/graphql-response+json. */
-const VARY = ['Accept', 'Authorization', 'X-API-Key'];
+/**
+ * Vary, in the spelling sent: Accept picks between application/json and
+ * application/graphql-response+json; `apollographql-client-name` can make
+ * the trusted documents stricter for that client
+ * (TRUSTED_DOCUMENTS_MODE_BY_CLIENT), so a text one client may send is
+ * refused to another.
+ */
+const VARY = ['Accept', 'Authorization', 'X-API-Key', 'apollographql-client-name'];
 
 /**
  * Mutations that end or change a session: with the configured entitlement

@@ -78,7 +78,7 @@ describe('the cached-answer stage', () => {
       'content-type': 'application/json; charset=utf-8',
       'x-cache': 'HIT',
       age: '12',
-      vary: 'Accept, Authorization, X-API-Key',
+      vary: 'Accept, Authorization, X-API-Key, apollographql-client-name',
       'cache-control': 'public, max-age=18',
       'surrogate-key': 'Meme:1 Meme:list',
       'cache-tag': 'Meme:1,Meme:list',

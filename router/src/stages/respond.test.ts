@@ -28,7 +28,7 @@ describe('answerHead', () => {
     expect(head.status).toBeUndefined();
     expect(head.headers).toEqual({ 'x-cache': 'HIT', age: '12' });
     expect(httpCacheHeaders(head.caching)).toEqual({
-      vary: 'Accept, Authorization, X-API-Key',
+      vary: 'Accept, Authorization, X-API-Key, apollographql-client-name',
       'cache-control': 'public, max-age=18',
       'surrogate-key': 'Meme:1 Meme:list',
       'cache-tag': 'Meme:1,Meme:list',
@@ -90,7 +90,7 @@ describe('answerHead', () => {
       }),
     );
     expect(httpCacheHeaders(head.caching)).toEqual({
-      vary: 'Accept, Authorization, X-API-Key',
+      vary: 'Accept, Authorization, X-API-Key, apollographql-client-name',
       'cache-control': 'no-store',
       'clear-site-data': '"cache"',
     });
