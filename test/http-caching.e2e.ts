@@ -235,4 +235,25 @@ describe('HTTP caching through a shared cache in front of the router', () => {
     expect(gallery.headers.get('cache-control')).toBe('no-store');
     expect(varied(visitor.headers)).toContain('apollographql-client-name');
   });
+
+  it('what the router answers outside GraphQL says it is not to be kept: a CDN keeping answers by heuristics passes probes and 404s on', async () => {
+    // Fastly keeps a 200 or a 404 that says nothing of its freshness for an hour.
+    const cdn = await startCachingProxy(stack.routerUrl, { heuristicSeconds: 3_600 });
+    proxies.push(cdn);
+    for (const [path, status] of [
+      ['/health', 200],
+      ['/ready', 200],
+      ['/schema.graphql', 200],
+      ['/no-such-page', 404],
+      ['/images/no-such-image.png', 404],
+    ] as const) {
+      const answers = [await fetch(cdn.url(path)), await fetch(cdn.url(path))];
+      // The second is the router's answer too, not the one the CDN kept.
+      expect(answers.map((answer) => [path, answer.status, answer.headers.get('x-proxy-cache')])).toEqual([
+        [path, status, 'MISS'],
+        [path, status, 'MISS'],
+      ]);
+      expect(answers[0]!.headers.get('cache-control')).toBe('no-store');
+    }
+  });
 });

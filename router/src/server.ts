@@ -30,7 +30,7 @@ import type { RouterConfig } from './config';
 import { createClientAddress } from './clientAddress';
 import { newReport, type RequestReport, type RouterContext } from './context';
 import { EntityCache } from './cache/entityCache';
-import { REFUSAL_HEADERS } from './cache/httpHeaders';
+import { NOT_KEPT_HEADERS, REFUSAL_HEADERS } from './cache/httpHeaders';
 import { SharedFlights } from './cache/sharedFlight';
 import { createCdnPurger } from './cache/cdnPurge';
 import { ResponseCache, isFresh } from './cache/store';
@@ -440,8 +440,16 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
       signal: AbortSignal.timeout(10_000),
     }).catch(() => null);
     if (!upstream)
-      return sendError(res, 502, ErrorCode.DOWNSTREAM_SERVICE_ERROR, 'The images service failed to answer');
-    const headers: Record<string, string> = {};
+      return sendError(
+        res,
+        502,
+        ErrorCode.DOWNSTREAM_SERVICE_ERROR,
+        'The images service failed to answer',
+        NOT_KEPT_HEADERS,
+      );
+    // The images service's own Cache-Control, when it sends one, replaces this; a 304 updates the head a
+    // cache holds, so it says only what it was sent.
+    const headers: Record<string, string> = upstream.status === 304 ? {} : { ...NOT_KEPT_HEADERS };
     for (const name of [
       'content-type',
       'cache-control',
@@ -535,12 +543,12 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         return graphql.handle(req, res, newReport(requestIdIn(req)));
       }
       case '/health':
-        return sendJson(res, 200, { status: 'ok' });
+        return sendJson(res, 200, { status: 'ok' }, NOT_KEPT_HEADERS);
       case '/ready': {
-        if (draining) return sendJson(res, 503, { status: 'draining' });
+        if (draining) return sendJson(res, 503, { status: 'draining' }, NOT_KEPT_HEADERS);
         const checks = await readiness();
         const healthy = Object.values(checks).every((c) => c === 'ok');
-        return sendJson(res, 200, { status: healthy ? 'ready' : 'degraded', checks });
+        return sendJson(res, 200, { status: healthy ? 'ready' : 'degraded', checks }, NOT_KEPT_HEADERS);
       }
       case '/metrics':
         return serveMetrics(req, res, metrics.registry, metricsGuard);
@@ -548,12 +556,15 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
         return billingWebhook(req, res);
       case '/schema.graphql':
         if (!config.introspection || !schema.sdl) break;
-        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...CORS_HEADERS }).end(schema.sdl);
+        // The supergraph changes under it.
+        res
+          .writeHead(200, { 'content-type': 'text/plain; charset=utf-8', ...NOT_KEPT_HEADERS, ...CORS_HEADERS })
+          .end(schema.sdl);
         return;
     }
     if (url.pathname.startsWith('/images/') && req.method === 'GET') return proxyImage(req, res, url);
     if (await web.handle(req, res, url)) return;
-    sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql');
+    sendError(res, 404, ErrorCode.NOT_FOUND, 'Not found: GraphQL is served at /graphql', NOT_KEPT_HEADERS);
   };
 
   // The router passes each request's id along itself (its report, subgraph fetches, internal calls, log lines).

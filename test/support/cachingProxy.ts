@@ -11,6 +11,9 @@ import type { AddressInfo } from 'node:net';
  *   no heuristics), never `no-store` or `private` ones (§5.2.2.5, §5.2.2.7);
  * - an answer to a request that carried `Authorization` is stored only when
  *   it says `public`, `s-maxage` or `must-revalidate` (§3.5);
+ * - with `heuristicSeconds`, an answer that says nothing of its freshness is
+ *   kept that long (§4.2.2 lets a cache choose; Fastly keeps such 200 and
+ *   404 answers an hour);
  * - entries are keyed by the URL, and each one by the values the request had
  *   for the header names its answer listed in `Vary` (§4.1); `Vary: *` never
  *   matches;
@@ -30,6 +33,8 @@ export interface CachingProxy {
 export interface CachingProxyOptions {
   /** The clock, in milliseconds: a test can move time on without waiting. */
   now?: () => number;
+  /** Seconds to keep an answer with no freshness of its own (no max-age, no no-cache): a CDN's heuristics. */
+  heuristicSeconds?: number;
 }
 
 interface Stored {
@@ -97,6 +102,7 @@ function storableLifetime(
   requestHeaders: IncomingHttpHeaders,
   status: number,
   responseHeaders: IncomingHttpHeaders,
+  heuristicSeconds: number | undefined,
 ): number | null {
   if (!STORABLE_STATUS.has(status)) return null;
   const request = directives(requestHeaders['cache-control']);
@@ -113,8 +119,11 @@ function storableLifetime(
   )
     return null;
   const lifetime = sMaxAge ?? maxAge;
-  // Only explicit freshness: a shared cache may use heuristics, this one does not need to.
-  return lifetime === undefined ? null : lifetime;
+  if (lifetime !== undefined) return lifetime;
+  // Heuristics only when asked for, and never for an answer to be validated first.
+  return heuristicSeconds !== undefined && !response.has('no-cache') && requestHeaders.authorization === undefined
+    ? heuristicSeconds
+    : null;
 }
 
 export async function startCachingProxy(target: string, options: CachingProxyOptions = {}): Promise<CachingProxy> {
@@ -158,7 +167,7 @@ export async function startCachingProxy(target: string, options: CachingProxyOpt
             const status = answer.statusCode ?? 502;
             const payload = Buffer.concat(body);
             if (method === 'GET') {
-              const lifetime = storableLifetime(req.headers, status, answer.headers);
+              const lifetime = storableLifetime(req.headers, status, answer.headers, options.heuristicSeconds);
               if (lifetime !== null) {
                 const names = varyNames(answer.headers);
                 const stored: Stored = {

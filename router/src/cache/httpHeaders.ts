@@ -171,5 +171,15 @@ export function changesViewer(mutationFields: readonly string[], entitlementMuta
   return mutationFields.some((name) => entitlementMutations.has(name) || IDENTITY_MUTATIONS.has(name));
 }
 
+/**
+ * The head of what the router answers outside GraphQL that no cache may
+ * keep: probes (/health, /ready), the schema, a 404, an image the images service sent
+ * without a Cache-Control of its own. A 200 or a 404 that says nothing of its
+ * freshness is kept by a CDN's heuristics (RFC 9111 §4.2.2; Fastly keeps it
+ * an hour): a probe answered by the CDN, a page or image that appears later
+ * still missing.
+ */
+export const NOT_KEPT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
+
 /** The headers for an answer the router refused before any GraphQL work (401, 429, 400, …). */
 export const REFUSAL_HEADERS: Readonly<Record<string, string>> = headersFor('no-store', [], false);
