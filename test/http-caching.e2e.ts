@@ -256,4 +256,12 @@ describe('HTTP caching through a shared cache in front of the router', () => {
       expect(answers[0]!.headers.get('cache-control')).toBe('no-store');
     }
   });
+
+  it('the explorer page, which /graphql answers a browser’s navigation with, varies by Accept', async () => {
+    const page = await fetch(`${stack.routerUrl}/graphql`, {
+      headers: { accept: 'text/html', 'accept-encoding': 'gzip' },
+    });
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(varied(page.headers)).toEqual(expect.arrayContaining(['accept', 'accept-encoding']));
+  });
 });

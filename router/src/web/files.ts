@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { mergeVary } from '../cache/httpHeaders';
 
 const gzipAsync = promisify(gzip);
 
@@ -129,7 +130,8 @@ async function send(
   const contentType = headers['content-type'] ?? 'application/octet-stream';
   const common: Record<string, string> = { ...headers, etag: entry.etag, 'x-content-type-options': 'nosniff' };
   const compressible = COMPRESSIBLE.test(contentType) && entry.body.length > 1024;
-  if (compressible) common.vary = 'accept-encoding';
+  // Added to what the page varies by already (the explorer at /graphql: Accept).
+  if (compressible) common.vary = mergeVary(headers.vary, 'accept-encoding');
   if (matchesEtag(req.headers['if-none-match'], entry.etag)) {
     res.writeHead(304, common).end();
     return;
