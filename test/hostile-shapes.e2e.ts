@@ -527,6 +527,34 @@ describe('limits count operations, not HTTP requests', () => {
     expect(fits.headers.get('x-ratelimit-remaining')).toBe('0');
   });
 
+  it('a batch the daily quota refuses takes nothing from the minute either: a smaller request that fits both is served', async () => {
+    const env = {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 10, dailyRequestQuota: 9, maxBatchSize: 10 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}day-refused:`,
+    };
+    const router = await stack.addRouter(env);
+    const post = (operations: number) =>
+      fetch(`${router}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(Array.from({ length: operations }, () => ({ query: '{ plans { tier } }' }))),
+      });
+    const first = await post(6);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-remaining')).toBe('4');
+    // 4 fit in the minute (6 + 4 = 10) but not in the day (6 + 4 > 9): refused by the day, counted by neither.
+    const overDay = await post(4);
+    expect(overDay.status).toBe(429);
+    expect(
+      ((await overDay.json()) as { errors: { extensions: Record<string, unknown> }[] }).errors[0]!.extensions,
+    ).toMatchObject({ code: 'RATE_LIMIT_EXCEEDED', quota: 'daily' });
+    expect(overDay.headers.get('x-ratelimit-remaining')).toBe('4');
+    // 3 fit in both (6 + 3 = 9 of the day, 9 of the minute's 10).
+    const fits = await post(3);
+    expect(fits.status).toBe(200);
+    expect(fits.headers.get('x-ratelimit-remaining')).toBe('1');
+  });
+
   it('the daily quota counts every operation of a batch', async () => {
     const env = {
       TIERS_JSON: JSON.stringify({ free: { dailyRequestQuota: 10, maxBatchSize: 10 } }),

@@ -98,13 +98,13 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
     expect(memory![2]!.bucket!.available).toBe(10);
   });
 
-  it('refuse with the daily quota once the window lets a request through that the day does not', async () => {
+  it('refuse with the daily quota once the window lets a request through that the day does not, and count it in neither', async () => {
     const runs = await Promise.all([limitsOn(false), limitsOn(true)]);
     for (const { check } of runs) {
-      const ask = () =>
+      const ask = (operations = 4) =>
         check({
           viewerKey: 'ip:203.0.113.9',
-          operations: 4,
+          operations,
           window: { ms: 60_000, limit: 100 },
           dailyQuota: LIMITS.dailyRequestQuota,
         });
@@ -119,8 +119,11 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
       const { refusal, rateHeaders } = limitOutcome(second, tier, 4);
       expect(refusal?.status).toBe(429);
       expect(refusal?.extensions).toEqual({ quota: 'daily' });
-      // The window counted both: the day refused the second, not the window.
-      expect(rateHeaders['x-ratelimit-remaining']).toBe('92');
+      // The day refused the second: the window gave its 4 back.
+      expect(rateHeaders['x-ratelimit-remaining']).toBe('96');
+      // What is left of the day is still there: 4 + 3 = 7.
+      const third = await ask(3);
+      expect(seen(third)).toMatchObject({ window: { count: 7, allowed: true }, today: { count: 7, allowed: true } });
     }
   });
 

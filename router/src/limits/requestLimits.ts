@@ -25,9 +25,11 @@ export interface RequestLimitResult {
 
 /**
  * The request window, then the day's quota when the window admitted the
- * operations, then the cost bucket's check when both did and a bucket is
- * given: the same Lua steps as the three stores' scripts (lua.ts), for each
- * of the checks of one batch in one call (see `createRequestLimits`).
+ * operations (the window gives them back when the day refuses them: a
+ * refused request takes nothing), then the cost bucket's check when both
+ * did and a bucket is given: the same Lua steps as the three stores'
+ * scripts (lua.ts), for each of the checks of one batch in one call (see
+ * `createRequestLimits`).
  * ARGV: the number of checks, then per check its number of keys (2, or 3
  * with the bucket), window ms, operations, window limit, quota ms, quota,
  * and with the bucket its capacity, restore per second and points; KEYS: per
@@ -48,6 +50,7 @@ for c = 1, tonumber(ARGV[1]) do
     replies[c] = {count, ttl, 0}
   else
     local used, _, admitted = admit(KEYS[k + 1], n, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 4]))
+    if admitted == 0 then count = redis.call('DECRBY', KEYS[k], n) end
     if admitted == 0 or keys < 3 then
       replies[c] = {count, ttl, 1, used, admitted}
     else
@@ -124,7 +127,12 @@ export function createRequestLimits(stores: {
     );
     if (!window.allowed) return { window };
     const today = await stores.usage.countRequest(check.viewerKey, check.operations, check.dailyQuota);
-    if (!today.allowed || !check.bucket) return { window, today };
+    if (!today.allowed) {
+      // The day refused them: the window gives back what it counted, as the script does.
+      const count = await stores.window.release(windowKey(check.viewerKey), check.operations);
+      return { window: { ...window, count }, today };
+    }
+    if (!check.bucket) return { window, today };
     return {
       window,
       today,

@@ -7,7 +7,7 @@ export interface WindowHit {
   count: number;
   /** When the window ends (epoch ms). */
   resetAt: number;
-  /** Whether the operations fit under the limit (and were counted). */
+  /** Whether the operations fit under the limit (and were counted, unless given back by `release`). */
   allowed: boolean;
 }
 
@@ -19,12 +19,20 @@ export interface WindowHit {
  */
 export interface WindowCounter {
   hit(key: string, windowMs: number, operations: number, limit: number): Promise<WindowHit>;
+  /** Gives back operations a hit counted (another limit refused them); returns the window's count. */
+  release(key: string, operations: number): Promise<number>;
 }
 
 // Check, INCRBY and PEXPIRE in one step: exact across routers, and a window never loses its expiry.
 const HIT = redisScript(`${ADMIT}
 local count, ttl, allowed = admit(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[1]))
 return {count, ttl, allowed}
+`);
+
+// Only a live window gives back: one that ended meanwhile starts again from nothing.
+const RELEASE = redisScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('DECRBY', KEYS[1], ARGV[1])
 `);
 
 class RedisWindowCounter implements WindowCounter {
@@ -37,6 +45,10 @@ class RedisWindowCounter implements WindowCounter {
       [windowMs, operations, limit],
     )) as [number, number, number];
     return { count, resetAt: Date.now() + ttl, allowed: allowed === 1 };
+  }
+
+  async release(key: string, operations: number): Promise<number> {
+    return (await RELEASE(this.state.redis, [`${this.state.prefix}${key}`], [operations])) as number;
   }
 }
 
@@ -58,6 +70,13 @@ class MemoryWindowCounter implements WindowCounter {
       for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
     }
     return { ...window };
+  }
+
+  async release(key: string, operations: number): Promise<number> {
+    const window = this.windows.get(key);
+    if (!window || window.resetAt <= Date.now()) return 0;
+    window.count = Math.max(0, window.count - operations);
+    return window.count;
   }
 }
 
