@@ -123,6 +123,42 @@ describe('applyHttpCacheHeaders: the operations of a batch share one head', () =
     });
   });
 
+  it('says a hit’s age once: Age, and max-age the time left plus the Age (RFC 9111 §4.2.3: a cache takes the Age from max-age)', () => {
+    // A hit stored 12 s ago of a 60 s answer: 48 s left.
+    expect(httpCacheHeaders(query({ maxAgeLeft: 48, age: 12 }))).toMatchObject({
+      age: '12',
+      'cache-control': 'public, max-age=60',
+    });
+    // Past its time (a stale answer): kept by no one, its Age still said.
+    expect(httpCacheHeaders(query({ maxAgeLeft: 0, age: 70 }))).toMatchObject({
+      age: '70',
+      'cache-control': 'no-store',
+    });
+  });
+
+  it('in a batch, sends the Age of its oldest answer and max-age the least time left plus that Age', () => {
+    // 10 s left (50 s old) and 58 s left (2 s old), in either order: 10 s left, said as Age 50 and max-age 60.
+    for (const [first, second] of [
+      [query({ maxAgeLeft: 10, age: 50 }), query({ maxAgeLeft: 58, age: 2 })],
+      [query({ maxAgeLeft: 58, age: 2 }), query({ maxAgeLeft: 10, age: 50 })],
+    ]) {
+      const headers = new HeaderMap();
+      applyHttpCacheHeaders(headers, first!);
+      applyHttpCacheHeaders(headers, second!);
+      expect([headers.get('age'), headers.get('cache-control')]).toEqual(['50', 'public, max-age=60']);
+    }
+    // A miss (30 s left, no Age) with a hit of 18 s left, 12 s old: 18 s left, said as Age 12 and max-age 30.
+    for (const [first, second] of [
+      [query({ maxAgeLeft: 30 }), query({ maxAgeLeft: 18, age: 12 })],
+      [query({ maxAgeLeft: 18, age: 12 }), query({ maxAgeLeft: 30 })],
+    ]) {
+      const headers = new HeaderMap();
+      applyHttpCacheHeaders(headers, first!);
+      applyHttpCacheHeaders(headers, second!);
+      expect([headers.get('age'), headers.get('cache-control')]).toEqual(['12', 'public, max-age=30']);
+    }
+  });
+
   it('keeps stale-while-revalidate only as long as every public answer of the batch allows', () => {
     const headers = new HeaderMap();
     applyHttpCacheHeaders(headers, query({ staleWhileRevalidate: 120 }));

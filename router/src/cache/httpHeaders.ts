@@ -58,6 +58,13 @@ export interface HttpCacheFacts {
   policy: CachePolicy;
   /** Seconds the answer stays fresh from now: the policy's maxAge, less its age on a hit; 0 when the router would not keep it. */
   maxAgeLeft: number;
+  /**
+   * Seconds the answer had been stored (a hit), sent as `Age`. A cache
+   * takes the Age from `max-age` itself (RFC 9111 §4.2.3), so `max-age` is
+   * the time left plus the Age: the time left alone would count the age
+   * twice, and shared caches and browsers drop the answer that much early.
+   */
+  age?: number;
   /** The entity tags the answer holds (`Meme:42`, `Meme:list`). */
   tags: readonly string[];
   /** Errors or partial data, or a refusal. */
@@ -83,11 +90,18 @@ export function freshnessOf(facts: HttpCacheFacts): Freshness {
 
 /** The headers to send with an answer, as a header map holds them (lower-case names). */
 export function httpCacheHeaders(facts: HttpCacheFacts): Record<string, string> {
-  return headersFor(freshnessOf(facts), facts.tags, facts.changesViewer);
+  return headersFor(freshnessOf(facts), facts.tags, facts.changesViewer, facts.age);
 }
 
-function headersFor(freshness: Freshness, tags: Iterable<string>, clearSiteData: boolean): Record<string, string> {
+/** `freshness` in time left from now; `age`, when the answer has one, is sent as Age and added to max-age. */
+function headersFor(
+  freshness: Freshness,
+  tags: Iterable<string>,
+  clearSiteData: boolean,
+  age: number | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = { vary: VARY.join(', ') };
+  if (age !== undefined) headers.age = String(age);
   let kept = freshness;
   if (kept !== 'no-store' && kept.scope === 'public') {
     const unique = [...new Set(tags)].sort();
@@ -103,9 +117,20 @@ function headersFor(freshness: Freshness, tags: Iterable<string>, clearSiteData:
   headers['cache-control'] =
     kept === 'no-store'
       ? 'no-store'
-      : `${kept.scope}, max-age=${kept.maxAge}${kept.scope === 'public' && kept.staleWhileRevalidate ? `, stale-while-revalidate=${kept.staleWhileRevalidate}` : ''}`;
+      : `${kept.scope}, max-age=${kept.maxAge + (age ?? 0)}${kept.scope === 'public' && kept.staleWhileRevalidate ? `, stale-while-revalidate=${kept.staleWhileRevalidate}` : ''}`;
   if (clearSiteData) headers['clear-site-data'] = '"cache"';
   return headers;
+}
+
+/** An Age header's seconds, or undefined. */
+function ageIn(header: string | undefined): number | undefined {
+  return header !== undefined && /^\d+$/.test(header) ? Number(header) : undefined;
+}
+
+/** What headersFor wrote as max-age over an Age, as time left. */
+function lessAge(freshness: Freshness, age: number): Freshness {
+  if (freshness === 'no-store' || age === 0) return freshness;
+  return freshness.maxAge > age ? { ...freshness, maxAge: freshness.maxAge - age } : 'no-store';
 }
 
 /** What a header map already says, as written by headersFor; anything else is kept from no one. */
@@ -138,14 +163,20 @@ export interface HeaderWriter {
 /**
  * Writes an operation's caching headers into the response's header map,
  * combined with what the other operations of a batch wrote there already
- * (Apollo gives a batch one head): the stricter freshness, the tags of all,
- * Clear-Site-Data when any asks for it.
+ * (Apollo gives a batch one head): the stricter freshness (in time left),
+ * the tags of all, Clear-Site-Data when any asks for it, and the Age of the
+ * oldest answer, with max-age the time left plus that Age.
  */
 export function applyHttpCacheHeaders(headers: HeaderWriter, facts: HttpCacheFacts): void {
   const existing = headers.get('cache-control') ?? undefined;
-  const freshness = existing === undefined ? freshnessOf(facts) : stricter(freshnessIn(existing), freshnessOf(facts));
+  const existingAge = ageIn(headers.get('age') ?? undefined);
+  const freshness =
+    existing === undefined
+      ? freshnessOf(facts)
+      : stricter(lessAge(freshnessIn(existing), existingAge ?? 0), freshnessOf(facts));
+  const age = existingAge === undefined ? facts.age : Math.max(existingAge, facts.age ?? 0);
   const tags = [...(headers.get('surrogate-key')?.split(' ').filter(Boolean) ?? []), ...facts.tags];
-  const next = headersFor(freshness, tags, facts.changesViewer || !!headers.get('clear-site-data'));
+  const next = headersFor(freshness, tags, facts.changesViewer || !!headers.get('clear-site-data'), age);
   for (const name of ['surrogate-key', 'cache-tag', 'clear-site-data']) if (!(name in next)) headers.delete(name);
   for (const [name, value] of Object.entries(next))
     headers.set(name, name === 'vary' ? mergeVary(headers.get('vary') ?? undefined, value) : value);
@@ -182,4 +213,4 @@ export function changesViewer(mutationFields: readonly string[], entitlementMuta
 export const NOT_KEPT_HEADERS: Readonly<Record<string, string>> = { 'cache-control': 'no-store' };
 
 /** The headers for an answer the router refused before any GraphQL work (401, 429, 400, …). */
-export const REFUSAL_HEADERS: Readonly<Record<string, string>> = headersFor('no-store', [], false);
+export const REFUSAL_HEADERS: Readonly<Record<string, string>> = headersFor('no-store', [], false, undefined);

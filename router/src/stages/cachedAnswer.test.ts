@@ -79,7 +79,8 @@ describe('the cached-answer stage', () => {
       'x-cache': 'HIT',
       age: '12',
       vary: 'Accept, Authorization, X-API-Key, apollographql-client-name',
-      'cache-control': 'public, max-age=18',
+      // 18 s left of 30: a cache takes the Age (12) from max-age itself (RFC 9111 §4.2.3).
+      'cache-control': 'public, max-age=30',
       'surrogate-key': 'Meme:1 Meme:list',
       'cache-tag': 'Meme:1,Meme:list',
       'x-ratelimit-remaining': '99',
@@ -99,7 +100,8 @@ describe('the cached-answer stage', () => {
     expect(headers).toMatchObject({
       'content-type': 'application/graphql-response+json; charset=utf-8',
       age: '20',
-      'cache-control': 'private, max-age=10',
+      // 10 s left: max-age less the Age.
+      'cache-control': 'private, max-age=30',
     });
     expect(headers['surrogate-key']).toBeUndefined();
     expect(metered).toEqual([['7', 0]]);

@@ -23,9 +23,9 @@ export interface Answer {
 export interface AnswerHead {
   /** The status the answer calls for; undefined: the one it has (200, or Apollo's own for what it refused). */
   status?: number;
-  /** X-Cache, Age, Retry-After. */
+  /** X-Cache, Retry-After. */
   headers: Record<string, string>;
-  /** What browsers and CDNs may keep: written as Cache-Control, Vary and surrogate keys (cache/httpHeaders.ts). */
+  /** What browsers and CDNs may keep: written as Cache-Control, Age, Vary and surrogate keys (cache/httpHeaders.ts). */
   caching: HttpCacheFacts;
 }
 
@@ -42,9 +42,9 @@ const KEPT_BY_NO_ONE = {
  * alike: the status from the error-code table when there is no data (for
  * the media type: application/json answers a well-formed request's GraphQL
  * errors with 200, see errorStatusFor), or the one the stages set; X-Cache
- * and Age from the cache decision; Retry-After; and the caching facts,
- * which keep an answer only when the response cache would and it has no
- * error.
+ * from the cache decision; Retry-After; and the caching facts (with the
+ * answer's Age), which keep an answer only when the response cache would
+ * and it has no error.
  */
 export function answerHead(answer: Answer): AnswerHead {
   const { decision, errors } = answer;
@@ -54,10 +54,7 @@ export function answerHead(answer: Answer): AnswerHead {
   if (status === undefined && !answer.hasData && typeof code === 'string' && httpStatusFor[code] !== undefined)
     status = errorStatusFor(code, answer.mediaType);
   const headers: Record<string, string> = {};
-  if (decision?.cache) {
-    headers['x-cache'] = decision.cache.mark;
-    if (decision.cache.age !== undefined) headers.age = String(decision.cache.age);
-  }
+  if (decision?.cache) headers['x-cache'] = decision.cache.mark;
   // A subgraph's refusal that says when to come back (a throttled log-in: extensions.retryAfter) says it in the header too.
   const retryAfter = decision?.retryAfter ?? (status === 429 ? errors?.[0]?.extensions?.retryAfter : undefined);
   if (typeof retryAfter === 'number' && retryAfter > 0) headers['retry-after'] = String(Math.ceil(retryAfter));
@@ -70,6 +67,7 @@ export function answerHead(answer: Answer): AnswerHead {
       operation: answer.operation,
       policy: keep.policy,
       maxAgeLeft: keep.maxAgeLeft,
+      age: decision?.cache?.age,
       tags: keep.tags,
       failed: !decision?.keep || !!errors?.length || !answer.hasData,
       changesViewer: keep.changesViewer,
