@@ -527,6 +527,27 @@ describe('limits count operations, not HTTP requests', () => {
     expect(fits.headers.get('x-ratelimit-remaining')).toBe('0');
   });
 
+  it('an operation of a batch refused on its own (operation limits, an unknown APQ hash) still counts', async () => {
+    const env = {
+      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 10, maxBatchSize: 10, maxAliases: 1 } }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}refused-in-batch:`,
+    };
+    const router = await stack.addRouter(env);
+    const answer = await fetch(`${router}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { query: '{ plans { tier } }' },
+        { query: '{ a: plans { tier } b: plans { tier } }' },
+        { extensions: { persistedQuery: { version: 1, sha256Hash: sha256('{ never registered }') } } },
+      ]),
+    });
+    expect(answer.status).toBe(200);
+    const codes = ((await answer.json()) as Outcome['body'][]).map((body) => body.errors?.[0]?.extensions?.code);
+    expect(codes).toEqual([undefined, 'MAX_ALIASES_EXCEEDED', 'PERSISTED_QUERY_NOT_FOUND']);
+    expect(answer.headers.get('x-ratelimit-remaining')).toBe('7');
+  });
+
   it('a batch the daily quota refuses takes nothing from the minute either: a smaller request that fits both is served', async () => {
     const env = {
       TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 10, dailyRequestQuota: 9, maxBatchSize: 10 } }),
