@@ -341,6 +341,26 @@ describe('every check sees through every shape of an operation', () => {
     await ws.dispose();
   });
 
+  it('a fragment bomb, shallow but spread out past any limit, is refused for its size, not for a depth it does not have', async () => {
+    // Each fragment spreads the next twice: 2^17 selections of `id`, two levels deep, in a few hundred bytes.
+    const names = Array.from({ length: 18 }, (_, i) => `F${i}`);
+    const bomb = [
+      `{ trending(first: 1) { ...F0 } }`,
+      ...names.slice(0, -1).map((name, i) => `fragment ${name} on Meme { ...${names[i + 1]} ...${names[i + 1]} }`),
+      `fragment ${names.at(-1)} on Meme { id }`,
+    ].join(' ');
+    const before = stack.subgraphRequests();
+    const strict = { accept: 'application/graphql-response+json' };
+    for (const transport of ['POST', 'GET', 'batch'] as const) {
+      const outcome = await send(a, transport, bomb, {}, strict);
+      expect(outcome.status, transport).toBe(transport === 'batch' ? 200 : 400);
+      expect(outcome.body.errors?.[0]?.extensions?.code, transport).toBe('MAX_TOKENS_EXCEEDED');
+      expect(outcome.body.errors?.[0]?.message, transport).toContain('fragments spread out');
+      expect(outcome.body.data, transport).toBeUndefined();
+    }
+    expect(stack.subgraphRequests()).toEqual(before);
+  });
+
   it('a condition in another operation of the document does not decide this one', async () => {
     const DOCUMENT = `query A($s: Boolean!) { plans @skip(if: $s) { tier } } query B { plans { tier } }`;
     const asked = { query: DOCUMENT, operationName: 'B' };

@@ -70,8 +70,8 @@ export const ERROR_GUIDE: Record<ErrorCode, ErrorGuide> = {
     todo: 'Send a smaller document (fewer fields, fragments), a persisted query, or use a higher tier.',
   },
   MAX_TOKENS_EXCEEDED: {
-    when: "the operation has more tokens than the tier's limit",
-    todo: 'Ask for fewer fields or split the operation; higher tiers allow more.',
+    when: "the operation has more tokens than the tier's limit, or, its fragments spread out wherever they are used, more than 100,000 selections",
+    todo: 'Ask for fewer fields, spread fragments fewer times or split the operation; higher tiers allow more tokens.',
   },
   MAX_DEPTH_EXCEEDED: {
     when: "the operation nests deeper than the tier's limit",

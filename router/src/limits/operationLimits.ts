@@ -19,14 +19,23 @@ export interface DocumentMetrics {
   rootFields: number;
   /** Depth inside introspection fields, which schema tools need deep. */
   introspectionDepth: number;
+  /** Selections with every fragment spread out where it is used; counting stops past MAX_SELECTIONS. */
+  selections: number;
   /** The document did not parse; GraphQL reports that itself. */
   unparsable: boolean;
 }
 
 /** Introspection queries from tools nest `ofType` about a dozen levels. */
 const MAX_INTROSPECTION_DEPTH = 16;
-/** Measuring stops after this many selections: no tier allows anything near it. */
-const MAX_VISITS = 100_000;
+/**
+ * The most selections an operation may make with its fragments spread out
+ * (each spread counted wherever it is used): no tier allows anything near
+ * it, and measuring stops past it.
+ */
+const MAX_SELECTIONS = 100_000;
+
+/** The measures of a document too long, or too broken, to measure. */
+const UNMEASURED = { depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, selections: 0 };
 
 /** Counts tokens with graphql-js' own lexer, stopping as soon as the cap is passed. */
 function countTokens(text: string, cap: number): number {
@@ -43,17 +52,13 @@ function countTokens(text: string, cap: number): number {
 function measureDocument(document: DocumentNode): Omit<DocumentMetrics, 'tokens' | 'unparsable'> {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  let visits = 0;
-  const metrics = { depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0 };
+  const metrics = { ...UNMEASURED };
 
   // Walks the selection tree as execution would see it, fragments expanded.
   // `active` holds the fragments on the current path, so a cycle ends the walk.
   const walk = (set: SelectionSetNode, depth: number, introspection: number, active: Set<string>, root: boolean) => {
     for (const selection of set.selections) {
-      if (++visits > MAX_VISITS) {
-        metrics.depth = metrics.aliases = metrics.rootFields = Number.MAX_SAFE_INTEGER;
-        return;
-      }
+      if (++metrics.selections > MAX_SELECTIONS) return;
       if (selection.kind === Kind.FIELD) {
         if (root) metrics.rootFields++;
         if (selection.alias) metrics.aliases++;
@@ -82,7 +87,8 @@ function measureDocument(document: DocumentNode): Omit<DocumentMetrics, 'tokens'
     }
   };
   for (const d of document.definitions) {
-    if (d.kind === Kind.OPERATION_DEFINITION) walk(d.selectionSet, 0, 0, new Set(), true);
+    if (d.kind === Kind.OPERATION_DEFINITION && metrics.selections <= MAX_SELECTIONS)
+      walk(d.selectionSet, 0, 0, new Set(), true);
   }
   return metrics;
 }
@@ -107,7 +113,7 @@ export class OperationLimits {
     const tokens = countTokens(text, this.tokenCap);
     let metrics: DocumentMetrics;
     if (tokens > this.tokenCap) {
-      metrics = { tokens, depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, unparsable: false };
+      metrics = { tokens, ...UNMEASURED, unparsable: false };
     } else {
       try {
         metrics = {
@@ -116,7 +122,7 @@ export class OperationLimits {
           ...measureDocument(parse(text, { noLocation: true, maxTokens: this.tokenCap })),
         };
       } catch {
-        metrics = { tokens, depth: 0, aliases: 0, rootFields: 0, introspectionDepth: 0, unparsable: true };
+        metrics = { tokens, ...UNMEASURED, unparsable: true };
       }
     }
     this.cache.set(text, metrics);
@@ -138,6 +144,14 @@ export class OperationLimits {
       throw new HttpError(400, ErrorCode.MAX_TOKENS_EXCEEDED, `The document has more than ${limits.maxTokens} tokens`);
     }
     if (m.unparsable) return;
+    // A few fragments spread into each other many times: a small document that expands past any limit.
+    if (m.selections > MAX_SELECTIONS) {
+      throw new HttpError(
+        400,
+        ErrorCode.MAX_TOKENS_EXCEEDED,
+        `With its fragments spread out, the operation makes more than ${MAX_SELECTIONS} selections`,
+      );
+    }
     if (m.depth > limits.maxDepth || m.introspectionDepth > MAX_INTROSPECTION_DEPTH) {
       throw new HttpError(
         400,
