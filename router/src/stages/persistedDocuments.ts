@@ -52,6 +52,9 @@ function sentParts(
   };
 }
 
+/** An APQ hash the store does not hold, answered as Apollo Server answers it (Apollo Client then sends the text). */
+const persistedQueryNotFound = () => new HttpError(200, ErrorCode.PERSISTED_QUERY_NOT_FOUND, 'PersistedQueryNotFound');
+
 /** A GET's parameters as an operation, and back: trusted documents may rewrite it. */
 function getOperation(params: URLSearchParams): OperationRequest {
   let extensions: OperationRequest['extensions'];
@@ -130,6 +133,10 @@ export function createPersistedDocuments(deps: {
       const hash = operation.extensions?.persistedQuery?.sha256Hash;
       const given = typeof operation.query === 'string' ? operation.query : undefined;
       const text = given ?? (typeof hash === 'string' ? await apqCache.get(`apq:${hash}`) : undefined);
+      // A hash alone that is not known here is answered here, as Apollo answers it: were it left to Apollo,
+      // which reads the store again, a text registered in between would run without the operation limits.
+      // (A text, once stored under its hash, never changes: the hash is its own.)
+      if (given === undefined && typeof hash === 'string' && text === undefined) throw persistedQueryNotFound();
       if (text) state.texts.set(index, text);
       return given !== undefined && hash !== undefined ? undefined : text;
     };

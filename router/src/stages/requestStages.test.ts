@@ -62,6 +62,49 @@ describe('persisted documents and operation limits', () => {
   });
 });
 
+describe('APQ hashes', () => {
+  const hashOnly = (hash: string) => ({ extensions: { persistedQuery: { version: 1, sha256Hash: hash } } });
+  const HASH = 'a'.repeat(64);
+
+  it('a hash the store does not hold is answered here, as Apollo answers it, never left for Apollo to read again', async () => {
+    // A store that gets the text right after the router looked (another request registering it): Apollo,
+    // reading it again, would run a text the operation limits never saw.
+    const store = new InMemoryLRUCache<string>();
+    const racing = createPersistedDocuments({
+      trusted: new TrustedDocuments(undefined, 'off', {}, log),
+      apqCache: {
+        get: async (key) => {
+          const found = await store.get(key);
+          await store.set(`apq:${HASH}`, deep);
+          return found;
+        },
+        set: (key, value) => store.set(key, value),
+        delete: (key) => store.delete(key),
+      },
+    });
+    const state = requestState(hashOnly(HASH));
+    await racing.run(state);
+    await limits.run(state);
+    expect(state.refused).toMatchObject({
+      status: 200,
+      code: ErrorCode.PERSISTED_QUERY_NOT_FOUND,
+      message: 'PersistedQueryNotFound',
+    });
+    // Known now: its text goes through the operation limits.
+    const again = requestState(hashOnly(HASH));
+    await racing.run(again);
+    await limits.run(again);
+    expect(again.refused?.code).toBe(ErrorCode.MAX_DEPTH_EXCEEDED);
+    // In a batch, the unknown hash is answered in its place; the rest runs.
+    const batch = requestState([{ query: '{ plans { tier } }' }, hashOnly('b'.repeat(64))]);
+    await racing.run(batch);
+    await limits.run(batch);
+    expect([...batch.refusals].map(([index, error]) => [index, error.code])).toEqual([
+      [1, ErrorCode.PERSISTED_QUERY_NOT_FOUND],
+    ]);
+  });
+});
+
 describe('request limits', () => {
   const fingerprints = new RequestFingerprints();
   const stage = (answer: Awaited<ReturnType<RequestLimits>>, asked: RequestLimitCheck[]) =>
