@@ -521,18 +521,22 @@ describe('limits count operations, not HTTP requests', () => {
     expect(single.headers.get('x-ratelimit-remaining')).toBe('0');
   });
 
-  it('a batch over what is left of the allowance is refused whole and takes nothing; smaller requests still fit', async () => {
-    const env = {
-      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 12, maxBatchSize: 10 } }),
-      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}left:`,
-    };
-    const router = await stack.addRouter(env);
-    const post = (operations: number) =>
+  /** A router of its own with these anonymous limits, and a POST to it of a batch of that many plain queries. */
+  const batchesTo = async (name: string, anonymous: Record<string, number>) => {
+    const router = await stack.addRouter({
+      TIERS_JSON: JSON.stringify({ anonymous }),
+      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}${name}:`,
+    });
+    return (operations: number) =>
       fetch(`${router}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(Array.from({ length: operations }, () => ({ query: '{ plans { tier } }' }))),
       });
+  };
+
+  it('a batch over what is left of the allowance is refused whole and takes nothing; smaller requests still fit', async () => {
+    const post = await batchesTo('left', { requestsPerMinute: 12, maxBatchSize: 10 });
     const first = await post(10);
     expect(first.status).toBe(200);
     expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
@@ -569,17 +573,7 @@ describe('limits count operations, not HTTP requests', () => {
   });
 
   it('a batch the daily quota refuses takes nothing from the minute either: a smaller request that fits both is served', async () => {
-    const env = {
-      TIERS_JSON: JSON.stringify({ anonymous: { requestsPerMinute: 10, dailyRequestQuota: 9, maxBatchSize: 10 } }),
-      REDIS_PREFIX: `${stack.routerEnv.REDIS_PREFIX}day-refused:`,
-    };
-    const router = await stack.addRouter(env);
-    const post = (operations: number) =>
-      fetch(`${router}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(Array.from({ length: operations }, () => ({ query: '{ plans { tier } }' }))),
-      });
+    const post = await batchesTo('day-refused', { requestsPerMinute: 10, dailyRequestQuota: 9, maxBatchSize: 10 });
     const first = await post(6);
     expect(first.status).toBe(200);
     expect(first.headers.get('x-ratelimit-remaining')).toBe('4');
