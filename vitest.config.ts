@@ -25,10 +25,6 @@ export default defineConfig({
   },
   ssr: { resolve: { conditions: [SOURCE_CONDITION] } },
   test: {
-    // Most e2e files spend their time waiting on the processes they start (subgraphs, routers, Redis,
-    // Chromium), not on their own CPU: on a 2-core machine, 4 files at a time finish the suite in about
-    // 350 s where the default (one per core) took 503 s (both on one machine, 13:13 and 13:22 UTC).
-    maxWorkers: 4,
     projects: [
       {
         extends: true,

@@ -46,7 +46,7 @@ const SETTINGS = {
   IMAGES_SUBGRAPH: z.string().default('memes'),
   LOG_LEVEL: z.string().default('info'),
   ...redisEnv,
-  REDIS_COMMAND_TIMEOUT_MS: env.int(500, 10),
+  REDIS_COMMAND_TIMEOUT_MS: env.int(2_000, 10),
   DEFAULT_LIST_SIZE: env.int(20, 1),
   USAGE_FLUSH_MS: env.int(5_000, 100),
   VIEWER_CACHE_TTL_MS: z.coerce.number().int().min(0).optional(),

@@ -46,6 +46,15 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** A port that was just free and has nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const closed = http.createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const { port } = closed.address() as AddressInfo;
+  await new Promise((resolve) => closed.close(resolve));
+  return port;
+}
+
 const post = (path: string, timeoutMs = 2_000) =>
   requestWhole(
     `${base}${path}`,
@@ -79,9 +88,11 @@ describe('requestWhole', () => {
   });
 
   it('fails at the deadline when the body stops coming, however much of it came', async () => {
-    const started = Date.now();
-    await expect(post('/stall', 200)).rejects.toMatchObject({ name: 'TimeoutError' });
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // The request's own deadline, not a clock of the test's: its error names the time it was given.
+    await expect(post('/stall', 200)).rejects.toMatchObject({
+      name: 'TimeoutError',
+      message: 'No answer within 200 ms',
+    });
   });
 
   it('fails when the connection closes before the body ends', async () => {
@@ -89,10 +100,7 @@ describe('requestWhole', () => {
   });
 
   it('fails when nothing answers', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     await expect(
       requestWhole(`http://127.0.0.1:${port}/graphql`, { method: 'POST', headers: {}, body: '{}' }, 1_000),
     ).rejects.toThrow();
@@ -114,10 +122,7 @@ describe('requestWhole', () => {
 
   it('calls an https: subgraph over TLS', async () => {
     // No TLS server here: the call is made and fails to connect, instead of node:http refusing the protocol.
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise((resolve) => closed.close(resolve));
+    const port = await closedPort();
     await expect(
       requestWhole(`https://127.0.0.1:${port}/graphql`, { method: 'POST', headers: {}, body: '{}' }, 1_000),
     ).rejects.toThrow(/ECONNREFUSED/);

@@ -69,9 +69,12 @@ export function openSharedState(
     commandTimeoutMs,
   });
   // A subscribing connection can do nothing else: pub/sub gets its own. On a cluster
-  // a PUBLISH reaches the subscribers of every node, so any one node will do. A SUBSCRIBE
-  // a frozen Redis does not answer is made again on the next connection.
-  const subscriber = createRedis(target, 'memegraph-router-sub', { commandTimeoutMs });
+  // a PUBLISH reaches the subscribers of every node, so any one node will do. No request waits
+  // on its replies, so it has no command timeout: ioredis's times only a command waiting for
+  // its reply (here, a SUBSCRIBE), and a router whose event loop was held up past it read the
+  // reply late and dropped a healthy connection (seen in test/scale-out.e2e.ts as a pub/sub
+  // fallback), hearing no purges until it subscribed again.
+  const subscriber = createRedis(target, 'memegraph-router-sub');
   const handlers = new Map<string, (message: string) => void | Promise<void>>();
   subscriber.on('message', (channel: string, message: string) => {
     const handler = handlers.get(channel);
