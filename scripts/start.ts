@@ -163,7 +163,7 @@ const services: { name: string; entry: string[]; env: NodeJS.ProcessEnv; port: n
     : []),
   {
     name: 'router',
-    entry: entry('router', 'main', process.env.NODE_OPTIONS?.includes('max-old-space-size') ? [] : routerNodeOptions()),
+    entry: entry('router', 'main', routerNodeOptions()),
     port: ports.router,
     env: {
       ...common,

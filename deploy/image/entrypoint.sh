@@ -8,9 +8,10 @@ service=${1:-}
 [ $# -gt 0 ] && shift
 # Loaded before the service: starts tracing when OTEL_* settings ask for it (docs/tracing.md).
 tracing="--import @memegraph/service-kit/tracing-preload"
-# The router's heap limit (router/src/heap.ts says why), unless NODE_OPTIONS names one.
-router_heap="--max-old-space-size=512"
-case "${NODE_OPTIONS:-}" in *max-old-space-size*) router_heap="" ;; esac
+# The router's heap settings (router/src/heap.ts says why), each unless NODE_OPTIONS names it.
+router_heap=""
+case "${NODE_OPTIONS:-}" in *max-old-space-size*) ;; *) router_heap="--max-old-space-size=512" ;; esac
+case "${NODE_OPTIONS:-}" in *max-semi-space-size*) ;; *) router_heap="$router_heap --max-semi-space-size=32" ;; esac
 case "$service" in
   router) exec node --enable-source-maps $router_heap $tracing router/dist/main.js "$@" ;;
   users) exec node --enable-source-maps $tracing subgraphs/users/dist/main.js "$@" ;;
