@@ -152,6 +152,48 @@ describe('accounts, API keys and memes across subgraphs', () => {
     expect(peek.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(peek.body.data?.user ?? null).toBeNull();
   });
+
+  it('a user holds at most 20 API keys at once, and apiKeys lists those not revoked', async () => {
+    const account = await signUp('key_hoarder');
+    const client = routerClient(stack.routerUrl, { authorization: `Bearer ${account.token}` });
+    const CREATE = `mutation { createApiKey(name: "more") { apiKey { id } } }`;
+    // 19 keys held already, one of them revoked, written as createApiKey writes them.
+    await stack.dbs.users.query(
+      `INSERT INTO api_keys (user_id, name, prefix, key_hash, revoked_at)
+       SELECT $1::bigint, 'old ' || n, 'mg_old' || n, md5($1::text || ':' || n), CASE WHEN n = 1 THEN now() END
+       FROM generate_series(1, 20) AS n`,
+      [account.user.id],
+    );
+    const held = async () =>
+      (
+        await stack.dbs.users.query<{ count: number }>(
+          'SELECT count(*)::int AS count FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL',
+          [account.user.id],
+        )
+      )[0]!.count;
+    expect(await held()).toBe(19);
+
+    // Two creates at once with room for one: exactly one is made.
+    const both = await Promise.all([client(CREATE), client(CREATE)]);
+    const codes = both.map((r) => r.body.errors?.[0]?.extensions?.code ?? 'OK').sort();
+    expect(codes).toEqual(['BAD_USER_INPUT', 'OK']);
+    expect(both.find((r) => r.body.errors)!.body.errors![0]!.message).toMatch(/at most 20 API keys/);
+    expect(await held()).toBe(20);
+
+    const listing = await client<{ me: { apiKeys: { id: string; revokedAt: string | null }[] } }>(
+      `{ me { apiKeys { id revokedAt } } }`,
+    );
+    const keys = listing.body.data!.me.apiKeys;
+    expect(keys).toHaveLength(20);
+    expect(keys.every((k) => k.revokedAt === null)).toBe(true);
+    expect(keys.map((k) => Number(k.id))).toEqual(keys.map((k) => Number(k.id)).sort((a, b) => b - a));
+
+    // Revoking one makes room for one more.
+    await client(`mutation($id: ID!) { revokeApiKey(id: $id) { id } }`, { id: keys[0]!.id });
+    expect((await client(CREATE)).body.errors).toBeUndefined();
+    expect((await client(CREATE)).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(await held()).toBe(20);
+  });
 });
 
 describe('credentials that are sent but bad', () => {

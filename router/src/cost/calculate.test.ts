@@ -98,8 +98,8 @@ describe('estimateCost on the Memegraph supergraph', () => {
   it('uses assumedSize where there is no slicing argument', () => {
     expect(estimate('{ templates { id } }').cost).toBe(12);
     expect(estimate('{ plans { tier scopes } }').cost).toBe(4);
-    // me (1) + usage(days: Int = 7) list of 7 objects.
-    expect(estimate('{ me { usage { day } apiKeys { id } } }').cost).toBe(1 + 7 + 10);
+    // me (1) + usage(days: Int = 7) list of 7 objects + apiKeys, assumed at its bound of 20.
+    expect(estimate('{ me { usage { day } apiKeys { id } } }').cost).toBe(1 + 7 + 20);
     expect(estimate('{ me { usage(days: 30) { day } } }').cost).toBe(31);
   });
 

@@ -15,6 +15,8 @@ import type { UsersContext } from '../context';
 import { API_KEY_COLUMNS, USER_COLUMNS, type ApiKeyRow, type UserRow } from '../rows';
 
 const HANDLE = /^[A-Za-z0-9_]{3,30}$/;
+/** API keys a user holds at once, not revoked: what `User.apiKeys` lists, and the size its cost estimate assumes. */
+export const MAX_API_KEYS = 20;
 
 function requireUser(context: UsersContext): string {
   const userId = viewerUserId(context.viewer);
@@ -175,11 +177,22 @@ export const Mutation = {
     if (name.length < 1 || name.length > 60)
       throw badUserInput('name must be 1 to 60 characters', { argumentName: 'name' });
     const key = generateApiKey();
-    const [apiKey] = await context.db.query<ApiKeyRow>(
-      `INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`,
-      [userId, name, key.prefix, key.hash],
-    );
-    return { apiKey: apiKey!, secret: key.secret };
+    const apiKey = await context.db.transaction(async (tx) => {
+      // The user's row is held until the key is written, so two creates at once cannot both pass the count.
+      await tx.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [userId]);
+      const [held] = await tx.query<{ count: number }>(
+        'SELECT count(*)::int AS count FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL',
+        [userId],
+      );
+      if (held!.count >= MAX_API_KEYS)
+        throw badUserInput(`A user holds at most ${MAX_API_KEYS} API keys at once: revoke one (revokeApiKey) first`);
+      const [row] = await tx.query<ApiKeyRow>(
+        `INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4) RETURNING ${API_KEY_COLUMNS}`,
+        [userId, name, key.prefix, key.hash],
+      );
+      return row!;
+    });
+    return { apiKey, secret: key.secret };
   },
 
   async revokeApiKey(_root: unknown, args: { id: string }, context: UsersContext) {

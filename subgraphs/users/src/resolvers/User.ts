@@ -29,8 +29,9 @@ export const User = {
   },
   apiKeys: (user: UserRow, _args: unknown, context: UsersContext) => {
     assertSelf(user, context, 'apiKeys');
-    return context.db.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY id DESC`, [
-      user.id,
-    ]);
+    return context.db.query<ApiKeyRow>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC`,
+      [user.id],
+    );
   },
 };
