@@ -88,6 +88,8 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
           ? Math.min(options.localTtlMs, entry.maxAge * 1000 - (at - entry.storedAt))
           : (entry.maxAge + staleSeconds) * 1000 - (at - entry.storedAt),
       maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
+      // Kept here once read back: an answer no one asks for again (a unique miss) costs this process nothing more.
+      keepOnSet: false,
       codec: entryCodec<Entry>(),
       onLookup:
         report &&

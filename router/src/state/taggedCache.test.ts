@@ -125,6 +125,29 @@ for (const onRedis of [false, true]) {
       }
     });
 
+    it('with keepOnSet false, keeps what it stores in process only once read back from Redis', async () => {
+      const clock = new Clock();
+      const { cache, lookups } = pages(await open(onRedis), clock, { keepOnSet: false });
+      await cache.set('a', page('a', 'Meme:1'));
+      if (onRedis) {
+        expect(cache.getLocal('a')).toBeUndefined();
+        expect((await cache.get('a'))?.value.id).toBe('a');
+        expect(cache.getLocal('a')?.value.id).toBe('a');
+        expect(lookups).toEqual(['redis:hit', 'local:hit']);
+        // Stored again: the older copy held here goes, and the new one is read back.
+        await cache.set('a', { ...page('a', 'Meme:1'), body: 'new' });
+        expect(cache.getLocal('a')).toBeUndefined();
+        expect((await cache.get('a'))?.value.body).toBe('new');
+        // Still listed under its tags here and in Redis: a purge removes it from both.
+        await cache.purge(['Meme:1']);
+        expect(cache.getLocal('a')).toBeUndefined();
+        expect(await cache.get('a')).toBeUndefined();
+      } else {
+        // The only layer: kept as stored.
+        expect(cache.getLocal('a')?.value.id).toBe('a');
+      }
+    });
+
     it('holds at most its byte budget in process, dropping the least recently used', async () => {
       const { cache } = pages(await open(onRedis), new Clock(), { maxLocalBytes: 500 });
       const big = (id: string): Page => ({ id, tags: [`Meme:${id}`], body: id.repeat(60) });
