@@ -4,7 +4,7 @@ import { createRedis, type Viewer } from '@memegraph/service-kit';
 import { ResponseCache, type CachedResponse } from '../cache/store';
 import { ViewerCache } from '../viewer/cache';
 import { openSharedState, type SharedState } from './shared';
-import { TaggedCache, type TaggedCacheOptions } from './taggedCache';
+import { ONE_TAG, TaggedCache, type TaggedCacheOptions } from './taggedCache';
 import { dropKeys } from '../../../test/support/redis';
 
 /**
@@ -255,5 +255,46 @@ describe('TaggedCache on Redis, two routers', () => {
     });
     expect(await other.cache.get('a')).toBeUndefined();
     expect(other.lookups).toEqual(['redis:hit', 'redis:miss']);
+  });
+
+  it('sends the purges Redis missed before it next reads Redis, and tells every router', async () => {
+    const prefix = `${RUN}blink:`;
+    const [a, b] = [openSharedState({ url: REDIS_URL }, prefix), openSharedState({ url: REDIS_URL }, prefix)];
+    opened.push(a, b);
+    expect(await a.connected(5_000)).toBe(true);
+    expect(await b.connected(5_000)).toBe(true);
+    const clock = new Clock();
+    // One tag a message, as the viewer cache's purges are: several missed purges are sent as several messages.
+    const one = pages(a, clock, { purgeMessage: ONE_TAG });
+    const other = pages(b, clock, { purgeMessage: ONE_TAG });
+    await one.cache.set('a', page('a', 'Meme:1'));
+    await one.cache.set('b', page('b', 'Meme:2'));
+    await one.cache.set('c', page('c', 'Meme:3'));
+    for (const key of ['a', 'b', 'c']) expect((await other.cache.get(key))?.value.id).toBe(key);
+
+    // Redis away from the first router while it purges: nothing reaches Redis or the other router.
+    a.redis!.disconnect();
+    await one.cache.purge(['Meme:1']);
+    await one.cache.purge(['Meme:2'], { keepStaleMs: 30_000 });
+    expect(one.cache.unsentPurges).toBe(2);
+    expect(other.cache.getLocal('a')?.value.id).toBe('a');
+
+    if (a.redis!.status !== 'end') await new Promise((resolve) => a.redis!.once('end', resolve));
+    await a.redis!.connect();
+    const generation = other.cache.generation;
+    // Its next read of Redis sends them first: what they removed is not read back.
+    expect(await one.cache.get('a')).toBeUndefined();
+    expect(await one.cache.get('b')).toEqual({ value: page('b', 'Meme:2'), staleOnly: true });
+    expect((await one.cache.get('c'))?.value.id).toBe('c');
+    expect(one.cache.unsentPurges).toBe(0);
+    // The other router hears both purges and drops its copies.
+    await new Promise<void>((resolve) => {
+      const poll = () => (other.cache.generation >= generation + 2 ? resolve() : setImmediate(poll));
+      poll();
+    });
+    expect(other.cache.getLocal('a')).toBeUndefined();
+    expect(other.cache.getLocal('b')).toBeUndefined();
+    expect(other.cache.getLocal('c')?.value.id).toBe('c');
+    expect(await other.cache.get('a')).toBeUndefined();
   });
 });

@@ -10,6 +10,8 @@ export interface Codec<T> {
 
 /** How a purge's tags are written on the purge channel. Routers of every version must read each other's. */
 export interface PurgeMessageCodec {
+  /** Tags one message may name at most (none: any number). */
+  maxTags?: number;
   encode(tags: readonly string[]): string;
   /** Throws on a message it cannot read: the listener logs and drops it. */
   decode(message: string): readonly string[];
@@ -28,6 +30,7 @@ export const JSON_TAGS: PurgeMessageCodec = {
 
 /** One bare tag, the viewer cache's purge message (a user id). */
 export const ONE_TAG: PurgeMessageCodec = {
+  maxTags: 1,
   encode(tags) {
     if (tags.length !== 1) throw new Error('a purge message of this cache names exactly one tag');
     return tags[0]!;
@@ -115,6 +118,15 @@ export class TaggedCache<T> {
   private readonly message: PurgeMessageCodec;
   private readonly now: () => number;
   private purges = 0;
+  /**
+   * Purges Redis did not take (it was away), by tag, with the stale window
+   * each may keep: sent again before this process next reads Redis, and
+   * every second until they are taken. Until then other routers may still
+   * read what they remove from Redis.
+   */
+  private readonly unsent = new Map<string, number>();
+  private resending: Promise<boolean> | null = null;
+  private resendTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly state: SharedState,
@@ -179,6 +191,11 @@ export class TaggedCache<T> {
       report?.('local', undefined);
       return undefined;
     }
+    // A purge Redis missed goes first: what it removes must not be read back.
+    if (this.unsent.size > 0 && !(await this.resendPurges())) {
+      report?.('redis', undefined);
+      return undefined;
+    }
     const raw = await (
       this.options.names.stale
         ? this.shared.getWithStale(key)
@@ -226,13 +243,57 @@ export class TaggedCache<T> {
     }
     this.dropLocal(tags, 0);
     try {
-      // Redis first: a router that drops its copy on the message must not read the old value back.
-      await this.shared.purge(tags, keepStaleMs > 0 ? { keepStaleMs } : {});
-      await redis.publish(this.channel, this.message.encode(tags));
+      await this.sendPurge(tags, keepStaleMs);
     } catch (error) {
-      // Other routers keep their copy until its local TTL ends; nothing here can reach them now.
+      // Kept to send again once Redis answers; other routers keep their copy until its local TTL ends.
       this.state.fellBack(`${this.options.component} invalidation`, error);
+      for (const tag of tags) this.unsent.set(tag, Math.min(this.unsent.get(tag) ?? keepStaleMs, keepStaleMs));
+      this.resendLater();
     }
+  }
+
+  /** Purges still to send to Redis (see `unsent`). */
+  get unsentPurges(): number {
+    return this.unsent.size;
+  }
+
+  /** Redis first: a router that drops its copy on the message must not read the old value back. */
+  private async sendPurge(tags: readonly string[], keepStaleMs: number): Promise<void> {
+    await this.shared!.purge(tags, keepStaleMs > 0 ? { keepStaleMs } : {});
+    const per = this.message.maxTags ?? tags.length;
+    for (let i = 0; i < tags.length; i += per)
+      await this.state.redis!.publish(this.channel, this.message.encode(tags.slice(i, i + per)));
+  }
+
+  /** Sends the purges Redis missed, one send at a time; true once none is left. */
+  private resendPurges(): Promise<boolean> {
+    if (this.unsent.size === 0) return Promise.resolve(true);
+    this.resending ??= (async () => {
+      const sending = new Map(this.unsent);
+      const byWindow = new Map<number, string[]>();
+      for (const [tag, keepStaleMs] of sending) byWindow.set(keepStaleMs, [...(byWindow.get(keepStaleMs) ?? []), tag]);
+      try {
+        for (const [keepStaleMs, tags] of byWindow) await this.sendPurge(tags, keepStaleMs);
+        // Purged again meanwhile with a window of its own: still to send.
+        for (const [tag, keepStaleMs] of sending) if (this.unsent.get(tag) === keepStaleMs) this.unsent.delete(tag);
+      } catch (error) {
+        this.state.fellBack(`${this.options.component} invalidation`, error);
+      } finally {
+        this.resending = null;
+      }
+      if (this.unsent.size > 0) this.resendLater();
+      return this.unsent.size === 0;
+    })();
+    return this.resending;
+  }
+
+  private resendLater(): void {
+    if (this.resendTimer) return;
+    this.resendTimer = setTimeout(() => {
+      this.resendTimer = null;
+      void this.resendPurges();
+    }, 1_000);
+    this.resendTimer.unref();
   }
 
   /** What the in-process layer holds: its entries, their bytes as budgeted, and the tags listing them. */
