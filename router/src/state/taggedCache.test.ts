@@ -234,39 +234,40 @@ for (const onRedis of [false, true]) {
   });
 }
 
+/** Two routers' caches of pages on one Redis prefix of their own, on one clock. */
+async function twoRouters(name: string, overrides: Partial<TaggedCacheOptions<Page>> = {}) {
+  const prefix = `${RUN}${name}:`;
+  const [a, b] = [openSharedState({ url: REDIS_URL }, prefix), openSharedState({ url: REDIS_URL }, prefix)];
+  opened.push(a, b);
+  expect(await a.connected(5_000)).toBe(true);
+  expect(await b.connected(5_000)).toBe(true);
+  const clock = new Clock();
+  return { a, one: pages(a, clock, overrides), other: pages(b, clock, overrides) };
+}
+
+/** Until `cache` has seen `count` purges after `generation`: a message arrives when it arrives, so this waits for it, not for a time. */
+function purgesSeen(cache: TaggedCache<Page>, generation: number, count: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const poll = () => (cache.generation >= generation + count ? resolve() : setImmediate(poll));
+    poll();
+  });
+}
+
 describe('TaggedCache on Redis, two routers', () => {
   it("a purge on one router drops the other's in-process copy", async () => {
-    const prefix = `${RUN}shared:`;
-    const [a, b] = [openSharedState({ url: REDIS_URL }, prefix), openSharedState({ url: REDIS_URL }, prefix)];
-    opened.push(a, b);
-    expect(await a.connected(5_000)).toBe(true);
-    expect(await b.connected(5_000)).toBe(true);
-    const clock = new Clock();
-    const one = pages(a, clock);
-    const other = pages(b, clock);
+    const { one, other } = await twoRouters('shared');
     await one.cache.set('a', page('a', 'Meme:1'));
     expect((await other.cache.get('a'))?.value.id).toBe('a'); // from Redis, now kept in process
     const generation = other.cache.generation;
     await one.cache.purge(['Meme:1']);
-    // The message arrives when it arrives: wait for it, not for a time.
-    await new Promise<void>((resolve) => {
-      const poll = () => (other.cache.generation > generation ? resolve() : setImmediate(poll));
-      poll();
-    });
+    await purgesSeen(other.cache, generation, 1);
     expect(await other.cache.get('a')).toBeUndefined();
     expect(other.lookups).toEqual(['redis:hit', 'redis:miss']);
   });
 
   it('sends the purges Redis missed before it next reads Redis, and tells every router', async () => {
-    const prefix = `${RUN}blink:`;
-    const [a, b] = [openSharedState({ url: REDIS_URL }, prefix), openSharedState({ url: REDIS_URL }, prefix)];
-    opened.push(a, b);
-    expect(await a.connected(5_000)).toBe(true);
-    expect(await b.connected(5_000)).toBe(true);
-    const clock = new Clock();
     // One tag a message, as the viewer cache's purges are: several missed purges are sent as several messages.
-    const one = pages(a, clock, { purgeMessage: ONE_TAG });
-    const other = pages(b, clock, { purgeMessage: ONE_TAG });
+    const { a, one, other } = await twoRouters('blink', { purgeMessage: ONE_TAG });
     await one.cache.set('a', page('a', 'Meme:1'));
     await one.cache.set('b', page('b', 'Meme:2'));
     await one.cache.set('c', page('c', 'Meme:3'));
@@ -288,10 +289,7 @@ describe('TaggedCache on Redis, two routers', () => {
     expect((await one.cache.get('c'))?.value.id).toBe('c');
     expect(one.cache.unsentPurges).toBe(0);
     // The other router hears both purges and drops its copies.
-    await new Promise<void>((resolve) => {
-      const poll = () => (other.cache.generation >= generation + 2 ? resolve() : setImmediate(poll));
-      poll();
-    });
+    await purgesSeen(other.cache, generation, 2);
     expect(other.cache.getLocal('a')).toBeUndefined();
     expect(other.cache.getLocal('b')).toBeUndefined();
     expect(other.cache.getLocal('c')?.value.id).toBe('c');
