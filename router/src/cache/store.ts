@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { PURGE_REQUEST_CHANNEL, readPurgeRequest } from '@memegraph/service-kit';
 import type { SharedState } from '../state/shared';
 import { TaggedCache } from '../state/taggedCache';
@@ -48,6 +49,9 @@ export interface PurgeOptions {
 /** How long a claimed purge request stays claimed: far longer than its message takes to reach every router. */
 const PURGE_CLAIM_MS = 60_000;
 
+/** Keys of answers stored lately that `set` remembers, to tell a hot key from one asked once. */
+const STORED_KEYS = 10_000;
+
 /** Enough for a few thousand typical answers or a few hundred large pages, and a small part of the router's memory. */
 export const DEFAULT_LOCAL_MAX_BYTES = 32 * 1024 * 1024;
 
@@ -68,6 +72,8 @@ export const isRevalidatable = (entry: CachedResponse, seconds: number, now = Da
  */
 export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
   private readonly cache: TaggedCache<Entry>;
+  /** Keys this router stored an answer of lately (see `set`): the keys alone, digests of 43 characters. */
+  private readonly storedBefore = new LRUCache<string, true>({ max: STORED_KEYS });
 
   constructor(
     private readonly state: SharedState,
@@ -88,8 +94,6 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
           ? Math.min(options.localTtlMs, entry.maxAge * 1000 - (at - entry.storedAt))
           : (entry.maxAge + staleSeconds) * 1000 - (at - entry.storedAt),
       maxLocalBytes: options.maxLocalBytes ?? DEFAULT_LOCAL_MAX_BYTES,
-      // Kept here once read back: an answer no one asks for again (a unique miss) costs this process nothing more.
-      keepOnSet: false,
       codec: entryCodec<Entry>(),
       onLookup:
         report &&
@@ -110,8 +114,17 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     return found && this.mark(found.value, found.staleOnly);
   }
 
+  /**
+   * Stores an answer for every router. This process keeps it at once only
+   * for a key it stored before (a hot key, stored again after it expired
+   * or was purged); the first answer of a key is kept here once read back
+   * from Redis, so an answer no one asks for again (a unique miss) takes
+   * neither room nor work here.
+   */
   async set(key: string, entry: Entry): Promise<void> {
-    await this.cache.set(key, entry);
+    const keepHere = this.storedBefore.has(key);
+    this.storedBefore.set(key, true);
+    await this.cache.set(key, entry, { keepHere });
   }
 
   /**

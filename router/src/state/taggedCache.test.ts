@@ -125,17 +125,17 @@ for (const onRedis of [false, true]) {
       }
     });
 
-    it('with keepOnSet false, keeps what it stores in process only once read back from Redis', async () => {
+    it('with keepHere false, keeps what it stores in process only once read back from Redis', async () => {
       const clock = new Clock();
-      const { cache, lookups } = pages(await open(onRedis), clock, { keepOnSet: false });
-      await cache.set('a', page('a', 'Meme:1'));
+      const { cache, lookups } = pages(await open(onRedis), clock);
+      await cache.set('a', page('a', 'Meme:1'), { keepHere: false });
       if (onRedis) {
         expect(cache.getLocal('a')).toBeUndefined();
         expect((await cache.get('a'))?.value.id).toBe('a');
         expect(cache.getLocal('a')?.value.id).toBe('a');
         expect(lookups).toEqual(['redis:hit', 'local:hit']);
         // Stored again: the older copy held here goes, and the new one is read back.
-        await cache.set('a', { ...page('a', 'Meme:1'), body: 'new' });
+        await cache.set('a', { ...page('a', 'Meme:1'), body: 'new' }, { keepHere: false });
         expect(cache.getLocal('a')).toBeUndefined();
         expect((await cache.get('a'))?.value.body).toBe('new');
         // Still listed under its tags here and in Redis: a purge removes it from both.
@@ -230,6 +230,35 @@ for (const onRedis of [false, true]) {
       await cache.purge(['Meme:list'], { keepStale: false });
       expect(await cache.get('q')).toBeUndefined();
       expect(results).toEqual(['hit', 'stale', 'miss']);
+    });
+
+    it('keeps in process at once only the answer of a key it stored before', async () => {
+      const clock = new Clock();
+      const layers: string[] = [];
+      const cache = new ResponseCache(await open(onRedis), {
+        localTtlMs: 5_000,
+        staleIfErrorSeconds: 300,
+        now: clock.now,
+        onLookup: (layer, result) => layers.push(`${layer}:${result}`),
+      });
+      const entry = (tag: string): CachedResponse => ({
+        data: '{}',
+        storedAt: clock.ms,
+        maxAge: 30,
+        tags: [tag],
+      });
+      // A key's first answer: from Redis once, then from this process. Without Redis, from this process at once.
+      await cache.set('q', entry('Meme:1'));
+      await cache.get('q');
+      await cache.get('q');
+      // Stored again after a purge, as a hot key is: from this process at once. (Listed under another tag, as
+      // the purge's own message, heard later, drops what this process holds under the one purged.)
+      await cache.purge(['Meme:1'], { keepStale: false });
+      await cache.set('q', entry('Meme:2'));
+      await cache.get('q');
+      expect(layers).toEqual(
+        onRedis ? ['redis:hit', 'local:hit', 'local:hit'] : ['local:hit', 'local:hit', 'local:hit'],
+      );
     });
   });
 }

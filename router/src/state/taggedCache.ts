@@ -64,14 +64,6 @@ export interface TaggedCacheOptions<T> {
    * may be a few bytes or a hundred kilobytes.
    */
   maxLocalBytes: number;
-  /**
-   * Whether a value this process stores is kept here too (the default).
-   * False: with Redis, it is kept here once read back from Redis, so a value
-   * stored and never read again (a miss of a key no one asks twice) takes
-   * neither room nor work in this process. Without Redis this process is
-   * the only layer and keeps what it stores either way.
-   */
-  keepOnSet?: boolean;
   codec?: Codec<T>;
   purgeMessage?: PurgeMessageCodec;
   /** Told of the layer that answered each lookup. */
@@ -215,11 +207,17 @@ export class TaggedCache<T> {
     return found;
   }
 
-  /** Stores `value` here and in Redis, listed under its tags. */
-  async set(key: string, value: T): Promise<void> {
+  /**
+   * Stores `value` in Redis, listed under its tags, and here. With
+   * `keepHere: false` it is kept here only once read back from Redis, so a
+   * value stored and never read again takes neither room nor work in this
+   * process; without Redis this process is the only layer and keeps it
+   * either way.
+   */
+  async set(key: string, value: T, { keepHere = true }: { keepHere?: boolean } = {}): Promise<void> {
     const raw = this.codec.encode(value);
     // Not kept here: an older value of the key must not stay behind either.
-    if (this.shared && this.options.keepOnSet === false) this.local.delete(key);
+    if (this.shared && !keepHere) this.local.delete(key);
     else this.remember(key, value, raw);
     if (!this.shared) return;
     await this.shared
