@@ -266,23 +266,25 @@ export class TaggedCache<T> {
   /** Sends the purges Redis missed, one send at a time; true once none is left. */
   private resendPurges(): Promise<boolean> {
     if (this.unsent.size === 0) return Promise.resolve(true);
-    this.resending ??= (async () => {
-      const sending = new Map(this.unsent);
-      const byWindow = new Map<number, string[]>();
-      for (const [tag, keepStaleMs] of sending) byWindow.set(keepStaleMs, [...(byWindow.get(keepStaleMs) ?? []), tag]);
-      try {
-        for (const [keepStaleMs, tags] of byWindow) await this.sendPurge(tags, keepStaleMs);
-        // Purged again meanwhile with a window of its own: still to send.
-        for (const [tag, keepStaleMs] of sending) if (this.unsent.get(tag) === keepStaleMs) this.unsent.delete(tag);
-      } catch (error) {
-        this.state.fellBack(`${this.options.component} invalidation`, error);
-      } finally {
-        this.resending = null;
-      }
-      if (this.unsent.size > 0) this.resendLater();
-      return this.unsent.size === 0;
-    })();
+    this.resending ??= this.resendOnce().finally(() => {
+      this.resending = null;
+    });
     return this.resending;
+  }
+
+  private async resendOnce(): Promise<boolean> {
+    const sending = new Map(this.unsent);
+    const byWindow = new Map<number, string[]>();
+    for (const [tag, keepStaleMs] of sending) byWindow.set(keepStaleMs, [...(byWindow.get(keepStaleMs) ?? []), tag]);
+    try {
+      for (const [keepStaleMs, tags] of byWindow) await this.sendPurge(tags, keepStaleMs);
+      // Purged again meanwhile with a window of its own: still to send.
+      for (const [tag, keepStaleMs] of sending) if (this.unsent.get(tag) === keepStaleMs) this.unsent.delete(tag);
+    } catch (error) {
+      this.state.fellBack(`${this.options.component} invalidation`, error);
+    }
+    if (this.unsent.size > 0) this.resendLater();
+    return this.unsent.size === 0;
   }
 
   private resendLater(): void {

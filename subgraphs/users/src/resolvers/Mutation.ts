@@ -16,7 +16,7 @@ import { API_KEY_COLUMNS, USER_COLUMNS, type ApiKeyRow, type UserRow } from '../
 
 const HANDLE = /^[A-Za-z0-9_]{3,30}$/;
 /** API keys a user holds at once, not revoked: what `User.apiKeys` lists, and the size its cost estimate assumes. */
-export const MAX_API_KEYS = 20;
+const MAX_API_KEYS = 20;
 
 function requireUser(context: UsersContext): string {
   const userId = viewerUserId(context.viewer);
