@@ -461,6 +461,35 @@ describe('every check sees through every shape of an operation', () => {
     }
   });
 
+  it('a vote purges on router B the cached answers that asked for the meme’s id themselves, in every shape', async () => {
+    const voter = await signUp(stack.routerUrl, 'id_shape_voter');
+    const auth = { authorization: `Bearer ${voter.token}` };
+    // The router adds no id of its own where the client asked for it on a path of one type, and tags the answer from
+    // the client's id instead: every way of asking must still tag it.
+    const READS: Record<string, string> = {
+      plain: `query($id: ID!) { meme(id: $id) { id score } }`,
+      aliased: `query($id: ID!) { m: meme(id: $id) { key: id points: score } }`,
+      'named fragment': `query($id: ID!) { meme(id: $id) { ...S } } fragment S on Meme { id score }`,
+      'inline fragment': `query($id: ID!) { meme(id: $id) { ... on Meme { id score } } }`,
+      'nested, id asked at every level': `query($id: ID!) { meme(id: $id) { id author { id handle } template { id name } score } }`,
+    };
+    const scoreOf = (data: unknown) => JSON.stringify(data).match(/"(?:score|points)":(-?\d+)/)![1];
+    let memeId = 100;
+    for (const [shape, read] of Object.entries(READS)) {
+      memeId += 1;
+      const onB = () => routerClient(b)(read, { id: String(memeId) });
+      const before = await onB();
+      expect(before.body.errors, shape).toBeUndefined();
+      expect((await onB()).headers.get('x-cache'), `${shape}: cached on B`).toBe('HIT');
+      const voted = await send(a, 'POST', VOTE.plain, { id: String(memeId), v: 1 }, auth);
+      expect(voted.body.errors, shape).toBeUndefined();
+      const score = String(Number(scoreOf(before.body.data)) + 1);
+      await eventually(async () => scoreOf((await onB()).body.data) === score, 1000).catch(() => {
+        throw new Error(`${shape}: router B still answers the old score after 1 s`);
+      });
+    }
+  });
+
   it('field rate limits count each executed occurrence: aliases count twice, fragments once, skipped ones not at all', async () => {
     const successes: Record<string, number> = {};
     for (const variant of VARIANTS) {

@@ -1,9 +1,9 @@
 import type { GatewayExecutor } from '@apollo/server-gateway-interface';
 import type { GraphQLSchema } from 'graphql';
-import { withoutEntityIds } from '../cache/entities';
+import { withoutEntityIds, type EntityShape } from '../cache/entities';
 import type { Plans } from './plans';
 import type { Stage } from './runner';
-import type { OperationState } from './state';
+import type { OperationState, Plan } from './state';
 
 /**
  * Execution by @apollo/gateway of what is left after the removals (subgraph
@@ -23,7 +23,9 @@ export function createExecute(deps: {
     async run(state) {
       const { rc, analysis, remove, context } = state;
       const tagged = state.cacheKey !== undefined || state.mutationFields.length > 0;
-      const executed = tagged ? deps.plans.withIds(deps.schema(), state.plan) : state.plan;
+      const executed: Plan & { shape?: EntityShape } = tagged
+        ? deps.plans.withIds(deps.schema(), state.plan, rc.operationName)
+        : state.plan;
       const removedRoots = new Set(
         analysis.guarded.filter((g) => g.path.length === 1 && remove.has(g.nodes[0]!)).map((g) => g.path[0]),
       );
@@ -39,7 +41,7 @@ export function createExecute(deps: {
           });
       if (tagged && state.result.data) {
         // The answer as plain objects without the added keys (see withoutEntityIds), and its tags.
-        const { data, tags } = withoutEntityIds(state.result.data);
+        const { data, tags } = withoutEntityIds(state.result.data, executed.shape);
         state.result = { ...state.result, data };
         state.tags = tags;
       }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DocumentNode, FieldNode, GraphQLSchema } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import { withEntityIds } from '../cache/entities';
+import { withEntityIds, type EntityShape, type TaggedDocument } from '../cache/entities';
 import type { OperationAnalysis } from '../operation/analyze';
 import { withoutFields } from '../operation/rewrite';
 import type { Plan } from './state';
@@ -14,6 +14,7 @@ import type { Plan } from './state';
  */
 export class Plans {
   private readonly rewrites = new LRUCache<string, DocumentNode>({ max: 2_000 });
+  private readonly tagged = new LRUCache<string, TaggedDocument>({ max: 2_000 });
 
   /** The sent document without `remove` (the plan as sent when nothing is removed). */
   without(sent: Plan, operationName: string | null, analysis: OperationAnalysis, remove: ReadonlySet<FieldNode>): Plan {
@@ -30,18 +31,23 @@ export class Plans {
     return { document, queryHash };
   }
 
-  /** The plan with entity ids added, so the response can be tagged. */
-  withIds(schema: GraphQLSchema, plan: Plan): Plan {
-    const queryHash = `${plan.queryHash}:ids`;
-    let document = this.rewrites.get(queryHash);
-    if (!document) {
-      document = withEntityIds(schema, plan.document);
-      this.rewrites.set(queryHash, document);
+  /**
+   * The plan of the operation executed with entity ids added, so the
+   * response can be tagged, and where the ids the client asked for are
+   * (see withEntityIds).
+   */
+  withIds(schema: GraphQLSchema, plan: Plan, operationName: string | null): Plan & { shape: EntityShape | undefined } {
+    const queryHash = `${plan.queryHash}:ids:${operationName ?? ''}`;
+    let tagged = this.tagged.get(queryHash);
+    if (!tagged) {
+      tagged = withEntityIds(schema, plan.document, operationName);
+      this.tagged.set(queryHash, tagged);
     }
-    return { document, queryHash };
+    return { document: tagged.document, queryHash, shape: tagged.shape };
   }
 
   clear(): void {
     this.rewrites.clear();
+    this.tagged.clear();
   }
 }

@@ -80,10 +80,10 @@ export function createResponseCache(deps: {
   const revalidate = async (state: OperationState, cacheKey: string, lead: Lead): Promise<void> => {
     try {
       const { rc } = state;
-      const executed = deps.plans.withIds(deps.schema(), rc);
+      const executed = deps.plans.withIds(deps.schema(), rc, rc.operationName);
       const result = await deps.executor()({ ...rc, document: executed.document, queryHash: executed.queryHash });
       if (result.errors?.length || !result.data) return;
-      const { data, tags } = withoutEntityIds(result.data);
+      const { data, tags } = withoutEntityIds(result.data, executed.shape);
       const entry: CachedResponse = {
         data: JSON.stringify(data),
         storedAt: now(),
