@@ -51,4 +51,20 @@ describe('tagged entries on Redis', () => {
     expect(await entries.purge(['T1'])).toBe(1);
     expect(await entries.getWithStale('b')).toBeNull();
   });
+
+  it('keep a tag’s set as long as its longest-lived entry: a set made now gets an expiry, which is extended, never shortened', async () => {
+    const entries = new TaggedEntries(redis, { prefix: PREFIX, entry: 'e', tag: 't' });
+    // One key: its tag's set is in its shard, the one set under `t:*:L`.
+    const setTtl = async () => {
+      const [set, ...others] = await keysLike('t:*:L');
+      expect(others).toEqual([]);
+      return redis.pttl(set!);
+    };
+    await entries.set('long', 'A', 60_000, ['L']);
+    expect(await setTtl()).toBeGreaterThan(50_000);
+    await entries.set('long', 'B', 10_000, ['L']);
+    expect(await setTtl()).toBeGreaterThan(50_000);
+    await entries.set('long', 'C', 120_000, ['L']);
+    expect(await setTtl()).toBeGreaterThan(110_000);
+  });
 });
