@@ -93,6 +93,33 @@ export function httpCacheHeaders(facts: HttpCacheFacts): Record<string, string> 
   return headersFor(freshnessOf(facts), facts.tags, facts.changesViewer, facts.age);
 }
 
+interface SurrogateKeys {
+  surrogateKey: string;
+  cacheTag: string;
+}
+
+/** By tag list: a cached answer's hits pass the same list (an entry's), so its keys are made once. */
+const surrogateKeysByTags = new WeakMap<Iterable<string>, SurrogateKeys | null | undefined>();
+
+/**
+ * An answer's tags as the two headers (each tag once, sorted); undefined
+ * for no tags; null when a CDN could not be purged by them (a tag too
+ * long or with a separator in it, or too many).
+ */
+function surrogateKeysOf(tags: Iterable<string>): SurrogateKeys | null | undefined {
+  if (surrogateKeysByTags.has(tags)) return surrogateKeysByTags.get(tags);
+  const unique = [...new Set(tags)].sort();
+  const surrogateKey = unique.join(' ');
+  const keys =
+    !unique.every((tag) => TAG.test(tag) && tag.length <= MAX_TAG_BYTES) || surrogateKey.length > MAX_TAGS_BYTES
+      ? null
+      : unique.length > 0
+        ? { surrogateKey, cacheTag: unique.join(',') }
+        : undefined;
+  surrogateKeysByTags.set(tags, keys);
+  return keys;
+}
+
 /** `freshness` in time left from now; `age`, when the answer has one, is sent as Age and added to max-age. */
 function headersFor(
   freshness: Freshness,
@@ -104,14 +131,12 @@ function headersFor(
   if (age !== undefined) headers.age = String(age);
   let kept = freshness;
   if (kept !== 'no-store' && kept.scope === 'public') {
-    const unique = [...new Set(tags)].sort();
-    const purgeable =
-      unique.every((tag) => TAG.test(tag) && tag.length <= MAX_TAG_BYTES) && unique.join(' ').length <= MAX_TAGS_BYTES;
+    const keys = surrogateKeysOf(tags);
     // A CDN that could not be purged of the answer would serve it after the data changed: browsers only.
-    if (!purgeable) kept = { scope: 'private', maxAge: kept.maxAge };
-    else if (unique.length > 0) {
-      headers['surrogate-key'] = unique.join(' ');
-      headers['cache-tag'] = unique.join(',');
+    if (keys === null) kept = { scope: 'private', maxAge: kept.maxAge };
+    else if (keys !== undefined) {
+      headers['surrogate-key'] = keys.surrogateKey;
+      headers['cache-tag'] = keys.cacheTag;
     }
   }
   headers['cache-control'] =
@@ -175,7 +200,8 @@ export function applyHttpCacheHeaders(headers: HeaderWriter, facts: HttpCacheFac
       ? freshnessOf(facts)
       : stricter(lessAge(freshnessIn(existing), existingAge ?? 0), freshnessOf(facts));
   const age = existingAge === undefined ? facts.age : Math.max(existingAge, facts.age ?? 0);
-  const tags = [...(headers.get('surrogate-key')?.split(' ').filter(Boolean) ?? []), ...facts.tags];
+  const written = headers.get('surrogate-key');
+  const tags = written ? [...written.split(' ').filter(Boolean), ...facts.tags] : facts.tags;
   const next = headersFor(freshness, tags, facts.changesViewer || !!headers.get('clear-site-data'), age);
   for (const name of ['surrogate-key', 'cache-tag', 'clear-site-data']) if (!(name in next)) headers.delete(name);
   for (const [name, value] of Object.entries(next))
