@@ -32,6 +32,7 @@ import { newReport, type RequestReport, type RouterContext } from './context';
 import { EntityCache } from './cache/entityCache';
 import { NOT_KEPT_HEADERS, REFUSAL_HEADERS } from './cache/httpHeaders';
 import { SharedFlights } from './cache/sharedFlight';
+import { stringifyResult } from './cache/serializedData';
 import { createCdnPurger } from './cache/cdnPurge';
 import { ResponseCache, isFresh } from './cache/store';
 import { createCostBucket } from './cost/bucket';
@@ -309,6 +310,8 @@ async function startApollo(platform: Platform, gateway: PipelineGateway, schema:
     includeStacktraceInErrorResponses: false,
     validationRules: [KnownOperationTypesRule, ReservedNamesRule],
     formatError: formatRouterError(log),
+    // A stored answer's data is written as the bytes the response cache keeps, not serialized again.
+    stringifyResult,
     plugins: [
       // Browsers get the router's own explorer (web/), not Apollo's landing page and its CDN.
       ApolloServerPluginLandingPageDisabled(),

@@ -1,6 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { ErrorCode } from '@memegraph/service-kit';
 import { mutationPurges } from '../cache/rules';
+import { rememberSerialized } from '../cache/serializedData';
 import type { CachedResponse, ResponseCache } from '../cache/store';
 import type { RequestFingerprints } from './cachedAnswer';
 import { learn, serveCached } from './responseCache';
@@ -44,8 +45,11 @@ export function createStore(deps: {
         // Errors and partial results are never cached. Nothing changes the data after this point
         // (no field was removed), so it is stored as it is.
         if (!result.errors?.length && result.data) {
+          const json = JSON.stringify(result.data);
+          // Apollo writes the answer around these bytes too (cache/serializedData.ts).
+          rememberSerialized(result.data, json);
           const entry: CachedResponse = {
-            data: JSON.stringify(result.data),
+            data: json,
             storedAt: now(),
             maxAge: state.cachePolicy.maxAge,
             tags: [...state.tags],
