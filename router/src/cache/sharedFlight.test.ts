@@ -11,8 +11,11 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `memegraph-unit:${randomBytes(4).toString('hex')}:`;
 
 const opened: SharedState[] = [];
-async function router(stored: Map<string, CachedResponse>, onRedis = true): Promise<SharedFlights> {
-  const state = onRedis ? openSharedState({ url: REDIS_URL }, PREFIX) : openSharedState(undefined, PREFIX);
+async function router(
+  stored: Map<string, CachedResponse>,
+  onRedis = true,
+  state = onRedis ? openSharedState({ url: REDIS_URL }, PREFIX) : openSharedState(undefined, PREFIX),
+): Promise<SharedFlights> {
   opened.push(state);
   if (onRedis) expect(await state.connected(5_000)).toBe(true);
   return new SharedFlights(state, { lockMs: 60_000, read: async (key) => stored.get(key) });
@@ -63,6 +66,24 @@ describe('single flight across routers', () => {
     const second = await a.claim('k3');
     await second!.release();
     expect(await b.wait('k3')).toBeUndefined();
+  });
+
+  it('stops a router waiting when its connection to Redis closes: the end of the execution may never reach it', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const onB = openSharedState({ url: REDIS_URL }, PREFIX);
+    const [a, b] = [await router(stored), await router(stored, true, onB)];
+    const claim = await a.claim('k5');
+    let answered = false;
+    const waited = b.wait('k5').then((found) => {
+      answered = true;
+      return found;
+    });
+    await b.claim('k5');
+    expect(answered).toBe(false);
+    // As when Redis froze past the command timeout: the lock (60 s here) is still held, and no release will come.
+    onB.redis!.disconnect(true);
+    expect(await waited).toBeUndefined();
+    await claim!.release();
   });
 
   it('hands nothing to those waiting when the execution stored nothing: they execute on their own', async () => {

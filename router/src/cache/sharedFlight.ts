@@ -36,7 +36,7 @@ export interface Claim {
  * pub/sub channel) and read what it stored from the response cache. The
  * wait is bounded by the lock's time; an execution that stored nothing
  * (errors, partial data) lets them execute on their own, as does Redis
- * being away. Within a router, cache/singleFlight.ts makes one request of
+ * being away, or a connection to it closing while they wait. Within a router, cache/singleFlight.ts makes one request of
  * a key claim it; the others wait on that one.
  */
 export class SharedFlights {
@@ -51,6 +51,11 @@ export class SharedFlights {
     this.channel = `${state.prefix}flight-done`;
     state.listen(this.channel, (key) => {
       for (const done of this.waiting.get(key) ?? []) done();
+    });
+    // The end of an execution may never be heard now (its release failed, or the message was missed):
+    // those waiting stop waiting, read what is stored, and else execute on their own.
+    state.onLost(() => {
+      for (const listeners of this.waiting.values()) for (const done of listeners) done();
     });
   }
 
