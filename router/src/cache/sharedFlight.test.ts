@@ -30,6 +30,19 @@ afterAll(async () => {
   redis.disconnect();
 });
 
+/** `router` waiting on the execution of `key` another holds: still waiting a round trip to Redis later. */
+async function waiting(router: SharedFlights, key: string): Promise<{ waited: Promise<CachedResponse | undefined> }> {
+  let answered = false;
+  const waited = router.wait(key).then((found) => {
+    answered = true;
+    return found;
+  });
+  // Not answered while the execution runs (its lock held, nothing stored).
+  await router.claim(key);
+  expect(answered).toBe(false);
+  return { waited };
+}
+
 const entry = (data: string): CachedResponse => ({ data, storedAt: Date.now(), maxAge: 60, tags: [] });
 
 describe('single flight across routers', () => {
@@ -39,14 +52,7 @@ describe('single flight across routers', () => {
     const claim = await a.claim('k1');
     expect(claim).toBeDefined();
     expect(await b.claim('k1')).toBeUndefined();
-    let answered = false;
-    const waited = b.wait('k1').then((found) => {
-      answered = true;
-      return found;
-    });
-    // Not answered while the execution runs (its lock held, nothing stored).
-    await b.claim('k1');
-    expect(answered).toBe(false);
+    const { waited } = await waiting(b, 'k1');
     stored.set('k1', entry('{"a":1}'));
     await claim!.release();
     expect((await waited)?.data).toBe('{"a":1}');
@@ -73,13 +79,7 @@ describe('single flight across routers', () => {
     const onB = openSharedState({ url: REDIS_URL }, PREFIX);
     const [a, b] = [await router(stored), await router(stored, true, onB)];
     const claim = await a.claim('k5');
-    let answered = false;
-    const waited = b.wait('k5').then((found) => {
-      answered = true;
-      return found;
-    });
-    await b.claim('k5');
-    expect(answered).toBe(false);
+    const { waited } = await waiting(b, 'k5');
     // As when Redis froze past the command timeout: the lock (60 s here) is still held, and no release will come.
     onB.redis!.disconnect(true);
     expect(await waited).toBeUndefined();
