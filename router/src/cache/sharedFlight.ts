@@ -36,8 +36,9 @@ export interface Claim {
  * pub/sub channel) and read what it stored from the response cache. The
  * wait is bounded by the lock's time; an execution that stored nothing
  * (errors, partial data) lets them execute on their own, as does Redis
- * being away, or a connection to it closing while they wait. Within a router, cache/singleFlight.ts makes one request of
- * a key claim it; the others wait on that one.
+ * being away or a connection to it closing while they wait. Within a
+ * router, cache/singleFlight.ts makes one request of a key claim it; the
+ * others wait on that one.
  */
 export class SharedFlights {
   private readonly channel: string;
