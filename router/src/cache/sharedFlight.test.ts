@@ -18,7 +18,7 @@ async function router(
 ): Promise<SharedFlights> {
   opened.push(state);
   if (onRedis) expect(await state.connected(5_000)).toBe(true);
-  return new SharedFlights(state, { lockMs: 60_000, read: async (key) => stored.get(key) });
+  return new SharedFlights(state, { lockMs: 60_000, checkMs: 50, read: async (key) => stored.get(key) });
 }
 
 afterAll(async () => {
@@ -84,6 +84,20 @@ describe('single flight across routers', () => {
     onB.redis!.disconnect(true);
     expect(await waited).toBeUndefined();
     await claim!.release();
+  });
+
+  it('stops a router waiting once the lock is gone, though the message of the execution’s end never came', async () => {
+    const stored = new Map<string, CachedResponse>();
+    const [a, b] = [await router(stored), await router(stored)];
+    await a.claim('k6');
+    const { waited } = await waiting(b, 'k6');
+    // Ended without a word reaching b (as when b's subscription was away): the lock is gone, the answer stored.
+    stored.set('k6', entry('"late"'));
+    const redis = createRedis(REDIS_URL, 'sharedFlight.test');
+    await new Promise((resolve) => redis.once('ready', resolve));
+    expect(await redis.del(`${PREFIX}flight:k6`)).toBe(1);
+    redis.disconnect();
+    expect((await waited)?.data).toBe('"late"');
   });
 
   it('hands nothing to those waiting when the execution stored nothing: they execute on their own', async () => {

@@ -20,6 +20,12 @@ export interface SharedFlightsOptions {
    * went away mid-execution holds nobody up for longer.
    */
   lockMs: number;
+  /**
+   * How often a waiting router checks that the lock is still held (1 s by
+   * default): an end whose message it missed, or a Redis that stopped
+   * answering, ends the wait then, not at the lock's time.
+   */
+  checkMs?: number;
   /** The fresh answer the response cache holds for a key, if any: what a waiting router is served. */
   read(key: string): Promise<CachedResponse | undefined>;
 }
@@ -36,7 +42,9 @@ export interface Claim {
  * pub/sub channel) and read what it stored from the response cache. The
  * wait is bounded by the lock's time; an execution that stored nothing
  * (errors, partial data) lets them execute on their own, as does Redis
- * being away or a connection to it closing while they wait. Within a
+ * being away or a connection to it closing while they wait; a waiting
+ * router also checks the lock every second, so an end whose message it
+ * missed ends its wait then. Within a
  * router, cache/singleFlight.ts makes one request of a key claim it; the
  * others wait on that one.
  */
@@ -103,20 +111,25 @@ export class SharedFlights {
     let listeners = this.waiting.get(key);
     if (!listeners) this.waiting.set(key, (listeners = new Set()));
     listeners.add(done);
+    const lock = this.lockKey(key);
     const timer = setTimeout(done, this.options.lockMs);
     timer.unref();
+    const check = setInterval(() => {
+      redis.exists(lock).then((held) => {
+        if (!held) done();
+      }, done);
+    }, this.options.checkMs ?? 1_000);
+    check.unref();
     try {
       // It may have ended before this router listened: then its answer is stored, or the lock is gone.
-      const [stored, locked] = await Promise.all([
-        this.options.read(key),
-        redis.exists(this.lockKey(key)).catch(() => 0),
-      ]);
+      const [stored, locked] = await Promise.all([this.options.read(key), redis.exists(lock).catch(() => 0)]);
       if (stored) return stored;
       if (!locked) return undefined;
       await ended;
       return await this.options.read(key);
     } finally {
       clearTimeout(timer);
+      clearInterval(check);
       listeners.delete(done);
       if (listeners.size === 0 && this.waiting.get(key) === listeners) this.waiting.delete(key);
     }
