@@ -3,7 +3,6 @@ import {
   TypeInfo,
   getNamedType,
   getOperationAST,
-  isAbstractType,
   isCompositeType,
   isInterfaceType,
   isObjectType,
@@ -12,13 +11,13 @@ import {
   visitWithTypeInfo,
   type DocumentNode,
   type FieldNode,
-  type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLObjectType,
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
 import { RESERVED_PREFIX } from '../operation/reservedNames';
+import { fragmentApplies, fragmentsOf } from '../operation/walk';
 
 /**
  * Response keys the router adds to learn which entities a response holds;
@@ -144,9 +143,7 @@ function idsAsked(
   const operation = getOperationAST(document, operationName ?? undefined);
   const root = operation && schema.getRootType(operation.operation);
   if (!operation || !root) return none;
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions)
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const fragments = fragmentsOf(document);
   /** For each selection set on an object type with an id: whether every use of it has that type known. */
   const known = new Map<SelectionSetNode, boolean>();
   const candidates: { set: SelectionSetNode; at: EntityShape; type: string; idKey: string }[] = [];
@@ -181,12 +178,13 @@ function idsAsked(
         if (!walk(selection.selectionSet, named, childAt, child)) return false;
         continue;
       }
-      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments.get(selection.name.value);
+      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : fragments[selection.name.value];
       if (!fragment) continue;
-      const condition = fragment.typeCondition ? schema.getType(fragment.typeCondition.name.value) : parent;
+      const conditionName = fragment.typeCondition?.name.value;
+      const condition = conditionName ? schema.getType(conditionName) : parent;
       if (!condition || !isCompositeType(condition)) continue;
       // Under a known type, a fragment that cannot apply to it selects nothing there.
-      if (at && !(condition === at || (isAbstractType(condition) && schema.isSubType(condition, at)))) continue;
+      if (at && !fragmentApplies(schema, conditionName, at)) continue;
       if (!walk(fragment.selectionSet, condition, at, node)) return false;
     }
     return true;

@@ -17,6 +17,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import { annotateActiveSpan, type Viewer } from '@memegraph/service-kit';
 import { fieldPolicy } from '../operation/analyze';
+import { fragmentApplies, fragmentsOf } from '../operation/walk';
 import type { SchemaPolicy } from '../policy/schemaPolicy';
 import type { SharedState } from '../state/shared';
 import { TaggedCache, type Found } from '../state/taggedCache';
@@ -399,13 +400,6 @@ function idKey(
   return undefined;
 }
 
-/** Whether a fragment on `condition` applies to an object of `type`. */
-function applies(schema: GraphQLSchema, condition: string | undefined, type: GraphQLObjectType): boolean {
-  if (!condition || condition === type.name) return true;
-  const named = schema.getType(condition);
-  return !!named && isAbstractType(named) && schema.isSubType(named, type);
-}
-
 /** The fields selected on an object of `type`, by response key, fragments expanded (`@skip`/`@include` taken as included). */
 function fieldsOf(
   schema: GraphQLSchema,
@@ -420,10 +414,11 @@ function fieldsOf(
         const responseKey = selection.alias?.value ?? selection.name.value;
         fields.set(responseKey, [...(fields.get(responseKey) ?? []), selection]);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        if (applies(schema, selection.typeCondition?.name.value, type)) collect(selection.selectionSet.selections);
+        if (fragmentApplies(schema, selection.typeCondition?.name.value, type))
+          collect(selection.selectionSet.selections);
       } else {
         const fragment = fragments[selection.name.value];
-        if (fragment && applies(schema, fragment.typeCondition.name.value, type))
+        if (fragment && fragmentApplies(schema, fragment.typeCondition.name.value, type))
           collect(fragment.selectionSet.selections);
       }
     }
@@ -492,8 +487,7 @@ function readShape(schema: GraphQLSchema, policy: SchemaPolicy, query: string): 
   const entities = root[0];
   if (root.length !== 1 || entities?.kind !== Kind.FIELD || entities.name.value !== '_entities' || entities.alias)
     return undefined;
-  const fragments: Record<string, FragmentDefinitionNode> = {};
-  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments[d.name.value] = d;
+  const fragments = fragmentsOf(document);
   const types = new Map<string, TypeSelection>();
   const selected = entities.selectionSet?.selections ?? [];
   const conditions = new Set<string>();

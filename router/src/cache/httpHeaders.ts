@@ -99,14 +99,14 @@ interface SurrogateKeys {
 }
 
 /** By tag list: a cached answer's hits pass the same list (an entry's), so its keys are made once. */
-const surrogateKeysByTags = new WeakMap<Iterable<string>, SurrogateKeys | null | undefined>();
+const surrogateKeysByTags = new WeakMap<readonly string[], SurrogateKeys | null | undefined>();
 
 /**
  * An answer's tags as the two headers (each tag once, sorted); undefined
  * for no tags; null when a CDN could not be purged by them (a tag too
  * long or with a separator in it, or too many).
  */
-function surrogateKeysOf(tags: Iterable<string>): SurrogateKeys | null | undefined {
+function surrogateKeysOf(tags: readonly string[]): SurrogateKeys | null | undefined {
   if (surrogateKeysByTags.has(tags)) return surrogateKeysByTags.get(tags);
   const unique = [...new Set(tags)].sort();
   const surrogateKey = unique.join(' ');
@@ -123,7 +123,7 @@ function surrogateKeysOf(tags: Iterable<string>): SurrogateKeys | null | undefin
 /** `freshness` in time left from now; `age`, when the answer has one, is sent as Age and added to max-age. */
 function headersFor(
   freshness: Freshness,
-  tags: Iterable<string>,
+  tags: readonly string[],
   clearSiteData: boolean,
   age: number | undefined,
 ): Record<string, string> {

@@ -42,9 +42,9 @@ export interface Claim {
  * pub/sub channel) and read what it stored from the response cache. The
  * wait is bounded by the lock's time; an execution that stored nothing
  * (errors, partial data) lets them execute on their own, as does Redis
- * being away or a connection to it closing while they wait; a waiting
- * router also checks the lock every second, so an end whose message it
- * missed ends its wait then. Within a
+ * being away. A waiting router also checks the lock every second: a lock
+ * gone whose end it did not hear (the message missed), or a Redis that no
+ * longer answers, ends its wait then. Within a
  * router, cache/singleFlight.ts makes one request of a key claim it; the
  * others wait on that one.
  */
@@ -60,11 +60,6 @@ export class SharedFlights {
     this.channel = `${state.prefix}flight-done`;
     state.listen(this.channel, (key) => {
       for (const done of this.waiting.get(key) ?? []) done();
-    });
-    // The end of an execution may never be heard now (its release failed, or the message was missed):
-    // those waiting stop waiting, read what is stored, and else execute on their own.
-    state.onLost(() => {
-      for (const listeners of this.waiting.values()) for (const done of listeners) done();
     });
   }
 

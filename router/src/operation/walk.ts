@@ -135,6 +135,17 @@ export function fragmentsOf(document: DocumentNode): Record<string, FragmentDefi
   return fragments;
 }
 
+/** Whether a fragment on `condition` (none: the enclosing type) applies to an object of `type`, as execution decides it. */
+export function fragmentApplies(
+  schema: GraphQLSchema,
+  condition: string | undefined,
+  type: GraphQLObjectType,
+): boolean {
+  if (!condition || condition === type.name) return true;
+  const named = schema.getType(condition);
+  return !!named && isAbstractType(named) && schema.isSubType(named, type);
+}
+
 /** The `@skip`/`@include` directives of a document: what makes its executed shape depend on variables. */
 export function conditionsOf(document: DocumentNode): FieldNode['directives'] {
   const found: NonNullable<FieldNode['directives']>[number][] = [];

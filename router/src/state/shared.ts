@@ -19,12 +19,6 @@ export interface SharedState {
    * connection is ready, so it survives Redis going away and coming back.
    */
   listen(channel: string, onMessage: (message: string) => void | Promise<void>): void;
-  /**
-   * Calls `onLost` each time a connection to Redis closes (Redis away or
-   * frozen past the command timeout, or restarting): what waits on a
-   * pub/sub message from another router may never get it.
-   */
-  onLost(onLost: () => void): void;
   /** Resolves true once the connection is ready (at once when it is), false after `timeoutMs` without it or without Redis. */
   connected(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -61,7 +55,6 @@ export function openSharedState(
       prefix,
       fellBack: () => undefined,
       listen: () => undefined,
-      onLost: () => undefined,
       connected: async () => false,
       close: async () => undefined,
     };
@@ -113,10 +106,6 @@ export function openSharedState(
     listen(channel, onMessage) {
       handlers.set(channel, onMessage);
       subscribe([channel]);
-    },
-    onLost(onLost) {
-      redis.on('close', onLost);
-      subscriber.on('close', onLost);
     },
     async connected(timeoutMs) {
       const [commands, messages] = await Promise.all([whenReady(redis, timeoutMs), whenReady(subscriber, timeoutMs)]);
