@@ -34,6 +34,11 @@ export interface Platform {
     /** Starts the three subgraphs once more, on the same database, reading from the replica (read-your-writes on). */
     startSubgraphs(): Promise<{ process: BenchProcess; urls: { users: string; memes: string; ai: string } }>;
   };
+  /**
+   * Deletes the routers' cached answers and entities (and their tag sets) from Redis, so that a scenario
+   * starts on empty caches whatever ran before it; limits, queues and the subgraphs' keys stay.
+   */
+  clearCaches(): Promise<number>;
   /** Stops the worker and the subgraphs, drops the database, deletes the Redis prefix. */
   close(): Promise<{ redisKeysDeleted: number }>;
 }
@@ -170,6 +175,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
         },
       },
     }),
+    clearCaches: () => deletePrefix(options.redisUrl, redisPrefix, CACHE_KINDS),
     async close() {
       await redis.quit();
       return closePlatform([aiWorker, ...extra, subgraphs], db, database, options.redisUrl, redisPrefix);
@@ -213,17 +219,26 @@ async function connectRedis(url: string, name: string): Promise<Redis> {
   return redis;
 }
 
-/** Deletes every key under `prefix`: limits, quotas and buckets the routers left behind. */
-async function deletePrefix(redisUrl: string, prefix: string): Promise<number> {
+/**
+ * The kinds of key the routers' tagged caches write under their prefix (`<prefix><kind>:…`): the response
+ * cache (router/src/cache/store.ts) and the entity cache (router/src/cache/entityCache.ts), entries, stale
+ * copies and tag sets.
+ */
+const CACHE_KINDS = ['response', 'tag', 'stale-response', 'stale-response-tag', 'entity', 'entity-tag'];
+
+/** Deletes every key under `prefix`, or only those of the given kinds (`<prefix><kind>:…`). */
+async function deletePrefix(redisUrl: string, prefix: string, kinds?: readonly string[]): Promise<number> {
   const redis = await connectRedis(redisUrl, 'memegraph-bench-cleanup');
   let deleted = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) deleted += await redis.del(...keys);
-    } while (cursor !== '0');
+    for (const pattern of kinds ? kinds.map((kind) => `${prefix}${kind}:*`) : [`${prefix}*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) deleted += await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     await redis.quit();
   }
