@@ -111,7 +111,8 @@ export const largeCachedPage: Scenario = {
       summary: [
         `a ${(metrics.answerBytes / 1024).toFixed(0)} KB answer; a cache hit: ${metrics.hitSpeedupOverGateway.toFixed(1)}× the gateway executing the query, ` +
           `${metrics.hitShareOfCeilingPercent.toFixed(1)}% of the ceiling, ${metrics.hitRouterCpuMicrosPerRequest.toFixed(0)} µs of router CPU per request`,
-        `a miss: ${metrics.missOverheadPercent.toFixed(1)}% fewer requests per second than the gateway, ` +
+        `a miss: ${Math.abs(metrics.missOverheadPercent).toFixed(1)}% ${metrics.missOverheadPercent >= 0 ? 'fewer' : 'more'} ` +
+          `requests per second than the gateway, ` +
           `${metrics.missRouterCpuMicrosPerRequest.toFixed(0)} µs of router CPU per request`,
       ],
     };
