@@ -183,7 +183,7 @@ async function main() {
       // Each scenario on empty caches: what the scenarios before it cached (pages listed under the hot memes'
       // tags, tens of thousands of distinct misses) would otherwise be purged by the first votes of this one.
       const cleared = await platform.clearCaches();
-      if (cleared) say(`  ${cleared} cached answers, entities and tag sets of earlier scenarios deleted from Redis`);
+      if (cleared) say(`  ${cleared} cached answers, entities and tag versions of earlier scenarios deleted from Redis`);
       bench.resetPlatformPeaks();
       const result = await scenario.run(bench);
       const platformPeakRssBytes = await bench.platformPeakRss();

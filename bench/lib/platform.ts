@@ -35,7 +35,7 @@ export interface Platform {
     startSubgraphs(): Promise<{ process: BenchProcess; urls: { users: string; memes: string; ai: string } }>;
   };
   /**
-   * Deletes the routers' cached answers and entities (and their tag sets) from Redis, so that a scenario
+   * Deletes the routers' cached answers and entities (and their tags' versions) from Redis, so that a scenario
    * starts on empty caches whatever ran before it; limits, queues and the subgraphs' keys stay.
    */
   clearCaches(): Promise<number>;
@@ -221,10 +221,17 @@ async function connectRedis(url: string, name: string): Promise<Redis> {
 
 /**
  * The kinds of key the routers' tagged caches write under their prefix (`<prefix><kind>:…`): the response
- * cache (router/src/cache/store.ts) and the entity cache (router/src/cache/entityCache.ts), entries, stale
- * copies and tag sets.
+ * cache (router/src/cache/store.ts) and the entity cache (router/src/cache/entityCache.ts), entries and their
+ * tags' versions (router/src/state/taggedEntries.ts).
  */
-const CACHE_KINDS = ['response', 'tag', 'stale-response', 'stale-response-tag', 'entity', 'entity-tag'];
+const CACHE_KINDS = [
+  'response-v2',
+  'tag-version',
+  'tag-sequence',
+  'entity-v2',
+  'entity-tag-version',
+  'entity-tag-sequence',
+];
 
 /** Deletes every key under `prefix`, or only those of the given kinds (`<prefix><kind>:…`). */
 async function deletePrefix(redisUrl: string, prefix: string, kinds?: readonly string[]): Promise<number> {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
+import { storedParts } from '@memegraph/router';
 import { eventually } from './accounts';
 
 /**
@@ -109,12 +110,13 @@ export async function sendTogether<T>(
  */
 export async function ageCachedAnswers(redis: Redis, prefix: string): Promise<number> {
   let aged = 0;
-  for (const key of await redis.keys(`${prefix}response:*`)) {
+  for (const key of await redis.keys(`${prefix}response-v2:*`)) {
     const raw = await redis.get(key);
     if (!raw) continue;
-    const entry = JSON.parse(raw) as { storedAt: number; maxAge: number };
+    const { head, value } = storedParts(raw);
+    const entry = JSON.parse(value) as { storedAt: number; maxAge: number };
     entry.storedAt -= (entry.maxAge + 5) * 1000;
-    await redis.set(key, JSON.stringify(entry), 'KEEPTTL');
+    await redis.set(key, head + JSON.stringify(entry), 'KEEPTTL');
     aged++;
   }
   return aged;

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis, type Viewer } from '@memegraph/service-kit';
 import { SchemaPolicy } from '../policy/schemaPolicy';
 import { openSharedState, type SharedState } from '../state/shared';
+import { storedParts } from '../state/taggedEntries';
 import { EntityCache, type SubgraphAnswer } from './entityCache';
 import { dropKeys } from '../../../test/support/redis';
 
@@ -304,9 +305,9 @@ describe('the entity cache on Redis', () => {
     expect(asked).toBe(1);
     const redis = createRedis(REDIS_URL, 'entityCache.test');
     await new Promise((resolve) => redis.once('ready', resolve));
-    const keys = await redis.keys(`${prefix}entity:*`);
+    const keys = await redis.keys(`${prefix}entity-v2:*`);
     expect(keys).toHaveLength(1);
-    const raw = JSON.parse((await redis.get(keys[0]!))!) as Record<string, unknown>;
+    const raw = JSON.parse(storedParts((await redis.get(keys[0]!))!).value) as Record<string, unknown>;
     redis.disconnect();
     expect(raw).toEqual({ storedAt: expect.any(Number), maxAge: 60, tags: ['User:1'], json: { handle } });
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@memegraph/service-kit';
 import { openSharedState, type SharedState } from '../state/shared';
+import { storedParts } from '../state/taggedEntries';
 import { ResponseCache, type CachedResponse } from './store';
 import { dropKeys } from '../../../test/support/redis';
 
@@ -40,10 +41,16 @@ describe('ResponseCache on Redis', () => {
     // In Redis it is JSON, its data the JSON it is (not a string of it); an entry of the earlier form reads as before.
     const redis = createRedis(REDIS_URL, 'store.test');
     await new Promise((resolve) => redis.once('ready', resolve));
-    const [key] = await redis.keys(`${RUN}response:*`);
+    const [key] = await redis.keys(`${RUN}response-v2:*`);
     const raw = (await redis.get(key!))!;
-    expect(JSON.parse(raw)).toEqual({ storedAt: entry.storedAt, maxAge: 60, tags: entry.tags, json: JSON.parse(data) });
-    await redis.set(key!, JSON.stringify({ ...entry, maxAge: 90 }), 'KEEPTTL');
+    const { head, value } = storedParts(raw);
+    expect(JSON.parse(value)).toEqual({
+      storedAt: entry.storedAt,
+      maxAge: 60,
+      tags: entry.tags,
+      json: JSON.parse(data),
+    });
+    await redis.set(key!, head + JSON.stringify({ ...entry, maxAge: 90 }), 'KEEPTTL');
     expect(await new ResponseCache(await open(), options).get('k')).toEqual({ ...entry, maxAge: 90 });
     await redis.set(key!, raw, 'KEEPTTL');
     redis.disconnect();

@@ -85,7 +85,8 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     const staleSeconds = Math.max(options.staleIfErrorSeconds, options.staleWhileRevalidateSeconds ?? 0);
     this.cache = new TaggedCache<Entry>(state, {
       component: 'response cache',
-      names: { entry: 'response', tag: 'tag', stale: 'stale-response', channel: 'cache-purge' },
+      names: { entry: 'response', tag: 'tag', channel: 'cache-purge' },
+      keepsStale: true,
       tagsOf: (entry) => entry.tags,
       sharedTtlMs: (entry) => (entry.maxAge + staleSeconds) * 1000,
       // Without Redis this LRU is the only layer, so it keeps stale entries for both stale windows too.

@@ -50,7 +50,8 @@ function pages(state: SharedState, clock: Clock, overrides: Partial<TaggedCacheO
   const lookups: string[] = [];
   const cache = new TaggedCache<Page>(state, {
     component: 'test cache',
-    names: { entry: 'page', tag: 'page-tag', stale: 'stale-page', channel: 'page-purge' },
+    names: { entry: 'page', tag: 'page-tag', channel: 'page-purge' },
+    keepsStale: true,
     tagsOf: (page) => page.tags,
     sharedTtlMs: () => 60_000,
     localTtlMs: () => 1_000,

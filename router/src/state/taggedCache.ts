@@ -40,11 +40,13 @@ export const ONE_TAG: PurgeMessageCodec = {
 
 export interface TaggedCacheOptions<T> {
   /**
-   * Names of the Redis keys (after the shared prefix): entries, tag sets,
-   * stale copies (for a cache that keeps them after purges), and the
-   * pub/sub channel purges are announced on.
+   * Names of the Redis keys (after the shared prefix): entries, tags'
+   * versions (see TaggedEntries), and the pub/sub channel purges are
+   * announced on.
    */
-  names: { entry: string; tag: string; stale?: string; channel: string };
+  names: { entry: string; tag: string; channel: string };
+  /** Whether a purge may keep what it removes as stale-only copies (`purge`'s `keepStaleMs`), read by `get`. */
+  keepsStale?: boolean;
   /** What a value is listed under; a purge of any of them removes it. */
   tagsOf(value: T): readonly string[];
   /** How long Redis keeps a value for every router. */
@@ -93,7 +95,7 @@ const JSON_CODEC: Codec<never> = {
 
 /**
  * A two-level tagged cache: an in-process LRU, bounded by bytes, over
- * Redis, where each value is listed under its tags (sharded, see
+ * Redis, where each value holds its tags' versions (sharded, see
  * TaggedEntries). Purging a tag removes its values from Redis first, then
  * from the LRU of every router through pub/sub. A purge may keep what it
  * removes as stale-only copies for a while (for stale-if-error), in Redis
@@ -146,7 +148,11 @@ export class TaggedCache<T> {
     });
     const { names } = options;
     this.shared = state.redis
-      ? new TaggedEntries(state.redis, { prefix: state.prefix, entry: names.entry, tag: names.tag, stale: names.stale })
+      ? new TaggedEntries(
+          state.redis,
+          { prefix: state.prefix, entry: names.entry, tag: names.tag },
+          { now: () => this.now() },
+        )
       : null;
     this.channel = `${state.prefix}${names.channel}`;
     state.listen(this.channel, (message) => this.dropLocal(this.message.decode(message), 0));
@@ -189,7 +195,7 @@ export class TaggedCache<T> {
       return undefined;
     }
     const raw = await (
-      this.options.names.stale
+      this.options.keepsStale
         ? this.shared.getWithStale(key)
         : this.shared.get(key).then((value) => (value ? { value, staleOnly: false } : null))
     ).catch((e: unknown) => {

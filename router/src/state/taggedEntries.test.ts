@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@memegraph/service-kit';
 import { dropKeys, keysOf } from '../../../test/support/redis';
 import { TaggedEntries } from './taggedEntries';
@@ -9,6 +9,10 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PREFIX = `memegraph-unit:${randomBytes(4).toString('hex')}:`;
 const redis = createRedis(REDIS_URL, 'taggedEntries.test');
 
+beforeAll(async () => {
+  if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+});
+
 afterAll(async () => {
   await dropKeys(redis, PREFIX);
   redis.disconnect();
@@ -17,54 +21,113 @@ afterAll(async () => {
 /** Every key of the run under `pattern` (after the prefix). */
 const keysLike = (pattern: string) => keysOf(redis, `${PREFIX}${pattern}`);
 
+/** Entries on their own names (a test's own), on a clock the test moves. */
+function entriesOnClock(name: string, options: { maxEntryTtlMs?: number } = {}) {
+  const clock = { ms: Date.UTC(2026, 11, 7, 12) };
+  const entries = new TaggedEntries(
+    redis,
+    { prefix: PREFIX, entry: `${name}-e`, tag: `${name}-t` },
+    { now: () => clock.ms, ...options },
+  );
+  return { entries, clock };
+}
+
 describe('tagged entries on Redis', () => {
-  it('move the copies a purge keeps out of the tag’s set, so the next purge of it does not go through them again', async () => {
-    await new Promise((resolve) => redis.once('ready', resolve));
-    const entries = new TaggedEntries(redis, { prefix: PREFIX, entry: 'e', tag: 't', stale: 's' });
+  it('a purge ends every entry written before it under its tags, and none written after', async () => {
+    const { entries } = entriesOnClock('ends');
+    await entries.set('a', 'A', 60_000, ['T1', 'T2']);
+    await entries.set('b', 'B', 60_000, ['T1']);
+    await entries.set('c', 'C', 60_000, ['T3']);
+
+    await entries.purge(['T2']);
+    expect(await entries.get('a')).toBeNull();
+    expect(await entries.getWithStale('a')).toBeNull();
+    expect(await entries.get('b')).toBe('B');
+    expect(await entries.get('c')).toBe('C');
+
+    // Written after the purge: current, until the next purge of one of its tags.
+    await entries.set('a', 'A2', 60_000, ['T1', 'T2']);
+    expect(await entries.get('a')).toBe('A2');
+    await entries.purge(['T1', 'T4']);
+    expect(await entries.get('a')).toBeNull();
+    expect(await entries.get('b')).toBeNull();
+    expect(await entries.get('c')).toBe('C');
+  });
+
+  it('keeps what a purge asks to keep as stale copies for the window its first purge opened, until a purge that keeps nothing', async () => {
+    const { entries, clock } = entriesOnClock('stale');
     await entries.set('a', 'A', 60_000, ['T1', 'T2']);
     await entries.set('b', 'B', 60_000, ['T1']);
 
-    expect(await entries.purge(['T1'], { keepStaleMs: 30_000 })).toBe(2);
+    await entries.purge(['T1'], { keepStaleMs: 30_000 });
+    expect(await entries.get('a')).toBeNull();
     expect(await entries.getWithStale('a')).toEqual({ value: 'A', staleOnly: true });
-    // The tag's set is gone: its members are listed with the tag's copies now.
-    expect(await keysLike('t:*:T1')).toEqual([]);
-    // (a and b may be in different shards: a set of copies per shard.)
-    const copySets = await keysLike('s-t:*:T1');
-    const listed = (await Promise.all(copySets.map((key) => redis.smembers(key)))).flat();
-    expect(listed.sort()).toEqual(['a', 'b']);
-    for (const key of copySets) expect(await redis.pttl(key)).toBeGreaterThan(29_000);
 
-    // Purged again keeping copies: nothing left to turn into a copy, the copies kept.
-    expect(await entries.purge(['T1'], { keepStaleMs: 30_000 })).toBe(0);
+    // Purged again within the window: the copies are kept, but no longer than the first purge said.
+    clock.ms += 20_000;
+    await entries.purge(['T1'], { keepStaleMs: 30_000 });
     expect(await entries.getWithStale('b')).toEqual({ value: 'B', staleOnly: true });
+    clock.ms += 10_000;
+    expect(await entries.getWithStale('b')).toBeNull();
 
-    // a's copy is found by its other tag, whose set still lists it (its entry is a copy now).
+    // Written after the window ended and purged keeping copies: a window of its own.
+    await entries.set('b', 'B2', 60_000, ['T1']);
+    await entries.purge(['T1'], { keepStaleMs: 30_000 });
+    expect(await entries.getWithStale('b')).toEqual({ value: 'B2', staleOnly: true });
+
+    // A purge that keeps nothing, of any of its tags, ends a copy at once.
+    await entries.set('a', 'A2', 60_000, ['T1', 'T2']);
+    await entries.purge(['T1'], { keepStaleMs: 30_000 });
+    expect(await entries.getWithStale('a')).toEqual({ value: 'A2', staleOnly: true });
     await entries.purge(['T2']);
     expect(await entries.getWithStale('a')).toBeNull();
-    // b's copy is found through T1's copies, by a purge that keeps nothing.
+    expect(await entries.getWithStale('b')).toEqual({ value: 'B2', staleOnly: true });
     await entries.purge(['T1']);
-    expect(await entries.getWithStale('b')).toBeNull();
-    expect(await keysLike('s-t:*:T1')).toEqual([]);
-
-    // Written again after: listed under its tags again.
-    await entries.set('b', 'B2', 60_000, ['T1']);
-    expect(await entries.purge(['T1'])).toBe(1);
     expect(await entries.getWithStale('b')).toBeNull();
   });
 
-  it('keep a tag’s set as long as its longest-lived entry: a set made now gets an expiry, which is extended, never shortened', async () => {
-    const entries = new TaggedEntries(redis, { prefix: PREFIX, entry: 'e', tag: 't' });
-    // One key: its tag's set is in its shard, the one set under `t:*:L`.
-    const setTtl = async () => {
-      const [set, ...others] = await keysLike('t:*:L');
-      expect(others).toEqual([]);
-      return redis.pttl(set!);
-    };
-    await entries.set('long', 'A', 60_000, ['L']);
-    expect(await setTtl()).toBeGreaterThan(50_000);
-    await entries.set('long', 'B', 10_000, ['L']);
-    expect(await setTtl()).toBeGreaterThan(50_000);
-    await entries.set('long', 'C', 120_000, ['L']);
-    expect(await setTtl()).toBeGreaterThan(110_000);
+  it('keeps no set of entries per tag: a tag under a thousand entries is one key, and its purge writes only that key', async () => {
+    const { entries } = entriesOnClock('sets', { maxEntryTtlMs: 120_000 });
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) => entries.set(`k${i}`, `V${i}`, 60_000, ['Hot', `Own:${i}`])),
+    );
+    expect(await keysLike('sets-t-version:*')).toEqual([]);
+
+    await entries.purge(['Hot']);
+    // One version key per shard the purge went through, living as long as an entry may; no key per entry.
+    const versions = await keysLike('sets-t-version:*');
+    expect(versions.length).toBe(16);
+    expect(versions.every((key) => key.endsWith(':Hot'))).toBe(true);
+    for (const key of versions) expect(await redis.pttl(key)).toBeGreaterThan(110_000);
+    expect(await Promise.all([0, 500, 999].map((i) => entries.get(`k${i}`)))).toEqual([null, null, null]);
+
+    // Writes are held to the longest an entry may live, so no entry outlives its tags' versions.
+    await entries.set('long', 'L', 600_000, ['Hot']);
+    const [entry] = await keysLike('sets-e-v2:*:long');
+    expect(await redis.pttl(entry!)).toBeLessThanOrEqual(120_000);
+  });
+
+  it('reads an entry as current when a tag’s version key is gone: no purge of it since the entry was written', async () => {
+    const { entries } = entriesOnClock('expired');
+    await entries.purge(['T']);
+    await entries.set('a', 'A', 60_000, ['T']);
+    // The version key expires (after the longest an entry lives, here at once): no purge came since the write.
+    for (const key of await keysLike('expired-t-version:*')) await redis.del(key);
+    expect(await entries.get('a')).toBe('A');
+    // A new purge after the key expired still ends it: versions come from a counter that never starts over.
+    await entries.purge(['T']);
+    expect(await entries.get('a')).toBeNull();
+  });
+
+  it('reads nothing from an entry it cannot read, and keeps none whose tag it could not read back', async () => {
+    const { entries } = entriesOnClock('odd');
+    const [entryStart] = (await (entries.set('probe', 'P', 60_000, []), keysLike('odd-e-v2:*:probe'))) as [string];
+    expect(await entries.get('probe')).toBe('P');
+    // An entry written by a router of the format before versions: its bare value.
+    await redis.set(entryStart.replace(/probe$/, 'old'), '{"data":{}}', 'PX', 60_000);
+    expect(await entries.getWithStale('old')).toBeNull();
+
+    await entries.set('two-lines', 'X', 60_000, ['Meme:1\nUser:7']);
+    expect(await entries.get('two-lines')).toBeNull();
   });
 });

@@ -2,201 +2,242 @@ import { redisScript, type RedisClient } from '@memegraph/service-kit';
 import { SHARDS, shardOf, shardTag } from './shards';
 
 /**
- * Writes an entry (KEYS[1]) and lists it under each of its tags, in one
- * step: the set of tag ARGV[i], i > 4, is ARGV[4] .. ARGV[i], in the entry's
- * shard. A tag set must outlive its longest-lived entry, or a purge would
- * miss that entry: its expiry is extended, never shortened (`GT`, Redis 7).
- * `GT` counts a set without an expiry (one SADD just made) as lasting
- * forever, so such a set is given one; a set that outlives the entry
- * already costs that one check more. An entry's tags are dozens (a page of
- * 60 memes), so each call per tag counts: two, where a PTTL first made three.
+ * An entry is stored as its header and its value: the number of its tags,
+ * each tag on a line, the version each tag had when it was written (space
+ * separated, '' for a tag never purged in the time an entry may live),
+ * then the value: `2\nMeme:1\nUser:7\n41 \n{...}`.
+ *
+ * A tag's version key (ARGV[3] .. tag, in the entry's shard) holds
+ * `<version> <hard> <window start> <window end>`: the version of the tag's
+ * last purge, that of its last purge that kept nothing, the version before
+ * the first purge of its current stale window and when that window ends
+ * (epoch ms). Versions come from one counter per shard, so no two purges
+ * of a shard share one, even after a version key has expired.
+ *
+ * Writes an entry (KEYS[1]) with the versions its tags ARGV[4..] have now,
+ * in one step: one MGET of the tags' version keys, one SET.
  */
 const WRITE = redisScript(`
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local ttl = ARGV[2]
-for i = 5, #ARGV do
-  local set = ARGV[4] .. ARGV[i]
-  redis.call('SADD', set, ARGV[3])
-  if redis.call('PEXPIRE', set, ttl, 'GT') == 0 and redis.call('PTTL', set) == -1 then
-    redis.call('PEXPIRE', set, ttl)
-  end
+local n = #ARGV - 3
+local tags, keys = {}, {}
+for i = 1, n do
+  tags[i] = ARGV[i + 3]
+  keys[i] = ARGV[3] .. ARGV[i + 3]
 end
-return #ARGV - 4
+local versions = {}
+if n > 0 then
+  local current = redis.call('MGET', unpack(keys))
+  for i = 1, n do versions[i] = current[i] and string.match(current[i], '^%d+') or '' end
+end
+local tagLines = n > 0 and (table.concat(tags, '\\n') .. '\\n') or ''
+redis.call('SET', KEYS[1], n .. '\\n' .. tagLines .. table.concat(versions, ' ') .. '\\n' .. ARGV[1], 'PX', ARGV[2])
+return n
 `);
 
 /**
- * Purges the tags ARGV[7 + s..] in the s shards ARGV[7..6 + s] (their hash
- * tags), building each key from its kind's start (ARGV[1..4]), the shard and
- * the tag or member, so a call carries each tag once, not once per shard
- * and kind. In a shard, the set of a tag is ARGV[1] .. shard .. ':' .. tag,
- * its set of stale copies ARGV[2] .. shard .. ':' .. tag, an entry listed
- * there ARGV[3] .. shard .. ':' .. member and its stale copy ARGV[4] ..
- * shard .. ':' .. member (ARGV[2] and ARGV[4] are '' for state without
- * stale copies). KEYS[1], the first tag's set in the first shard, says
- * where the call goes: on a cluster one call per shard, every key in that
- * shard's slot.
- *
- * Without ARGV[5] (''), every entry listed under a tag goes, with its stale
- * copy, then the set; and every copy listed in the tag's set of copies, then
- * that set. With it, every entry listed becomes its stale copy, to live at
- * most ARGV[5] ms more, and the members with a copy (made now, or before
- * under another tag) move to the tag's set of copies, which lives as long
- * as its longest copy; the tag's set goes. So a later purge of any of a
- * copy's tags still finds it, and a later purge keeping copies goes through
- * the entries written since, not again through every copy it made: a hot
- * tag purged over and over, its answers cached under many keys, made every
- * purge check each copy again (1.7 million PTTL and EXISTS in 30 s of
- * mixed-read-write after two scenarios had cached pages under its memes).
- * Returns how many entries went (or became copies).
+ * Reads an entry (KEYS[1]) with the version keys of its tags now (ARGV[1]
+ * .. tag): `{entry, version key of tag 1, …}` ('' for a key that is not
+ * there), or nil without the entry (or with one of another format).
+ */
+const READ = redisScript(`
+local entry = redis.call('GET', KEYS[1])
+if not entry then return false end
+local count = string.match(entry, '^(%d+)\\n')
+if not count then return false end
+local n = tonumber(count)
+if n == 0 then return {entry} end
+local keys = {}
+local at = #count + 2
+for i = 1, n do
+  local newline = string.find(entry, '\\n', at, true)
+  if not newline then return false end
+  keys[i] = ARGV[1] .. string.sub(entry, at, newline - 1)
+  at = newline + 1
+end
+local current = redis.call('MGET', unpack(keys))
+local reply = {entry}
+for i = 1, n do reply[i + 1] = current[i] or '' end
+return reply
+`);
+
+/**
+ * Purges the tags ARGV[6 + s..] in the s shards ARGV[6..5 + s] (their hash
+ * tags): in each shard, one new version from the shard's counter (ARGV[1]
+ * .. shard) for all of them, written to each tag's version key (ARGV[2] ..
+ * shard .. ':' .. tag), which lives ARGV[3] ms, as long as the longest
+ * entry may. ARGV[4] is now (epoch ms), ARGV[5] how long the entries
+ * written before may still be read as stale copies ('' for not at all). A
+ * stale window, once opened by a purge that keeps copies, is not extended
+ * by the purges within it: a copy is never kept longer than the window its
+ * first purge opened.
  */
 const PURGE = redisScript(`
-local tagStart, copiesStart, entryStart, staleStart = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local sequenceStart, versionStart, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local keepMs = tonumber(ARGV[5])
 local shards = tonumber(ARGV[6])
-local removed = 0
 for s = 7, 6 + shards do
-  local shard = ARGV[s] .. ':'
-  local entries = entryStart .. shard
-  local stale = staleStart ~= '' and staleStart .. shard or nil
+  local shard = ARGV[s]
+  local version = redis.call('INCR', sequenceStart .. shard)
   for t = 7 + shards, #ARGV do
-    local tag = ARGV[t]
-    local set = tagStart .. shard .. tag
-    local copies = copiesStart ~= '' and copiesStart .. shard .. tag or nil
-    if keepMs and stale then
-      for _, member in ipairs(redis.call('SMEMBERS', set)) do
-        local copy = stale .. member
-        local ttl = redis.call('PTTL', entries .. member)
-        if ttl > 0 then
-          redis.call('RENAME', entries .. member, copy)
-          if ttl > keepMs then
-            redis.call('PEXPIRE', copy, keepMs)
-            ttl = keepMs
-          end
-          removed = removed + 1
-        else
-          ttl = redis.call('PTTL', copy)
-        end
-        if ttl > 0 then
-          redis.call('SADD', copies, member)
-          if redis.call('PTTL', copies) < ttl then redis.call('PEXPIRE', copies, ttl) end
-        end
-      end
-      redis.call('DEL', set)
-    else
-      for _, member in ipairs(redis.call('SMEMBERS', set)) do
-        removed = removed + redis.call('DEL', entries .. member)
-        if stale then redis.call('DEL', stale .. member) end
-      end
-      redis.call('DEL', set)
-      if copies then
-        for _, member in ipairs(redis.call('SMEMBERS', copies)) do redis.call('DEL', stale .. member) end
-        redis.call('DEL', copies)
-      end
+    local key = versionStart .. shard .. ':' .. ARGV[t]
+    local last, hard, from, to = 0, 0, 0, 0
+    local old = redis.call('GET', key)
+    if old then
+      local a, b, c, d = string.match(old, '^(%d+) (%d+) (%d+) (%d+)$')
+      last, hard, from, to = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
     end
+    if not keepMs then
+      hard, from, to = version, version, 0
+    elseif to <= now then
+      from, to = last, now + keepMs
+    end
+    redis.call('SET', key, version .. ' ' .. hard .. ' ' .. from .. ' ' .. to, 'PX', ttl)
   end
 end
-return removed
+return shards
 `);
+
+/** A stored entry's header (its tags and their versions, each line with its line break) and its value. */
+export function storedParts(stored: string): { head: string; value: string } {
+  let at = stored.indexOf('\n') + 1;
+  const count = Number(stored.slice(0, at - 1));
+  for (let i = 0; i <= count; i++) at = stored.indexOf('\n', at) + 1;
+  return { head: stored.slice(0, at), value: stored.slice(at) };
+}
+
+/** What an entry read from Redis says: its value, and whether it may be served or only kept as a stale copy. */
+export type ReadEntry = { value: string; staleOnly: boolean } | null;
+
+/** How long an entry may live in Redis, at most: its tags' version keys live that long after each purge. */
+export const DEFAULT_MAX_ENTRY_TTL_MS = 24 * 3_600_000;
+
+/**
+ * Whether an entry read with its tags' version keys now is current, a stale
+ * copy that may still be served when the source of truth fails, or gone.
+ * A version key that is not there means no purge of the tag within the
+ * longest an entry lives, so none since this entry was written.
+ */
+export function readEntry(reply: readonly string[] | null, now: number): ReadEntry {
+  if (!reply) return null;
+  const { head, value } = storedParts(reply[0]!);
+  const lines = head.split('\n');
+  const count = Number(lines[0]);
+  const written = lines[count + 1]!.split(' ');
+  let staleOnly = false;
+  for (let i = 0; i < count; i++) {
+    const current = reply[i + 1];
+    if (!current) continue;
+    const [version, hard, from, to] = current.split(' ').map(Number) as [number, number, number, number];
+    const then = written[i] ? Number(written[i]) : 0;
+    if (version === then) continue;
+    // Purged since: a stale copy while the window of the first purge since is open and nothing purged it for good.
+    if (hard > then || from > then || to <= now) return null;
+    staleOnly = true;
+  }
+  return { value, staleOnly };
+}
 
 /**
  * Entries in Redis that are removed by tag, on one Redis or a Redis Cluster
- * alike. An entry and the tag sets that list it are in the entry's shard
- * (one hash tag, one slot), so one script writes an entry with all its tags
- * and one script per shard (on one Redis, one for all) purges tags; each
- * runs atomically.
+ * alike, by versions: a purge gives each of its tags a new version, and an
+ * entry written before it, which holds the versions its tags had then, is
+ * no longer current. A purge costs one write per tag however many entries
+ * hold it, and a write one MGET of its tags' versions: no set of entries is
+ * kept per tag, to grow with every answer written under a hot tag and to be
+ * gone through by the next purge. An entry and its tags' version keys are
+ * in the entry's shard (one hash tag, one slot), so each script runs in one
+ * slot: one script writes or reads an entry with its versions, one script
+ * per shard (on one Redis, one for all) purges tags; each runs atomically.
  *
- * Invariant: in every shard, each live entry is listed in the set of each
- * of its tags, and each stale copy in the set of each of its tags or in
- * that tag's set of copies, and that set lives at least as long as it (a
- * copy keeps its entry's expiry or a shorter one). So a purge
- * removes every entry written before it reached the entry's shard, and an
- * entry written after (by a request that raced the purge) is listed and
- * falls to the next purge of its tags; none is ever left unlisted.
+ * Invariant: a tag's version key lives, after each purge of it, at least as
+ * long as any entry may (`maxEntryTtlMs`; writes are held to it), so an
+ * entry written before a purge always finds the purge's version; an entry
+ * written after it (by a request that raced the purge) holds the new
+ * version and falls to the next purge of its tags. A purged entry stays in
+ * Redis until its own expiry: read as a stale copy while the purge's stale
+ * window is open, else as nothing.
  */
 export class TaggedEntries {
   constructor(
     private readonly redis: RedisClient,
     /**
-     * `prefix + entry` and `prefix + tag` start the keys of entries and of tag sets; `prefix +
-     * stale`, those of stale copies, for state that keeps them (see `purge`).
+     * `prefix + entry + '-v2'` starts the keys of entries, `prefix + tag + '-version'` those of tags' versions
+     * and `prefix + tag + '-sequence'` each shard's counter of versions.
      */
-    private readonly names: { prefix: string; entry: string; tag: string; stale?: string },
+    names: { prefix: string; entry: string; tag: string },
+    private readonly options: { now: () => number; maxEntryTtlMs?: number } = { now: Date.now },
   ) {
     this.shardTags = SHARDS.map((shard) => shardTag(names.entry, shard));
     const start = (kind: string) => `${names.prefix}${kind}:`;
     this.starts = {
-      tag: start(names.tag),
-      copies: names.stale ? start(`${names.stale}-${names.tag}`) : '',
-      entry: start(names.entry),
-      stale: start(names.stale ?? ''),
+      // The entries of the format before versions are under `prefix + entry`: never read as these.
+      entry: start(`${names.entry}-v2`),
+      version: start(`${names.tag}-version`),
+      sequence: start(`${names.tag}-sequence`),
     };
+    this.maxEntryTtlMs = options.maxEntryTtlMs ?? DEFAULT_MAX_ENTRY_TTL_MS;
   }
 
-  /** Each shard's hash tag, in the keys of its entries, their copies and their tags' sets. */
+  /** Each shard's hash tag, in the keys of its entries and their tags' versions. */
   private readonly shardTags: readonly string[];
-  /**
-   * Where the keys of each kind begin, before the shard's hash tag (`prefix + kind + ':'`): a tag's set,
-   * its set of stale copies ('' without them), an entry, a stale copy.
-   */
-  private readonly starts: { tag: string; copies: string; entry: string; stale: string };
+  /** Where the keys of each kind begin, before the shard's hash tag (`prefix + kind + ':'`). */
+  private readonly starts: { entry: string; version: string; sequence: string };
+  private readonly maxEntryTtlMs: number;
 
-  get(key: string): Promise<string | null> {
-    return this.redis.get(this.entryKey(shardOf(key), key));
+  /** The current entry; null when there is none, or it was purged since it was written. */
+  async get(key: string): Promise<string | null> {
+    const found = await this.getWithStale(key);
+    return found && !found.staleOnly ? found.value : null;
   }
 
-  /** The entry, or else its stale copy (marked so), in one round trip; null when there is neither. */
-  async getWithStale(key: string): Promise<{ value: string; staleOnly: boolean } | null> {
+  /** The entry, marked stale-only when purged within its stale window, in one round trip; null when there is none. */
+  async getWithStale(key: string): Promise<ReadEntry> {
     const shard = shardOf(key);
-    const [entry, copy] = await this.redis.mget(this.entryKey(shard, key), this.staleKey(shard, key));
-    if (entry) return { value: entry, staleOnly: false };
-    return copy ? { value: copy, staleOnly: true } : null;
+    const reply = (await READ(this.redis, [this.entryKey(shard, key)], [this.versionKey(shard, '')])) as
+      string[] | null;
+    return readEntry(reply, this.options.now());
   }
 
-  /** One round trip: the entry and its tags go in one script. */
+  /** One round trip: the entry goes with its tags' versions, in one script (not at all with a tag of two lines). */
   async set(key: string, value: string, ttlMs: number, tags: readonly string[]): Promise<void> {
+    // A tag is a line of the entry's header: one with a line break in it could not be read back.
+    if (tags.some((tag) => tag.includes('\n'))) return;
     const shard = shardOf(key);
-    await WRITE(this.redis, [this.entryKey(shard, key)], [value, ttlMs, key, this.tagKey(shard, ''), ...tags]);
+    const ttl = Math.max(1, Math.min(Math.ceil(ttlMs), this.maxEntryTtlMs));
+    await WRITE(this.redis, [this.entryKey(shard, key)], [value, ttl, this.versionKey(shard, ''), ...tags]);
   }
 
   /**
-   * Removes every entry holding any of `tags`; resolves to how many went.
-   * With `keepStaleMs`, each becomes a stale copy for at most that long
-   * (never read as an entry, only by `getWithStale`), unless a purge without
-   * it deletes the copy first. Without, copies go too.
+   * Makes every entry holding any of `tags` no longer current. With
+   * `keepStaleMs`, each may be read as a stale copy (only by `getWithStale`)
+   * for at most that long, unless a purge without it comes first. Without,
+   * copies go too.
    */
-  async purge(tags: readonly string[], options: { keepStaleMs?: number } = {}): Promise<number> {
-    if (tags.length === 0) return 0;
-    const keep = options.keepStaleMs !== undefined && this.names.stale !== undefined;
+  async purge(tags: readonly string[], options: { keepStaleMs?: number } = {}): Promise<void> {
+    if (tags.length === 0) return;
     // A cluster may keep each shard on another node: one script per shard, sent together. One
-    // Redis holds them all, so one script does every shard: measured, 111 µs of Redis CPU a purge
-    // against 191 µs for sixteen scripts, and half the wall time.
+    // Redis holds them all, so one script does every shard.
     const groups = this.redis.isCluster ? SHARDS.map((shard) => [shard]) : [SHARDS];
-    const { tag, copies, entry, stale } = this.starts;
-    const starts = [tag, copies, entry, this.names.stale ? stale : '', keep ? options.keepStaleMs! : ''];
-    const removed = await Promise.all(
-      groups.map(
-        (shards) =>
-          PURGE(
-            this.redis,
-            [this.tagKey(shards[0]!, tags[0]!)],
-            [...starts, shards.length, ...shards.map((shard) => this.shardTags[shard]!), ...tags],
-          ) as Promise<number>,
+    const { sequence, version } = this.starts;
+    const keep = options.keepStaleMs !== undefined && options.keepStaleMs > 0 ? options.keepStaleMs : '';
+    const head = [sequence, version, this.maxEntryTtlMs, this.options.now(), keep];
+    await Promise.all(
+      groups.map((shards) =>
+        PURGE(
+          this.redis,
+          [this.versionKey(shards[0]!, tags[0]!)],
+          [...head, shards.length, ...shards.map((shard) => this.shardTags[shard]!), ...tags],
+        ),
       ),
     );
-    return removed.reduce((a, b) => a + b, 0);
   }
 
   private entryKey(shard: number, key: string): string {
     return `${this.starts.entry}${this.shardTags[shard]}:${key}`;
   }
 
-  /** A stale copy is in its entry's shard (the entry's hash tag), so one script can rename one into the other. */
-  private staleKey(shard: number, key: string): string {
-    return `${this.starts.stale}${this.shardTags[shard]}:${key}`;
-  }
-
-  /** The set of a tag, in the shard of the entries it lists; its set of stale copies begins `<stale>-<tag>` instead. */
-  private tagKey(shard: number, tag: string): string {
-    return `${this.starts.tag}${this.shardTags[shard]}:${tag}`;
+  /** The version key of a tag, in the shard of the entries that hold it. */
+  private versionKey(shard: number, tag: string): string {
+    return `${this.starts.version}${this.shardTags[shard]}:${tag}`;
   }
 }
