@@ -3,35 +3,26 @@ import { SHARDS, shardOf, shardTag } from './shards';
 
 /**
  * An entry is stored as its header and its value: the number of its tags,
- * each tag on a line, the version each tag had when it was written (space
- * separated, '' for a tag never purged in the time an entry may live),
- * then the value: `2\nMeme:1\nUser:7\n41 \n{...}`.
+ * each tag on a line, the purge counter of its shard when it was written,
+ * then the value: `2\nMeme:1\nUser:7\n41\n{...}`.
  *
- * A tag's version key (ARGV[3] .. tag, in the entry's shard) holds
- * `<version> <hard> <window start> <window end>`: the version of the tag's
- * last purge, that of its last purge that kept nothing, the version before
- * the first purge of its current stale window and when that window ends
- * (epoch ms). Versions come from one counter per shard, so no two purges
- * of a shard share one, even after a version key has expired.
+ * Each shard counts its purges (the key ARGV[1] .. shard of PURGE), and a
+ * tag's version key (in the shard) holds `<version> <hard> <window start>
+ * <window end>`: the count at the tag's last purge, at its last purge that
+ * kept nothing, at the last purge before its current stale window, and
+ * when that window ends (epoch ms). So an entry is current while none of
+ * its tags has a version above the count it was written at; the counter
+ * never starts over, even after a version key has expired.
  *
- * Writes an entry (KEYS[1]) with the versions its tags ARGV[4..] have now,
- * in one step: one MGET of the tags' version keys, one SET.
+ * Writes an entry (KEYS[1]) with the count of its shard now (KEYS[2]): one
+ * GET and one SET, however many tags. ARGV[1] is the header's start (the
+ * number of tags and the tags, each with its line break), ARGV[2] the
+ * value, ARGV[3] its lifetime in ms.
  */
 const WRITE = redisScript(`
-local n = #ARGV - 3
-local tags, keys = {}, {}
-for i = 1, n do
-  tags[i] = ARGV[i + 3]
-  keys[i] = ARGV[3] .. ARGV[i + 3]
-end
-local versions = {}
-if n > 0 then
-  local current = redis.call('MGET', unpack(keys))
-  for i = 1, n do versions[i] = current[i] and string.match(current[i], '^%d+') or '' end
-end
-local tagLines = n > 0 and (table.concat(tags, '\\n') .. '\\n') or ''
-redis.call('SET', KEYS[1], n .. '\\n' .. tagLines .. table.concat(versions, ' ') .. '\\n' .. ARGV[1], 'PX', ARGV[2])
-return n
+local count = redis.call('GET', KEYS[2]) or '0'
+redis.call('SET', KEYS[1], ARGV[1] .. count .. '\\n' .. ARGV[2], 'PX', ARGV[3])
+return 1
 `);
 
 /**
@@ -97,7 +88,7 @@ end
 return shards
 `);
 
-/** A stored entry's header (its tags and their versions, each line with its line break) and its value. */
+/** A stored entry's header (its tags and its shard's count of purges, each line with its line break) and its value. */
 export function storedParts(stored: string): { head: string; value: string } {
   let at = stored.indexOf('\n') + 1;
   const count = Number(stored.slice(0, at - 1));
@@ -121,17 +112,15 @@ export function readEntry(reply: readonly string[] | null, now: number): ReadEnt
   if (!reply) return null;
   const { head, value } = storedParts(reply[0]!);
   const lines = head.split('\n');
-  const count = Number(lines[0]);
-  const written = lines[count + 1]!.split(' ');
+  const written = Number(lines[Number(lines[0]) + 1]);
   let staleOnly = false;
-  for (let i = 0; i < count; i++) {
-    const current = reply[i + 1];
+  for (let i = 1; i < reply.length; i++) {
+    const current = reply[i];
     if (!current) continue;
     const [version, hard, from, to] = current.split(' ').map(Number) as [number, number, number, number];
-    const then = written[i] ? Number(written[i]) : 0;
-    if (version === then) continue;
+    if (version <= written) continue;
     // Purged since: a stale copy while the window of the first purge since is open and nothing purged it for good.
-    if (hard > then || from > then || to <= now) return null;
+    if (hard > written || from > written || to <= now) return null;
     staleOnly = true;
   }
   return { value, staleOnly };
@@ -198,13 +187,17 @@ export class TaggedEntries {
     return readEntry(reply, this.options.now());
   }
 
-  /** One round trip: the entry goes with its tags' versions, in one script (not at all with a tag of two lines). */
+  /** One round trip: the entry goes with its tags and its shard's count of purges, in one script. */
   async set(key: string, value: string, ttlMs: number, tags: readonly string[]): Promise<void> {
-    // A tag is a line of the entry's header: one with a line break in it could not be read back.
-    if (tags.some((tag) => tag.includes('\n'))) return;
+    // A tag is a line of the entry's header: one with a line break in it could not be read back, so none is kept.
+    let head = `${tags.length}\n`;
+    for (const tag of tags) {
+      if (tag.includes('\n')) return;
+      head += `${tag}\n`;
+    }
     const shard = shardOf(key);
     const ttl = Math.max(1, Math.min(Math.ceil(ttlMs), this.maxEntryTtlMs));
-    await WRITE(this.redis, [this.entryKey(shard, key)], [value, ttl, this.versionKey(shard, ''), ...tags]);
+    await WRITE(this.redis, [this.entryKey(shard, key), this.sequenceKey(shard)], [head, value, ttl]);
   }
 
   /**
@@ -234,6 +227,11 @@ export class TaggedEntries {
 
   private entryKey(shard: number, key: string): string {
     return `${this.starts.entry}${this.shardTags[shard]}:${key}`;
+  }
+
+  /** The count of a shard's purges. */
+  private sequenceKey(shard: number): string {
+    return `${this.starts.sequence}${this.shardTags[shard]}`;
   }
 
   /** The version key of a tag, in the shard of the entries that hold it. */
