@@ -52,8 +52,8 @@ return reply
 `);
 
 /**
- * Purges the tags ARGV[6 + s..] in the s shards ARGV[6..5 + s] (their hash
- * tags): in each shard, one new version from the shard's counter (ARGV[1]
+ * Purges the tags ARGV[7 + s..] in the s (ARGV[6]) shards ARGV[7..6 + s]
+ * (their hash tags): in each shard, one new version from the shard's counter (ARGV[1]
  * .. shard) for all of them, written to each tag's version key (ARGV[2] ..
  * shard .. ':' .. tag), which lives ARGV[3] ms, as long as the longest
  * entry may. ARGV[4] is now (epoch ms), ARGV[5] how long the entries
@@ -128,21 +128,23 @@ export function readEntry(reply: readonly string[] | null, now: number): ReadEnt
 
 /**
  * Entries in Redis that are removed by tag, on one Redis or a Redis Cluster
- * alike, by versions: a purge gives each of its tags a new version, and an
- * entry written before it, which holds the versions its tags had then, is
- * no longer current. A purge costs one write per tag however many entries
- * hold it, and a write one MGET of its tags' versions: no set of entries is
- * kept per tag, to grow with every answer written under a hot tag and to be
- * gone through by the next purge. An entry and its tags' version keys are
- * in the entry's shard (one hash tag, one slot), so each script runs in one
- * slot: one script writes or reads an entry with its versions, one script
- * per shard (on one Redis, one for all) purges tags; each runs atomically.
+ * alike, by versions: a purge gives each of its tags a new version, the
+ * next count of its shard's purges, and an entry written before it, which
+ * holds the count it was written at, is no longer current. A purge costs
+ * one write per tag however many entries hold it, and a write one read of
+ * its shard's count however many tags it has: no set of entries is kept
+ * per tag, to grow with every answer written under a hot tag and to be
+ * gone through by the next purge. An entry, its shard's count and its
+ * tags' version keys are in the entry's shard (one hash tag, one slot), so
+ * each script runs in one slot: one script writes an entry, one reads it
+ * with its tags' versions, one script per shard (on one Redis, one for
+ * all) purges tags; each runs atomically.
  *
  * Invariant: a tag's version key lives, after each purge of it, at least as
  * long as any entry may (`maxEntryTtlMs`; writes are held to it), so an
  * entry written before a purge always finds the purge's version; an entry
- * written after it (by a request that raced the purge) holds the new
- * version and falls to the next purge of its tags. A purged entry stays in
+ * written after it (by a request that raced the purge) holds a count as
+ * high and falls to the next purge of its tags. A purged entry stays in
  * Redis until its own expiry: read as a stale copy while the purge's stale
  * window is open, else as nothing.
  */
