@@ -6,11 +6,11 @@ import { SHARDS, shardOf, shardTag } from './shards';
  * each tag on a line, the purge counter of its shard when it was written,
  * then the value: `2\nMeme:1\nUser:7\n41\n{...}`.
  *
- * Each shard counts its purges (the key ARGV[1] .. shard of PURGE), and a
- * tag's version key (in the shard) holds `<version> <hard> <window start>
- * <window end>`: the count at the tag's last purge, at its last purge that
- * kept nothing, at the last purge before its current stale window, and
- * when that window ends (epoch ms). So an entry is current while none of
+ * Each shard counts its purges (on one Redis, one count serves all shards),
+ * and a tag's version key (in the shard, or that one place) holds
+ * `<version> <hard> <window start> <window end>`: the count at the tag's
+ * last purge, at its last purge that kept nothing, at the last purge before
+ * its current stale window, and when that window ends (epoch ms). So an entry is current while none of
  * its tags has a version above the count it was written at; the counter
  * never starts over, even after a version key has expired.
  *
@@ -52,40 +52,35 @@ return reply
 `);
 
 /**
- * Purges the tags ARGV[7 + s..] in the s (ARGV[6]) shards ARGV[7..6 + s]
- * (their hash tags): in each shard, one new version from the shard's counter (ARGV[1]
- * .. shard) for all of them, written to each tag's version key (ARGV[2] ..
- * shard .. ':' .. tag), which lives ARGV[3] ms, as long as the longest
- * entry may. ARGV[4] is now (epoch ms), ARGV[5] how long the entries
- * written before may still be read as stale copies ('' for not at all). A
- * stale window, once opened by a purge that keeps copies, is not extended
- * by the purges within it: a copy is never kept longer than the window its
- * first purge opened.
+ * Purges the tags ARGV[5..] where the counter KEYS[1] counts purges: one
+ * new version from the counter for all of them, written to each tag's
+ * version key (ARGV[1] .. tag), which lives ARGV[2] ms, as long as the
+ * longest entry may. ARGV[3] is now (epoch ms), ARGV[4] how long the
+ * entries written before may still be read as stale copies ('' for not at
+ * all). A stale window, once opened by a purge that keeps copies, is not
+ * extended by the purges within it: a copy is never kept longer than the
+ * window its first purge opened.
  */
 const PURGE = redisScript(`
-local sequenceStart, versionStart, ttl, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local keepMs = tonumber(ARGV[5])
-local shards = tonumber(ARGV[6])
-for s = 7, 6 + shards do
-  local shard = ARGV[s]
-  local version = redis.call('INCR', sequenceStart .. shard)
-  for t = 7 + shards, #ARGV do
-    local key = versionStart .. shard .. ':' .. ARGV[t]
-    local last, hard, from, to = 0, 0, 0, 0
-    local old = redis.call('GET', key)
-    if old then
-      local a, b, c, d = string.match(old, '^(%d+) (%d+) (%d+) (%d+)$')
-      last, hard, from, to = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
-    end
-    if not keepMs then
-      hard, from, to = version, version, 0
-    elseif to <= now then
-      from, to = last, now + keepMs
-    end
-    redis.call('SET', key, version .. ' ' .. hard .. ' ' .. from .. ' ' .. to, 'PX', ttl)
+local versionStart, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local keepMs = tonumber(ARGV[4])
+local version = redis.call('INCR', KEYS[1])
+for t = 5, #ARGV do
+  local key = versionStart .. ARGV[t]
+  local last, hard, from, to = 0, 0, 0, 0
+  local old = redis.call('GET', key)
+  if old then
+    local a, b, c, d = string.match(old, '^(%d+) (%d+) (%d+) (%d+)$')
+    last, hard, from, to = tonumber(a), tonumber(b), tonumber(c), tonumber(d)
   end
+  if not keepMs then
+    hard, from, to = version, version, 0
+  elseif to <= now then
+    from, to = last, now + keepMs
+  end
+  redis.call('SET', key, version .. ' ' .. hard .. ' ' .. from .. ' ' .. to, 'PX', ttl)
 end
-return shards
+return version
 `);
 
 /** A stored entry's header (its tags and its shard's count of purges, each line with its line break) and its value. */
@@ -159,6 +154,8 @@ export class TaggedEntries {
     private readonly options: { now: () => number; maxEntryTtlMs?: number } = { now: Date.now },
   ) {
     this.shardTags = SHARDS.map((shard) => shardTag(names.entry, shard));
+    // On one Redis any script reaches every key: one count and one version key per tag serve all shards.
+    this.versionShards = redis.isCluster ? this.shardTags : SHARDS.map(() => 'all');
     const start = (kind: string) => `${names.prefix}${kind}:`;
     this.starts = {
       // The entries of the format before versions are under `prefix + entry`: never read as these.
@@ -171,6 +168,11 @@ export class TaggedEntries {
 
   /** Each shard's hash tag, in the keys of its entries and their tags' versions. */
   private readonly shardTags: readonly string[];
+  /**
+   * Where each shard's count of purges and its tags' versions are: on a cluster in the shard (its hash tag), so
+   * that each script stays in one slot; on one Redis in one place for all shards, so a purge writes a key per tag.
+   */
+  private readonly versionShards: readonly string[];
   /** Where the keys of each kind begin, before the shard's hash tag (`prefix + kind + ':'`). */
   private readonly starts: { entry: string; version: string; sequence: string };
   private readonly maxEntryTtlMs: number;
@@ -211,17 +213,16 @@ export class TaggedEntries {
   async purge(tags: readonly string[], options: { keepStaleMs?: number } = {}): Promise<void> {
     if (tags.length === 0) return;
     // A cluster may keep each shard on another node: one script per shard, sent together. One
-    // Redis holds them all, so one script does every shard.
-    const groups = this.redis.isCluster ? SHARDS.map((shard) => [shard]) : [SHARDS];
-    const { sequence, version } = this.starts;
+    // Redis keeps the versions of all shards in one place: one script.
+    const shards = this.redis.isCluster ? SHARDS : [0];
     const keep = options.keepStaleMs !== undefined && options.keepStaleMs > 0 ? options.keepStaleMs : '';
-    const head = [sequence, version, this.maxEntryTtlMs, this.options.now(), keep];
+    const now = this.options.now();
     await Promise.all(
-      groups.map((shards) =>
+      shards.map((shard) =>
         PURGE(
           this.redis,
-          [this.versionKey(shards[0]!, tags[0]!)],
-          [...head, shards.length, ...shards.map((shard) => this.shardTags[shard]!), ...tags],
+          [this.sequenceKey(shard)],
+          [this.versionKey(shard, ''), this.maxEntryTtlMs, now, keep, ...tags],
         ),
       ),
     );
@@ -233,11 +234,11 @@ export class TaggedEntries {
 
   /** The count of a shard's purges. */
   private sequenceKey(shard: number): string {
-    return `${this.starts.sequence}${this.shardTags[shard]}`;
+    return `${this.starts.sequence}${this.versionShards[shard]}`;
   }
 
   /** The version key of a tag, in the shard of the entries that hold it. */
   private versionKey(shard: number, tag: string): string {
-    return `${this.starts.version}${this.shardTags[shard]}:${tag}`;
+    return `${this.starts.version}${this.versionShards[shard]}:${tag}`;
   }
 }
