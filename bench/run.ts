@@ -180,10 +180,11 @@ async function main() {
   try {
     for (const scenario of options.scenarios) {
       say(`\n## ${scenario.name}\n${scenario.description}`);
-      // Each scenario on empty caches: what the scenarios before it cached (pages listed under the hot memes'
-      // tags, tens of thousands of distinct misses) would otherwise be purged by the first votes of this one.
+      // Each scenario on empty caches: what the scenarios before it cached (tens of thousands of distinct
+      // misses, pages holding the hot memes) must not weigh on this one, whichever ran before.
       const cleared = await platform.clearCaches();
-      if (cleared) say(`  ${cleared} cached answers, entities and tag versions of earlier scenarios deleted from Redis`);
+      if (cleared)
+        say(`  ${cleared} cached answers, entities and tag versions of earlier scenarios deleted from Redis`);
       bench.resetPlatformPeaks();
       const result = await scenario.run(bench);
       const platformPeakRssBytes = await bench.platformPeakRss();
