@@ -95,7 +95,7 @@ const JSON_CODEC: Codec<never> = {
 
 /**
  * A two-level tagged cache: an in-process LRU, bounded by bytes, over
- * Redis, where each value holds its tags' versions (sharded, see
+ * Redis, where each value is read with its tags' versions (sharded, see
  * TaggedEntries). Purging a tag removes its values from Redis first, then
  * from the LRU of every router through pub/sub. A purge may keep what it
  * removes as stale-only copies for a while (for stale-if-error), in Redis
