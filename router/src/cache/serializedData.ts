@@ -4,8 +4,9 @@ import type { FormattedExecutionResult } from 'graphql';
  * The bytes the response cache stored for an answer's `data`, by that data
  * object. Apollo Server writes such an answer around them
  * (`stringifyResult`) rather than serializing the same data a second time.
- * Only the store sets them, for data nothing changes after it is stored
- * (stages/store.ts).
+ * Only the response cache's stages set them, for data nothing changes after
+ * (an answer stored, stages/store.ts, or served from the cache through
+ * Apollo, stages/responseCache.ts: no field was removed from either).
  */
 const serialized = new WeakMap<object, string>();
 

@@ -86,7 +86,6 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     this.cache = new TaggedCache<Entry>(state, {
       component: 'response cache',
       names: { entry: 'response', tag: 'tag', channel: 'cache-purge' },
-      keepsStale: true,
       tagsOf: (entry) => entry.tags,
       sharedTtlMs: (entry) => (entry.maxAge + staleSeconds) * 1000,
       // Without Redis this LRU is the only layer, so it keeps stale entries for both stale windows too.

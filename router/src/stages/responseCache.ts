@@ -3,6 +3,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from '@memegraph/service-kit';
 import { withoutEntityIds } from '../cache/entities';
 import { responseCacheKey } from '../cache/key';
+import { rememberSerialized } from '../cache/serializedData';
 import type { Lead, SingleFlight } from '../cache/singleFlight';
 import { ageOf, isFresh, isRevalidatable, type CachedResponse, type ResponseCache } from '../cache/store';
 import type { RequestFingerprints } from './cachedAnswer';
@@ -29,7 +30,10 @@ export function serveCached(
     policy: state.cachePolicy,
     changesViewer: false,
   };
-  state.answer('cached', { data: JSON.parse(entry.data) as Record<string, unknown> });
+  const data = JSON.parse(entry.data) as Record<string, unknown>;
+  // Apollo writes the answer around the stored bytes rather than serializing what was just parsed from them.
+  rememberSerialized(data, entry.data);
+  state.answer('cached', { data });
 }
 
 /** The next request with this fingerprint is answered from the cache before Apollo (stages/cachedAnswer.ts). */

@@ -51,7 +51,6 @@ function pages(state: SharedState, clock: Clock, overrides: Partial<TaggedCacheO
   const cache = new TaggedCache<Page>(state, {
     component: 'test cache',
     names: { entry: 'page', tag: 'page-tag', channel: 'page-purge' },
-    keepsStale: true,
     tagsOf: (page) => page.tags,
     sharedTtlMs: () => 60_000,
     localTtlMs: () => 1_000,

@@ -45,8 +45,6 @@ export interface TaggedCacheOptions<T> {
    * announced on.
    */
   names: { entry: string; tag: string; channel: string };
-  /** Whether a purge may keep what it removes as stale-only copies (`purge`'s `keepStaleMs`), read by `get`. */
-  keepsStale?: boolean;
   /** What a value is listed under; a purge of any of them removes it. */
   tagsOf(value: T): readonly string[];
   /** How long Redis keeps a value for every router. */
@@ -194,11 +192,8 @@ export class TaggedCache<T> {
       report?.('redis', undefined);
       return undefined;
     }
-    const raw = await (
-      this.options.keepsStale
-        ? this.shared.getWithStale(key)
-        : this.shared.get(key).then((value) => (value ? { value, staleOnly: false } : null))
-    ).catch((e: unknown) => {
+    // A stale-only copy exists only after a purge that kept copies (`keepStaleMs`).
+    const raw = await this.shared.get(key).catch((e: unknown) => {
       // Redis away: the cache is bypassed, the source of truth answers.
       this.state.fellBack(this.options.component, e);
       return null;

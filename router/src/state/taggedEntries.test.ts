@@ -29,65 +29,70 @@ function entriesOnClock(name: string, options: { maxEntryTtlMs?: number } = {}) 
     { prefix: PREFIX, entry: `${name}-e`, tag: `${name}-t` },
     { now: () => clock.ms, ...options },
   );
-  return { entries, clock };
+  /** The entry's value when it is current; null for none, or for a stale copy. */
+  const current = async (key: string) => {
+    const found = await entries.get(key);
+    return found && !found.staleOnly ? found.value : null;
+  };
+  return { entries, clock, current };
 }
 
 describe('tagged entries on Redis', () => {
   it('a purge ends every entry written before it under its tags, and none written after', async () => {
-    const { entries } = entriesOnClock('ends');
+    const { entries, current } = entriesOnClock('ends');
     await entries.set('a', 'A', 60_000, ['T1', 'T2']);
     await entries.set('b', 'B', 60_000, ['T1']);
     await entries.set('c', 'C', 60_000, ['T3']);
 
     await entries.purge(['T2']);
+    expect(await current('a')).toBeNull();
     expect(await entries.get('a')).toBeNull();
-    expect(await entries.getWithStale('a')).toBeNull();
-    expect(await entries.get('b')).toBe('B');
-    expect(await entries.get('c')).toBe('C');
+    expect(await current('b')).toBe('B');
+    expect(await current('c')).toBe('C');
 
     // Written after the purge: current, until the next purge of one of its tags.
     await entries.set('a', 'A2', 60_000, ['T1', 'T2']);
-    expect(await entries.get('a')).toBe('A2');
+    expect(await current('a')).toBe('A2');
     await entries.purge(['T1', 'T4']);
-    expect(await entries.get('a')).toBeNull();
-    expect(await entries.get('b')).toBeNull();
-    expect(await entries.get('c')).toBe('C');
+    expect(await current('a')).toBeNull();
+    expect(await current('b')).toBeNull();
+    expect(await current('c')).toBe('C');
   });
 
   it('keeps what a purge asks to keep as stale copies for the window its first purge opened, until a purge that keeps nothing', async () => {
-    const { entries, clock } = entriesOnClock('stale');
+    const { entries, clock, current } = entriesOnClock('stale');
     await entries.set('a', 'A', 60_000, ['T1', 'T2']);
     await entries.set('b', 'B', 60_000, ['T1']);
 
     await entries.purge(['T1'], { keepStaleMs: 30_000 });
-    expect(await entries.get('a')).toBeNull();
-    expect(await entries.getWithStale('a')).toEqual({ value: 'A', staleOnly: true });
+    expect(await current('a')).toBeNull();
+    expect(await entries.get('a')).toEqual({ value: 'A', staleOnly: true });
 
     // Purged again within the window: the copies are kept, but no longer than the first purge said.
     clock.ms += 20_000;
     await entries.purge(['T1'], { keepStaleMs: 30_000 });
-    expect(await entries.getWithStale('b')).toEqual({ value: 'B', staleOnly: true });
+    expect(await entries.get('b')).toEqual({ value: 'B', staleOnly: true });
     clock.ms += 10_000;
-    expect(await entries.getWithStale('b')).toBeNull();
+    expect(await entries.get('b')).toBeNull();
 
     // Written after the window ended and purged keeping copies: a window of its own.
     await entries.set('b', 'B2', 60_000, ['T1']);
     await entries.purge(['T1'], { keepStaleMs: 30_000 });
-    expect(await entries.getWithStale('b')).toEqual({ value: 'B2', staleOnly: true });
+    expect(await entries.get('b')).toEqual({ value: 'B2', staleOnly: true });
 
     // A purge that keeps nothing, of any of its tags, ends a copy at once.
     await entries.set('a', 'A2', 60_000, ['T1', 'T2']);
     await entries.purge(['T1'], { keepStaleMs: 30_000 });
-    expect(await entries.getWithStale('a')).toEqual({ value: 'A2', staleOnly: true });
+    expect(await entries.get('a')).toEqual({ value: 'A2', staleOnly: true });
     await entries.purge(['T2']);
-    expect(await entries.getWithStale('a')).toBeNull();
-    expect(await entries.getWithStale('b')).toEqual({ value: 'B2', staleOnly: true });
+    expect(await entries.get('a')).toBeNull();
+    expect(await entries.get('b')).toEqual({ value: 'B2', staleOnly: true });
     await entries.purge(['T1']);
-    expect(await entries.getWithStale('b')).toBeNull();
+    expect(await entries.get('b')).toBeNull();
   });
 
   it('keeps no set of entries per tag: a tag under a thousand entries is one key, and its purge writes only that key', async () => {
-    const { entries } = entriesOnClock('sets', { maxEntryTtlMs: 120_000 });
+    const { entries, current } = entriesOnClock('sets', { maxEntryTtlMs: 120_000 });
     await Promise.all(
       Array.from({ length: 1_000 }, (_, i) => entries.set(`k${i}`, `V${i}`, 60_000, ['Hot', `Own:${i}`])),
     );
@@ -98,7 +103,7 @@ describe('tagged entries on Redis', () => {
     const versions = await keysLike('sets-t-version:*');
     expect(versions).toEqual([`${PREFIX}sets-t-version:all:Hot`]);
     for (const key of versions) expect(await redis.pttl(key)).toBeGreaterThan(110_000);
-    expect(await Promise.all([0, 500, 999].map((i) => entries.get(`k${i}`)))).toEqual([null, null, null]);
+    expect(await Promise.all([0, 500, 999].map((i) => current(`k${i}`)))).toEqual([null, null, null]);
 
     // Writes are held to the longest an entry may live, so no entry outlives its tags' versions.
     await entries.set('long', 'L', 600_000, ['Hot']);
@@ -107,26 +112,26 @@ describe('tagged entries on Redis', () => {
   });
 
   it('reads an entry as current when a tag’s version key is gone: no purge of it since the entry was written', async () => {
-    const { entries } = entriesOnClock('expired');
+    const { entries, current } = entriesOnClock('expired');
     await entries.purge(['T']);
     await entries.set('a', 'A', 60_000, ['T']);
     // The version key expires (after the longest an entry lives, here at once): no purge came since the write.
     for (const key of await keysLike('expired-t-version:*')) await redis.del(key);
-    expect(await entries.get('a')).toBe('A');
+    expect(await current('a')).toBe('A');
     // A new purge after the key expired still ends it: versions come from a counter that never starts over.
     await entries.purge(['T']);
-    expect(await entries.get('a')).toBeNull();
+    expect(await current('a')).toBeNull();
   });
 
   it('reads nothing from an entry it cannot read, and keeps none whose tag it could not read back', async () => {
-    const { entries } = entriesOnClock('odd');
+    const { entries, current } = entriesOnClock('odd');
     const [entryStart] = (await (entries.set('probe', 'P', 60_000, []), keysLike('odd-e-v2:*:probe'))) as [string];
-    expect(await entries.get('probe')).toBe('P');
+    expect(await current('probe')).toBe('P');
     // An entry written by a router of the format before versions: its bare value.
     await redis.set(entryStart.replace(/probe$/, 'old'), '{"data":{}}', 'PX', 60_000);
-    expect(await entries.getWithStale('old')).toBeNull();
+    expect(await entries.get('old')).toBeNull();
 
     await entries.set('two-lines', 'X', 60_000, ['Meme:1\nUser:7']);
-    expect(await entries.get('two-lines')).toBeNull();
+    expect(await current('two-lines')).toBeNull();
   });
 });

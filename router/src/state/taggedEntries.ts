@@ -106,8 +106,8 @@ export const DEFAULT_MAX_ENTRY_TTL_MS = 24 * 3_600_000;
 export function readEntry(reply: readonly string[] | null, now: number): ReadEntry {
   if (!reply) return null;
   const { head, value } = storedParts(reply[0]!);
-  const lines = head.split('\n');
-  const written = Number(lines[Number(lines[0]) + 1]);
+  // The header's last line: the count of purges the entry was written at.
+  const written = Number(head.slice(head.lastIndexOf('\n', head.length - 2) + 1, -1));
   let staleOnly = false;
   for (let i = 1; i < reply.length; i++) {
     const current = reply[i];
@@ -177,14 +177,11 @@ export class TaggedEntries {
   private readonly starts: { entry: string; version: string; sequence: string };
   private readonly maxEntryTtlMs: number;
 
-  /** The current entry; null when there is none, or it was purged since it was written. */
-  async get(key: string): Promise<string | null> {
-    const found = await this.getWithStale(key);
-    return found && !found.staleOnly ? found.value : null;
-  }
-
-  /** The entry, marked stale-only when purged within its stale window, in one round trip; null when there is none. */
-  async getWithStale(key: string): Promise<ReadEntry> {
+  /**
+   * The entry, in one round trip: current, or marked stale-only when purged within its stale window; null
+   * when there is none, or it was purged for good.
+   */
+  async get(key: string): Promise<ReadEntry> {
     const shard = shardOf(key);
     const reply = (await READ(this.redis, [this.entryKey(shard, key)], [this.versionKey(shard, '')])) as
       string[] | null;
@@ -206,7 +203,7 @@ export class TaggedEntries {
 
   /**
    * Makes every entry holding any of `tags` no longer current. With
-   * `keepStaleMs`, each may be read as a stale copy (only by `getWithStale`)
+   * `keepStaleMs`, each may be read as a stale copy (marked so by `get`)
    * for at most that long, unless a purge without it comes first. Without,
    * copies go too.
    */
