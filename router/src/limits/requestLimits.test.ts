@@ -159,6 +159,66 @@ describe('request limits: one script on Redis, the stores in turn in memory', ()
     ]);
   });
 
+  it('leave the same counts, expiries and bucket in Redis from one call as from the checks one call each', async () => {
+    const [alone, together] = await Promise.all([limitsOn(true), limitsOn(true)]);
+    // Two tiers' limits on one viewer's keys (a tier that changed), a day that refuses mid-batch, a bucket asked thrice.
+    const asks: Array<[viewerKey: string, operations: number, limit: number, quota: number, points?: number]> = [
+      ['u:1', 2, 5, 6, 30],
+      ['u:1', 2, 5, 6],
+      ['u:1', 3, 9, 6, 80], // the window admits 7 of 9, the day 7 > 6 refuses: both give nothing
+      ['u:1', 1, 9, 6, 120], // 5 of 9, 5 of 6; 120 points do not fit
+      ['u:2', 4, 5, 6, 10],
+      ['u:1', 1, 9, 6, 50], // 6 of 9, 6 of 6
+      ['u:1', 1, 5, 6], // 7 > 5: refused by the window
+    ];
+    const ask = (check: typeof alone.check, [viewerKey, operations, limit, quota, points]: (typeof asks)[number]) =>
+      check({
+        viewerKey,
+        operations,
+        window: { ms: 60_000, limit },
+        dailyQuota: quota,
+        bucket: points === undefined ? undefined : { ...BUCKET, points },
+      }).then(seen);
+    const one: unknown[] = [];
+    for (const each of asks) one.push(await ask(alone.check, each));
+    const calls = vi.spyOn(together.state.redis!, 'evalsha');
+    const all = await Promise.all(asks.map((each) => ask(together.check, each)));
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(all).toEqual(one);
+    expect(all.map((a) => [a.window.count, a.window.allowed, a.today?.allowed, a.bucket?.allowed])).toEqual([
+      [2, true, true, true],
+      [4, true, true, undefined],
+      [4, true, false, undefined],
+      [5, true, true, false],
+      [4, true, true, true],
+      [6, true, true, true],
+      [6, false, undefined, undefined],
+    ]);
+    const stored = async ({ state }: typeof alone) => {
+      const redis = state.redis!;
+      const out: Record<string, unknown> = {};
+      for (const viewer of ['u:1', 'u:2']) {
+        const window = `${state.prefix}rl:{${viewer}}`;
+        const [quota] = await redis.keys(`${state.prefix}quota:*:{${viewer}}`);
+        const cost = `${state.prefix}${bucketKey(viewer)}`;
+        out[viewer] = {
+          window: await redis.get(window),
+          windowExpires: (await redis.pttl(window)) > 50_000,
+          quota: await redis.get(quota!),
+          quotaExpires: (await redis.pttl(quota!)) > 86_400_000,
+          points: Math.floor(Number(await redis.hget(cost, 'points'))),
+          bucketExpires: (await redis.pttl(cost)) > 0,
+        };
+      }
+      return out;
+    };
+    expect(await stored(together)).toEqual(await stored(alone));
+    expect(await stored(together)).toEqual({
+      'u:1': { window: '6', windowExpires: true, quota: '6', quotaExpires: true, points: 100, bucketExpires: true },
+      'u:2': { window: '4', windowExpires: true, quota: '4', quotaExpires: true, points: 100, bucketExpires: true },
+    });
+  });
+
   it('hold the checks made while a call is out, and send them together once its reply is in', async () => {
     // Redis's replies pass through this proxy, which holds them back while told to.
     let holding = false;

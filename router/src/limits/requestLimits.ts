@@ -27,41 +27,62 @@ export interface RequestLimitResult {
  * The request window, then the day's quota when the window admitted the
  * operations (the window gives them back when the day refuses them: a
  * refused request takes nothing), then the cost bucket's check when both
- * did and a bucket is given: the same Lua steps as the three stores'
- * scripts (lua.ts), for each of the checks of one batch in one call (see
- * `createRequestLimits`).
- * ARGV: the number of checks, then per check its number of keys (2, or 3
- * with the bucket), window ms, operations, window limit, quota ms, quota,
- * and with the bucket its capacity, restore per second and points; KEYS: per
- * check its window, quota and bucket keys. A check's keys share the viewer's
- * hash tag (keys.ts), and a batch on a Redis Cluster holds one viewer's
- * checks only, so every call is within one slot. Returns per check: window
- * count, window ttl, window allowed, then quota count and allowed, then
- * bucket allowed, points and retry, each group only when reached.
+ * did and a bucket is given: the steps of the three stores' scripts
+ * (lua.ts), for each of the checks of one batch in one call (see
+ * `createRequestLimits`), in the order made. Each key is read once and
+ * written once, however many of the batch's checks ask it.
+ *
+ * The checks are grouped by viewer and limits, so what a batch sends grows
+ * by three small numbers per check. ARGV: the quota's ms, the number of
+ * groups, then per group its window ms, window limit, quota, bucket
+ * capacity and restore per second, then per check its group, operations
+ * and the bucket points to check ('' for none). KEYS: per group its window,
+ * quota and bucket keys. A group's keys share the viewer's hash tag
+ * (keys.ts), and a batch on a Redis Cluster holds one viewer's checks only,
+ * so every call is within one slot. Returns one string, the checks' answers
+ * joined by ';', each its numbers joined by ',': window count, window ttl,
+ * window allowed, then quota count and allowed, then bucket allowed, points
+ * and retry, each group of numbers only when reached.
  */
 const LIMITS = redisScript(`${ADMIT}${BUCKET}
+local windows, buckets = {}, {}
+local function windowOf(key)
+  local w = windows[key]
+  if not w then w = windowLoad(key); windows[key] = w end
+  return w
+end
+local function bucketOf(key)
+  local b = buckets[key]
+  if not b then b = bucketLoad(key); buckets[key] = b end
+  return b
+end
+local quotaMs = tonumber(ARGV[1])
+local groups = tonumber(ARGV[2])
 local replies = {}
-local a, k = 2, 1
-for c = 1, tonumber(ARGV[1]) do
-  local keys = tonumber(ARGV[a])
-  local n = tonumber(ARGV[a + 2])
-  local count, ttl, allowed = admit(KEYS[k], n, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 1]))
+for a = 3 + groups * 5, #ARGV, 3 do
+  local g = tonumber(ARGV[a])
+  local n = tonumber(ARGV[a + 1])
+  local points = ARGV[a + 2]
+  local limits = 3 + (g - 1) * 5
+  local w = windowOf(KEYS[g * 3 - 2])
+  local count, ttl, allowed = windowAdmit(w, n, tonumber(ARGV[limits + 1]), tonumber(ARGV[limits]))
   if allowed == 0 then
-    replies[c] = {count, ttl, 0}
+    replies[#replies + 1] = count .. ',' .. ttl .. ',0'
   else
-    local used, _, admitted = admit(KEYS[k + 1], n, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 4]))
-    if admitted == 0 then count = redis.call('DECRBY', KEYS[k], n) end
-    if admitted == 0 or keys < 3 then
-      replies[c] = {count, ttl, 1, used, admitted}
+    local used, _, admitted = windowAdmit(windowOf(KEYS[g * 3 - 1]), n, tonumber(ARGV[limits + 2]), quotaMs)
+    if admitted == 0 then count = windowRelease(w, n) end
+    if admitted == 0 or points == '' then
+      replies[#replies + 1] = count .. ',' .. ttl .. ',1,' .. used .. ',' .. admitted
     else
-      local fits, points, retry = bucket(KEYS[k + 2], 'check', tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]))
-      replies[c] = {count, ttl, 1, used, 1, fits, points, retry}
+      local fits, left, retry = bucketUse(bucketOf(KEYS[g * 3]), 'check',
+        tonumber(ARGV[limits + 3]), tonumber(ARGV[limits + 4]), tonumber(points))
+      replies[#replies + 1] = count .. ',' .. ttl .. ',1,' .. used .. ',1,' .. fits .. ',' .. left .. ',' .. retry
     end
   end
-  a = a + (keys < 3 and 6 or 9)
-  k = k + keys
 end
-return replies
+for _, w in pairs(windows) do windowStore(w) end
+for _, b in pairs(buckets) do bucketStore(b) end
+return table.concat(replies, ';')
 `);
 
 const DAY_MS = 86_400_000;
@@ -149,23 +170,36 @@ export function createRequestLimits(stores: {
     try {
       const day = utcDay();
       const keys: string[] = [];
-      const args: (string | number)[] = [batch.length];
+      const limits: (string | number)[] = [];
+      const checks: (string | number)[] = [];
+      // Each viewer's groups, as [a check with the group's limits, the group's number]: mostly one per viewer.
+      const groups = new Map<string, Array<[RequestLimitCheck, number]>>();
+      let count = 0;
       for (const { check } of batch) {
-        keys.push(`${prefix}${windowKey(check.viewerKey)}`, `${prefix}${quotaKey(day, check.viewerKey)}`);
-        args.push(
-          check.bucket ? 3 : 2,
-          check.window.ms,
-          check.operations,
-          check.window.limit,
-          2 * DAY_MS,
-          check.dailyQuota,
-        );
-        if (check.bucket) {
-          keys.push(`${prefix}${bucketKey(check.viewerKey)}`);
-          args.push(check.bucket.capacity, check.bucket.restorePerSecond, check.bucket.points);
+        const viewer = check.viewerKey;
+        let ofViewer = groups.get(viewer);
+        if (!ofViewer) groups.set(viewer, (ofViewer = []));
+        let group = ofViewer.find(([first]) => sameLimits(first, check))?.[1];
+        if (group === undefined) {
+          ofViewer.push([check, (group = ++count)]);
+          keys.push(
+            `${prefix}${windowKey(viewer)}`,
+            `${prefix}${quotaKey(day, viewer)}`,
+            `${prefix}${bucketKey(viewer)}`,
+          );
+          limits.push(
+            check.window.ms,
+            check.window.limit,
+            check.dailyQuota,
+            check.bucket?.capacity ?? 0,
+            check.bucket?.restorePerSecond ?? 0,
+          );
         }
+        checks.push(group, check.operations, check.bucket ? check.bucket.points : '');
       }
-      const replies = (await LIMITS(redis, keys, args)) as (number | string)[][];
+      const reply = (await LIMITS(redis, keys, [2 * DAY_MS, count, ...limits, ...checks])) as string;
+      const replies = reply.split(';');
+      if (replies.length !== batch.length) throw new Error(`${replies.length} answers to ${batch.length} checks`);
       const now = Date.now();
       for (; answered < batch.length; answered++) batch[answered]!.resolve(resultOf(replies[answered]!, now));
     } catch (error) {
@@ -209,15 +243,25 @@ export function createRequestLimits(stores: {
     });
 }
 
-function resultOf(reply: (number | string)[], now: number): RequestLimitResult {
-  const window = { count: Number(reply[0]), resetAt: now + Number(reply[1]), allowed: reply[2] === 1 };
-  if (reply.length <= 3) return { window };
-  const today = { count: Number(reply[3]), allowed: reply[4] === 1 };
-  if (reply.length <= 5) return { window, today };
+/** Whether two checks of one viewer are counted with the same limits (one group of the script's call). */
+const sameLimits = (a: RequestLimitCheck, b: RequestLimitCheck): boolean =>
+  a.window.ms === b.window.ms &&
+  a.window.limit === b.window.limit &&
+  a.dailyQuota === b.dailyQuota &&
+  a.bucket?.capacity === b.bucket?.capacity &&
+  a.bucket?.restorePerSecond === b.bucket?.restorePerSecond;
+
+/** One check's answer in the script's reply: its numbers joined by ','. */
+function resultOf(reply: string, now: number): RequestLimitResult {
+  const n = reply.split(',');
+  const window = { count: Number(n[0]), resetAt: now + Number(n[1]), allowed: n[2] === '1' };
+  if (n.length <= 3) return { window };
+  const today = { count: Number(n[3]), allowed: n[4] === '1' };
+  if (n.length <= 5) return { window, today };
   return {
     window,
     today,
-    bucket: { allowed: reply[5] === 1, available: Number(reply[6]), retryAfterMs: Number(reply[7]) },
+    bucket: { allowed: n[5] === '1', available: Number(n[6]), retryAfterMs: Number(n[7]) },
   };
 }
 
