@@ -265,3 +265,55 @@ describe('HTTP caching through a shared cache in front of the router', () => {
     expect(varied(page.headers)).toEqual(expect.arrayContaining(['accept', 'accept-encoding']));
   });
 });
+
+describe('a browser on another origin', () => {
+  const TRENDING = `{ trending(first: 3) { id title } }`;
+
+  it('its preflight is told the methods and headers it may send, and for how long', async () => {
+    const preflight = await fetch(`${stack.routerUrl}/graphql`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, OPTIONS');
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/(^|, )content-type(,|$)/);
+    expect(preflight.headers.get('access-control-allow-headers')).toMatch(/(^|, )authorization(,|$)/);
+    expect(preflight.headers.get('access-control-max-age')).toBe('600');
+  });
+
+  it('may read every answer and its headers, a miss, a hit and a refusal alike, and is told nothing a preflight is told', async () => {
+    const post = (body: string) =>
+      fetch(`${stack.routerUrl}/graphql`, {
+        method: 'POST',
+        headers: { origin: 'https://app.example', 'content-type': 'application/json' },
+        body,
+      });
+    const query = JSON.stringify({ query: TRENDING });
+    const answers = [await post(query), await post(query), await post('{"query": ')];
+    expect(answers.map((answer) => [answer.status, answer.headers.get('x-cache')])).toEqual([
+      [200, 'MISS'],
+      [200, 'HIT'],
+      [400, null],
+    ]);
+    // A body that does not parse is refused before the limits count it: no rate headers.
+    expect(answers.map((answer) => answer.headers.get('x-ratelimit-remaining'))).toEqual([
+      expect.stringMatching(/^\d+$/),
+      expect.stringMatching(/^\d+$/),
+      null,
+    ]);
+    for (const answer of answers) {
+      expect(answer.headers.get('access-control-allow-origin')).toBe('*');
+      expect(answer.headers.get('access-control-expose-headers')?.split(', ')).toEqual(
+        expect.arrayContaining(['x-ratelimit-remaining', 'x-cache', 'age', 'x-request-id', 'retry-after']),
+      );
+      for (const name of ['access-control-allow-methods', 'access-control-allow-headers', 'access-control-max-age']) {
+        expect(answer.headers.get(name)).toBeNull();
+      }
+    }
+  });
+});

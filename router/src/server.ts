@@ -76,13 +76,22 @@ export interface Router {
   close(): Promise<void>;
 }
 
+/**
+ * What every answer carries for a browser on another origin: that it may
+ * read the answer, and which of its headers. What a preflight is told (the
+ * methods and request headers allowed, and for how long that holds) goes on
+ * the OPTIONS answer only: browsers read it nowhere else.
+ */
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
+  'access-control-expose-headers':
+    'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age, x-request-id',
+};
+const PREFLIGHT_HEADERS = {
+  ...CORS_HEADERS,
   'access-control-allow-methods': 'GET, POST, OPTIONS',
   'access-control-allow-headers':
     'content-type, accept, authorization, x-api-key, x-request-id, apollo-require-preflight, x-apollo-operation-name, apollographql-client-name, apollographql-client-version',
-  'access-control-expose-headers':
-    'x-ratelimit-limit, x-ratelimit-remaining, x-ratelimit-reset, retry-after, x-cache, age, x-request-id',
   'access-control-max-age': '600',
 };
 
@@ -529,7 +538,7 @@ export async function createRouter(config: RouterConfig, log: Logger): Promise<R
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, CORS_HEADERS).end();
+      res.writeHead(204, PREFLIGHT_HEADERS).end();
       return;
     }
     // The GraphQL POST, most of what a router serves, is routed without parsing its URL.
