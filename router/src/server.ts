@@ -371,10 +371,11 @@ function createRequestPath(platform: Platform, apollo: ApolloServer<RouterContex
 
   /** One JSON log line and one latency observation per GraphQL request, whatever its outcome. */
   const observe = (request: RequestState) => {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const { res, report } = request;
-    res.once('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // A response finishes once: `on`, not `once`, spares wrapping the listener and removing it.
+    res.on('finish', () => {
+      const seconds = (performance.now() - started) / 1000;
       const operation = report.operationName ?? 'anonymous';
       metrics.requests.observe(
         { operation: metrics.operationLabel(operation), status: String(res.statusCode) },

@@ -160,7 +160,9 @@ export function sendError(
 }
 
 export const isJsonContentType = (contentType: string | undefined) =>
-  !!contentType && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.split(';')[0]!.trim());
+  // What nearly every client sends, known without splitting and matching it (twice per request: 1 us).
+  contentType === 'application/json' ||
+  (!!contentType && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.split(';')[0]!.trim()));
 
 /**
  * How deep a request's JSON may nest: far more than any input type of the
