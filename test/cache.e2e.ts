@@ -3,7 +3,7 @@ import { eventually, signUp } from './support/accounts';
 import { routerClient } from './support/client';
 import { Redis } from 'ioredis';
 import { redisReadiness } from './support/redis';
-import { storedParts } from '@memegraph/router';
+import { ageCachedAnswers } from './support/gate';
 import { PURGE_REQUEST_CHANNEL, purgeRequestMessage } from '@memegraph/service-kit';
 import { GENEROUS_ANONYMOUS, TEST_REDIS_URL, startStack, type Stack } from './support/stack';
 
@@ -222,12 +222,7 @@ describe('response cache', () => {
     expect((await client(CACHED)).headers.get('x-cache')).toBe('HIT');
     // Let the cached answer age past its maxAge (3600 s), within the stale window (maxAge + 120 s).
     const redis = new Redis(TEST_REDIS_URL);
-    for (const key of await redis.keys(`${stack.routerEnv.REDIS_PREFIX}response-v2:*`)) {
-      const { head, value } = storedParts((await redis.get(key))!);
-      const entry = JSON.parse(value) as { storedAt: number; maxAge: number };
-      entry.storedAt -= (entry.maxAge + 60) * 1000;
-      await redis.set(key, head + JSON.stringify(entry), 'KEEPTTL');
-    }
+    await ageCachedAnswers(redis, stack.routerEnv.REDIS_PREFIX!, 60);
     redis.disconnect();
 
     await stack.stopSubgraph('memes');

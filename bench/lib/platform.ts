@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { cacheKeyKinds } from '@memegraph/router/cache-keys';
 import { createRedis, openDb, type Db, type Queryable, type Redis } from '@memegraph/service-kit';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database';
@@ -219,19 +220,8 @@ async function connectRedis(url: string, name: string): Promise<Redis> {
   return redis;
 }
 
-/**
- * The kinds of key the routers' tagged caches write under their prefix (`<prefix><kind>:…`): the response
- * cache (router/src/cache/store.ts) and the entity cache (router/src/cache/entityCache.ts), entries and their
- * tags' versions (router/src/state/taggedEntries.ts).
- */
-const CACHE_KINDS = [
-  'response-v2',
-  'tag-version',
-  'tag-sequence',
-  'entity-v2',
-  'entity-tag-version',
-  'entity-tag-sequence',
-];
+/** The kinds of key the routers' response and entity caches write under their prefix (`<prefix><kind>:…`). */
+const CACHE_KINDS = Object.values(cacheKeyKinds()).flatMap((kinds) => Object.values(kinds));
 
 /** Deletes every key under `prefix`, or only those of the given kinds (`<prefix><kind>:…`). */
 async function deletePrefix(redisUrl: string, prefix: string, kinds?: readonly string[]): Promise<number> {

@@ -160,7 +160,8 @@ export function sendError(
 }
 
 export const isJsonContentType = (contentType: string | undefined) =>
-  // What nearly every client sends, known without splitting and matching it (twice per request: 1 us).
+  // What nearly every client sends, known without splitting and matching it (asked twice per request; about
+  // 1 us per request in a CPU profile of cache hits).
   contentType === 'application/json' ||
   (!!contentType && /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType.split(';')[0]!.trim()));
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { storedParts } from '@memegraph/router';
+import { cacheKeyKinds } from '@memegraph/router/cache-keys';
 import { eventually } from './accounts';
 
 /**
@@ -106,16 +107,17 @@ export async function sendTogether<T>(
 
 /**
  * Makes every response-cache entry under `prefix` older than its maxAge by
- * five seconds, as time would (stale windows, if any, still ahead).
+ * `pastMaxAgeSeconds` (five by default), as time would (stale windows, if
+ * any, still ahead).
  */
-export async function ageCachedAnswers(redis: Redis, prefix: string): Promise<number> {
+export async function ageCachedAnswers(redis: Redis, prefix: string, pastMaxAgeSeconds = 5): Promise<number> {
   let aged = 0;
-  for (const key of await redis.keys(`${prefix}response-v2:*`)) {
+  for (const key of await redis.keys(`${prefix}${cacheKeyKinds().response.entry}:*`)) {
     const raw = await redis.get(key);
     if (!raw) continue;
     const { head, value } = storedParts(raw);
     const entry = JSON.parse(value) as { storedAt: number; maxAge: number };
-    entry.storedAt -= (entry.maxAge + 5) * 1000;
+    entry.storedAt -= (entry.maxAge + pastMaxAgeSeconds) * 1000;
     await redis.set(key, head + JSON.stringify(entry), 'KEEPTTL');
     aged++;
   }

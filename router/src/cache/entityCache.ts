@@ -25,6 +25,7 @@ import { ENTITY_ID, ENTITY_ID_OF, ENTITY_TYPE, entityTypeOfKey } from './entitie
 import { entryCodec } from './entryCodec';
 import type { CachePolicy } from './policy';
 import { stableJson } from './key';
+import { ENTITY_CACHE_NAMES } from './keyKinds';
 
 /** One entity as a subgraph answered it, for one selection and viewer partition. */
 export interface CachedEntity {
@@ -108,7 +109,7 @@ export class EntityCache {
     const now = (this.now = options.now ?? Date.now);
     this.cache = new TaggedCache<CachedEntity>(state, {
       component: 'entity cache',
-      names: { entry: 'entity', tag: 'entity-tag', channel: 'entity-purge' },
+      names: ENTITY_CACHE_NAMES,
       tagsOf: (entry) => entry.tags,
       sharedTtlMs: (entry) => entry.maxAge * 1000,
       localTtlMs: (entry, withRedis, at) => {

@@ -3,6 +3,7 @@ import { PURGE_REQUEST_CHANNEL, readPurgeRequest } from '@memegraph/service-kit'
 import type { SharedState } from '../state/shared';
 import { TaggedCache } from '../state/taggedCache';
 import { entryCodec } from './entryCodec';
+import { RESPONSE_CACHE_NAMES } from './keyKinds';
 
 export interface CachedResponse {
   /** The answer's `data`, serialized: a hit is written around these bytes, never serialized again. */
@@ -85,7 +86,7 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     const staleSeconds = Math.max(options.staleIfErrorSeconds, options.staleWhileRevalidateSeconds ?? 0);
     this.cache = new TaggedCache<Entry>(state, {
       component: 'response cache',
-      names: { entry: 'response', tag: 'tag', channel: 'cache-purge' },
+      names: RESPONSE_CACHE_NAMES,
       tagsOf: (entry) => entry.tags,
       sharedTtlMs: (entry) => (entry.maxAge + staleSeconds) * 1000,
       // Without Redis this LRU is the only layer, so it keeps stale entries for both stale windows too.

@@ -83,12 +83,19 @@ end
 return version
 `);
 
-/** A stored entry's header (its tags and its shard's count of purges, each line with its line break) and its value. */
-export function storedParts(stored: string): { head: string; value: string } {
+/**
+ * A stored entry's header (its tags and its shard's count of purges, each line with its line break), the
+ * count it was written at (the header's last line) and its value.
+ */
+export function storedParts(stored: string): { head: string; written: number; value: string } {
   let at = stored.indexOf('\n') + 1;
   const count = Number(stored.slice(0, at - 1));
-  for (let i = 0; i <= count; i++) at = stored.indexOf('\n', at) + 1;
-  return { head: stored.slice(0, at), value: stored.slice(at) };
+  let line = at;
+  for (let i = 0; i <= count; i++) {
+    line = at;
+    at = stored.indexOf('\n', at) + 1;
+  }
+  return { head: stored.slice(0, at), written: Number(stored.slice(line, at - 1)), value: stored.slice(at) };
 }
 
 /** What an entry read from Redis says: its value, and whether it may be served or only kept as a stale copy. */
@@ -105,9 +112,7 @@ export const DEFAULT_MAX_ENTRY_TTL_MS = 24 * 3_600_000;
  */
 export function readEntry(reply: readonly string[] | null, now: number): ReadEntry {
   if (!reply) return null;
-  const { head, value } = storedParts(reply[0]!);
-  // The header's last line: the count of purges the entry was written at.
-  const written = Number(head.slice(head.lastIndexOf('\n', head.length - 2) + 1, -1));
+  const { written, value } = storedParts(reply[0]!);
   let staleOnly = false;
   for (let i = 1; i < reply.length; i++) {
     const current = reply[i];
@@ -119,6 +124,15 @@ export function readEntry(reply: readonly string[] | null, now: number): ReadEnt
     staleOnly = true;
   }
   return { value, staleOnly };
+}
+
+/**
+ * The kinds of key a tagged cache of these names writes in Redis, each after
+ * the shared prefix and followed by ':': its entries (`-v2`, apart from those
+ * of the format before versions), its tags' versions and its counts of purges.
+ */
+export function taggedKeyKinds(names: { entry: string; tag: string }) {
+  return { entry: `${names.entry}-v2`, version: `${names.tag}-version`, sequence: `${names.tag}-sequence` };
 }
 
 /**
@@ -147,34 +161,32 @@ export class TaggedEntries {
   constructor(
     private readonly redis: RedisClient,
     /**
-     * `prefix + entry + '-v2'` starts the keys of entries, `prefix + tag + '-version'` those of tags' versions
-     * and `prefix + tag + '-sequence'` each shard's counter of versions.
+     * What the keys of entries, tags' versions and each shard's count of purges begin with: the prefix, then
+     * the kinds `taggedKeyKinds` names.
      */
     names: { prefix: string; entry: string; tag: string },
     private readonly options: { now: () => number; maxEntryTtlMs?: number } = { now: Date.now },
   ) {
-    this.shardTags = SHARDS.map((shard) => shardTag(names.entry, shard));
+    // Each shard's hash tag, in the keys of its entries (and, on a cluster, of their tags' versions).
+    const shardTags = SHARDS.map((shard) => shardTag(names.entry, shard));
     // On one Redis any script reaches every key: one count and one version key per tag serve all shards.
-    this.versionShards = redis.isCluster ? this.shardTags : SHARDS.map(() => 'all');
-    const start = (kind: string) => `${names.prefix}${kind}:`;
-    this.starts = {
-      // The entries of the format before versions are under `prefix + entry`: never read as these.
-      entry: start(`${names.entry}-v2`),
-      version: start(`${names.tag}-version`),
-      sequence: start(`${names.tag}-sequence`),
-    };
+    const versionShards = redis.isCluster ? shardTags : SHARDS.map(() => 'all');
+    const kinds = taggedKeyKinds(names);
+    this.entryStarts = shardTags.map((tag) => `${names.prefix}${kinds.entry}:${tag}:`);
+    this.versionStarts = versionShards.map((at) => `${names.prefix}${kinds.version}:${at}:`);
+    this.sequenceKeys = versionShards.map((at) => `${names.prefix}${kinds.sequence}:${at}`);
     this.maxEntryTtlMs = options.maxEntryTtlMs ?? DEFAULT_MAX_ENTRY_TTL_MS;
   }
 
-  /** Each shard's hash tag, in the keys of its entries and their tags' versions. */
-  private readonly shardTags: readonly string[];
   /**
-   * Where each shard's count of purges and its tags' versions are: on a cluster in the shard (its hash tag), so
-   * that each script stays in one slot; on one Redis in one place for all shards, so a purge writes a key per tag.
+   * By shard, what its entries' keys begin with, what its tags' version keys begin with (then the tag) and
+   * the key of its count of purges. On a cluster the versions and the count are in the shard (its hash tag),
+   * so that each script stays in one slot; on one Redis in one place for all shards, so a purge writes a key
+   * per tag.
    */
-  private readonly versionShards: readonly string[];
-  /** Where the keys of each kind begin, before the shard's hash tag (`prefix + kind + ':'`). */
-  private readonly starts: { entry: string; version: string; sequence: string };
+  private readonly entryStarts: readonly string[];
+  private readonly versionStarts: readonly string[];
+  private readonly sequenceKeys: readonly string[];
   private readonly maxEntryTtlMs: number;
 
   /**
@@ -183,7 +195,7 @@ export class TaggedEntries {
    */
   async get(key: string): Promise<ReadEntry> {
     const shard = shardOf(key);
-    const reply = (await READ(this.redis, [this.entryKey(shard, key)], [this.versionKey(shard, '')])) as
+    const reply = (await READ(this.redis, [`${this.entryStarts[shard]}${key}`], [this.versionStarts[shard]!])) as
       string[] | null;
     return readEntry(reply, this.options.now());
   }
@@ -198,7 +210,7 @@ export class TaggedEntries {
     }
     const shard = shardOf(key);
     const ttl = Math.max(1, Math.min(Math.ceil(ttlMs), this.maxEntryTtlMs));
-    await WRITE(this.redis, [this.entryKey(shard, key), this.sequenceKey(shard)], [head, value, ttl]);
+    await WRITE(this.redis, [`${this.entryStarts[shard]}${key}`, this.sequenceKeys[shard]!], [head, value, ttl]);
   }
 
   /**
@@ -218,24 +230,10 @@ export class TaggedEntries {
       shards.map((shard) =>
         PURGE(
           this.redis,
-          [this.sequenceKey(shard)],
-          [this.versionKey(shard, ''), this.maxEntryTtlMs, now, keep, ...tags],
+          [this.sequenceKeys[shard]!],
+          [this.versionStarts[shard]!, this.maxEntryTtlMs, now, keep, ...tags],
         ),
       ),
     );
-  }
-
-  private entryKey(shard: number, key: string): string {
-    return `${this.starts.entry}${this.shardTags[shard]}:${key}`;
-  }
-
-  /** The count of a shard's purges. */
-  private sequenceKey(shard: number): string {
-    return `${this.starts.sequence}${this.versionShards[shard]}`;
-  }
-
-  /** The version key of a tag, in the shard of the entries that hold it. */
-  private versionKey(shard: number, tag: string): string {
-    return `${this.starts.version}${this.versionShards[shard]}:${tag}`;
   }
 }
