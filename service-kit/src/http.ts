@@ -195,8 +195,12 @@ export function assertJsonDepth(value: unknown, what: string): void {
 }
 
 /** Parses the JSON body of a POST, with coded errors for the ways it can be wrong. */
-export async function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
-  const raw = await readBody(req, limitBytes);
+export function readJsonBody(req: IncomingMessage, limitBytes: number): Promise<unknown> {
+  return readBody(req, limitBytes).then((raw) => jsonOf(req, raw));
+}
+
+/** A body read whole, as readJsonBody gives it. */
+function jsonOf(req: IncomingMessage, raw: Buffer): unknown {
   if (!isJsonContentType(req.headers['content-type'])) return raw.length ? raw.toString('utf8') : undefined;
   if (raw.length === 0) throw new HttpError(400, ErrorCode.BAD_REQUEST, 'Request body is empty');
   let body: unknown;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { readConfig } from './config';
-import { redisEnv, redisTargetOf } from './redis';
+import { createRedis, redisEnv, redisScript, redisTargetOf } from './redis';
 
 const target = (env: Record<string, string>) => redisTargetOf(readConfig(redisEnv, env));
 
@@ -43,5 +43,29 @@ describe('Redis settings', () => {
     expect(() => readConfig(redisEnv, { REDIS_PREFIX: '{memegraph}:' })).toThrow(
       /REDIS_PREFIX: must not contain \{ or \}/,
     );
+  });
+});
+
+describe('redisScript', () => {
+  const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const key = `memegraph-test:script:${Math.random().toString(36).slice(2)}`;
+  const lua = `return redis.call('INCRBY', KEYS[1], ARGV[1]) .. ':' .. ARGV[2]`;
+
+  it('answer the same sent alone or auto-pipelined, also on a server that does not know the script yet', async () => {
+    const redis = createRedis(REDIS_URL, 'memegraph-test', { autoPipelining: true });
+    await new Promise((resolve) => redis.once('ready', resolve));
+    try {
+      for (const alone of [false, true]) {
+        // Each script is new to the server here: the call is sent again as EVAL once EVALSHA says NOSCRIPT.
+        const script = redisScript(`${lua} -- ${alone}`, { alone });
+        await redis.script('FLUSH');
+        const first = await Promise.all([script(redis, [key], [2, 'a']), script(redis, [key], [3, 'b'])]);
+        const again = await script(redis, [key], [5, 'c']);
+        expect([...first, again], `alone: ${alone}`).toEqual(alone ? ['12:a', '15:b', '20:c'] : ['2:a', '5:b', '10:c']);
+      }
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Command, Redis } from 'ioredis';
 import { z } from 'zod';
 import { env } from './config';
 
@@ -149,11 +149,24 @@ export function createRedis(
  * first key's slot: every key, declared or built inside the script, must be
  * in that slot.
  */
-export function redisScript(lua: string) {
+export function redisScript(
+  lua: string,
+  options: {
+    /**
+     * Sent as soon as it is called, not auto-pipelined with the other commands of its tick (when the client
+     * auto-pipelines): for a call that already carries a batch of its own, which gains nothing from joining
+     * others and would pay a pipeline and a tick's wait for each.
+     */
+    alone?: boolean;
+  } = {},
+) {
   const sha = createHash('sha1').update(lua).digest('hex');
+  const { alone = false } = options;
   return async (redis: RedisClient, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> => {
     try {
-      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+      return await (alone
+        ? redis.sendCommand(new Command('evalsha', [sha, keys.length, ...keys, ...args], { replyEncoding: 'utf8' }))
+        : redis.evalsha(sha, keys.length, ...keys, ...args));
     } catch (error) {
       if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
       return redis.eval(lua, keys.length, ...keys, ...args);

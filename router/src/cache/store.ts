@@ -115,6 +115,12 @@ export class ResponseCache<Entry extends CachedResponse = CachedResponse> {
     return found && this.mark(found.value, found.staleOnly);
   }
 
+  /** What `get` gives when this process holds the response itself, at once and without a promise; else undefined. */
+  getLocal(key: string): Entry | undefined {
+    const found = this.cache.getLocal(key);
+    return found && this.mark(found.value, found.staleOnly);
+  }
+
   /**
    * Stores an answer for every router. This process keeps it at once only
    * for a key it stored before (a hot key, stored again after it expired

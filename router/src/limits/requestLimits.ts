@@ -44,7 +44,8 @@ export interface RequestLimitResult {
  * window allowed, then quota count and allowed, then bucket allowed, points
  * and retry, each group of numbers only when reached.
  */
-const LIMITS = redisScript(`${ADMIT}${BUCKET}
+const LIMITS = redisScript(
+  `${ADMIT}${BUCKET}
 local windows, buckets = {}, {}
 local function windowOf(key)
   local w = windows[key]
@@ -83,7 +84,9 @@ end
 for _, w in pairs(windows) do windowStore(w) end
 for _, b in pairs(buckets) do bucketStore(b) end
 return table.concat(replies, ';')
-`);
+`,
+  { alone: true },
+);
 
 const DAY_MS = 86_400_000;
 /** The request window's length: a tier's `requestsPerMinute`. */
@@ -126,10 +129,12 @@ interface Pending {
  * command to encode, one write, one script run and one reply for all of
  * them, where a command each cost a socket write each (ioredis flushes its
  * pipeline on the next tick, and each request's tick is its own); an idle
- * router sends a lone check at once. Each check's result is what it would
- * be alone: the script runs them in the order made. On a Redis Cluster a
- * batch holds the checks of one viewer (one slot), one call in flight per
- * viewer.
+ * router sends a lone check at once. The call goes out as it is made, not
+ * through ioredis's auto-pipeline: it already carries every check there
+ * is, and would only pay for a pipeline and wait a tick. Each check's
+ * result is what it would be alone: the script runs them in the order
+ * made. On a Redis Cluster a batch holds the checks of one viewer (one
+ * slot), one call in flight per viewer.
  */
 export function createRequestLimits(stores: {
   redis: RedisClient | null;

@@ -10,11 +10,26 @@ import { refuse, type RequestState } from './state';
  * every limit.
  */
 export function createAdmission(deps: { bodyLimitBytes: number; metrics: RouterMetrics }): Stage<RequestState> {
+  const admit = (state: RequestState, body: unknown): void => {
+    const { limits } = state;
+    if (Array.isArray(body) && body.length > limits.maxBatchSize) {
+      throw refuse(
+        state,
+        deps.metrics,
+        new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`),
+      );
+    }
+    state.body = body;
+    // A batch that does not fit in what is left is refused whole, and counts nothing (smaller requests may still use the rest).
+    state.operations = Array.isArray(body) ? Math.max(1, body.length) : 1;
+  };
   return {
     name: 'admission',
-    async run(state) {
-      const { req, limits } = state;
-      if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
+    // A GET has no body: admitted without a promise.
+    run(state) {
+      const { req } = state;
+      if (req.method !== 'POST') return admit(state, undefined);
+      if (!isJsonContentType(req.headers['content-type'])) {
         throw refuse(
           state,
           deps.metrics,
@@ -22,17 +37,7 @@ export function createAdmission(deps: { bodyLimitBytes: number; metrics: RouterM
         );
       }
       // Its refusals (413, bad JSON, too deep) are protocol errors, answered as such.
-      const body = req.method === 'POST' ? await readJsonBody(req, deps.bodyLimitBytes) : undefined;
-      if (Array.isArray(body) && body.length > limits.maxBatchSize) {
-        throw refuse(
-          state,
-          deps.metrics,
-          new HttpError(400, ErrorCode.BATCH_TOO_LARGE, `A batch may hold at most ${limits.maxBatchSize} operations`),
-        );
-      }
-      state.body = body;
-      // A batch that does not fit in what is left is refused whole, and counts nothing (smaller requests may still use the rest).
-      state.operations = Array.isArray(body) ? Math.max(1, body.length) : 1;
+      return readJsonBody(req, deps.bodyLimitBytes).then((body) => admit(state, body));
     },
   };
 }

@@ -115,82 +115,107 @@ export function createCachedAnswer(deps: {
    * stored entry, with the body's start (the stored bytes, encoded once), so that a hit measures, encodes
    * and copies only what changes.
    */
-  const heads = new WeakMap<CachedResponse, { facts: string; head: string[]; start: Buffer }>();
+  const heads = new WeakMap<
+    CachedResponse,
+    { credentialed: boolean; age: number; contentType: string; head: string[]; start: Buffer }
+  >();
+
+  /** Writes the hit of `entry` when it is fresh; else leaves the request to Apollo, having written nothing. */
+  const answer = (
+    state: RequestState,
+    operation: CachedOperation,
+    contentType: string,
+    entry: CachedResponse | undefined,
+  ): Promise<void> | void => {
+    const at = now();
+    if (!entry || !isFresh(entry, at)) return;
+    const { report, viewer } = state;
+    report.operationName = operation.operationName ?? undefined;
+    markCache(report, 'HIT');
+    report.cost = operation.cost;
+    deps.metrics.cost.observe({ tier: viewer.tier }, operation.cost);
+    // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.
+    if (viewer.kind === 'user') {
+      return deps.usage.record(viewer.userId, 0).then(() => write(state, operation, contentType, entry, at));
+    }
+    write(state, operation, contentType, entry, at);
+  };
+
+  const write = (
+    state: RequestState,
+    operation: CachedOperation,
+    contentType: string,
+    entry: CachedResponse,
+    at: number,
+  ): void => {
+    const { req, res, limits, held } = state;
+    const age = ageOf(entry, at);
+    const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
+    let known = heads.get(entry);
+    if (known?.age !== age || known.credentialed !== credentialed || known.contentType !== contentType) {
+      const head = answerHead({
+        hasData: true,
+        mediaType: contentType,
+        credentialed,
+        operation: OperationTypeNode.QUERY,
+        decision: {
+          cache: { mark: 'HIT', age },
+          keep: {
+            maxAgeLeft: operation.policy.maxAge - age,
+            tags: entry.tags,
+            policy: operation.policy,
+            changesViewer: false,
+          },
+        },
+        staleWhileRevalidate: deps.staleWhileRevalidateSeconds,
+      });
+      const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
+      // The body's start depends on the entry alone: encoded once, whatever the age and credentials.
+      const start = known?.start ?? Buffer.from(`{"data":${entry.data},"extensions":{"cost":`);
+      known = { credentialed, age, contentType, head: Object.entries(all).flat(), start };
+      heads.set(entry, known);
+    }
+    const head = known.head.slice();
+    for (const name in state.headers) head.push(name, state.headers[name]!);
+    // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included; the cost
+    // extension is JSON numbers only (ASCII), so its length in bytes is its length.
+    const cost =
+      `{"requestedQueryCost":${json(operation.cost)},"actualQueryCost":0,"throttleStatus":{` +
+      `"maximumAvailable":${json(limits.costBucketCapacity)},"currentlyAvailable":${json(Math.floor(held!.available))},` +
+      `"restoreRate":${json(limits.costRestorePerSecond)}}}}}\n`;
+    head.push('content-length', String(known.start.length + cost.length));
+    res.writeHead(200, head);
+    // Head, stored bytes and cost go out in one write: the stored bytes as they are, not copied into a new
+    // string and encoded again for every hit (70 KB for a page of 100 memes).
+    res.cork();
+    res.write(known.start);
+    res.end(cost);
+    res.uncork();
+    state.answered = true;
+  };
+
   return {
     name: 'cachedAnswer',
-    async run(state) {
-      const { req, res, cachedOperation: operation, held, sent } = state;
+    // A hit this process holds is answered without a promise; one read from Redis, once it is read.
+    run(state) {
+      const { req, cachedOperation: operation, held, sent } = state;
       if (!sent || !operation || !held?.allowed) return;
       if (req.method === 'GET' && !apolloWouldRunGet(req)) return;
       const contentType = answerTypeOf(req.headers.accept);
       if (!contentType) return;
-      const { viewer, limits } = state;
       const cacheKey =
         operation.sharedKey ??
         responseCacheKey({
           documentKey: operation.documentKey,
           operationName: operation.operationName,
           variables: sent.variables ?? {},
-          viewer,
+          viewer: state.viewer,
           viewerKey: state.viewerKey,
           policy: operation.policy,
         });
-      const entry = await deps.responseCache.get(cacheKey);
-      const at = now();
-      if (!entry || !isFresh(entry, at)) return;
-
-      const { report } = state;
-      report.operationName = operation.operationName ?? undefined;
-      markCache(report, 'HIT');
-      report.cost = operation.cost;
-      deps.metrics.cost.observe({ tier: viewer.tier }, operation.cost);
-      // Nothing ran, so nothing is charged; the request is metered as on Apollo's path.
-      if (viewer.kind === 'user') await deps.usage.record(viewer.userId, 0);
-
-      const age = ageOf(entry, at);
-      const credentialed = hasCredentials({ get: (name) => req.headers[name] as string | undefined });
-      const facts = `${credentialed ? 1 : 0}:${age}:${contentType}`;
-      let known = heads.get(entry);
-      if (known?.facts !== facts) {
-        const head = answerHead({
-          hasData: true,
-          mediaType: contentType,
-          credentialed,
-          operation: OperationTypeNode.QUERY,
-          decision: {
-            cache: { mark: 'HIT', age },
-            keep: {
-              maxAgeLeft: operation.policy.maxAge - age,
-              tags: entry.tags,
-              policy: operation.policy,
-              changesViewer: false,
-            },
-          },
-          staleWhileRevalidate: deps.staleWhileRevalidateSeconds,
-        });
-        const all = { 'content-type': contentType, ...head.headers, ...httpCacheHeaders(head.caching) };
-        // The body's start depends on the entry alone: encoded once, whatever the age and credentials.
-        const start = known?.start ?? Buffer.from(`{"data":${entry.data},"extensions":{"cost":`);
-        known = { facts, head: Object.entries(all).flat(), start };
-        heads.set(entry, known);
-      }
-      const head = known.head.slice();
-      for (const name in state.headers) head.push(name, state.headers[name]!);
-      // The body Apollo would write for { data, extensions: { cost } }, its trailing newline included; the cost
-      // extension is JSON numbers only (ASCII), so its length in bytes is its length.
-      const cost =
-        `{"requestedQueryCost":${json(operation.cost)},"actualQueryCost":0,"throttleStatus":{` +
-        `"maximumAvailable":${json(limits.costBucketCapacity)},"currentlyAvailable":${json(Math.floor(held.available))},` +
-        `"restoreRate":${json(limits.costRestorePerSecond)}}}}}\n`;
-      head.push('content-length', String(known.start.length + cost.length));
-      res.writeHead(200, head);
-      // Head, stored bytes and cost go out in one write: the stored bytes as they are, not copied into a new
-      // string and encoded again for every hit (70 KB for a page of 100 memes).
-      res.cork();
-      res.write(known.start);
-      res.end(cost);
-      res.uncork();
-      state.answered = true;
+      const local = deps.responseCache.getLocal(cacheKey);
+      if (local) return answer(state, operation, contentType, local);
+      return deps.responseCache.get(cacheKey).then((entry) => answer(state, operation, contentType, entry));
     },
   };
 }
