@@ -56,9 +56,9 @@ describe('redisScript', () => {
     await new Promise((resolve) => redis.once('ready', resolve));
     try {
       for (const alone of [false, true]) {
-        // Each script is new to the server here: the call is sent again as EVAL once EVALSHA says NOSCRIPT.
-        const script = redisScript(`${lua} -- ${alone}`, { alone });
-        await redis.script('FLUSH');
+        // Each script is new to the server (its text names this run): the call is sent again as EVAL once
+        // EVALSHA says NOSCRIPT.
+        const script = redisScript(`${lua} -- ${key} ${alone}`, { alone });
         const first = await Promise.all([script(redis, [key], [2, 'a']), script(redis, [key], [3, 'b'])]);
         const again = await script(redis, [key], [5, 'c']);
         expect([...first, again], `alone: ${alone}`).toEqual(alone ? ['12:a', '15:b', '20:c'] : ['2:a', '5:b', '10:c']);
