@@ -59,24 +59,32 @@ local function bucketOf(key)
 end
 local quotaMs = tonumber(ARGV[1])
 local groups = tonumber(ARGV[2])
+-- Each group's keys and limits, read from KEYS and ARGV once, not once per check.
+local group = {}
+for g = 1, groups do
+  local at = 3 + (g - 1) * 5
+  group[g] = {
+    window = KEYS[g * 3 - 2], quota = KEYS[g * 3 - 1], bucket = KEYS[g * 3],
+    windowMs = tonumber(ARGV[at]), limit = tonumber(ARGV[at + 1]), dailyQuota = tonumber(ARGV[at + 2]),
+    capacity = tonumber(ARGV[at + 3]), perSecond = tonumber(ARGV[at + 4]),
+  }
+end
 local replies = {}
 for a = 3 + groups * 5, #ARGV, 3 do
-  local g = tonumber(ARGV[a])
+  local g = group[tonumber(ARGV[a])]
   local n = tonumber(ARGV[a + 1])
   local points = ARGV[a + 2]
-  local limits = 3 + (g - 1) * 5
-  local w = windowOf(KEYS[g * 3 - 2])
-  local count, ttl, allowed = windowAdmit(w, n, tonumber(ARGV[limits + 1]), tonumber(ARGV[limits]))
+  local w = windowOf(g.window)
+  local count, ttl, allowed = windowAdmit(w, n, g.limit, g.windowMs)
   if allowed == 0 then
     replies[#replies + 1] = count .. ',' .. ttl .. ',0'
   else
-    local used, _, admitted = windowAdmit(windowOf(KEYS[g * 3 - 1]), n, tonumber(ARGV[limits + 2]), quotaMs)
+    local used, _, admitted = windowAdmit(windowOf(g.quota), n, g.dailyQuota, quotaMs)
     if admitted == 0 then count = windowRelease(w, n) end
     if admitted == 0 or points == '' then
       replies[#replies + 1] = count .. ',' .. ttl .. ',1,' .. used .. ',' .. admitted
     else
-      local fits, left, retry = bucketUse(bucketOf(KEYS[g * 3]), 'check',
-        tonumber(ARGV[limits + 3]), tonumber(ARGV[limits + 4]), tonumber(points))
+      local fits, left, retry = bucketUse(bucketOf(g.bucket), 'check', g.capacity, g.perSecond, tonumber(points))
       replies[#replies + 1] = count .. ',' .. ttl .. ',1,' .. used .. ',1,' .. fits .. ',' .. left .. ',' .. retry
     end
   end
