@@ -26,10 +26,11 @@ const MUTATION_TRANSPORTS: Transport[] = ['POST', 'batch', 'APQ hash', 'trusted-
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** What one operation got, whatever its transport: the HTTP status and that operation's own result. */
+/** What one operation got, whatever its transport: the HTTP status, that operation's own result and X-Cache. */
 interface Outcome {
   status: number;
   body: GraphQLResponse['body'];
+  cache: string | null;
 }
 
 const AI_FIELD: Documents = {
@@ -109,17 +110,25 @@ describe('every check sees through every shape of an operation', () => {
         headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
         body: JSON.stringify(body),
       });
-      return { status: response.status, json: (await response.json()) as unknown };
+      return {
+        status: response.status,
+        cache: response.headers.get('x-cache'),
+        json: (await response.json()) as unknown,
+      };
     };
     const get = async (params: Record<string, string>) => {
       const response = await fetch(`${router}/graphql?${new URLSearchParams(params)}`, {
         headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...headers },
       });
-      return { status: response.status, json: (await response.json()) as unknown };
+      return {
+        status: response.status,
+        cache: response.headers.get('x-cache'),
+        json: (await response.json()) as unknown,
+      };
     };
     const hashed = { persistedQuery: { version: 1, sha256Hash: sha256(query) } };
     const isQuery = query.trimStart().startsWith('query');
-    let answer: { status: number; json: unknown };
+    let answer: { status: number; cache: string | null; json: unknown };
     switch (transport) {
       case 'POST':
         answer = await post({ query, variables });
@@ -129,7 +138,7 @@ describe('every check sees through every shape of an operation', () => {
         break;
       case 'batch': {
         const batch = await post([{ query: '{ __typename }' }, { query, variables }]);
-        return { status: batch.status, body: (batch.json as Outcome['body'][])[1]! };
+        return { status: batch.status, cache: batch.cache, body: (batch.json as Outcome['body'][])[1]! };
       }
       case 'APQ hash':
         // Registered in beforeAll; here only the hash travels (GET for queries, as CDNs like it).
@@ -141,7 +150,7 @@ describe('every check sees through every shape of an operation', () => {
         answer = await post({ variables, extensions: hashed });
         break;
     }
-    return { status: answer.status, body: answer.json as Outcome['body'] };
+    return { status: answer.status, cache: answer.cache, body: answer.json as Outcome['body'] };
   }
 
   beforeAll(async () => {
@@ -382,6 +391,40 @@ describe('every check sees through every shape of an operation', () => {
       const body = Array.isArray(json) ? json[1]! : json;
       expect(body.errors, ['POST', 'GET', 'batch'][i]).toBeUndefined();
       expect((body.data as { plans: unknown[] }).plans).toHaveLength(4);
+    }
+  });
+
+  it('a hit in every shape is the answer stored for its own variables, asked again on the router that learnt it', async () => {
+    // Sent twice in a row in each shape, with the condition both ways: the second is a hit (answered from the
+    // stored bytes, before Apollo, but for a batch), with the same data as the first, and the two conditions
+    // never answer for each other.
+    const seen: Record<string, unknown> = {};
+    // The answer's objects: the data, 4 memes, and with the condition true their 4 authors.
+    const objects = (o: Outcome) => JSON.stringify(o.body.data ?? null).split('{').length - 1;
+    for (const variant of VARIANTS) {
+      for (const transport of QUERY_TRANSPORTS) {
+        for (const withAuthors of [false, true]) {
+          const first = await send(b, transport, COSTED[variant], { with: withAuthors });
+          const again = await send(b, transport, COSTED[variant], { with: withAuthors });
+          seen[`${variant} by ${transport}, with: ${withAuthors}`] = {
+            status: again.status,
+            hit: transport === 'batch' || again.cache === 'HIT',
+            same: JSON.stringify(again.body.data) === JSON.stringify(first.body.data),
+            objects: objects(again),
+            cost: (again.body.extensions?.cost as { requestedQueryCost: number } | undefined)?.requestedQueryCost,
+          };
+        }
+      }
+    }
+    for (const [shape, outcome] of Object.entries(seen)) {
+      const withAuthors = shape.endsWith('true');
+      expect(outcome, shape).toEqual({
+        status: 200,
+        hit: true,
+        same: true,
+        objects: withAuthors ? 9 : 5,
+        cost: withAuthors ? 8 : 4,
+      });
     }
   });
 
